@@ -1,0 +1,85 @@
+"""Backends: the only place where ``sam2`` and ``torch`` are imported.
+
+``make_image_backend`` / ``make_video_backend`` build a backend by name; ``sam2`` imports are
+deferred so the weight-free ``classical`` backend starts without loading torch.
+"""
+from __future__ import annotations
+
+from ..errors import UnknownNameError
+from .base import ImageBackend, VideoBackend
+
+BACKENDS = ("sam2", "classical")
+"""Backend names accepted by the factories ("auto" picks sam2 when a checkpoint exists)."""
+
+
+def _choose(backend: str, model: str | None, checkpoint: str | None) -> tuple[str, str | None]:
+    if backend == "auto":
+        from .registry import available_models
+
+        if checkpoint is not None:
+            return "sam2", model
+        present = available_models()
+        if model in present or (model is None and present):
+            return "sam2", model or present[0]
+        return "classical", None
+    if backend not in BACKENDS:
+        raise UnknownNameError("backend", backend, [*BACKENDS, "auto"])
+    return backend, model
+
+
+def make_image_backend(backend: str = "auto", model: str | None = None, checkpoint: str | None = None,
+                       device: str = "cpu", image_size: int = 1024, **kw) -> ImageBackend:
+    """Build an image backend.
+
+    Parameters
+    ----------
+    backend : {"auto", "sam2", "classical"}
+        "auto" uses SAM 2 when a checkpoint for ``model`` (or any) is present, else classical.
+    model : str, optional
+        SAM 2 registry name (e.g. ``"sam2.1_hiera_tiny"``); ignored by classical.
+    checkpoint : str, optional
+        None (resolve from ``$SAM2_CHECKPOINT_DIR``), a file path, or ``"random"`` (untrained).
+    device : str
+        Torch device for SAM 2 (``"cpu"``, ``"cuda"``).
+    image_size : int
+        SAM 2 input size in pixels (1024 official; smaller for tests).
+
+    Raises
+    ------
+    UnknownNameError, CheckpointError
+    """
+    name, model = _choose(backend, model, checkpoint)
+    if name == "classical":
+        from .classical import make_classical_image_backend
+
+        return make_classical_image_backend(**kw)
+    from .sam2_backend import make_sam2_image_backend
+
+    return make_sam2_image_backend(model=model or "sam2.1_hiera_tiny", checkpoint=checkpoint, device=device,
+                                   image_size=image_size, **kw)
+
+
+def make_video_backend(backend: str = "auto", model: str | None = None, checkpoint: str | None = None,
+                       device: str = "cpu", image_size: int = 1024, **kw) -> VideoBackend:
+    """Build a video backend; parameters as :func:`make_image_backend`."""
+    name, model = _choose(backend, model, checkpoint)
+    if name == "classical":
+        from .classical import make_classical_video_backend
+
+        return make_classical_video_backend(**kw)
+    from .sam2_backend import make_sam2_video_backend
+
+    return make_sam2_video_backend(model=model or "sam2.1_hiera_tiny", checkpoint=checkpoint, device=device,
+                                   image_size=image_size, **kw)
+
+
+def available_backends(checkpoint_dir=None) -> list[tuple[str, str | None]]:
+    """``(backend, model)`` pairs runnable here: classical always, SAM 2 for every
+    checkpoint present in the checkpoint directory."""
+    from .registry import available_models
+
+    return [("classical", None)] + [("sam2", m) for m in available_models(checkpoint_dir)]
+
+
+__all__ = ["BACKENDS", "ImageBackend", "VideoBackend", "make_image_backend", "make_video_backend",
+           "available_backends"]

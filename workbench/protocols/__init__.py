@@ -1,0 +1,1 @@
+"""Evaluation protocols: the simulated user (clicks) and semi-supervised VOS."""
