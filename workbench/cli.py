@@ -35,7 +35,7 @@ def _cmd_checkpoints(args) -> int:
 
 
 def _cmd_eval(args) -> int:
-    from .metrics.vos_eval import evaluate_vos_cli
+    from .runners.vos_eval import evaluate_vos_cli
 
     ev = evaluate_vos_cli(args.gt_root, args.results, args.out)
     for k, v in ev.global_.items():

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..backends.base import VideoBackend
 from ..errors import DataError, UnknownNameError
-from ..metrics.vos_eval import evaluate_vos_arrays
+from ..metrics.vos_eval import VOSEvaluation, evaluate_vos_arrays
 from ..types import Click, clicks_to_prompt
 from .clicks import ClickSimulator
 
@@ -35,9 +35,9 @@ class VOSRun:
     pred : np.ndarray
         ``(T, H, W)`` uint8 predicted ids (0 background); where objects overlap, the
         higher ``obj_id`` wins.
-    per_object : dict
-        ``obj_id -> {"J": list, "F": list (frames 1..T-2), "J-Mean", "J-Recall", "J-Decay",
-        "F-Mean", "F-Recall", "F-Decay"}``.
+    evaluation : VOSEvaluation
+        DAVIS scores of this sequence: ``per_object["<seq>_<obj_id>"]`` statistics and
+        ``per_frame[seq][obj_id]`` J and F lists (frames 1..T-2).
     num_frames : int
     propagate_seconds : float
         Wall time of propagation only.
@@ -49,7 +49,7 @@ class VOSRun:
     prompt: str
     obj_ids: list[int]
     pred: np.ndarray
-    per_object: dict[int, dict]
+    evaluation: VOSEvaluation
     num_frames: int
     propagate_seconds: float
     prompt_clicks: dict[int, list[Click]] = field(default_factory=dict)
@@ -137,9 +137,7 @@ def run_vos_sequence(backend: VideoBackend, frames, gt: np.ndarray, prompt: str 
         for k, obj_id in sorted(enumerate(fm.obj_ids), key=lambda t: t[1]):
             frame[fm.masks[k]] = obj_id
     seconds = time.perf_counter() - start
-    void = gt == 255
-    per_object = {}
-    for obj_id in obj_ids:
-        per_object[obj_id] = evaluate_vos_arrays(gt == obj_id, pred == obj_id, void=void)
+    evaluation = evaluate_vos_arrays({k: gt == k for k in obj_ids}, {k: pred == k for k in obj_ids},
+                                     void=gt == 255, sequence=sequence)
     backend.reset()
-    return VOSRun(sequence, prompt, obj_ids, pred, per_object, n, seconds, clicks)
+    return VOSRun(sequence, prompt, obj_ids, pred, evaluation, n, seconds, clicks)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
@@ -18,19 +17,11 @@ from ..backends import make_video_backend
 from ..errors import UnknownNameError
 from ..io.datasets import load_davis
 from ..io.images import write_palette_mask
+from ..io.frames import FrameSource
+from ..metrics.vos_eval import VOSEvaluation, write_vos_csvs
 from ..protocols.vos import VOS_PROMPTS, run_vos_sequence
 from .card import RunCard, new_run_dir, write_json
 
-STAT_KEYS = ("J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
-GLOBAL_COLUMNS = ["J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay"]
-
-
-def global_from_objects(rows: list[dict]) -> dict:
-    """DAVIS global figures: each statistic averaged over objects; ``J&F-Mean`` the mean of
-    J-Mean and F-Mean (davis2017-evaluation ``evaluation_method.py``)."""
-    out = {k: float(np.mean([r[k] for r in rows])) if rows else float("nan") for k in STAT_KEYS}
-    out["J&F-Mean"] = (out["J-Mean"] + out["F-Mean"]) / 2
-    return {k: out[k] for k in GLOBAL_COLUMNS}
 
 
 def run_vos_benchmark(backend: str = "classical", model: str | None = None, checkpoint: str | None = None,
@@ -88,37 +79,34 @@ def run_vos_benchmark(backend: str = "classical", model: str | None = None, chec
               "smoke": smoke}
     card = RunCard.from_model(run_id, "vos", vb.info, "davis", [i.name for i in items], params, seed)
     card.write(run_dir)
-    rows, per_frame = [], {}
+    rows, parts = [], []
     for item in tqdm(items, desc=f"VOS {vb.info.model} ({prompt})", disable=not progress):
         gt = item.load_annotations()
         frames = item.frames_dir
         if max_frames is not None and max_frames < gt.shape[0]:
-            from ..io.frames import FrameSource
-
             src = FrameSource(item.frames_dir)
             frames = [src[i] for i in range(max_frames)]
             gt = gt[:max_frames]
         run = run_vos_sequence(vb, frames, gt, prompt=prompt, sequence=item.name)
-        per_frame[item.name] = {}
-        for obj_id, res in run.per_object.items():
-            rows.append({"Sequence": f"{item.name}_{obj_id}", "sequence": item.name, "obj_id": obj_id,
-                         **{k: float(res[k]) for k in STAT_KEYS}, "frames": run.num_frames,
+        parts.append(run.evaluation)
+        for name, stats in run.evaluation.per_object.items():
+            rows.append({"Sequence": name, "sequence": item.name, **stats, "frames": run.num_frames,
                          "propagate_s": run.propagate_seconds, "FPS": run.fps})
-            per_frame[item.name][str(obj_id)] = {"J": [float(v) for v in res["J"]], "F": [float(v) for v in res["F"]]}
         if save_masks:
             for t, ids in enumerate(run.pred):
                 write_palette_mask(run_dir / "masks" / item.name / f"{t:05d}.png", ids)
+    evaluation = VOSEvaluation.merge(parts)
+    write_vos_csvs(evaluation, run_dir)
     table = pd.DataFrame(rows)
-    glob = global_from_objects(rows)
-    pd.DataFrame([glob]).to_csv(run_dir / "global_results.csv", index=False, float_format="%.6f")
-    table[["Sequence", "J-Mean", "F-Mean"]].to_csv(run_dir / "per_sequence_results.csv", index=False, float_format="%.6f")
     table.to_csv(run_dir / "sequences.csv", index=False)
-    write_json(run_dir / "per_frame.json", per_frame)
-    total_frames = int(table.drop_duplicates("sequence")["frames"].sum()) if rows else 0
-    total_s = float(table.drop_duplicates("sequence")["propagate_s"].sum()) if rows else 0.0
-    summary = {**glob, "FPS": total_frames / total_s if total_s else float("nan"), "frames": total_frames,
-               "objects": len(rows), "sequences": len(items), "prompt": prompt, "label": card.label,
-               "untrained": card.untrained}
+    write_json(run_dir / "per_frame.json", {seq: {str(k): v for k, v in objs.items()}
+                                            for seq, objs in evaluation.per_frame.items()})
+    per_seq = table.drop_duplicates("sequence") if rows else table
+    total_frames = int(per_seq["frames"].sum()) if rows else 0
+    total_s = float(per_seq["propagate_s"].sum()) if rows else 0.0
+    summary = {**evaluation.global_, "FPS": total_frames / total_s if total_s else float("nan"),
+               "frames": total_frames, "objects": len(rows), "sequences": len(items), "prompt": prompt,
+               "label": card.label, "untrained": card.untrained}
     write_json(run_dir / "summary.json", summary)
     card.wall_time_s = time.perf_counter() - t0
     card.status = "done"

@@ -1,0 +1,221 @@
+"""Semi-supervised video object segmentation evaluation in the DAVIS protocol.
+
+Reproduces ``davis2017-evaluation`` (``DAVISEvaluation.evaluate`` with
+``task='semi-supervised'``, then ``db_statistics``) with the workbench's own code:
+
+* objects of a sequence are the ids present in its first ground-truth frame (0 is background,
+  255 void); each result id is scored against the same ground-truth id;
+* the first and last frame of every sequence are left out (the first is the given mask);
+* per object: J and F per frame, then mean / recall / decay of each
+  (:func:`~workbench.metrics.davis.db_statistics`);
+* global numbers are means over all objects of all sequences of the per-object statistics,
+  and ``J&F-Mean = (J-Mean + F-Mean) / 2``.
+
+Difference from the reference: pixels labelled 255 (void) in the ground truth are excluded
+from J and F here; the reference zeroes them before computing its void mask, so it scores
+them as background. The DAVIS 2016/2017 480p annotations used in benchmarks hold no void
+pixels, so both give the same numbers there.
+
+The folder evaluator (``evaluate_vos``: DAVIS layouts, palette PNGs) lives in
+:mod:`workbench.runners.vos_eval`; this module holds the pure-array scoring.
+"""
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from .davis import db_statistics, jaccard_stack
+from .image import as_mask, boundary_prf_stack
+
+__all__ = ["GLOBAL_COLUMNS", "VOSEvaluation", "evaluate_vos_arrays", "global_stats", "write_vos_csvs"]
+
+GLOBAL_COLUMNS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
+"""Columns of ``global_results.csv`` and keys of :attr:`VOSEvaluation.global_`."""
+_OBJECT_KEYS = GLOBAL_COLUMNS[1:]
+
+
+@dataclass
+class VOSEvaluation:
+    """Result of a DAVIS-style evaluation.
+
+    Attributes
+    ----------
+    global_ : dict[str, float]
+        Keys exactly :data:`GLOBAL_COLUMNS`: ``J&F-Mean, J-Mean, J-Recall, J-Decay, F-Mean,
+        F-Recall, F-Decay`` (fractions in [0, 1]; decays may be negative).
+    per_object : dict[str, dict[str, float]]
+        ``"<seq>_<obj_id>"`` → ``J-Mean, J-Recall, J-Decay, F-Mean, F-Recall, F-Decay``.
+    per_frame : dict[str, dict[int, dict[str, list[float]]]]
+        ``seq`` → ``obj_id`` → ``{"J": [...], "F": [...]}`` for the scored frames
+        (frames 1 .. n-2 of the sequence in the DAVIS protocol).
+    frames : dict[str, list[str]]
+        ``seq`` → names (file stems) of the scored frames, aligned with ``per_frame``.
+    bound_th : float
+        Boundary tolerance used for F.
+    """
+
+    global_: dict[str, float]
+    per_object: dict[str, dict[str, float]]
+    per_frame: dict[str, dict[int, dict[str, list[float]]]]
+    frames: dict[str, list[str]] = field(default_factory=dict)
+    bound_th: float = 0.008
+
+    @classmethod
+    def merge(cls, parts: list["VOSEvaluation"]) -> "VOSEvaluation":
+        """Combine per-sequence evaluations into one (global numbers recomputed over all
+        objects, as davis2017-evaluation averages them)."""
+        per_object, per_frame, frames = {}, {}, {}
+        for part in parts:
+            per_object.update(part.per_object)
+            per_frame.update(part.per_frame)
+            frames.update(part.frames)
+        bound_th = parts[0].bound_th if parts else 0.008
+        return cls(global_stats(per_object), per_object, per_frame, frames, bound_th)
+
+
+# --------------------------------------------------------------------------------------------
+# scoring
+# --------------------------------------------------------------------------------------------
+def _object_stats(j: np.ndarray, f: np.ndarray, reference_quirk: bool) -> dict[str, float]:
+    jm, jr, jd = db_statistics(j, reference_quirk)
+    fm, fr, fd = db_statistics(f, reference_quirk)
+    return {"J-Mean": jm, "J-Recall": jr, "J-Decay": jd, "F-Mean": fm, "F-Recall": fr, "F-Decay": fd}
+
+
+def global_stats(per_object: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
+    """DAVIS global numbers: every statistic averaged over objects, ``J&F-Mean`` the mean of
+    J-Mean and F-Mean (davis2017-evaluation ``evaluation_method.py``)."""
+    if not per_object:
+        return {k: float("nan") for k in GLOBAL_COLUMNS}
+    out = {k: float(np.mean([o[k] for o in per_object.values()])) for k in _OBJECT_KEYS}
+    return {"J&F-Mean": (out["J-Mean"] + out["F-Mean"]) / 2.0, **out}
+
+
+def _as_objects(masks, name: str) -> dict[int, np.ndarray]:
+    if isinstance(masks, Mapping):
+        objs = {int(k): as_mask(v, f"{name}[{k}]") for k, v in masks.items()}
+    else:
+        objs = {1: as_mask(masks, name)}
+    for k, v in objs.items():
+        if v.ndim != 3:
+            raise DataError(f"{name}[{k}] must be a (T, H, W) mask stack; got shape {v.shape}.")
+    return objs
+
+
+def evaluate_vos_arrays(gt_masks, pred_masks, void=None, bound_th: float = 0.008,
+                        skip_first_last: bool = True, sequence: str = "sequence",
+                        frame_names: list[str] | None = None,
+                        reference_quirk: bool = False) -> VOSEvaluation:
+    """Score in-memory per-object mask stacks of one sequence (DAVIS J and F).
+
+    Parameters
+    ----------
+    gt_masks, pred_masks : mapping ``obj_id -> (T, H, W)`` bool array, or one ``(T, H, W)``
+        array (taken as object 1)
+        Ground truth and prediction of every object, frames in order, row/column indexed.
+        Both must hold the same object ids.
+    void : ``(T, H, W)`` bool array or None
+        Pixels not scored for any object (DAVIS void label 255).
+    bound_th : float
+        Boundary tolerance for F (fraction of the diagonal if < 1, else pixels).
+    skip_first_last : bool
+        Leave out the first and last frame, as the DAVIS semi-supervised protocol does (the
+        first frame is the given mask). Needs T >= 3.
+    sequence : str
+        Name used for the keys of the result (``"<sequence>_<obj_id>"``).
+    frame_names : list of str or None
+        Names of the T frames (default ``"00000"``, ``"00001"``, …).
+    reference_quirk : bool
+        Decay with davis2017-evaluation's uint8 bug (see :func:`db_statistics`).
+
+    Returns
+    -------
+    VOSEvaluation
+        For this one sequence; ``per_frame[sequence][obj_id]`` has the J and F lists.
+
+    Raises
+    ------
+    DataError
+        Object ids differ, shapes differ, masks are not binary or too few frames.
+    """
+    gts, preds = _as_objects(gt_masks, "gt_masks"), _as_objects(pred_masks, "pred_masks")
+    if set(gts) != set(preds):
+        raise DataError(
+            f"Prediction object ids {sorted(preds)} differ from ground-truth ids {sorted(gts)}; "
+            "give one prediction stack per ground-truth object (empty stacks for lost objects)."
+        )
+    if not gts:
+        raise DataError("No objects to evaluate: gt_masks is empty.")
+    shape = next(iter(gts.values())).shape
+    for k in gts:
+        if gts[k].shape != shape or preds[k].shape != shape:
+            raise DataError(
+                f"Object {k}: ground truth {gts[k].shape} and prediction {preds[k].shape} must "
+                f"both have the sequence shape {shape} (T, H, W)."
+            )
+    v = None if void is None else as_mask(void, "void")
+    if v is not None and v.shape != shape:
+        raise DataError(f"void shape {v.shape} differs from the mask stacks' shape {shape}.")
+    names = [f"{t:05d}" for t in range(shape[0])] if frame_names is None else list(frame_names)
+    if len(names) != shape[0]:
+        raise DataError(f"{len(names)} frame names given for {shape[0]} frames.")
+    sl = slice(None)
+    if skip_first_last:
+        if shape[0] < 3:
+            raise DataError(
+                f"Sequence {sequence!r} has {shape[0]} frames; leaving out the first and last "
+                "needs at least 3 (pass skip_first_last=False to score every frame)."
+            )
+        sl = slice(1, -1)
+    vs = None if v is None else v[sl]
+    per_object: dict[str, dict[str, float]] = {}
+    per_frame: dict[int, dict[str, list[float]]] = {}
+    for k in sorted(gts):
+        g, p = gts[k][sl], preds[k][sl]
+        j = jaccard_stack(g, p, vs)
+        f = boundary_prf_stack(p, g, vs, bound_th)[2]
+        per_frame[k] = {"J": j.tolist(), "F": f.tolist()}
+        per_object[f"{sequence}_{k}"] = _object_stats(j, f, reference_quirk)
+    return VOSEvaluation(global_=global_stats(per_object), per_object=per_object,
+                         per_frame={sequence: per_frame}, frames={sequence: names[sl]},
+                         bound_th=bound_th)
+
+
+# --------------------------------------------------------------------------------------------
+# CSV output
+# --------------------------------------------------------------------------------------------
+def _fmt(x: float) -> str:
+    return "nan" if isinstance(x, float) and math.isnan(x) else repr(float(x))
+
+
+def write_vos_csvs(evaluation: VOSEvaluation, out_dir: str | Path) -> tuple[Path, Path]:
+    """Write ``global_results.csv`` and ``per_sequence_results.csv`` (davis2017-evaluation's
+    file names and columns; values at full float precision, not rounded).
+
+    ``global_results.csv``: one row, columns :data:`GLOBAL_COLUMNS`.
+    ``per_sequence_results.csv``: columns ``Sequence,J-Mean,F-Mean``, one row per object,
+    ``Sequence`` = ``<seq>_<obj_id>``.
+
+    Returns
+    -------
+    (global_path, per_sequence_path) : tuple of Path
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    g_path, s_path = out / "global_results.csv", out / "per_sequence_results.csv"
+    with g_path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(GLOBAL_COLUMNS)
+        w.writerow([_fmt(evaluation.global_[k]) for k in GLOBAL_COLUMNS])
+    with s_path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(("Sequence", "J-Mean", "F-Mean"))
+        for name, st in evaluation.per_object.items():
+            w.writerow((name, _fmt(st["J-Mean"]), _fmt(st["F-Mean"])))
+    return g_path, s_path
