@@ -37,6 +37,21 @@ class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
     """The checkpoint file for a model is not in the checkpoint directory."""
 
 
+class CheckpointFormatError(CheckpointError):
+    """The file is not a readable checkpoint in the official ``{"model": state_dict}`` format
+    (truncated, corrupt, or another layout)."""
+
+
+class CheckpointMismatchError(CheckpointError):
+    """The checkpoint's tensors do not match the model config (missing / unexpected keys,
+    different shapes): usually the file belongs to another model size or family."""
+
+
+class UnsafeCheckpointError(CheckpointError):
+    """The checkpoint contains pickled Python objects, which ``torch.load(weights_only=True)``
+    refuses to execute."""
+
+
 class DownloadError(CheckpointError):
     """A checkpoint could not be downloaded (no network, HTTP error, size mismatch)."""
 

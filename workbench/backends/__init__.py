@@ -14,13 +14,15 @@ BACKENDS = ("sam2", "classical")
 
 def _choose(backend: str, model: str | None, checkpoint: str | None) -> tuple[str, str | None]:
     if backend == "auto":
-        from .registry import available_models
+        from .registry import available_models, get_spec
 
         if checkpoint is not None:
             return "sam2", model
-        present = available_models()
-        if model in present or (model is None and present):
-            return "sam2", model or present[0]
+        present = available_models()  # registry names, smallest SAM 2.1 model first
+        if model is None and present:
+            return "sam2", present[0]
+        if model is not None and get_spec(model).name in present:
+            return "sam2", model
         return "classical", None
     if backend not in BACKENDS:
         raise UnknownNameError("backend", backend, [*BACKENDS, "auto"])

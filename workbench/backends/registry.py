@@ -1,0 +1,327 @@
+"""The official SAM 2 / SAM 2.1 checkpoints: names, configs, files, URLs, download.
+
+No torch import here: the CLI (``workbench checkpoints list/download``) and the backend
+chooser use this module without loading torch.
+
+Source: the checkpoint table and download script of the reference implementation
+(https://github.com/facebookresearch/sam2, ``README.md`` and ``checkpoints/download_ckpts.sh``)
+and the config names of ``sam2.build_sam.HF_MODEL_ID_TO_FILENAMES`` (sam2 1.1.0).
+The official file sizes and SHA-256 digests are not published in machine-readable form and
+could not be verified from here, so ``size_bytes`` and ``sha256`` are ``None`` for every
+checkpoint: downloads are checked against the server's ``Content-Length`` instead.
+"""
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import re
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import CHECKPOINT_DIR_ENV, checkpoint_dir as _default_checkpoint_dir
+from ..errors import CheckpointNotFoundError, DownloadError, UnknownNameError
+
+FAMILIES = ("sam2", "sam2.1")
+SIZES = ("tiny", "small", "base_plus", "large")
+DEFAULT_MODEL = "sam2.1_hiera_tiny"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One official SAM 2 checkpoint.
+
+    Attributes
+    ----------
+    name : str
+        Registry name, e.g. ``"sam2.1_hiera_tiny"`` (the file name without ``.pt``).
+    family : {"sam2", "sam2.1"}
+        Release: SAM 2 (July 2024) or SAM 2.1 (September 2024).
+    size : {"tiny", "small", "base_plus", "large"}
+        Hiera image-encoder size.
+    config : str
+        Hydra config name resolved inside the ``sam2`` package,
+        e.g. ``"configs/sam2.1/sam2.1_hiera_t.yaml"``.
+    filename : str
+        Official checkpoint file name, e.g. ``"sam2.1_hiera_tiny.pt"``.
+    url : str
+        Official download URL on ``dl.fbaipublicfiles.com``.
+    size_bytes : int or None
+        Official file size in bytes; None when not known (then only ``Content-Length`` is checked).
+    sha256 : str or None
+        Official SHA-256 hex digest; None when not known.
+    """
+
+    name: str
+    family: str
+    size: str
+    config: str
+    filename: str
+    url: str
+    size_bytes: int | None = None
+    sha256: str | None = None
+
+
+_URL_BASE = {
+    "sam2": "https://dl.fbaipublicfiles.com/segment_anything_2/072824/",
+    "sam2.1": "https://dl.fbaipublicfiles.com/segment_anything_2/092824/",
+}
+_CONFIG_LETTER = {"tiny": "t", "small": "s", "base_plus": "b+", "large": "l"}
+
+
+def _make_spec(family: str, size: str) -> ModelSpec:
+    name = f"{family}_hiera_{size}"
+    return ModelSpec(
+        name=name,
+        family=family,
+        size=size,
+        config=f"configs/{family}/{family}_hiera_{_CONFIG_LETTER[size]}.yaml",
+        filename=f"{name}.pt",
+        url=_URL_BASE[family] + f"{name}.pt",
+    )
+
+
+# SAM 2.1 first (recommended by the authors), small to large within a family.
+_SPECS: dict[str, ModelSpec] = {
+    s.name: s for s in (_make_spec(f, z) for f in ("sam2.1", "sam2") for z in SIZES)
+}
+
+_SIZE_ALIASES = {
+    "t": "tiny", "tiny": "tiny",
+    "s": "small", "small": "small",
+    "b+": "base_plus", "base+": "base_plus", "base_plus": "base_plus", "baseplus": "base_plus",
+    "bplus": "base_plus", "b_plus": "base_plus",
+    "l": "large", "large": "large",
+}
+
+
+def _normalise(name: str) -> str:
+    key = name.strip().lower()
+    key = re.sub(r"^facebook/", "", key)  # Hugging Face model ids
+    key = re.sub(r"\.(pt|yaml)$", "", key)  # file and config names
+    key = key.rsplit("/", 1)[-1]  # "configs/sam2.1/sam2.1_hiera_t"
+    return key.replace("-", "_")
+
+
+def get_spec(name: str) -> ModelSpec:
+    """Look up a checkpoint by registry name or alias.
+
+    Accepted forms (case-insensitive): the registry name (``"sam2.1_hiera_tiny"``), the
+    config stem (``"sam2.1_hiera_t"``, ``"sam2.1_hiera_b+"``), the file or config name
+    (``"sam2.1_hiera_tiny.pt"``, ``"configs/sam2.1/sam2.1_hiera_t.yaml"``), the Hugging Face id
+    (``"facebook/sam2.1-hiera-tiny"``) and a bare size (``"tiny"``, ``"b+"``, ``"large"``), which
+    means SAM 2.1.
+
+    Raises
+    ------
+    UnknownNameError
+        The name matches no checkpoint; the message lists the registry names.
+    """
+    if isinstance(name, ModelSpec):
+        return name
+    if not isinstance(name, str):
+        raise UnknownNameError("model", name, _SPECS)
+    key = _normalise(name)
+    if key in _SPECS:
+        return _SPECS[key]
+    if key in _SIZE_ALIASES:
+        return _SPECS[f"sam2.1_hiera_{_SIZE_ALIASES[key]}"]
+    m = re.fullmatch(r"(sam2(?:\.1)?)_hiera_(.+)", key)
+    if m and m.group(2) in _SIZE_ALIASES:
+        return _SPECS[f"{m.group(1)}_hiera_{_SIZE_ALIASES[m.group(2)]}"]
+    raise UnknownNameError("model", name, _SPECS)
+
+
+def list_specs() -> list[ModelSpec]:
+    """All official checkpoints: SAM 2.1 tiny → large, then SAM 2 tiny → large."""
+    return list(_SPECS.values())
+
+
+def _dir(checkpoint_dir: str | Path | None) -> Path:
+    return Path(checkpoint_dir).expanduser().resolve() if checkpoint_dir is not None else _default_checkpoint_dir()
+
+
+def resolve_checkpoint(name: str, checkpoint_dir: str | Path | None = None) -> Path:
+    """Path of the official checkpoint file of ``name`` in the checkpoint directory.
+
+    Parameters
+    ----------
+    name : str
+        Registry name or alias (see :func:`get_spec`).
+    checkpoint_dir : str or Path, optional
+        Folder to look in; default :func:`workbench.config.checkpoint_dir`
+        (``$SAM2_CHECKPOINT_DIR`` or ``~/.cache/sam2_workbench/checkpoints``).
+
+    Raises
+    ------
+    UnknownNameError
+        Unknown model name.
+    CheckpointNotFoundError
+        The file is not there; the message says where it was looked for and how to get it.
+    """
+    spec = get_spec(name)
+    folder = _dir(checkpoint_dir)
+    path = folder / spec.filename
+    if path.is_file():
+        return path
+    raise CheckpointNotFoundError(
+        f"Checkpoint {spec.filename} for model {spec.name!r} not found in {folder}. "
+        f"Download it with `workbench checkpoints download {spec.name}` (needs internet), or fetch "
+        f"{spec.url} by hand into that folder. To use another folder, set {CHECKPOINT_DIR_ENV}. "
+        "For a quick test without weights pass checkpoint='random' (untrained, meaningless masks)."
+    )
+
+
+def available_models(checkpoint_dir: str | Path | None = None) -> list[str]:
+    """Registry names whose checkpoint file is present, in :func:`list_specs` order."""
+    folder = _dir(checkpoint_dir)
+    return [s.name for s in _SPECS.values() if (folder / s.filename).is_file()]
+
+
+def checkpoint_table(checkpoint_dir: str | Path | None = None) -> list[dict]:
+    """One row per official checkpoint for ``workbench checkpoints list``.
+
+    Returns
+    -------
+    list of dict
+        Keys: ``name``, ``family``, ``file`` (path in the checkpoint folder), ``present`` (bool),
+        ``size`` (bytes on disk, None when absent), ``expected_size`` (official bytes or None),
+        ``url``.
+    """
+    folder = _dir(checkpoint_dir)
+    rows = []
+    for s in _SPECS.values():
+        path = folder / s.filename
+        present = path.is_file()
+        rows.append({
+            "name": s.name, "family": s.family, "file": str(path), "present": present,
+            "size": path.stat().st_size if present else None, "expected_size": s.size_bytes,
+            "url": s.url,
+        })
+    return rows
+
+
+def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
+    """SHA-256 hex digest of a file, read in ``chunk_size``-byte chunks.
+
+    Raises
+    ------
+    CheckpointNotFoundError
+        The file does not exist.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointNotFoundError(f"Cannot hash {path}: no such file.")
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(chunk_size):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _manual_hint(spec: ModelSpec, folder: Path, url: str) -> str:
+    return (f"Downloading needs internet access. Without it, fetch {url} on another machine and copy it to "
+            f"{folder / spec.filename} (or set {CHECKPOINT_DIR_ENV} to the folder holding {spec.filename}).")
+
+
+def download_checkpoint(
+    name: str,
+    checkpoint_dir: str | Path | None = None,
+    timeout: float = 30,
+    *,
+    url: str | None = None,
+    overwrite: bool = False,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> Path:
+    """Download an official checkpoint into the checkpoint directory.
+
+    The file is streamed to a temporary file beside the target and renamed only once it is
+    complete, so an interrupted download never leaves a truncated checkpoint behind.
+
+    Parameters
+    ----------
+    name : str
+        Registry name or alias (see :func:`get_spec`).
+    checkpoint_dir : str or Path, optional
+        Target folder (created if needed); default :func:`workbench.config.checkpoint_dir`.
+    timeout : float
+        Socket timeout in seconds for connecting and for each read.
+    url : str, optional
+        Download from this URL instead of the official one (a mirror).
+    overwrite : bool
+        Download again even when the file is already present.
+    progress : callable, optional
+        Called as ``progress(bytes_done, bytes_total_or_None)`` after each chunk.
+
+    Returns
+    -------
+    Path
+        The checkpoint file.
+
+    Raises
+    ------
+    DownloadError
+        Network failure, HTTP error, or a size / checksum mismatch; the message says how to
+        install the file by hand.
+    """
+    spec = get_spec(name)
+    folder = _dir(checkpoint_dir)
+    target = folder / spec.filename
+    if target.is_file() and not overwrite:
+        return target
+    url = url or spec.url
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DownloadError(f"Cannot create the checkpoint folder {folder}: {exc}. "
+                            f"Set {CHECKPOINT_DIR_ENV} to a writable folder.") from exc
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{spec.filename}.", suffix=".part", dir=folder)
+    tmp = Path(tmp_name)
+    h = hashlib.sha256()
+    done = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            req = urllib.request.Request(url, headers={"User-Agent": "sam2-workbench"})
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                length = resp.headers.get("Content-Length")
+                total = int(length) if length and length.isdigit() else None
+                while block := resp.read(1 << 20):
+                    out.write(block)
+                    h.update(block)
+                    done += len(block)
+                    if progress is not None:
+                        progress(done, total)
+        expected = spec.size_bytes or total
+        if expected is not None and done != expected:
+            raise DownloadError(f"Download of {url} is incomplete: got {done} bytes, expected {expected}. "
+                                "Try again. " + _manual_hint(spec, folder, url))
+        if spec.sha256 is not None and h.hexdigest() != spec.sha256:
+            raise DownloadError(f"Checksum mismatch for {url}: SHA-256 {h.hexdigest()}, expected {spec.sha256}. "
+                                "Try again. " + _manual_hint(spec, folder, url))
+        os.replace(tmp, target)
+    except DownloadError:
+        tmp.unlink(missing_ok=True)
+        raise
+    except urllib.error.HTTPError as exc:
+        tmp.unlink(missing_ok=True)
+        raise DownloadError(f"Could not download {spec.filename} from {url}: the server answered HTTP "
+                            f"{exc.code} ({exc.reason}). Check the URL. " + _manual_hint(spec, folder, url)) from exc
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:  # timeouts, resets
+        tmp.unlink(missing_ok=True)
+        reason = getattr(exc, "reason", None) or exc
+        raise DownloadError(f"Could not download {spec.filename} from {url}: {reason}. "
+                            + _manual_hint(spec, folder, url)) from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target
+
+
+__all__ = [
+    "DEFAULT_MODEL", "FAMILIES", "ModelSpec", "SIZES", "available_models", "checkpoint_table", "download_checkpoint", "get_spec",
+    "list_specs", "resolve_checkpoint", "sha256_file",
+]

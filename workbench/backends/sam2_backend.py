@@ -1,0 +1,76 @@
+"""SAM 2 backends: factories used by :mod:`workbench.backends` and re-exports.
+
+The implementation is split by concern: :mod:`.sam2_loading` (build + safe checkpoint
+loading), :mod:`.sam2_image` (``SAM2ImagePredictor``), :mod:`.sam2_video`
+(``SAM2VideoPredictor``); the checkpoint table and downloads are in :mod:`.registry`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import ConfigError
+from .sam2_image import AMG_DEFAULTS, SAM2ImageBackend
+from .sam2_loading import RANDOM, build_sam2_model, load_checkpoint, save_checkpoint
+from .sam2_video import SAM2VideoBackend
+
+_BUILD_KW = ("seed", "checkpoint_dir")
+_IMAGE_KW = ("precision", "mask_threshold", "max_hole_area", "max_sprinkle_area")
+_VIDEO_KW = ("precision", "offload_video_to_cpu", "offload_state_to_cpu", "lazy_frames", "vos_optimized")
+
+
+def _split(kw: dict, backend_keys: tuple[str, ...], what: str) -> tuple[dict, dict]:
+    unknown = sorted(set(kw) - set(_BUILD_KW) - set(backend_keys))
+    if unknown:
+        raise ConfigError(f"Unknown option(s) {unknown} for the SAM 2 {what} backend. "
+                          f"Valid options: {', '.join(sorted({*_BUILD_KW, *backend_keys}))}.")
+    build = {k: kw[k] for k in _BUILD_KW if k in kw}
+    backend = {k: kw[k] for k in backend_keys if k in kw}
+    return build, backend
+
+
+def make_sam2_image_backend(model: str = "sam2.1_hiera_tiny", checkpoint: str | Path | None = None,
+                            device: str = "cpu", image_size: int = 1024, **kw) -> SAM2ImageBackend:
+    """Build a :class:`SAM2ImageBackend`.
+
+    Parameters
+    ----------
+    model : str
+        Registry name or alias (``"sam2.1_hiera_tiny"``, ``"sam2.1_hiera_b+"``, ``"large"`` …).
+    checkpoint : None, str or Path
+        None: the official file in ``$SAM2_CHECKPOINT_DIR``; a file path; or ``"random"``
+        (untrained weights: every prediction is flagged ``untrained``).
+    device : str
+        ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``.
+    image_size : int
+        Model input size in pixels (1024 official; a multiple of 32 >= 64).
+    **kw
+        ``seed``, ``checkpoint_dir`` (model building); ``precision`` (``"auto"`` / ``"fp32"`` /
+        ``"bf16"``), ``mask_threshold``, ``max_hole_area``, ``max_sprinkle_area`` (predictor).
+
+    Raises
+    ------
+    UnknownNameError, ConfigError, BackendError, CheckpointError
+    """
+    build, backend = _split(kw, _IMAGE_KW, "image")
+    net, info = build_sam2_model(model, checkpoint, device, image_size, mode="image", **build)
+    return SAM2ImageBackend(net, info, **backend)
+
+
+def make_sam2_video_backend(model: str = "sam2.1_hiera_tiny", checkpoint: str | Path | None = None,
+                            device: str = "cpu", image_size: int = 1024, **kw) -> SAM2VideoBackend:
+    """Build a :class:`SAM2VideoBackend`; parameters as :func:`make_sam2_image_backend`, plus
+    ``offload_video_to_cpu``, ``offload_state_to_cpu``, ``lazy_frames`` and
+    ``vos_optimized`` (``SAM2VideoPredictorVOS`` with ``torch.compile``).
+
+    Raises
+    ------
+    UnknownNameError, ConfigError, BackendError, CheckpointError
+    """
+    build, backend = _split(kw, _VIDEO_KW, "video")
+    vos = backend.pop("vos_optimized", False)
+    net, info = build_sam2_model(model, checkpoint, device, image_size, mode="video", vos_optimized=vos, **build)
+    return SAM2VideoBackend(net, info, **backend)
+
+
+__all__ = ["AMG_DEFAULTS", "RANDOM", "SAM2ImageBackend", "SAM2VideoBackend", "build_sam2_model", "load_checkpoint",
+           "make_sam2_image_backend", "make_sam2_video_backend", "save_checkpoint"]

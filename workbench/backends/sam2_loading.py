@@ -1,0 +1,350 @@
+"""Build SAM 2 models from the official configs and load checkpoints safely.
+
+The model is instantiated by the reference implementation's own builders
+(``sam2.build_sam.build_sam2`` / ``build_sam2_video_predictor``, sam2 1.1.0) with
+``ckpt_path=None``; weights are then loaded by :func:`load_checkpoint` here, which only
+unpickles tensors (``torch.load(weights_only=True)``), requires the official
+``{"model": state_dict}`` layout and a strict key/shape match, and turns every failure into a
+:class:`~workbench.errors.CheckpointError` subclass whose message says how to fix it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import pickle
+import re
+import zipfile
+from contextlib import nullcontext
+from pathlib import Path
+
+import torch
+
+from ..errors import (
+    BackendError,
+    CheckpointError,
+    CheckpointFormatError,
+    CheckpointMismatchError,
+    CheckpointNotFoundError,
+    ConfigError,
+    UnknownNameError,
+    UnsafeCheckpointError,
+)
+from ..types import ModelInfo
+from .registry import (
+    ModelSpec,
+    get_spec,
+    resolve_checkpoint,
+    sha256_file,
+)
+
+MODES = ("image", "video")
+PRECISIONS = ("auto", "fp32", "bf16")
+RANDOM = "random"
+"""Value of ``checkpoint`` that asks for untrained (randomly initialised) weights."""
+
+_SHA_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def _checkpoint_digest(path: Path) -> str:
+    """SHA-256 of a checkpoint, cached per (path, size, mtime) for the process."""
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _SHA_CACHE:
+        _SHA_CACHE[key] = sha256_file(path)
+    return _SHA_CACHE[key]
+
+
+def resolve_device(device: str | torch.device = "cpu") -> torch.device:
+    """Parse ``device`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"auto"``) into a torch device.
+
+    ``"auto"`` means CUDA when available, else CPU.
+
+    Raises
+    ------
+    BackendError
+        CUDA was asked for but is not available, or the string is not a device.
+    """
+    if isinstance(device, str) and device.strip().lower() == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise BackendError(f"Invalid device {device!r}: {exc}. Use 'cpu', 'cuda', 'cuda:N' or 'auto'.") from exc
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise BackendError(f"Device {device!r} asked for, but CUDA is not available here "
+                               f"(torch {torch.__version__}). Use device='cpu' or 'auto'.")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise BackendError(f"Device {device!r} does not exist: {torch.cuda.device_count()} CUDA device(s).")
+    elif dev.type != "cpu":
+        raise BackendError(f"Unsupported device {device!r}; SAM 2 runs on 'cpu' or 'cuda'.")
+    return dev
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``"fp32"`` or ``"bf16"`` for ``precision`` in :data:`PRECISIONS` on ``device``.
+
+    ``"auto"`` is bf16 autocast on CUDA GPUs that support it (as the official notebooks do),
+    fp32 otherwise. bf16 on CPU is refused: autocast there is about 150x slower.
+
+    Raises
+    ------
+    UnknownNameError, BackendError
+    """
+    if precision not in PRECISIONS:
+        raise UnknownNameError("precision", precision, PRECISIONS)
+    if device.type != "cuda":
+        if precision == "bf16":
+            raise BackendError("bf16 autocast is only used on CUDA; on CPU it is ~150x slower. "
+                               "Use precision='fp32' or 'auto' on CPU.")
+        return "fp32"
+    if precision == "auto":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return precision
+
+
+def autocast_context(device: torch.device, precision: str):
+    """Context manager for inference: bf16 autocast on CUDA when ``precision == "bf16"``,
+    a no-op otherwise (never autocast on CPU)."""
+    if device.type == "cuda" and precision == "bf16":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def enable_tf32(device: torch.device) -> None:
+    """Allow TF32 matmuls/convolutions on Ampere+ GPUs (process-wide torch flags), as the
+    official SAM 2 notebooks do. No-op on CPU."""
+    if device.type == "cuda" and torch.cuda.get_device_properties(device).major >= 8:
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+
+def backbone_feature_sizes(image_size: int) -> list[tuple[int, int]]:
+    """Spatial sizes ``(h, w)`` of the three backbone levels SAM 2's decoder uses, at strides
+    4, 8 and 16 of the square input (``[(256, 256), (128, 128), (64, 64)]`` at 1024)."""
+    return [(image_size // s, image_size // s) for s in (4, 8, 16)]
+
+
+def _check_image_size(image_size: int) -> int:
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 64 or image_size % 32:
+        raise ConfigError(
+            f"image_size={image_size!r} is not supported: SAM 2 needs a multiple of 32 that is at least 64 "
+            "(Hiera's stride-32 stage and 8x8 windowed position embeddings). Use 1024 (official), "
+            "or e.g. 512 / 256 for quick experiments."
+        )
+    return image_size
+
+
+def _has_sam2_extension() -> bool:
+    """True when sam2's optional CUDA extension ``sam2._C`` (hole filling) is importable."""
+    try:
+        from sam2 import _C  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def load_checkpoint(model: torch.nn.Module, path: str | Path, spec: ModelSpec | None = None) -> None:
+    """Load an official-format SAM 2 checkpoint into ``model`` (strict).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A model built from the config the checkpoint should match.
+    path : str or Path
+        File written by the authors or by :func:`save_checkpoint`: ``{"model": state_dict}``.
+    spec : ModelSpec, optional
+        Used in error messages to name the config the keys were checked against.
+
+    Raises
+    ------
+    CheckpointNotFoundError
+        No such file.
+    UnsafeCheckpointError
+        The file contains pickled Python objects (refused, never executed).
+    CheckpointFormatError
+        Truncated / corrupt file, or not a ``{"model": state_dict}`` dict of tensors.
+    CheckpointMismatchError
+        Missing or unexpected keys, or tensor shapes that differ from the config.
+    """
+    path = Path(path)
+    against = f"config {spec.config} (model {spec.name!r})" if spec else "the model's config"
+    if not path.is_file():
+        raise CheckpointNotFoundError(f"Checkpoint file not found: {path}.")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        msg = str(exc)
+        if "global" in msg.lower():  # the weights-only unpickler met a reference to code
+            found = re.search(r"GLOBAL\s+([\w.]+)", msg)
+            what = f" (it references {found.group(1)})" if found else ""
+            raise UnsafeCheckpointError(
+                f"Refusing to load a checkpoint containing pickled code: {path}{what}. Official SAM 2 "
+                "checkpoints hold only tensors. Re-download the file, or, only if you trust its source, "
+                "re-save just its weights as {'model': state_dict} (workbench's save_checkpoint does this)."
+            ) from exc
+        raise CheckpointFormatError(f"Checkpoint {path} is corrupt ({msg.splitlines()[0] if msg else exc!r}). "
+                                    "Delete it and download it again.") from exc
+    except (RuntimeError, EOFError, KeyError, ValueError, OSError, zipfile.BadZipFile, IndexError) as exc:
+        first = (str(exc).splitlines() or [repr(exc)])[0][:200]
+        raise CheckpointFormatError(
+            f"Checkpoint {path} ({path.stat().st_size} bytes) is truncated or corrupt: {first or type(exc).__name__}. "
+            "Delete it and download it again (`workbench checkpoints download NAME`)."
+        ) from exc
+    if not isinstance(obj, dict) or "model" not in obj:
+        keys = sorted(map(str, obj))[:5] if isinstance(obj, dict) else type(obj).__name__
+        raise CheckpointFormatError(
+            f"Checkpoint {path} is not in the official SAM 2 format {{'model': state_dict}} (found {keys}). "
+            "If it is a bare state dict, re-save it with torch.save({'model': state_dict}, path)."
+        )
+    sd = obj["model"]
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise CheckpointFormatError(f"Checkpoint {path}: obj['model'] must be a state dict of tensors.")
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(sd))
+    unexpected = sorted(set(sd) - set(expected))
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing key(s), e.g. {missing[:4]}")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected key(s), e.g. {unexpected[:4]}")
+        raise CheckpointMismatchError(
+            f"Checkpoint {path} does not match {against}: {'; '.join(parts)}. The file most likely belongs to "
+            "another model size or family (SAM 2 vs SAM 2.1); pick the model whose file name it has."
+        )
+    bad = [k for k, v in sd.items() if tuple(v.shape) != tuple(expected[k].shape)]
+    if bad:
+        k = bad[0]
+        raise CheckpointMismatchError(
+            f"Checkpoint {path} does not match {against}: {len(bad)} tensor(s) differ in shape, e.g. {k} is "
+            f"{tuple(sd[k].shape)} in the file but {tuple(expected[k].shape)} in the model. Pick the model "
+            "that matches the checkpoint."
+        )
+    try:
+        model.load_state_dict(sd, strict=True)
+    except RuntimeError as exc:  # dtype problems etc.
+        raise CheckpointMismatchError(f"Checkpoint {path} cannot be loaded into {against}: {exc}") from exc
+
+
+def save_checkpoint(model: torch.nn.Module, path: str | Path) -> Path:
+    """Write ``model``'s weights in the official SAM 2 format ``{"model": state_dict}``.
+
+    Tensors are moved to CPU; the file is written to a temporary name and renamed, so a crash
+    never leaves a truncated checkpoint. Returns the path.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sd = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"model": sd}, tmp)
+    tmp.replace(path)
+    return path
+
+
+def build_sam2_model(
+    model: str = "sam2.1_hiera_tiny",
+    checkpoint: str | Path | None = None,
+    device: str | torch.device = "cpu",
+    image_size: int = 1024,
+    mode: str = "image",
+    seed: int = 0,
+    vos_optimized: bool = False,
+    checkpoint_dir: str | Path | None = None,
+) -> tuple[torch.nn.Module, ModelInfo]:
+    """Build a SAM 2 model from its official config and load its weights.
+
+    Parameters
+    ----------
+    model : str
+        Registry name or alias (see :func:`workbench.backends.registry.get_spec`).
+    checkpoint : None, str or Path
+        None: the official file from the checkpoint directory (error when absent); a path: that
+        file; ``"random"``: untrained weights from ``torch.manual_seed(seed)``.
+    device : str
+        ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``.
+    image_size : int
+        Square input size in pixels (1024 official; must be a multiple of 32, >= 64). Set through
+        the Hydra override ``++model.image_size=N``.
+    mode : {"image", "video"}
+        ``"image"`` builds ``SAM2Base`` (for ``SAM2ImagePredictor``), ``"video"`` a
+        ``SAM2VideoPredictor``.
+    seed : int
+        Seed for random weights (the global torch RNG is left untouched).
+    vos_optimized : bool
+        Video only: ``SAM2VideoPredictorVOS`` with ``torch.compile`` (slow first frames).
+    checkpoint_dir : str or Path, optional
+        Where ``checkpoint=None`` looks; default ``$SAM2_CHECKPOINT_DIR``.
+
+    Returns
+    -------
+    (torch.nn.Module, ModelInfo)
+        The model in eval mode on ``device`` and what it is (checkpoint path and SHA-256,
+        ``untrained`` for random weights).
+
+    Raises
+    ------
+    UnknownNameError, ConfigError, BackendError, CheckpointError
+    """
+    spec = get_spec(model)
+    if mode not in MODES:
+        raise UnknownNameError("mode", mode, MODES)
+    if vos_optimized and mode != "video":
+        raise ConfigError("vos_optimized=True applies to mode='video' only.")
+    image_size = _check_image_size(image_size)
+    dev = resolve_device(device)
+    # Resolve the weights first: a missing file should fail before the (slow) build.
+    if checkpoint is None:
+        path: Path | None = resolve_checkpoint(spec.name, checkpoint_dir)
+    elif isinstance(checkpoint, str) and checkpoint == RANDOM:
+        path = None
+    else:
+        path = Path(checkpoint).expanduser().resolve()
+        if not path.is_file():
+            raise CheckpointNotFoundError(
+                f"Checkpoint file not found: {path}. Pass an existing file, checkpoint=None to use "
+                f"{spec.filename} from the checkpoint directory, or checkpoint='random' for untrained weights."
+            )
+    from sam2.build_sam import build_sam2, build_sam2_video_predictor
+
+    overrides = [f"++model.image_size={image_size}"] if image_size != 1024 else []
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            if mode == "image":
+                net = build_sam2(spec.config, ckpt_path=None, device="cpu", hydra_overrides_extra=overrides)
+            else:
+                net = build_sam2_video_predictor(spec.config, ckpt_path=None, device="cpu",
+                                                 hydra_overrides_extra=overrides, vos_optimized=vos_optimized)
+                if not _has_sam2_extension():
+                    # Hole filling needs sam2._C; without it the reference code warns on every
+                    # frame and skips the step, so switching it off gives the same masks quietly.
+                    net.fill_hole_area = 0
+    except Exception as exc:  # hydra / instantiate failures
+        raise BackendError(f"Could not build SAM 2 model {spec.name!r} from {spec.config}: {exc}") from exc
+    if path is not None:
+        load_checkpoint(net, path, spec)
+    net = net.to(dev).eval()
+    info = ModelInfo(
+        backend="sam2",
+        model=spec.name,
+        checkpoint=str(path) if path is not None else None,
+        checkpoint_sha256=_checkpoint_digest(path) if path is not None else "untrained",
+        image_size=image_size,
+        device=str(dev),
+        untrained=path is None,
+        extra={"config": spec.config, "family": spec.family, "size": spec.size, "mode": mode,
+               "vos_optimized": bool(vos_optimized),
+               **({"fill_hole_area": int(net.fill_hole_area)} if mode == "video" else {}),
+               **({"seed": seed} if path is None else {})},
+    )
+    return net, info
+
+
+def with_extra(info: ModelInfo, **extra) -> ModelInfo:
+    """A copy of ``info`` with ``extra`` merged into ``info.extra``."""
+    return dataclasses.replace(info, extra={**info.extra, **extra})
+
+
+__all__ = ["CheckpointError", "MODES", "PRECISIONS", "RANDOM", "autocast_context", "backbone_feature_sizes",
+           "build_sam2_model", "enable_tf32", "load_checkpoint", "resolve_device", "resolve_precision",
+           "save_checkpoint", "with_extra"]
