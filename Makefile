@@ -11,7 +11,7 @@ PIPENV := PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= PIP_DISABLE_PIP_VERSION_CHEC
 PIP := $(PIPENV) $(VPY) -m pip install --progress-bar off -q
 export WORKBENCH_DATA_DIR ?= $(abspath ../shared/data)
 
-.PHONY: demo test install install-test clean-venv lint
+.PHONY: demo test install install-test browser clean-venv lint
 
 $(VENV)/bin/python:
 	$(PY) -m venv $(VENV)
@@ -32,8 +32,15 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(PIP) -e '.[test]'
 	touch $@
 
+# Browser tests drive Debian's Chromium through Playwright (never `playwright install`).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+	@chromium --version
+
 install: $(VENV)/.installed
-install-test: $(VENV)/.installed-test
+install-test: $(VENV)/.installed-test browser
 
 demo: install
 	$(VENV)/bin/workbench report --suite demo
