@@ -12,7 +12,7 @@ def test_auto_falls_back_to_classical_without_checkpoints(tmp_path, monkeypatch)
     assert available_backends() == [("classical", None)]
     backend = make_image_backend("auto")
     assert backend.info.backend == "classical" and backend.info.checkpoint_sha256 == "none"
-    with pytest.raises(UnknownNameError, match="auto, classical, sam2"):
+    with pytest.raises(UnknownNameError, match="auto, classical, sam, sam2"):
         make_image_backend("sam3")
     with pytest.raises(CheckpointNotFoundError, match="sam2.1_hiera_tiny.pt"):
         make_image_backend("sam2", model="sam2.1_hiera_tiny")

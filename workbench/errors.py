@@ -38,8 +38,8 @@ class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
 
 
 class CheckpointFormatError(CheckpointError):
-    """The file is not a readable checkpoint in the official ``{"model": state_dict}`` format
-    (truncated, corrupt, or another layout)."""
+    """The file is not a readable checkpoint in its official format (SAM 2: ``{"model":
+    state_dict}``; SAM v1: a bare state dict): truncated, corrupt, or another layout."""
 
 
 class CheckpointMismatchError(CheckpointError):

@@ -8,8 +8,9 @@ from __future__ import annotations
 from ..errors import UnknownNameError
 from .base import ImageBackend, VideoBackend
 
-BACKENDS = ("sam2", "classical")
-"""Backend names accepted by the factories ("auto" picks sam2 when a checkpoint exists)."""
+BACKENDS = ("sam2", "sam", "classical")
+"""Backend names accepted by the factories ("auto" picks sam2 when a checkpoint exists; "sam" is
+SAM v1 through ``segment-anything``, image only, never picked by "auto")."""
 
 
 def _choose(backend: str, model: str | None, checkpoint: str | None) -> tuple[str, str | None]:
@@ -35,10 +36,12 @@ def make_image_backend(backend: str = "auto", model: str | None = None, checkpoi
 
     Parameters
     ----------
-    backend : {"auto", "sam2", "classical"}
-        "auto" uses SAM 2 when a checkpoint for ``model`` (or any) is present, else classical.
+    backend : {"auto", "sam2", "sam", "classical"}
+        "auto" uses SAM 2 when a checkpoint for ``model`` (or any) is present, else classical;
+        "sam" is SAM v1 (:func:`workbench.backends.sam1_backend.make_sam1_image_backend`).
     model : str, optional
-        SAM 2 registry name (e.g. ``"sam2.1_hiera_tiny"``); ignored by classical.
+        SAM 2 registry name (e.g. ``"sam2.1_hiera_tiny"``), or for "sam" a model type
+        (``"vit_b"`` default, ``"vit_l"``, ``"vit_h"``); ignored by classical.
     checkpoint : str, optional
         None (resolve from ``$SAM2_CHECKPOINT_DIR``), a file path, or ``"random"`` (untrained).
     device : str
@@ -55,6 +58,11 @@ def make_image_backend(backend: str = "auto", model: str | None = None, checkpoi
         from .classical import make_classical_image_backend
 
         return make_classical_image_backend(**kw)
+    if name == "sam":
+        from .sam1_backend import make_sam1_image_backend
+
+        return make_sam1_image_backend(model=model or "vit_b", checkpoint=checkpoint, device=device,
+                                       image_size=image_size, **kw)
     from .sam2_backend import make_sam2_image_backend
 
     return make_sam2_image_backend(model=model or "sam2.1_hiera_tiny", checkpoint=checkpoint, device=device,
@@ -63,8 +71,15 @@ def make_image_backend(backend: str = "auto", model: str | None = None, checkpoi
 
 def make_video_backend(backend: str = "auto", model: str | None = None, checkpoint: str | None = None,
                        device: str = "cpu", image_size: int = 1024, **kw) -> VideoBackend:
-    """Build a video backend; parameters as :func:`make_image_backend`."""
+    """Build a video backend; parameters as :func:`make_image_backend`.
+
+    Raises ``BackendError`` for ``"sam"`` (SAM v1 has no video predictor; use "sam2" or
+    "classical")."""
     name, model = _choose(backend, model, checkpoint)
+    if name == "sam":
+        from .sam1_backend import make_sam1_video_backend
+
+        return make_sam1_video_backend()
     if name == "classical":
         from .classical import make_classical_video_backend
 

@@ -321,7 +321,96 @@ def download_checkpoint(
     return target
 
 
+# -- SAM (v1) ----------------------------------------------------------------------------------
+# Kept apart from the SAM 2 table above: ``get_spec``, ``list_specs``, ``available_models`` and
+# ``checkpoint_table`` are about SAM 2 only. A SAM 1 ``ModelSpec`` has ``family="sam"``, ``size``
+# and ``config`` = the model type of ``segment_anything.sam_model_registry`` (``"vit_b"`` …).
+# Source: the "Model Checkpoints" section of https://github.com/facebookresearch/segment-anything
+# (README.md). The official files are ``.pth``; sizes and digests are not published (None).
+SAM1_FAMILY = "sam"
+SAM1_MODELS = ("vit_b", "vit_l", "vit_h")
+_SAM1_URL_BASE = "https://dl.fbaipublicfiles.com/segment_anything/"
+_SAM1_FILES = {"vit_b": "sam_vit_b_01ec64.pth", "vit_l": "sam_vit_l_0b3195.pth", "vit_h": "sam_vit_h_4b8939.pth"}
+SAM1_SPECS: dict[str, ModelSpec] = {
+    f"sam_{t}": ModelSpec(name=f"sam_{t}", family=SAM1_FAMILY, size=t, config=t, filename=f,
+                          url=_SAM1_URL_BASE + f)
+    for t, f in _SAM1_FILES.items()
+}
+"""The three official SAM checkpoints by registry name (``"sam_vit_b"``, ``"sam_vit_l"``, ``"sam_vit_h"``)."""
+
+_SAM1_ALIASES = {
+    "b": "vit_b", "base": "vit_b", "vit_b": "vit_b",
+    "l": "vit_l", "large": "vit_l", "vit_l": "vit_l",
+    "h": "vit_h", "huge": "vit_h", "vit_h": "vit_h", "default": "vit_h",  # "default" is vit_h upstream
+}
+
+
+def get_sam1_spec(name: str) -> ModelSpec:
+    """Look up an official SAM (v1) checkpoint.
+
+    Accepted forms (case-insensitive): the model type of ``segment_anything.sam_model_registry``
+    (``"vit_b"``, ``"vit_l"``, ``"vit_h"``, ``"default"`` = vit_h), the registry name
+    (``"sam_vit_b"``), the official file name (``"sam_vit_b_01ec64.pth"``), the Hugging Face id
+    (``"facebook/sam-vit-base"``) and ``"b"`` / ``"base"`` / ``"l"`` / ``"large"`` / ``"h"`` / ``"huge"``.
+
+    Raises
+    ------
+    UnknownNameError
+        No SAM 1 checkpoint has that name; the message lists the valid names.
+    """
+    if isinstance(name, ModelSpec) and name.family == SAM1_FAMILY:
+        return name
+    if not isinstance(name, str):
+        raise UnknownNameError("SAM model", name, [*SAM1_SPECS, *SAM1_MODELS])
+    key = name.strip().lower().replace("-", "_")
+    key = re.sub(r"^facebook/", "", key)
+    key = re.sub(r"\.pth?$", "", key)
+    key = re.sub(r"^(sam_vit_[blh])_[0-9a-f]{6}$", r"\1", key)  # official file stems
+    key = re.sub(r"^sam_", "", key)
+    key = re.sub(r"^vit_(base|large|huge)$", r"\1", key)  # Hugging Face ids sam-vit-base …
+    if key in _SAM1_ALIASES:
+        return SAM1_SPECS[f"sam_{_SAM1_ALIASES[key]}"]
+    raise UnknownNameError("SAM model", name, [*SAM1_SPECS, *SAM1_MODELS])
+
+
+def list_sam1_specs() -> list[ModelSpec]:
+    """The official SAM (v1) checkpoints: vit_b, vit_l, vit_h."""
+    return list(SAM1_SPECS.values())
+
+
+def resolve_sam1_checkpoint(name: str, checkpoint_dir: str | Path | None = None) -> Path:
+    """Path of the official SAM (v1) checkpoint file of ``name`` in the checkpoint directory
+    (the same folder as SAM 2's, see :func:`resolve_checkpoint`).
+
+    Raises
+    ------
+    UnknownNameError
+        Unknown model name.
+    CheckpointNotFoundError
+        The file is not there; the message names the file, the folder and the download URL.
+    """
+    spec = get_sam1_spec(name)
+    folder = _dir(checkpoint_dir)
+    path = folder / spec.filename
+    if path.is_file():
+        return path
+    raise CheckpointNotFoundError(
+        f"SAM checkpoint {spec.filename} for model {spec.size!r} not found in {folder}. Fetch {spec.url} into "
+        f"that folder (or in Python: workbench.backends.registry.download_checkpoint("
+        f"get_sam1_spec({spec.size!r}))). To use another folder, set {CHECKPOINT_DIR_ENV}. "
+        "For a quick test without weights pass checkpoint='random' (untrained, meaningless masks)."
+    )
+
+
+def available_sam1_models(checkpoint_dir: str | Path | None = None) -> list[str]:
+    """Model types (``"vit_b"`` …) whose official SAM (v1) checkpoint file is present."""
+    folder = _dir(checkpoint_dir)
+    return [s.size for s in SAM1_SPECS.values() if (folder / s.filename).is_file()]
+
+
 __all__ = [
     "DEFAULT_MODEL", "FAMILIES", "ModelSpec", "SIZES", "available_models", "checkpoint_table", "download_checkpoint", "get_spec",
     "list_specs", "resolve_checkpoint", "sha256_file",
+    "SAM1_FAMILY", "SAM1_MODELS", "SAM1_SPECS", "available_sam1_models", "get_sam1_spec", "list_sam1_specs",
+    "resolve_sam1_checkpoint",
 ]

@@ -143,6 +143,81 @@ def _has_sam2_extension() -> bool:
     return True
 
 
+def safe_torch_load(path: str | Path) -> object:
+    """``torch.load(path, map_location="cpu", weights_only=True)`` with every failure turned
+    into a :class:`CheckpointError` subclass (shared by the SAM 2 and SAM v1 loaders).
+
+    Raises
+    ------
+    CheckpointNotFoundError
+        No such file.
+    UnsafeCheckpointError
+        The file contains pickled Python objects (refused, never executed).
+    CheckpointFormatError
+        Truncated or corrupt file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointNotFoundError(f"Checkpoint file not found: {path}.")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        msg = str(exc)
+        if "global" in msg.lower():  # the weights-only unpickler met a reference to code
+            found = re.search(r"GLOBAL\s+([\w.]+)", msg)
+            what = f" (it references {found.group(1)})" if found else ""
+            raise UnsafeCheckpointError(
+                f"Refusing to load a checkpoint containing pickled code: {path}{what}. Official SAM "
+                "checkpoints hold only tensors. Re-download the file, or, only if you trust its source, "
+                "re-save just its weights (workbench's save_checkpoint / save_sam1_checkpoint do this)."
+            ) from exc
+        raise CheckpointFormatError(f"Checkpoint {path} is corrupt ({msg.splitlines()[0] if msg else exc!r}). "
+                                    "Delete it and download it again.") from exc
+    except (RuntimeError, EOFError, KeyError, ValueError, OSError, zipfile.BadZipFile, IndexError) as exc:
+        first = (str(exc).splitlines() or [repr(exc)])[0][:200]
+        raise CheckpointFormatError(
+            f"Checkpoint {path} ({path.stat().st_size} bytes) is truncated or corrupt: {first or type(exc).__name__}. "
+            "Delete it and download it again (`workbench checkpoints download NAME`)."
+        ) from exc
+
+
+def load_state_dict_strict(model: torch.nn.Module, sd: dict, path: Path, against: str, key_hint: str,
+                           shape_hint=None) -> None:
+    """Load ``sd`` into ``model`` only if keys and shapes match exactly.
+
+    ``key_hint`` ends the message for missing/unexpected keys; ``shape_hint(bad_keys)`` (optional)
+    returns the end of the message for shape mismatches.
+
+    Raises
+    ------
+    CheckpointFormatError
+        ``sd`` is not a non-empty dict of tensors.
+    CheckpointMismatchError
+        Missing or unexpected keys, or tensor shapes that differ from the model.
+    """
+    if not isinstance(sd, dict) or not sd or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise CheckpointFormatError(f"Checkpoint {path}: the weights must be a state dict of tensors.")
+    expected = model.state_dict()
+    missing, unexpected = sorted(set(expected) - set(sd)), sorted(set(sd) - set(expected))
+    if missing or unexpected:
+        parts = [f"{len(missing)} missing key(s), e.g. {missing[:4]}"] if missing else []
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected key(s), e.g. {unexpected[:4]}")
+        raise CheckpointMismatchError(f"Checkpoint {path} does not match {against}: {'; '.join(parts)}. {key_hint}")
+    bad = [k for k, v in sd.items() if tuple(v.shape) != tuple(expected[k].shape)]
+    if bad:
+        k = bad[0]
+        hint = shape_hint(bad) if shape_hint else "Pick the model that matches the checkpoint."
+        raise CheckpointMismatchError(
+            f"Checkpoint {path} does not match {against}: {len(bad)} tensor(s) differ in shape, e.g. {k} is "
+            f"{tuple(sd[k].shape)} in the file but {tuple(expected[k].shape)} in the model. {hint}"
+        )
+    try:
+        model.load_state_dict(sd, strict=True)
+    except RuntimeError as exc:  # dtype problems etc.
+        raise CheckpointMismatchError(f"Checkpoint {path} cannot be loaded into {against}: {exc}") from exc
+
+
 def load_checkpoint(model: torch.nn.Module, path: str | Path, spec: ModelSpec | None = None) -> None:
     """Load an official-format SAM 2 checkpoint into ``model`` (strict).
 
@@ -168,62 +243,16 @@ def load_checkpoint(model: torch.nn.Module, path: str | Path, spec: ModelSpec | 
     """
     path = Path(path)
     against = f"config {spec.config} (model {spec.name!r})" if spec else "the model's config"
-    if not path.is_file():
-        raise CheckpointNotFoundError(f"Checkpoint file not found: {path}.")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        msg = str(exc)
-        if "global" in msg.lower():  # the weights-only unpickler met a reference to code
-            found = re.search(r"GLOBAL\s+([\w.]+)", msg)
-            what = f" (it references {found.group(1)})" if found else ""
-            raise UnsafeCheckpointError(
-                f"Refusing to load a checkpoint containing pickled code: {path}{what}. Official SAM 2 "
-                "checkpoints hold only tensors. Re-download the file, or, only if you trust its source, "
-                "re-save just its weights as {'model': state_dict} (workbench's save_checkpoint does this)."
-            ) from exc
-        raise CheckpointFormatError(f"Checkpoint {path} is corrupt ({msg.splitlines()[0] if msg else exc!r}). "
-                                    "Delete it and download it again.") from exc
-    except (RuntimeError, EOFError, KeyError, ValueError, OSError, zipfile.BadZipFile, IndexError) as exc:
-        first = (str(exc).splitlines() or [repr(exc)])[0][:200]
-        raise CheckpointFormatError(
-            f"Checkpoint {path} ({path.stat().st_size} bytes) is truncated or corrupt: {first or type(exc).__name__}. "
-            "Delete it and download it again (`workbench checkpoints download NAME`)."
-        ) from exc
+    obj = safe_torch_load(path)
     if not isinstance(obj, dict) or "model" not in obj:
         keys = sorted(map(str, obj))[:5] if isinstance(obj, dict) else type(obj).__name__
         raise CheckpointFormatError(
             f"Checkpoint {path} is not in the official SAM 2 format {{'model': state_dict}} (found {keys}). "
             "If it is a bare state dict, re-save it with torch.save({'model': state_dict}, path)."
         )
-    sd = obj["model"]
-    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
-        raise CheckpointFormatError(f"Checkpoint {path}: obj['model'] must be a state dict of tensors.")
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(sd))
-    unexpected = sorted(set(sd) - set(expected))
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing key(s), e.g. {missing[:4]}")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected key(s), e.g. {unexpected[:4]}")
-        raise CheckpointMismatchError(
-            f"Checkpoint {path} does not match {against}: {'; '.join(parts)}. The file most likely belongs to "
-            "another model size or family (SAM 2 vs SAM 2.1); pick the model whose file name it has."
-        )
-    bad = [k for k, v in sd.items() if tuple(v.shape) != tuple(expected[k].shape)]
-    if bad:
-        k = bad[0]
-        raise CheckpointMismatchError(
-            f"Checkpoint {path} does not match {against}: {len(bad)} tensor(s) differ in shape, e.g. {k} is "
-            f"{tuple(sd[k].shape)} in the file but {tuple(expected[k].shape)} in the model. Pick the model "
-            "that matches the checkpoint."
-        )
-    try:
-        model.load_state_dict(sd, strict=True)
-    except RuntimeError as exc:  # dtype problems etc.
-        raise CheckpointMismatchError(f"Checkpoint {path} cannot be loaded into {against}: {exc}") from exc
+    load_state_dict_strict(model, obj["model"], path, against,
+                           "The file most likely belongs to another model size or family (SAM 2 vs SAM 2.1); "
+                           "pick the model whose file name it has.")
 
 
 def save_checkpoint(model: torch.nn.Module, path: str | Path) -> Path:
