@@ -108,3 +108,13 @@ class VideoBackend(Protocol):
 
     def reset(self) -> None:
         """Clear all prompts and tracking results, keeping the loaded video."""
+
+    def snapshot(self) -> object:
+        """An opaque copy of the prompt and tracking state (for SAM 2: the per-object inputs
+        and outputs of ``inference_state``) that :meth:`restore` puts back exactly; used for
+        exact undo by :class:`workbench.sessions.VideoSession`. Raises ``BackendError`` before
+        ``init_state``."""
+
+    def restore(self, snapshot: object) -> None:
+        """Return to the state of a :meth:`snapshot` (restorable any number of times).
+        Raises ``BackendError`` when it was taken on another video."""

@@ -5,6 +5,7 @@ Source: ``sam2/sam2_video_predictor.py`` and ``sam2/utils/misc.py`` (sam2 1.1.0)
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -124,6 +125,18 @@ def _memory_dtype_hook(module, args, kwargs):
     if kwargs.get("memory_pos") is not None:
         kwargs["memory_pos"] = kwargs["memory_pos"].to(curr.dtype)
     return args, kwargs
+
+
+def _copy_tree(value, clone_tensors: bool):
+    """Copy nested dicts (keeping their type, e.g. OrderedDict), lists and tuples; tensors are
+    cloned when ``clone_tensors`` else shared; other leaves are shared."""
+    if isinstance(value, dict):
+        return type(value)((k, _copy_tree(v, clone_tensors)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return type(value)(_copy_tree(v, clone_tensors) for v in value)
+    if clone_tensors and isinstance(value, torch.Tensor):
+        return value.clone()
+    return value
 
 
 def _is_official_jpeg_folder(path: Path) -> bool:
@@ -356,6 +369,47 @@ class SAM2VideoBackend:
                     raise
                 item = self._frame_masks(f, ids, masks)
             yield item
+
+    # -- exact undo ---------------------------------------------------------------------------
+    _SNAPSHOT_KEYS = ("obj_id_to_idx", "obj_idx_to_id", "obj_ids", "point_inputs_per_obj", "mask_inputs_per_obj",
+                      "output_dict_per_obj", "temp_output_dict_per_obj", "frames_tracked_per_obj", "constants")
+    """Keys of ``inference_state`` that prompts and tracking change (sam2 1.1.0). The frames
+    (``images``) never change and ``cached_features`` is a cache of one frame's features."""
+
+    def snapshot(self, clone_tensors: bool = False) -> dict:
+        """Copy of the per-object inputs and outputs in ``inference_state``, for :meth:`restore`.
+
+        Every container (dicts, lists, the per-frame output dicts) is copied. Tensors are
+        shared unless ``clone_tensors``: ``SAM2VideoPredictor`` (sam2 1.1.0) never writes into
+        a stored tensor, it only puts new tensors into these containers, so shared tensors stay
+        exactly as they were (tests compare them after undo).
+
+        Raises
+        ------
+        BackendError
+            No video loaded.
+        """
+        state = self._require_state()
+        with torch.inference_mode():
+            copied = {k: _copy_tree(state[k], clone_tensors) for k in self._SNAPSHOT_KEYS}
+        return {"video": weakref.ref(state["images"]), "state": copied}
+
+    def restore(self, snapshot: dict) -> None:
+        """Put back a :meth:`snapshot` (copied again, so it can be restored more than once).
+
+        Raises
+        ------
+        BackendError
+            No video loaded, or the snapshot was taken on another video (``init_state`` since).
+        """
+        state = self._require_state()
+        ref = snapshot.get("video") if isinstance(snapshot, dict) else None
+        if not callable(ref) or ref() is not state["images"]:
+            raise BackendError("This snapshot belongs to another video (init_state was called since); "
+                               "it cannot be restored.")
+        with torch.inference_mode():
+            for k, v in snapshot["state"].items():
+                state[k] = _copy_tree(v, False)
 
     def remove_object(self, obj_id: int) -> None:
         """Remove ``obj_id`` with all its prompts and outputs.

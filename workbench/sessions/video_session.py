@@ -1,0 +1,433 @@
+"""Interactive video object tracking with any :class:`~workbench.backends.base.VideoBackend`.
+
+The interaction follows SAM 2's video notebook (``notebooks/video_predictor_example.ipynb``):
+prompt objects (clicks, a box, or a mask) on any frame, propagate through the video, add
+refinement clicks on a frame where tracking went wrong and propagate again. Undo restores the
+session state and the backend's model state (``backend.snapshot()`` / ``restore``) exactly,
+including after a propagation.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BackendError, DataError, PromptError
+from ..io.frames import FrameSource
+from .actions import (Action, AddObject, AddPoints, ClearPrompts, Propagate, RemoveObject, SetBox, SetMask)
+from .base import SessionBase
+from .state import ObjectTable, PackedMask, Prompt, SessionObject, default_color, frozen
+from .video_ops import PropagationResult, apply_prompt, clear_prompts, run_propagation
+from .worker import CancelToken, Worker
+
+DIRECTIONS = ("forward", "backward", "both")
+
+
+@dataclass
+class VideoState:
+    """Everything a video session knows (values immutable; :meth:`copy` copies containers).
+
+    Attributes
+    ----------
+    objects : dict obj_id -> SessionObject
+    prompts : dict (frame_idx, obj_id) -> Prompt
+    masks : dict frame_idx -> dict obj_id -> PackedMask
+    active_obj_id : int or None
+    next_obj_id : int
+    """
+
+    objects: dict[int, SessionObject] = field(default_factory=dict)
+    prompts: dict[tuple[int, int], Prompt] = field(default_factory=dict)
+    masks: dict[int, dict[int, PackedMask]] = field(default_factory=dict)
+    active_obj_id: int | None = None
+    next_obj_id: int = 1
+
+    def copy(self) -> VideoState:
+        return VideoState(dict(self.objects), dict(self.prompts), {f: dict(m) for f, m in self.masks.items()},
+                          self.active_obj_id, self.next_obj_id)
+
+
+class VideoSession(SessionBase):
+    """Prompting and tracking objects through one video, with exact undo/redo.
+
+    Parameters
+    ----------
+    backend : VideoBackend
+        Must provide ``snapshot()`` / ``restore()``; ``init_state(video)`` is called here.
+    video : str, Path, FrameSource or sequence of (H, W, 3) uint8 RGB frames
+        A JPEG/PNG frame folder, a video file, or frames in memory.
+    first_object : str or None
+        Name of an object created up front (id 1); None for none.
+    max_history : int
+        Undo depth (each step keeps a structural copy of the model state; tensors are shared).
+    worker : Worker, optional
+
+    Raises
+    ------
+    BackendError
+        The backend cannot snapshot its state.
+    DatasetNotFoundError, DataError
+        Unreadable video.
+    """
+
+    kind = "video"
+
+    def __init__(self, backend, video, *, first_object: str | None = "object 1", max_history: int = 100,
+                 worker: Worker | None = None):
+        super().__init__(max_history=max_history, worker=worker)
+        if not (callable(getattr(backend, "snapshot", None)) and callable(getattr(backend, "restore", None))):
+            raise BackendError(f"{type(backend).__name__} has no snapshot()/restore(); a VideoSession needs them "
+                               "for exact undo.")
+        self.backend = backend
+        self.video = video
+        self.frames = video if isinstance(video, FrameSource) else FrameSource(video)
+        self.num_frames = len(self.frames)
+        self.height, self.width = self.frames.height, self.frames.width
+        backend.init_state(video)
+        if backend.num_frames != self.num_frames:
+            raise DataError(f"The backend loaded {backend.num_frames} frames but the video has {self.num_frames}.")
+        self.last_latency_ms: float = 0.0
+        """Wall time of the last prompt call on the backend, milliseconds."""
+        self._cancel = None  # token of the running propagation
+        self._state = VideoState()
+        if first_object is not None:
+            self._object_action(AddObject(1, str(first_object), default_color(1)))
+
+    # -- snapshots ---------------------------------------------------------------------------------
+    def _snapshot(self):
+        with self._lock:
+            return self._state.copy(), self.backend.snapshot()
+
+    def _restore(self, snap) -> None:
+        state, model = snap
+        self.backend.restore(model)
+        with self._lock:
+            self._state = state.copy()
+
+    # -- reading -------------------------------------------------------------------------------------
+    def frame(self, frame_idx: int) -> np.ndarray:
+        """``(H, W, 3)`` uint8 RGB frame ``frame_idx``."""
+        return self.frames[self._check_frame(frame_idx)]
+
+    def masks_at(self, frame_idx: int) -> dict[int, np.ndarray]:
+        """``obj_id -> (H, W) bool`` of every object with a mask on ``frame_idx``."""
+        f = self._check_frame(frame_idx)
+        with self._lock:
+            packed = dict(self._state.masks.get(f, {}))
+        return {oid: p.unpack() for oid, p in packed.items()}
+
+    def presence_at(self, frame_idx: int) -> dict[int, bool]:
+        """``obj_id -> bool``: the object's mask on ``frame_idx`` is not empty."""
+        f = self._check_frame(frame_idx)
+        with self._lock:
+            return {oid: p.area > 0 for oid, p in self._state.masks.get(f, {}).items()}
+
+    def areas_at(self, frame_idx: int) -> dict[int, int]:
+        """``obj_id -> mask area`` in pixels on ``frame_idx``."""
+        f = self._check_frame(frame_idx)
+        with self._lock:
+            return {oid: p.area for oid, p in self._state.masks.get(f, {}).items()}
+
+    def scores_at(self, frame_idx: int) -> dict[int, float | None]:
+        """``obj_id -> object score`` (logit, > 0 = present) on ``frame_idx`` when the backend
+        reports one in ``FrameMasks.object_scores``, else None."""
+        f = self._check_frame(frame_idx)
+        with self._lock:
+            return {oid: p.score for oid, p in self._state.masks.get(f, {}).items()}
+
+    def label_map_at(self, frame_idx: int) -> np.ndarray:
+        """``(H, W)`` int32 object ids on ``frame_idx`` (0 = background; later objects on top)."""
+        out = np.zeros((self.height, self.width), np.int32)
+        masks = self.masks_at(frame_idx)
+        for oid in self.obj_ids:
+            if oid in masks:
+                out[masks[oid]] = oid
+        return out
+
+    @property
+    def tracked_frames(self) -> list[int]:
+        """Sorted frame indices holding at least one mask."""
+        with self._lock:
+            return sorted(f for f, m in self._state.masks.items() if m)
+
+    @property
+    def prompts(self) -> dict[tuple[int, int], Prompt]:
+        """``(frame_idx, obj_id) -> Prompt``."""
+        with self._lock:
+            return dict(self._state.prompts)
+
+    def prompt_of(self, frame_idx: int, obj_id: int | None = None) -> Prompt:
+        oid = self._resolve(obj_id)
+        with self._lock:
+            return self._state.prompts.get((int(frame_idx), oid), Prompt())
+
+    def prompted_frames(self, obj_id: int | None = None) -> list[int]:
+        """Sorted frames with prompts (of ``obj_id``, or of any object when None)."""
+        with self._lock:
+            return sorted({f for f, o in self._state.prompts if obj_id is None or o == obj_id})
+
+    # -- checks --------------------------------------------------------------------------------------
+    def _check_frame(self, frame_idx) -> int:
+        if isinstance(frame_idx, bool) or not isinstance(frame_idx, (int, np.integer)) \
+                or not 0 <= frame_idx < self.num_frames:
+            raise PromptError(f"frame_idx must be an integer in [0, {self.num_frames - 1}]; got {frame_idx!r}.")
+        return int(frame_idx)
+
+    def _check_xy(self, x, y, frame_idx) -> None:
+        self._check_frame(frame_idx)
+        try:
+            fx, fy = float(x), float(y)
+        except (TypeError, ValueError) as exc:
+            raise PromptError(f"x and y must be numbers (pixels); got x={x!r}, y={y!r}.") from exc
+        if not (0 <= fx < self.width and 0 <= fy < self.height):
+            raise PromptError(f"Click (x={fx:g}, y={fy:g}) lies outside the {self.width}x{self.height} (WxH) frame: "
+                              f"0 <= x < {self.width}, 0 <= y < {self.height}.")
+
+    # -- prompts ---------------------------------------------------------------------------------------
+    def add_point(self, frame_idx: int, x: float, y: float, positive: bool = True,
+                  obj_id: int | None = None) -> np.ndarray:
+        """Click at column ``x``, row ``y`` (pixels) on ``frame_idx`` for ``obj_id`` (default
+        active). On a frame that was already tracked this is a refinement click (SAM 2 then
+        corrects the tracked mask); propagate again afterwards. Returns the object's new
+        ``(H, W)`` bool mask on that frame.
+
+        Raises
+        ------
+        PromptError
+            Frame out of range, click outside the frame.
+        UnknownNameError
+            ``obj_id`` does not exist (lists the valid ids).
+        """
+        oid = self._resolve(obj_id)
+        self._check_xy(x, y, frame_idx)
+        return self._do(AddPoints(oid, int(frame_idx), ((float(x), float(y)),), (1 if positive else 0,)))
+
+    def add_points(self, frame_idx: int, point_coords, point_labels, obj_id: int | None = None) -> np.ndarray:
+        """Several clicks at once (``(N, 2)`` x, y pixels; ``(N,)`` 1/0 labels): one call, one undo step."""
+        oid = self._resolve(obj_id)
+        coords = np.asarray(point_coords, dtype=np.float64).reshape(-1, 2)
+        labels = np.asarray(point_labels).reshape(-1)
+        if coords.shape[0] == 0 or labels.shape[0] != coords.shape[0] or not np.isin(labels, (0, 1)).all():
+            raise PromptError(f"point_coords must be (N, 2) with N >= 1 and point_labels (N,) of 1/0; got "
+                              f"{coords.shape} and {labels.tolist()}.")
+        for x, y in coords:
+            self._check_xy(x, y, frame_idx)
+        return self._do(AddPoints(oid, int(frame_idx), tuple((float(x), float(y)) for x, y in coords),
+                                  tuple(int(v) for v in labels)))
+
+    def set_box(self, frame_idx: int, x0: float, y0: float, x1: float, y1: float,
+                obj_id: int | None = None) -> np.ndarray:
+        """XYXY pixel box for ``obj_id`` on ``frame_idx``; replaces its clicks on that frame.
+
+        Raises
+        ------
+        PromptError
+            Not x0 < x1, y0 < y1 inside the frame.
+        """
+        oid = self._resolve(obj_id)
+        f = self._check_frame(frame_idx)
+        box = tuple(float(v) for v in (x0, y0, x1, y1))
+        if not (0 <= box[0] < box[2] <= self.width and 0 <= box[1] < box[3] <= self.height):
+            raise PromptError(f"box {list(box)} must be XYXY with 0 <= x0 < x1 <= {self.width} and "
+                              f"0 <= y0 < y1 <= {self.height}.")
+        return self._do(SetBox(oid, f, box))
+
+    def set_mask(self, frame_idx: int, obj_id: int | None, mask: np.ndarray) -> np.ndarray:
+        """Mask prompt ``(H, W)`` bool for ``obj_id`` on ``frame_idx`` (replaces clicks and box).
+
+        Raises
+        ------
+        PromptError
+            Wrong mask shape.
+        """
+        oid = self._resolve(obj_id)
+        f = self._check_frame(frame_idx)
+        m = np.asarray(mask)
+        if m.shape != (self.height, self.width):
+            raise PromptError(f"mask must be (H, W) = ({self.height}, {self.width}); got {m.shape}.")
+        return self._do(SetMask(oid, f, frozen(m.astype(bool) if m.dtype != bool else m)))
+
+    def clear(self, obj_id: int | None = None, frame_idx: int | None = None, all_objects: bool = False) -> None:
+        """Remove the prompts of ``obj_id`` (default active; every object with
+        ``all_objects``) on ``frame_idx`` (default every frame), with the masks they made
+        on those frames. The backend forgets the object and gets its remaining prompts again,
+        so propagate afterwards."""
+        f = None if frame_idx is None else self._check_frame(frame_idx)
+        super().clear(obj_id, all_objects, frame_idx=f)
+
+    # -- tracking ---------------------------------------------------------------------------------------
+    def propagate(self, direction: str = "forward", start_frame_idx: int | None = None,
+                  max_frame_num_to_track: int | None = None, progress: Callable[[int, int, int], None] | None = None,
+                  cancel=None) -> PropagationResult:
+        """Track every prompted object and store its mask on every frame reached.
+
+        Parameters
+        ----------
+        direction : {"forward", "backward", "both"}
+            "both" runs forward then backward from the start frame (SAM 2's notebook).
+        start_frame_idx : int, optional
+            Default: the earliest prompted frame.
+        max_frame_num_to_track : int, optional
+            Frames to track after the start in each direction; default all.
+        progress : callable, optional
+            ``progress(done, total, frame_idx)`` after each frame (on the calling thread).
+        cancel : CancelToken, threading.Event or None
+            Checked after each frame; when set the propagation stops, the frames done so far
+            keep their masks and the model state stays as tracked so far. :meth:`cancel`
+            sets the token of the running propagation.
+
+        Returns
+        -------
+        PropagationResult
+
+        Raises
+        ------
+        UnknownNameError
+            Bad ``direction``.
+        PromptError, BackendError
+            No prompt yet; frame out of range.
+        """
+        from ..errors import UnknownNameError
+
+        if direction not in DIRECTIONS:
+            raise UnknownNameError("propagation direction", direction, DIRECTIONS)
+        if start_frame_idx is not None:
+            start_frame_idx = self._check_frame(start_frame_idx)
+        if not self.prompts:
+            raise PromptError("Nothing to propagate: prompt an object (add_point / set_box / set_mask) first.")
+        token = cancel if cancel is not None else CancelToken()
+        with self._action_lock:
+            self._cancel = token
+            try:
+                return self._do(Propagate(direction, start_frame_idx, max_frame_num_to_track), progress=progress,
+                                cancel=token)
+            finally:
+                self._cancel = None
+
+    def cancel(self) -> None:
+        """Stop the running propagation after its current frame (no-op when none runs);
+        callable from any thread, e.g. a UI's stop button."""
+        token = self._cancel
+        if token is not None:
+            token.set()
+
+    def _store_frame(self, fm, obj_ids) -> None:
+        scores = getattr(fm, "object_scores", None)
+        with self._lock:
+            per = self._state.masks.setdefault(int(fm.frame_idx), {})
+            for i, oid in enumerate(fm.obj_ids):
+                if oid in obj_ids and oid in self._state.objects:
+                    score = None if scores is None else float(np.asarray(scores).reshape(-1)[i])
+                    per[int(oid)] = PackedMask.pack(fm.masks[i], score)
+
+    # -- async ------------------------------------------------------------------------------------------
+    def add_point_async(self, frame_idx, x, y, positive=True, obj_id=None, on_done=None):
+        """:meth:`add_point` on the worker; a newer click on the same (frame, object)
+        supersedes a pending one (their clicks are merged into one :class:`AddPoints`)."""
+        return self._queue_points(obj_id, frame_idx, x, y, positive, on_done)
+
+    def set_box_async(self, frame_idx, x0, y0, x1, y1, obj_id=None, on_done=None):
+        return self.submit(self.set_box, frame_idx, x0, y0, x1, y1, obj_id,
+                           key=("box", int(frame_idx), self._resolve(obj_id)), on_done=on_done)
+
+    def set_mask_async(self, frame_idx, obj_id, mask, on_done=None):
+        return self.submit(self.set_mask, frame_idx, obj_id, mask, on_done=on_done)
+
+    def propagate_async(self, direction="forward", start_frame_idx=None, max_frame_num_to_track=None,
+                        progress=None, cancel=None, on_done=None):
+        """:meth:`propagate` on the worker. ``progress`` is called on the worker thread.
+        Cancel with ``cancel.cancel()`` / ``cancel.set()`` or :meth:`cancel`."""
+        return self.submit(self.propagate, direction, start_frame_idx, max_frame_num_to_track, progress, cancel,
+                           on_done=on_done)
+
+    # -- dispatch ----------------------------------------------------------------------------------------
+    def _dispatch(self, action: Action, progress=None, cancel=None):
+        if isinstance(action, Propagate):
+            res = run_propagation(self, action, progress, cancel)
+            if res.cancelled:
+                action = Propagate(action.direction, action.start_frame_idx, action.max_frame_num_to_track,
+                                   len(res.frames))
+            return res, action
+        if isinstance(action, RemoveObject):
+            oid = ObjectTable.require(self.objects, action.obj_id)
+            if oid in self.backend.obj_ids:
+                self.backend.remove_object(oid)
+        with self._lock:
+            if self._object_action(action):
+                self._drop_missing_objects()
+                return getattr(action, "obj_id", None), action
+        if isinstance(action, (AddPoints, SetBox, SetMask)):
+            return self._prompt(action), action
+        if isinstance(action, ClearPrompts):
+            clear_prompts(self, action)
+            return None, action
+        raise PromptError(f"{type(action).__name__} does not apply to video sessions.")
+
+    def _drop_missing_objects(self) -> None:
+        st = self._state
+        for key in [k for k in st.prompts if k[1] not in st.objects]:
+            del st.prompts[key]
+        for per in st.masks.values():
+            for oid in [o for o in per if o not in st.objects]:
+                del per[oid]
+
+    def _prompt(self, action) -> np.ndarray:
+        f, oid = self._check_frame(action.frame_idx), ObjectTable.require(self.objects, action.obj_id)
+        with self._lock:
+            old = self._state.prompts.get((f, oid), Prompt())
+        t0 = time.perf_counter()
+        if isinstance(action, AddPoints):
+            coords = np.asarray(action.point_coords, np.float32).reshape(-1, 2)
+            labels = np.asarray(action.point_labels, np.int32)
+            base = old if old.mask is None else Prompt()
+            prompt = base.with_points(coords, labels)
+            if base.box is not None:  # the backend holds box + earlier clicks: add the new clicks only
+                fm = self.backend.add_points(f, oid, coords, labels, clear_old_points=False)
+            else:
+                fm = self.backend.add_points(f, oid, prompt.point_coords, prompt.point_labels, clear_old_points=True)
+        elif isinstance(action, SetBox):
+            prompt = Prompt(box=frozen(np.asarray(action.box, np.float32)))
+            fm = self.backend.add_box(f, oid, prompt.box)
+        else:
+            prompt = Prompt(mask=frozen(np.asarray(action.mask, bool)))
+            fm = self.backend.add_mask(f, oid, np.array(prompt.mask))  # writable copy for torch.from_numpy
+        self.last_latency_ms = (time.perf_counter() - t0) * 1000.0
+        with self._lock:
+            self._state.prompts[(f, oid)] = prompt
+        self._store_frame(fm, [oid])
+        return fm.mask_of(oid)
+
+    def _apply_prompt(self, f: int, oid: int, prompt: Prompt):
+        return apply_prompt(self.backend, f, oid, prompt)
+
+    # -- persistence ---------------------------------------------------------------------------------------
+    def save(self, folder: str | Path) -> Path:
+        """Save objects, prompts (JSON; mask prompts as PNG), every mask as a palette PNG
+        ``masks/<obj_id>/<frame_idx>.png``, object scores and the action timeline to
+        ``folder`` atomically (see :mod:`.store`). In-memory videos are written once to
+        ``folder/frames/``. Returns the manifest path."""
+        from .persistence import save_video_session
+
+        return save_video_session(self, folder)
+
+    @classmethod
+    def load(cls, folder: str | Path, backend, video=None, **kw) -> VideoSession:
+        """Rebuild a session saved with :meth:`save`. The backend's state is rebuilt by giving
+        it the saved prompts again (no propagation); then the saved masks are authoritative.
+        The undo history starts empty; :attr:`timeline` / :attr:`log` hold the saved timeline.
+        ``video``: the video, when it moved since the save (default: the saved path or
+        ``frames/``).
+
+        Raises
+        ------
+        DatasetNotFoundError, DataError
+        """
+        from .persistence import load_video_session
+
+        return load_video_session(cls, folder, backend, video, **kw)
+
+
+__all__ = ["DIRECTIONS", "PropagationResult", "VideoSession", "VideoState"]
