@@ -29,3 +29,11 @@ __all__ = ["DrawCommand", "DrawRecorder", "ImageTarget", "KEYS", "MODES", "Maska
            "VideoFrameTarget", "add_mask_object", "canvas_to_image", "clamp_to_image", "click_button",
            "client_to_canvas", "image_to_canvas", "image_to_client", "make_target", "send_key", "send_mouse",
            "set_from_frontend"]
+
+# video annotation (VideoAnnotator, timeline strip, demo-notebook helpers)
+from .demo import DemoImage, demo_image, demo_video, simulate_clicks, snapshot  # noqa: E402
+from .timeline import TimelineData, TimelineStrip, timeline_data  # noqa: E402
+from .video_annotator import FRAME_KEYS, VideoAnnotator  # noqa: E402
+
+__all__ += ["DemoImage", "FRAME_KEYS", "TimelineData", "TimelineStrip", "VideoAnnotator", "demo_image", "demo_video",
+            "simulate_clicks", "snapshot", "timeline_data"]
