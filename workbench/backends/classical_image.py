@@ -8,10 +8,12 @@ extraction using iterated graph cuts", SIGGRAPH 2004; OpenCV implementation).
 
 Trimap (work resolution, see ``max_side``):
 
-* box: inside = probable foreground, a thin ring just outside = probable background (the box
-  may be tight on the object), the rest = definite background;
+* box: GrabCut works in the box grown by half its size (``box_context``); inside the box =
+  probable foreground, a 1-pixel ring just outside = probable background (the box may be
+  tight on the object), the rest = definite background;
 * ``mask_input``: logits > 0 = probable foreground, else probable background (inside the box
-  when a box is given as well), so a later click refines the earlier mask;
+  when a box is given as well), so a later click refines the earlier mask; near a click that
+  contradicts it, the prior is flipped (see ``refine_radius``);
 * clicks only: a disk of radius ``prior_radius`` x image diagonal around each positive click
   is probable foreground, the rest probable background (measured best of disk / rectangle
   priors on the GrabCut dataset);
@@ -28,161 +30,16 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..errors import BackendError, DataError, PromptError
+from ..errors import BackendError
 from ..types import ImagePrediction, ModelInfo
+from .classical_common import (
+    fill_small_holes, keep_seeded_components, mask_iou, mask_to_logits, validate_image, validate_prompts,
+)
 
-LOW_RES = 256
-"""Side of the square low-resolution logit grid (SAM 2: 1024 / 4)."""
-LOGIT_CLIP = 10.0
-"""Absolute value the signed-distance logits are clipped to."""
 _MIN_SAMPLES = 20
 """Fewest fore/background pixels GrabCut is run with (it fits 5-component GMMs to each)."""
-
-
-def validate_image(image: object) -> np.ndarray:
-    """Return ``image`` as a C-contiguous ``(H, W, 3)`` uint8 RGB array.
-
-    Raises
-    ------
-    DataError
-        Not a 3-channel uint8 array of at least 2 x 2 pixels.
-    """
-    arr = np.asarray(image)
-    if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
-        raise DataError(
-            f"The image must be an (H, W, 3) uint8 RGB array; got shape {arr.shape} dtype {arr.dtype}. "
-            "Read files with workbench.io.read_image, or convert with np.asarray(img, np.uint8)."
-        )
-    if arr.shape[0] < 2 or arr.shape[1] < 2:
-        raise DataError(f"The image must be at least 2 x 2 pixels; got {arr.shape[1]} x {arr.shape[0]}.")
-    return np.ascontiguousarray(arr)
-
-
-def validate_prompts(
-    shape: tuple[int, int],
-    point_coords: object,
-    point_labels: object,
-    box: object,
-    mask_input: object,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """Check SAM-style prompts against an image of ``shape`` = (H, W).
-
-    Returns
-    -------
-    coords : (N, 2) float64, x, y pixels (N may be 0)
-    labels : (N,) int64 in {0, 1}
-    box : (4,) float64 XYXY pixels, or None
-    mask_input : (h, w) float32 logits, or None
-
-    Raises
-    ------
-    PromptError
-        No prompt at all; coordinates of the wrong shape, not finite or outside the image
-        (the message gives the valid x and y ranges); labels missing, of another length or not
-        0/1; a box that is not 4 numbers with x0 < x1, y0 < y1 inside the image; a mask input
-        that is not ``(1, h, w)`` finite logits.
-    """
-    h, w = shape
-    coords = np.zeros((0, 2), np.float64)
-    labels = np.zeros((0,), np.int64)
-    if point_coords is not None:
-        coords = np.asarray(point_coords, dtype=np.float64)
-        if coords.ndim == 1 and coords.size == 2:
-            coords = coords.reshape(1, 2)
-        if coords.ndim != 2 or coords.shape[1] != 2:
-            raise PromptError(f"point_coords must be an (N, 2) array of x, y pixels; got shape {coords.shape}.")
-        if point_labels is None:
-            raise PromptError("point_labels is required with point_coords: one label per point, 1 positive / 0 negative.")
-        labels = np.asarray(point_labels).reshape(-1)
-        if labels.shape[0] != coords.shape[0]:
-            raise PromptError(f"point_labels has {labels.shape[0]} entries but point_coords has {coords.shape[0]} points.")
-        if labels.size and not np.isin(labels, (0, 1)).all():
-            raise PromptError(f"point_labels must be 1 (positive) or 0 (negative); got {sorted(set(labels.tolist()))}.")
-        labels = labels.astype(np.int64)
-        if not np.isfinite(coords).all():
-            raise PromptError("point_coords must be finite numbers (x, y pixels).")
-        bad = (coords[:, 0] < 0) | (coords[:, 0] >= w) | (coords[:, 1] < 0) | (coords[:, 1] >= h)
-        if bad.any():
-            raise PromptError(
-                f"Point(s) {coords[bad].tolist()} lie outside the {w} x {h} image: point_coords are (x, y) with "
-                f"0 <= x < {w} and 0 <= y < {h}. Check that x and y are not swapped (clicks are row/column)."
-            )
-    elif point_labels is not None and np.asarray(point_labels).size:
-        raise PromptError("point_labels was given without point_coords.")
-    bx = None
-    if box is not None:
-        bx = np.asarray(box, dtype=np.float64)
-        if bx.size != 4:
-            raise PromptError(f"box must be 4 numbers (x0, y0, x1, y1) in pixels, one box only; got shape {bx.shape}.")
-        bx = bx.reshape(4)
-        if not np.isfinite(bx).all():
-            raise PromptError("box must be finite numbers (x0, y0, x1, y1).")
-        x0, y0, x1, y1 = bx
-        if not (x0 < x1 and y0 < y1):
-            raise PromptError(f"box {bx.tolist()} is empty or not XYXY: it needs x0 < x1 and y0 < y1.")
-        if x0 < 0 or y0 < 0 or x1 > w or y1 > h:
-            raise PromptError(
-                f"box {bx.tolist()} leaves the {w} x {h} image: it needs 0 <= x0 < x1 <= {w} and 0 <= y0 < y1 <= {h}."
-            )
-    mi = None
-    if mask_input is not None:
-        mi = np.asarray(mask_input, dtype=np.float32)
-        if mi.ndim == 3 and mi.shape[0] == 1:
-            mi = mi[0]
-        if mi.ndim != 2 or min(mi.shape) < 2:
-            raise PromptError(
-                f"mask_input must be (1, h, w) logits, e.g. prediction.low_res_logits[i:i+1]; got shape {np.shape(mask_input)}."
-            )
-        if not np.isfinite(mi).all():
-            raise PromptError("mask_input must hold finite logits.")
-    if coords.shape[0] == 0 and bx is None and mi is None:
-        raise PromptError("No prompt given: pass point_coords + point_labels, a box, and/or a mask_input.")
-    return coords, labels, bx, mi
-
-
-def mask_to_logits(mask: np.ndarray, size: int = LOW_RES) -> np.ndarray:
-    """``(h, w)`` bool mask -> ``(size, size)`` float32 logits (stretched, SAM 2 frame): signed
-    distance to the boundary in grid pixels, positive inside, clipped to +-``LOGIT_CLIP``."""
-    grid = cv2.resize(mask.astype(np.float32), (size, size), interpolation=cv2.INTER_AREA) > 0.5
-    g8 = grid.astype(np.uint8)
-    inside = cv2.distanceTransform(g8, cv2.DIST_L2, 3)
-    outside = cv2.distanceTransform(1 - g8, cv2.DIST_L2, 3)
-    # Half a pixel either side so that the zero level lies between inside and outside pixels.
-    sd = np.where(grid, inside - 0.5, 0.5 - outside)
-    return np.clip(sd, -LOGIT_CLIP, LOGIT_CLIP).astype(np.float32)
-
-
-def _keep_seeded_components(mask: np.ndarray, seeds: np.ndarray) -> np.ndarray:
-    """Connected components (8-connectivity) of ``mask`` that touch a ``seeds`` pixel; the
-    largest component when no seed touches the mask."""
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    if n <= 2:
-        return mask.copy()
-    ids = np.unique(lab[seeds & mask])
-    ids = ids[ids > 0]
-    if ids.size == 0:
-        ids = np.array([1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))])
-    return np.isin(lab, ids)
-
-
-def _fill_small_holes(mask: np.ndarray, frac: float = 0.01) -> np.ndarray:
-    """Fill holes (background components not touching the border) smaller than ``frac`` of the
-    mask area."""
-    inv = np.pad(~mask, 1, constant_values=True).astype(np.uint8)
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(inv, connectivity=4)
-    if n <= 2:
-        return mask.copy()
-    limit = frac * max(int(mask.sum()), 1)
-    border = lab[0, 0]
-    small = [i for i in range(1, n) if i != border and stats[i, cv2.CC_STAT_AREA] <= limit]
-    if not small:
-        return mask.copy()
-    return mask | np.isin(lab[1:-1, 1:-1], small)
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = np.count_nonzero(a | b)
-    return 1.0 if union == 0 else np.count_nonzero(a & b) / union
+_COLLAPSE = 0.05
+"""A GrabCut result below this fraction of the initial foreground region is retried."""
 
 
 class GrabCutImageBackend:
@@ -201,8 +58,25 @@ class GrabCutImageBackend:
     prior_radius : float
         Clicks-only prior: radius of the probable-foreground disk around each positive click,
         as a fraction of the diagonal.
+    refine_radius : float
+        With ``mask_input``: a click that contradicts the prior (a positive click outside it, a
+        negative one inside) turns the prior within this fraction of the diagonal around it to
+        probable foreground / background, so that GrabCut may move the whole nearby boundary.
+        On the GrabCut dataset (50 images, RITM-style clicks) mean IoU after 5 clicks rose from
+        0.845 (no reopening) to 0.883 with 0.06.
     box_margin : float
-        Width of the probable-background ring around a box, as a fraction of the diagonal.
+        Width of the probable-background ring around a box, as a fraction of the diagonal
+        (at least 1 work pixel, so that a box tight on the object does not cut it).
+    box_context : float or None
+        With a box, GrabCut works in the box grown by this fraction of its width / height on
+        each side (and at up to ``max_side`` pixels there), so the background colour model
+        comes from the box's surroundings; None: the whole image. Measured with GT boxes:
+        GrabCut dataset (50 images) mean IoU 0.822 whole image vs 0.845 with 0.5; first frames
+        of the 6 DAVIS 2016 sequences 0.455 vs 0.655.
+    seed : int
+        Seed given to ``cv2.setRNGSeed`` before each GrabCut run (its k-means initialisation
+        is random), so that equal prompts give equal masks. This resets OpenCV's RNG of the
+        calling thread.
 
     Notes
     -----
@@ -217,17 +91,21 @@ class GrabCutImageBackend:
     """
 
     def __init__(self, max_side: int = 320, iterations: int = 2, seed_radius: float = 0.01,
-                 prior_radius: float = 0.15, box_margin: float = 0.01):
+                 prior_radius: float = 0.15, refine_radius: float = 0.06, box_margin: float = 0.0,
+                 box_context: float | None = 0.5, seed: int = 0):
         if int(max_side) < 16:
             raise BackendError(f"max_side must be at least 16 pixels; got {max_side}.")
         if int(iterations) < 2:
             raise BackendError(f"iterations must be at least 2; got {iterations}.")
         self.max_side, self.iterations = int(max_side), int(iterations)
         self.seed_radius, self.prior_radius, self.box_margin = float(seed_radius), float(prior_radius), float(box_margin)
+        self.seed, self.refine_radius = int(seed), float(refine_radius)
+        self.box_context = None if box_context is None else float(box_context)
         self.info = ModelInfo(
             backend="classical", model="grabcut", checkpoint=None, checkpoint_sha256="none", image_size=0,
             device="cpu", extra={"max_side": self.max_side, "iterations": self.iterations,
                                  "seed_radius": self.seed_radius, "prior_radius": self.prior_radius,
+                                 "refine_radius": self.refine_radius, "box_context": self.box_context,
                                  "box_margin": self.box_margin},
         )
         self.reset_image()
@@ -242,47 +120,82 @@ class GrabCutImageBackend:
             Wrong shape or dtype.
         """
         img = validate_image(image)
-        h, w = img.shape[:2]
-        scale = min(1.0, self.max_side / max(h, w))
-        sw, sh = max(2, round(w * scale)), max(2, round(h * scale))
-        small = cv2.resize(img, (sw, sh), interpolation=cv2.INTER_AREA) if scale < 1 else img
-        self._shape = (h, w)
-        self._small = np.ascontiguousarray(small[..., ::-1])  # GrabCut's colour model is order-agnostic
-        self._sx, self._sy = sw / w, sh / h
+        self._shape = img.shape[:2]
+        self._bgr = np.ascontiguousarray(img[..., ::-1])  # GrabCut's colour model is order-agnostic
+        h, w = self._shape
+        self._full = self._work_image((0, 0, w, h))
 
     def reset_image(self) -> None:
         """Forget the current image."""
         self._shape: tuple[int, int] | None = None
-        self._small: np.ndarray | None = None
-        self._sx = self._sy = 1.0
+        self._bgr: np.ndarray | None = None
+        self._full = None
 
     @property
     def image_shape(self) -> tuple[int, int] | None:
         """(H, W) of the current image, None before :meth:`set_image`."""
         return self._shape
 
+    def _work_image(self, window: tuple[int, int, int, int]) -> tuple[np.ndarray, tuple[int, int, int, int], float, float]:
+        """The ``window`` (x0, y0, x1, y1 pixels) of the image, downscaled to ``max_side``:
+        (BGR work image, window, x scale, y scale)."""
+        x0, y0, x1, y1 = window
+        crop = self._bgr[y0:y1, x0:x1]
+        ch, cw = crop.shape[:2]
+        scale = min(1.0, self.max_side / max(ch, cw))
+        sw, sh = max(2, round(cw * scale)), max(2, round(ch * scale))
+        if (sw, sh) != (cw, ch):
+            crop = cv2.resize(crop, (sw, sh), interpolation=cv2.INTER_AREA)
+        return np.ascontiguousarray(crop), window, sw / cw, sh / ch
+
+    def _window(self, coords: np.ndarray, box: np.ndarray | None) -> tuple[int, int, int, int]:
+        """Region GrabCut works in: the whole image, or with a box the box grown by
+        ``box_context`` of its size on every side (and covering every click)."""
+        h, w = self._shape
+        if box is None or self.box_context is None:
+            return 0, 0, w, h
+        bw, bh = box[2] - box[0], box[3] - box[1]
+        x0, y0 = box[0] - self.box_context * bw, box[1] - self.box_context * bh
+        x1, y1 = box[2] + self.box_context * bw, box[3] + self.box_context * bh
+        if len(coords):
+            x0, y0 = min(x0, coords[:, 0].min() - 8), min(y0, coords[:, 1].min() - 8)
+            x1, y1 = max(x1, coords[:, 0].max() + 8), max(y1, coords[:, 1].max() + 8)
+        x0, y0 = max(0, int(np.floor(x0))), max(0, int(np.floor(y0)))
+        return x0, y0, min(w, int(np.ceil(x1))), min(h, int(np.ceil(y1)))
+
     # -- prompting -----------------------------------------------------------------------------
-    def _trimap(self, coords, labels, box, mask_input) -> tuple[np.ndarray, np.ndarray]:
+    def _trimap(self, work, coords, labels, box, mask_input) -> tuple[np.ndarray, np.ndarray]:
         """GrabCut trimap at work resolution and the boolean map of positive seed pixels."""
-        sh, sw = self._small.shape[:2]
+        img, (wx, wy, wx1, wy1), sx, sy = work
+        sh, sw = img.shape[:2]
         diag = float(np.hypot(sh, sw))
         h, w = self._shape
         tri = np.full((sh, sw), cv2.GC_PR_BGD, np.uint8)
         if box is not None:
-            x0, y0 = int(np.floor(box[0] * self._sx)), int(np.floor(box[1] * self._sy))
-            x1, y1 = int(np.ceil(box[2] * self._sx)), int(np.ceil(box[3] * self._sy))
-            m = max(1, round(self.box_margin * diag))
+            x0, y0 = int(np.floor((box[0] - wx) * sx)), int(np.floor((box[1] - wy) * sy))
+            x1, y1 = int(np.ceil((box[2] - wx) * sx)), int(np.ceil((box[3] - wy) * sy))
+            m = max(1, round(self.box_margin * float(np.hypot(h, w)) * min(sx, sy)))
             tri[:] = cv2.GC_BGD
             tri[max(0, y0 - m):y1 + m, max(0, x0 - m):x1 + m] = cv2.GC_PR_BGD
             inside = np.zeros((sh, sw), bool)
             inside[y0:y1, x0:x1] = True
         else:
             inside = np.ones((sh, sw), bool)
-        pts = np.column_stack([coords[:, 0] * self._sx, coords[:, 1] * self._sy]) if len(coords) else coords
-        pts = np.clip(np.round(pts), 0, [sw - 1, sh - 1]).astype(int) if len(coords) else np.zeros((0, 2), int)
+        pts = np.zeros((0, 2), int)
+        if len(coords):
+            pts = np.column_stack([(coords[:, 0] - wx) * sx, (coords[:, 1] - wy) * sy])
+            pts = np.clip(np.round(pts), 0, [sw - 1, sh - 1]).astype(int)
         if mask_input is not None:
-            prior = cv2.resize(mask_input, (sw, sh), interpolation=cv2.INTER_LINEAR) > 0
+            prior = cv2.resize(mask_input, (w, h), interpolation=cv2.INTER_LINEAR)[wy:wy1, wx:wx1]
+            prior = cv2.resize(prior, (sw, sh), interpolation=cv2.INTER_LINEAR) > 0
             tri[inside] = np.where(prior[inside], cv2.GC_PR_FGD, cv2.GC_PR_BGD)
+            r = max(2, round(self.refine_radius * diag))
+            for (x, y), lab in zip(pts, labels):  # a click that contradicts the prior reopens it nearby
+                if bool(lab) != bool(prior[y, x]):
+                    disk = np.zeros((sh, sw), np.uint8)
+                    cv2.circle(disk, (int(x), int(y)), r, 1, -1)
+                    flip = (disk > 0) & inside & (tri != cv2.GC_BGD)
+                    tri[flip] = cv2.GC_PR_FGD if lab == 1 else cv2.GC_PR_BGD
         elif box is not None:
             tri[inside] = cv2.GC_PR_FGD
         else:
@@ -290,7 +203,7 @@ class GrabCutImageBackend:
             for (x, y), lab in zip(pts, labels):
                 if lab == 1:
                     cv2.circle(tri, (int(x), int(y)), r, cv2.GC_PR_FGD, -1)
-        seed_r = max(1, round(max(3.0, self.seed_radius * float(np.hypot(h, w))) * min(self._sx, self._sy)))
+        seed_r = max(1, round(max(3.0, self.seed_radius * float(np.hypot(h, w))) * min(sx, sy)))
         seeds = np.zeros((sh, sw), np.uint8)
         for (x, y), lab in zip(pts, labels):  # negatives drawn last: they win where disks overlap
             if lab == 1:
@@ -335,12 +248,14 @@ class GrabCutImageBackend:
         PromptError
             No prompt, or a malformed one (see :func:`validate_prompts`).
         """
-        if self._small is None:
+        if self._bgr is None:
             raise BackendError("No image set: call set_image(image) before predict().")
         coords, labels, bx, mi = validate_prompts(self._shape, point_coords, point_labels, box, mask_input)
-        tri, seeds = self._trimap(coords, labels, bx, mi)
+        window = self._window(coords, bx)
+        work = self._full if window == self._full[1] else self._work_image(window)
+        tri, seeds = self._trimap(work, coords, labels, bx, mi)
         fg = (tri == cv2.GC_FGD) | (tri == cv2.GC_PR_FGD)
-        if fg.all():  # nothing marked background: the image border is probable background
+        if fg.all():  # nothing marked background: the window border is probable background
             border = np.ones(tri.shape, bool)
             border[1:-1, 1:-1] = False
             tri[border & (tri != cv2.GC_FGD)] = cv2.GC_PR_BGD
@@ -351,20 +266,36 @@ class GrabCutImageBackend:
         elif min(n_fg, n_bg) < _MIN_SAMPLES:  # too few pixels to fit GrabCut's colour models
             cands = [fg.copy()] * 3
         else:
-            bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-            cv2.grabCut(self._small, tri, None, bgd, fgd, 1, cv2.GC_INIT_WITH_MASK)
-            coarse = (tri == cv2.GC_FGD) | (tri == cv2.GC_PR_FGD)
-            cv2.grabCut(self._small, tri, None, bgd, fgd, self.iterations - 1, cv2.GC_EVAL)
-            raw = (tri == cv2.GC_FGD) | (tri == cv2.GC_PR_FGD)
-            clean = _fill_small_holes(_keep_seeded_components(raw, seeds))
-            cands = [clean, raw, coarse]
+            cands = self._grabcut(work[0], tri, seeds, n_fg)
         scores = self._scores(cands)
         keep = [0, 1, 2] if multimask_output else [0]
-        h, w = self._shape
-        masks = np.stack([self._upsample(cands[i], (h, w)) for i in keep])
-        logits = np.stack([mask_to_logits(cands[i]) for i in keep])
+        masks = np.stack([self._paste(cands[i], window) for i in keep])
+        logits = np.stack([mask_to_logits(m) for m in masks])
         return ImagePrediction(masks=masks, iou_predictions=scores[keep].astype(np.float32),
                                low_res_logits=logits, untrained=False)
+
+    def _grabcut(self, img: np.ndarray, tri: np.ndarray, seeds: np.ndarray, n_fg: int) -> list[np.ndarray]:
+        """Run GrabCut on trimap ``tri``; return the candidates [clean, raw, coarse].
+
+        GrabCut sometimes collapses to a few pixels when its random k-means initialisation is
+        unlucky; a result covering less than ``_COLLAPSE`` of the initial foreground region is
+        retried with the next 2 seeds and the largest result kept."""
+        best = None
+        for attempt in range(3):
+            t = tri.copy()
+            bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+            cv2.setRNGSeed(self.seed + attempt)  # GrabCut's k-means initialisation draws from OpenCV's RNG
+            cv2.grabCut(img, t, None, bgd, fgd, 1, cv2.GC_INIT_WITH_MASK)
+            coarse = (t == cv2.GC_FGD) | (t == cv2.GC_PR_FGD)
+            cv2.grabCut(img, t, None, bgd, fgd, self.iterations - 1, cv2.GC_EVAL)
+            raw = (t == cv2.GC_FGD) | (t == cv2.GC_PR_FGD)
+            area = np.count_nonzero(raw)
+            if best is None or area > best[0]:
+                best = (area, raw, coarse)
+            if area >= _COLLAPSE * n_fg:
+                break
+        _, raw, coarse = best
+        return [fill_small_holes(keep_seeded_components(raw, seeds)), raw, coarse]
 
     @staticmethod
     def _scores(cands: list[np.ndarray]) -> np.ndarray:
@@ -373,20 +304,28 @@ class GrabCutImageBackend:
             area = np.count_nonzero(c)
             if area == 0:
                 continue
-            agree = np.mean([_iou(c, o) for j, o in enumerate(cands) if j != i])
+            agree = np.mean([mask_iou(c, o) for j, o in enumerate(cands) if j != i])
             n, _, stats, _ = cv2.connectedComponentsWithStats(c.astype(np.uint8), connectivity=8)
             compact = stats[1:, cv2.CC_STAT_AREA].max() / area if n > 1 else 0.0
             out[i] = agree * compact
         return np.clip(out, 0.0, 1.0)
 
-    @staticmethod
-    def _upsample(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-        h, w = shape
-        if mask.shape == (h, w):
-            return mask.copy()
-        return cv2.resize(mask.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) > 0.5
+    def _paste(self, mask: np.ndarray, window: tuple[int, int, int, int]) -> np.ndarray:
+        """Work-resolution ``mask`` of ``window`` -> (H, W) bool mask of the image."""
+        x0, y0, x1, y1 = window
+        out = np.zeros(self._shape, bool)
+        if mask.shape == (y1 - y0, x1 - x0):
+            out[y0:y1, x0:x1] = mask
+        else:
+            out[y0:y1, x0:x1] = cv2.resize(mask.astype(np.float32), (x1 - x0, y1 - y0),
+                                           interpolation=cv2.INTER_LINEAR) > 0.5
+        return out
 
 
 def make_classical_image_backend(**kw) -> GrabCutImageBackend:
     """Build a :class:`GrabCutImageBackend`; keyword arguments as its constructor."""
     return GrabCutImageBackend(**kw)
+
+
+__all__ = ["GrabCutImageBackend", "make_classical_image_backend", "mask_to_logits", "validate_image",
+           "validate_prompts"]
