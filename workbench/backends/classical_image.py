@@ -125,6 +125,13 @@ class GrabCutImageBackend:
         h, w = self._shape
         self._full = self._work_image((0, 0, w, h))
 
+    def generate_masks(self, image: np.ndarray, **params) -> list[dict]:
+        """Weight-free "segment everything": scikit-image regions in the record format of
+        ``SAM2AutomaticMaskGenerator`` (see :func:`~.classical_everything.classical_generate_masks`)."""
+        from .classical_everything import classical_generate_masks
+
+        return classical_generate_masks(image, **params)
+
     def reset_image(self) -> None:
         """Forget the current image."""
         self._shape: tuple[int, int] | None = None
