@@ -6,9 +6,9 @@ chooser use this module without loading torch.
 Source: the checkpoint table and download script of the reference implementation
 (https://github.com/facebookresearch/sam2, ``README.md`` and ``checkpoints/download_ckpts.sh``)
 and the config names of ``sam2.build_sam.HF_MODEL_ID_TO_FILENAMES`` (sam2 1.1.0).
-The official file sizes and SHA-256 digests are not published in machine-readable form and
-could not be verified from here, so ``size_bytes`` and ``sha256`` are ``None`` for every
-checkpoint: downloads are checked against the server's ``Content-Length`` instead.
+Meta publishes no checksums; the sizes and SHA-256 digests in :data:`OFFICIAL_FILES` are those
+stated by public projects that pin the official files (sources at the table). Downloads from
+the official URL are checked against them; :func:`verify_checkpoints` checks files on disk.
 """
 from __future__ import annotations
 
@@ -51,9 +51,10 @@ class ModelSpec:
     url : str
         Official download URL on ``dl.fbaipublicfiles.com``.
     size_bytes : int or None
-        Official file size in bytes; None when not known (then only ``Content-Length`` is checked).
+        Official file size in bytes (:data:`OFFICIAL_FILES`); None when not known (then only
+        ``Content-Length`` is checked).
     sha256 : str or None
-        Official SHA-256 hex digest; None when not known.
+        Official SHA-256 hex digest (:data:`OFFICIAL_FILES`); None when not known.
     """
 
     name: str
@@ -66,6 +67,32 @@ class ModelSpec:
     sha256: str | None = None
 
 
+# Official file sizes (bytes) and SHA-256 digests, by file name. Meta publishes none, so every
+# value is one stated in public sources that pin the official dl.fbaipublicfiles.com files and
+# agrees across at least two independent ones (found with a code search, 2025):
+# * SHA-256 of SAM 2 / SAM 2.1: computational-cell-analytics/micro-sam, micro_sam/v2/util.py
+#   (``HASHES``, verified with pooch on download); SAM v1: the same repository,
+#   micro_sam/util.py (``MODELS`` pooch registry). Each digest also appears in other projects'
+#   download manifests and checksum scripts (e.g. a 3D Slicer extension's SAM 2 downloader).
+# * Sizes: download manifests giving byte counts for all eight SAM 2/2.1 files (one shell
+#   script's EXPECTED_SIZE table; others per file), a wget log showing the server's
+#   ``Content-Length: 155906050`` for sam2_hiera_tiny.pt, and several manifests giving the
+#   three SAM v1 sizes next to the digests above.
+OFFICIAL_FILES: dict[str, tuple[int, str]] = {
+    "sam2.1_hiera_tiny.pt": (156008466, "7402e0d864fa82708a20fbd15bc84245c2f26dff0eb43a4b5b93452deb34be69"),
+    "sam2.1_hiera_small.pt": (184416285, "6d1aa6f30de5c92224f8172114de081d104bbd23dd9dc5c58996f0cad5dc4d38"),
+    "sam2.1_hiera_base_plus.pt": (323606802, "a2345aede8715ab1d5d31b4a509fb160c5a4af1970f199d9054ccfb746c004c5"),
+    "sam2.1_hiera_large.pt": (898083611, "2647878d5dfa5098f2f8649825738a9345572bae2d4350a2468587ece47dd318"),
+    "sam2_hiera_tiny.pt": (155906050, "65b50056e05bcb13694174f51bb6da89c894b57b75ccdf0ba6352c597c5d1125"),
+    "sam2_hiera_small.pt": (184309650, "95949964d4e548409021d47b22712d5f1abf2564cc0c3c765ba599a24ac7dce3"),
+    "sam2_hiera_base_plus.pt": (323493298, "d0bb7f236400a49669ffdd1be617959a8b1d1065081789d7bbff88eded3a8071"),
+    "sam2_hiera_large.pt": (897952466, "7442e4e9b732a508f80e141e7c2913437a3610ee0c77381a66658c3a445df87b"),
+    "sam_vit_b_01ec64.pth": (375042383, "ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912"),
+    "sam_vit_l_0b3195.pth": (1249524607, "3adcc4315b642a4d2101128f611684e8734c41232a17c648ed1693702a49a622"),
+    "sam_vit_h_4b8939.pth": (2564550879, "a7bf3b02f3ebf1267aba913ff637d9a2d5c33d3173bb679e46d9f338c26f262e"),
+}
+"""File name → (size in bytes, SHA-256 hex) of the official checkpoints (see the sources above)."""
+
 _URL_BASE = {
     "sam2": "https://dl.fbaipublicfiles.com/segment_anything_2/072824/",
     "sam2.1": "https://dl.fbaipublicfiles.com/segment_anything_2/092824/",
@@ -75,6 +102,7 @@ _CONFIG_LETTER = {"tiny": "t", "small": "s", "base_plus": "b+", "large": "l"}
 
 def _make_spec(family: str, size: str) -> ModelSpec:
     name = f"{family}_hiera_{size}"
+    size_bytes, sha256 = OFFICIAL_FILES.get(f"{name}.pt", (None, None))
     return ModelSpec(
         name=name,
         family=family,
@@ -82,6 +110,8 @@ def _make_spec(family: str, size: str) -> ModelSpec:
         config=f"configs/{family}/{family}_hiera_{_CONFIG_LETTER[size]}.yaml",
         filename=f"{name}.pt",
         url=_URL_BASE[family] + f"{name}.pt",
+        size_bytes=size_bytes,
+        sha256=sha256,
     )
 
 
@@ -251,7 +281,9 @@ def download_checkpoint(
     timeout : float
         Socket timeout in seconds for connecting and for each read.
     url : str, optional
-        Download from this URL instead of the official one (a mirror).
+        Download from this URL instead of the official one (a mirror). A mirror may serve a
+        re-saved file, so its download is checked against its ``Content-Length`` only; compare
+        it with the official digest with :func:`verify_checkpoints`.
     overwrite : bool
         Download again even when the file is already present.
     progress : callable, optional
@@ -273,6 +305,7 @@ def download_checkpoint(
     target = folder / spec.filename
     if target.is_file() and not overwrite:
         return target
+    official = url is None or url == spec.url
     url = url or spec.url
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -295,11 +328,11 @@ def download_checkpoint(
                     done += len(block)
                     if progress is not None:
                         progress(done, total)
-        expected = spec.size_bytes or total
+        expected = (spec.size_bytes if official else None) or total
         if expected is not None and done != expected:
             raise DownloadError(f"Download of {url} is incomplete: got {done} bytes, expected {expected}. "
                                 "Try again. " + _manual_hint(spec, folder, url))
-        if spec.sha256 is not None and h.hexdigest() != spec.sha256:
+        if official and spec.sha256 is not None and h.hexdigest() != spec.sha256:
             raise DownloadError(f"Checksum mismatch for {url}: SHA-256 {h.hexdigest()}, expected {spec.sha256}. "
                                 "Try again. " + _manual_hint(spec, folder, url))
         os.replace(tmp, target)
@@ -326,14 +359,14 @@ def download_checkpoint(
 # ``checkpoint_table`` are about SAM 2 only. A SAM 1 ``ModelSpec`` has ``family="sam"``, ``size``
 # and ``config`` = the model type of ``segment_anything.sam_model_registry`` (``"vit_b"`` …).
 # Source: the "Model Checkpoints" section of https://github.com/facebookresearch/segment-anything
-# (README.md). The official files are ``.pth``; sizes and digests are not published (None).
+# (README.md). The official files are ``.pth``; sizes and digests: OFFICIAL_FILES (sources there).
 SAM1_FAMILY = "sam"
 SAM1_MODELS = ("vit_b", "vit_l", "vit_h")
 _SAM1_URL_BASE = "https://dl.fbaipublicfiles.com/segment_anything/"
 _SAM1_FILES = {"vit_b": "sam_vit_b_01ec64.pth", "vit_l": "sam_vit_l_0b3195.pth", "vit_h": "sam_vit_h_4b8939.pth"}
 SAM1_SPECS: dict[str, ModelSpec] = {
     f"sam_{t}": ModelSpec(name=f"sam_{t}", family=SAM1_FAMILY, size=t, config=t, filename=f,
-                          url=_SAM1_URL_BASE + f)
+                          url=_SAM1_URL_BASE + f, size_bytes=OFFICIAL_FILES[f][0], sha256=OFFICIAL_FILES[f][1])
     for t, f in _SAM1_FILES.items()
 }
 """The three official SAM checkpoints by registry name (``"sam_vit_b"``, ``"sam_vit_l"``, ``"sam_vit_h"``)."""

