@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     dl = ck_sub.add_parser("download", help="download an official checkpoint (needs internet)")
     dl.add_argument("name", help="registry name, e.g. sam2.1_hiera_tiny")
     dl.add_argument("--dir", default=None, help="checkpoint folder (default $SAM2_CHECKPOINT_DIR)")
+    from .backends.verify import add_verify_command
+
+    add_verify_command(ck_sub)
     ck.set_defaults(func=_cmd_checkpoints)
 
     ev = sub.add_parser("eval", help="evaluate results folders")
