@@ -337,9 +337,7 @@ def test_evaluate_vos_arrays_on_random_objects(t, h, w, n_obj, data):
         assert len(obj["J"]) == len(obj["F"]) == t - 2 and _in01(obj["J"]) and _in01(obj["F"])
 
 
-# -- known metric bugs (reported; not this module's to fix) ---------------------------------------
-@pytest.mark.xfail(raises=ValueError, strict=True,
-                   reason="metrics bug: zero-size masks crash boundary_map's np.pad(mode='edge') with a ValueError")
+# -- metric edge cases found by fuzzing (fixed) --------------------------------------------------
 def test_boundary_measures_on_zero_size_masks():
     empty = np.zeros((0, 5), bool)
     try:
@@ -348,8 +346,6 @@ def test_boundary_measures_on_zero_size_masks():
         pass
 
 
-@pytest.mark.xfail(raises=ValueError, strict=True,
-                   reason="metrics bug: a NaN bound_th reaches math.ceil (ValueError) instead of a DataError")
 def test_boundary_tolerance_nan_is_refused_with_data_error():
     m = np.zeros((4, 4), bool)
     with pytest.raises(WorkbenchError):

@@ -299,6 +299,8 @@ def boundary_map(mask) -> np.ndarray:
     m = as_mask(mask, "mask")
     if m.ndim < 2:
         raise DataError(f"boundary_map needs an (..., H, W) mask; got shape {m.shape}.")
+    if m.shape[-1] == 0 or m.shape[-2] == 0:
+        raise DataError(f"boundary_map needs a mask with at least one row and column; got shape {m.shape}.")
     pad = [(0, 0)] * (m.ndim - 2) + [(0, 1), (0, 1)]
     q = np.pad(m, pad, mode="edge")
     right = q[..., :-1, 1:]
@@ -311,8 +313,8 @@ def boundary_radius(shape: tuple[int, int], bound_th: float = 0.008) -> float:
     """Matching tolerance in pixels: ``bound_th`` itself when ``>= 1``, otherwise
     ``ceil(bound_th * sqrt(H**2 + W**2))`` (fraction of the image diagonal), as DAVIS does.
     For 480×854 DAVIS frames and the default 0.008 this is 8 pixels."""
-    if bound_th < 0:
-        raise DataError(f"bound_th must be >= 0 (fraction of the diagonal if < 1, else pixels); got {bound_th}.")
+    if not math.isfinite(bound_th) or bound_th < 0:
+        raise DataError(f"bound_th must be a finite number >= 0 (fraction of the diagonal if < 1, else pixels); got {bound_th}.")
     if bound_th >= 1:
         return float(bound_th)
     return float(math.ceil(bound_th * math.hypot(shape[0], shape[1])))
