@@ -10,6 +10,13 @@ re-computed. ``redo()`` restores the snapshot taken when undoing. A new action a
 drops the redo stack. If an action fails half-way (an exception, a ``KeyboardInterrupt``) the
 snapshot is restored and nothing is recorded.
 
+Autosave
+--------
+With autosave on (:meth:`SessionBase.enable_autosave`, :mod:`.autosave`) every action, undo,
+redo and ``set_active`` is written to the session folder (masks as PNGs, one fsync'd log line)
+before the method returns; a failed write rolls the action back and raises. ``recover()``
+rebuilds a session from the folder after a crash.
+
 Threads
 -------
 The synchronous methods may be called from any thread; ``_action_lock`` serialises actions
@@ -22,6 +29,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any, ClassVar
 
 from ..errors import PromptError
@@ -51,6 +59,11 @@ class SessionBase:
         self._worker = worker
         self._own_worker = worker is None
         self._click_buffer: dict[tuple, list[tuple[float, float, int]]] = {}
+        self._autosave = None  # autosave.Autosaver while autosave is on
+        self._initial: dict | None = None  # objects at construction (None: the log does not go back that far)
+        self._busy = 0  # > 0 while an action runs (autosave orders set_active after it)
+        self.recovery = None
+        """:class:`~workbench.sessions.autosave.RecoveryReport` of a session made by ``recover()``."""
 
     # -- hooks the subclasses implement ---------------------------------------------------------
     def _snapshot(self) -> Any:
@@ -65,14 +78,32 @@ class SessionBase:
         raise NotImplementedError
 
     # -- actions -----------------------------------------------------------------------------------
+    def _remember_initial(self) -> None:
+        """Record the objects the session starts with (the subclasses call this at the end of
+        ``__init__``): autosave replays the log from there."""
+        with self._lock:
+            st = self._state
+            self._initial = {"objects": [o.to_json() for o in st.objects.values()],
+                             "active_obj_id": st.active_obj_id, "next_obj_id": st.next_obj_id}
+
     def _do(self, action: Action, **ctx) -> Any:
         with self._action_lock:
             before = self._snapshot()
+            saver = self._autosave
+            self._busy += 1
             try:
+                if saver is not None:
+                    saver.begin(action)
                 result, record = self._dispatch(action, **ctx)
+                if saver is not None:
+                    saver.commit(record)  # on disk before the action counts as done
             except BaseException:
                 self._restore(before)
+                if saver is not None:
+                    saver.abort()
                 raise
+            finally:
+                self._busy -= 1
             with self._lock:
                 self._undo.append((record, before))
                 del self._undo[:-self.max_history]
@@ -137,9 +168,11 @@ class SessionBase:
             if not self._undo:
                 raise PromptError("Nothing to undo.")
             now = self._snapshot()
-            record, before = self._undo.pop()
+            record, before = self._undo[-1]
             self._restore(before)
+            self._journal(Undo(), now)
             with self._lock:
+                self._undo.pop()
                 self._redo.append((record, now))
                 self._timeline.pop()
             self._record(Undo())
@@ -158,13 +191,64 @@ class SessionBase:
             if not self._redo:
                 raise PromptError("Nothing to redo.")
             now = self._snapshot()
-            record, after = self._redo.pop()
+            record, after = self._redo[-1]
             self._restore(after)
+            self._journal(Redo(), now)
             with self._lock:
+                self._redo.pop()
                 self._undo.append((record, now))
                 self._timeline.append(record)
             self._record(Redo())
             return record
+
+    def _journal(self, record: Action, rollback: Any) -> None:
+        """Autosave an undo/redo; when that fails put ``rollback`` back and re-raise."""
+        saver = self._autosave
+        if saver is None:
+            return
+        self._busy += 1
+        try:
+            saver.commit(record)
+        except BaseException:
+            self._restore(rollback)
+            saver.abort()
+            raise
+        finally:
+            self._busy -= 1
+
+    # -- autosave ----------------------------------------------------------------------------------
+    def enable_autosave(self, folder: str | Path):
+        """Write every action from now on to ``folder`` as it happens (see :mod:`.autosave`):
+        an append-only, checksummed JSONL log (fsync'd before each method returns) and mask
+        PNGs (atomic writes). Also possible at construction: ``autosave=folder``. History
+        made before this call is written too (a loaded session is saved to ``folder/base``).
+
+        Returns
+        -------
+        Autosaver
+
+        Raises
+        ------
+        DataError
+            ``folder`` already holds an autosave log (use ``recover``), it is in use, or
+            autosave is already on.
+        """
+        from .autosave import enable_autosave
+
+        return enable_autosave(self, folder)
+
+    def disable_autosave(self) -> None:
+        """Stop autosaving (waits for a running action); the folder stays recoverable."""
+        with self._action_lock:
+            saver, self._autosave = self._autosave, None
+        if saver is not None:
+            saver.close()
+
+    @property
+    def autosaver(self):
+        """The :class:`~workbench.sessions.autosave.Autosaver` while autosave is on, else None
+        (``autosaver.folder``; ``autosaver.last_seq``: the log line of the last action)."""
+        return self._autosave
 
     # -- objects -----------------------------------------------------------------------------------
     @property
@@ -186,9 +270,24 @@ class SessionBase:
 
     def set_active(self, obj_id: int) -> None:
         """Make ``obj_id`` the target of prompts given without ``obj_id`` (UI state: not an
-        undoable action). Raises ``UnknownNameError``."""
+        undoable action; autosave logs it, after the running action if one runs).
+        Raises ``UnknownNameError``."""
+        saver = self._autosave
+        if saver is not None and self._action_lock.acquire(blocking=False):
+            try:
+                if not self._busy:
+                    with self._lock:
+                        oid = ObjectTable.require(self._state.objects, obj_id)
+                    saver.note_active(oid, True)
+                    with self._lock:
+                        self._state.active_obj_id = oid
+                    return
+            finally:
+                self._action_lock.release()
         with self._lock:
-            self._state.active_obj_id = ObjectTable.require(self._state.objects, obj_id)
+            self._state.active_obj_id = oid = ObjectTable.require(self._state.objects, obj_id)
+        if saver is not None:
+            saver.note_active(oid, False)
 
     def _resolve(self, obj_id) -> int:
         with self._lock:
@@ -313,10 +412,12 @@ class SessionBase:
         return self.submit(self.redo, on_done=on_done)
 
     def close(self) -> None:
-        """Stop the session's own worker (queued jobs are cancelled)."""
+        """Stop the session's own worker (queued jobs are cancelled) and its autosave (the
+        folder stays recoverable)."""
         if self._worker is not None and self._own_worker:
             self._worker.shutdown(wait=True)
             self._worker = None
+        self.disable_autosave()
 
     def __enter__(self):
         return self

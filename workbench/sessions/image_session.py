@@ -74,18 +74,21 @@ class ImageSession(SessionBase):
         Undo depth.
     worker : Worker, optional
         Share a worker between sessions; default a session-owned one.
+    autosave : str or Path, optional
+        Folder to autosave every action to as it happens (:meth:`enable_autosave`); after a
+        crash rebuild the session with :meth:`recover`.
 
     Raises
     ------
     DataError
-        Bad image or ground-truth shape.
+        Bad image or ground-truth shape; ``autosave`` folder already holds a log.
     """
 
     kind = "image"
 
     def __init__(self, backend, image, gt_mask=None, *, gt_ignore=None, multimask_output: bool | None = None,
                  use_mask_input: bool = True, first_object: str | None = "object 1", max_history: int = 100,
-                 worker: Worker | None = None):
+                 worker: Worker | None = None, autosave: str | Path | None = None):
         super().__init__(max_history=max_history, worker=worker)
         self.backend = backend
         self.image_path = str(image) if isinstance(image, (str, Path)) else None
@@ -108,6 +111,9 @@ class ImageSession(SessionBase):
         self._state = ImageState()
         if first_object is not None:
             self._object_action(AddObject(1, str(first_object), default_color(1)))
+        self._remember_initial()
+        if autosave is not None:
+            self.enable_autosave(autosave)
 
     def _check_gt(self, m, name):
         if m is None:
@@ -395,7 +401,8 @@ class ImageSession(SessionBase):
         """Rebuild a session saved with :meth:`save`: the image is embedded by ``backend``;
         objects, prompts, candidates, logits and masks come back exactly (the saved masks are
         authoritative). The undo history starts empty; :attr:`timeline` / :attr:`log` hold the
-        saved timeline. ``kw`` override saved options.
+        saved timeline. ``kw`` override saved options; ``autosave=folder`` starts autosaving
+        the loaded session (its state is saved to ``folder/base``).
 
         Raises
         ------
@@ -404,6 +411,50 @@ class ImageSession(SessionBase):
         from .persistence import load_image_session
 
         return load_image_session(cls, folder, backend, **kw)
+
+    @classmethod
+    def recover(cls, folder: str | Path, backend, *, autosave: bool = True, verify: bool = True,
+                stop_at_corrupt: bool = False, **kw) -> ImageSession:
+        """Rebuild a session from its autosave folder after a crash (see :mod:`.autosave`).
+
+        Every action whose log line is complete is replayed through :meth:`apply` (undo/redo
+        included), so prompts, objects, candidates and the undo/redo history are those right
+        after the last acknowledged action; the saved mask PNGs are authoritative. A torn last
+        line is truncated away, temporary and orphan files are deleted.
+
+        Parameters
+        ----------
+        folder : str or Path
+            The autosave folder.
+        backend : ImageBackend
+            Preferably the backend (and model) the session was recorded with.
+        autosave : bool
+            Keep autosaving to ``folder`` (the log continues).
+        verify : bool
+            Compare the replayed masks with the saved PNGs (the saved ones win).
+        stop_at_corrupt : bool
+            Use the lines before a corrupt line (the rest is kept aside) instead of raising.
+        **kw
+            Override saved constructor options (``multimask_output``, ``use_mask_input``,
+            ``max_history``, ``worker``).
+
+        Returns
+        -------
+        ImageSession
+            With :attr:`recovery` (a ``RecoveryReport``).
+
+        Raises
+        ------
+        DatasetNotFoundError
+            No autosave in ``folder``.
+        DataError
+            Corrupt log, folder in use by a live session, a video session's folder, or a
+            replay the backend refuses.
+        """
+        from .recovery import recover_session
+
+        return recover_session(cls, folder, backend, autosave=autosave, verify=verify,
+                               stop_at_corrupt=stop_at_corrupt, **kw)
 
 
 __all__ = ["ImageSession", "ImageState"]

@@ -43,6 +43,7 @@ def _set_loaded(session, st, manifest: dict) -> None:
         session._state = st
         session._timeline = [action_from_json(a) for a in manifest.get("timeline", [])]
         session.log = list(session._timeline)
+        session._initial = None  # the log does not go back to the construction
 
 
 # -- image --------------------------------------------------------------------------------------------
@@ -85,6 +86,7 @@ def load_image_session(cls, folder: str | Path, backend, **kw):
     """See :meth:`ImageSession.load`."""
     from .image_session import ImageState
 
+    autosave = kw.pop("autosave", None)
     manifest, data = read_manifest(folder, "image")
     opts = {k: v for k, v in manifest.get("options", {}).items()
             if k in ("multimask_output", "use_mask_input", "max_history")}
@@ -105,6 +107,8 @@ def load_image_session(cls, folder: str | Path, backend, **kw):
     for k, f in manifest["masks"].items():
         st.masks[int(k)] = frozen(read_mask(data / f))
     _set_loaded(session, st, manifest)
+    if autosave is not None:
+        session.enable_autosave(autosave)
     return session
 
 
@@ -153,6 +157,7 @@ def load_video_session(cls, folder: str | Path, backend, video=None, **kw):
     from .video_session import VideoState
 
     folder = Path(folder)
+    autosave = kw.pop("autosave", None)
     manifest, data = read_manifest(folder, "video")
     if video is None:
         video = folder / "frames" if manifest["video"] == "frames" else manifest["video"]
@@ -172,6 +177,8 @@ def load_video_session(cls, folder: str | Path, backend, video=None, **kw):
         pm = PackedMask.pack(read_mask(data / rec["file"]), rec.get("score"))
         st.masks.setdefault(int(rec["frame_idx"]), {})[int(rec["obj_id"])] = pm
     _set_loaded(session, st, manifest)
+    if autosave is not None:
+        session.enable_autosave(autosave)
     return session
 
 

@@ -73,6 +73,9 @@ def run_propagation(session, action: Propagate, progress=None, cancel=None) -> P
             for fm in gen:
                 session._store_frame(fm, fm.obj_ids)
                 frames.append(int(fm.frame_idx))
+                saver = getattr(session, "_autosave", None)
+                if saver is not None:  # the frame is on disk before the next one is computed
+                    saver.frame(int(fm.frame_idx), len(frames))
                 if progress is not None:
                     progress(len(frames), total, int(fm.frame_idx))
                 if limit is not None and len(frames) >= limit:

@@ -64,6 +64,9 @@ class VideoSession(SessionBase):
     max_history : int
         Undo depth (each step keeps a structural copy of the model state; tensors are shared).
     worker : Worker, optional
+    autosave : str or Path, optional
+        Folder to autosave every action (and every propagated frame) to as it happens
+        (:meth:`enable_autosave`); after a crash rebuild the session with :meth:`recover`.
 
     Raises
     ------
@@ -76,7 +79,7 @@ class VideoSession(SessionBase):
     kind = "video"
 
     def __init__(self, backend, video, *, first_object: str | None = "object 1", max_history: int = 100,
-                 worker: Worker | None = None):
+                 worker: Worker | None = None, autosave: str | Path | None = None):
         super().__init__(max_history=max_history, worker=worker)
         if not (callable(getattr(backend, "snapshot", None)) and callable(getattr(backend, "restore", None))):
             raise BackendError(f"{type(backend).__name__} has no snapshot()/restore(); a VideoSession needs them "
@@ -95,6 +98,9 @@ class VideoSession(SessionBase):
         self._state = VideoState()
         if first_object is not None:
             self._object_action(AddObject(1, str(first_object), default_color(1)))
+        self._remember_initial()
+        if autosave is not None:
+            self.enable_autosave(autosave)
 
     # -- snapshots ---------------------------------------------------------------------------------
     def _snapshot(self):
@@ -419,7 +425,7 @@ class VideoSession(SessionBase):
         it the saved prompts again (no propagation); then the saved masks are authoritative.
         The undo history starts empty; :attr:`timeline` / :attr:`log` hold the saved timeline.
         ``video``: the video, when it moved since the save (default: the saved path or
-        ``frames/``).
+        ``frames/``). ``autosave=folder`` starts autosaving the loaded session.
 
         Raises
         ------
@@ -428,6 +434,30 @@ class VideoSession(SessionBase):
         from .persistence import load_video_session
 
         return load_video_session(cls, folder, backend, video, **kw)
+
+    @classmethod
+    def recover(cls, folder: str | Path, backend, video=None, *, autosave: bool = True, verify: bool = True,
+                stop_at_corrupt: bool = False, **kw) -> VideoSession:
+        """Rebuild a session from its autosave folder after a crash (see :mod:`.autosave`).
+
+        As :meth:`ImageSession.recover`. Propagations are re-run up to the frames that were
+        complete on disk (so the backend's memory is rebuilt); one cut off by the crash comes
+        back as ``Propagate(..., frames_done=k)`` with its ``k`` complete frames. ``video``:
+        the video, when it moved (default: the recorded path, or ``folder/frames``); ``kw``:
+        ``max_history``, ``worker``.
+
+        Raises
+        ------
+        DatasetNotFoundError
+            No autosave in ``folder``, or the video is gone.
+        DataError
+            Corrupt log, folder in use by a live session, an image session's folder, another
+            video, or a replay the backend refuses.
+        """
+        from .recovery import recover_session
+
+        return recover_session(cls, folder, backend, video, autosave=autosave, verify=verify,
+                               stop_at_corrupt=stop_at_corrupt, **kw)
 
 
 __all__ = ["DIRECTIONS", "PropagationResult", "VideoSession", "VideoState"]
