@@ -170,6 +170,9 @@ class PromptCanvas(CanvasEventsMixin, CanvasRenderMixin, W.VBox):
         self.canvas.on_client_ready(self._handler(lambda: self.refresh(image=True)))
         rows = [self._toolbar, self._viewbar, self.canvas, self.status, self.candidate_panel]
         super().__init__(rows + ([self.everything_panel] if self.everything_panel is not None else []))
+        self.add_class("wb-prompt-canvas")  # CSS classes for browser tests
+        self.canvas.add_class("wb-canvas")
+        self.status.add_class("wb-status")
         self._apply_zoom()
         self.refresh(image=True)
         embed = getattr(session, "embed_latency_ms", 0.0)
