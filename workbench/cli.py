@@ -47,15 +47,17 @@ def _cmd_eval(args) -> int:
 def _cmd_report(args) -> int:
     from .runners.report import execute_notebook, run_suite, summary_table
 
-    if args.notebook:
+    if args.notebook or args.resume:
         params = {k: _parse_value(v) for k, v in (args.param or [])}
         if args.smoke:
             params["smoke"] = True
         run_dir = execute_notebook(args.notebook, params, run_id=args.run_id, reports_root=args.reports_root,
-                                   html=not args.no_html)
+                                   html=not args.no_html, executor=args.executor, num_workers=args.num_workers,
+                                   resume=args.resume)
         dirs, table = [run_dir], summary_table([run_dir])
     else:
-        dirs, table = run_suite(args.suite, smoke=args.smoke, reports_root=args.reports_root, html=not args.no_html)
+        dirs, table = run_suite(args.suite, smoke=args.smoke, reports_root=args.reports_root, html=not args.no_html,
+                                executor=args.executor, num_workers=args.num_workers)
     import pandas as pd
 
     with pd.option_context("display.width", 200, "display.max_columns", 20):
@@ -100,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--run-id", default=None, help="run folder name (with --notebook)")
     rp.add_argument("--reports-root", default=None, help="where run folders go (default ./reports)")
     rp.add_argument("--no-html", action="store_true", help="skip the HTML export")
+    rp.add_argument("--executor", choices=["local", "ray"], default=None,
+                    help="where benchmark items run: in process (default) or on Ray workers")
+    rp.add_argument("--num-workers", type=int, default=None, help="Ray workers with --executor ray (default 2)")
+    rp.add_argument("--resume", default=None, metavar="RUN_ID",
+                    help="continue an interrupted run; notebook and settings come from its run card")
     rp.set_defaults(func=_cmd_report)
     return p
 

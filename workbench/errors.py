@@ -28,6 +28,9 @@ class UnknownNameError(ConfigError, KeyError):
     def __str__(self) -> str:  # KeyError would otherwise repr() the message
         return self.args[0]
 
+    def __reduce__(self):  # picklable, so errors cross process boundaries (Ray workers)
+        return (type(self), (self.kind, self.name, self.valid))
+
 
 class CheckpointError(WorkbenchError):
     """A checkpoint is missing, unreadable, unsafe or does not match its model config."""

@@ -1,31 +1,48 @@
 """Interactive image benchmark runner: simulated clicks and box prompts → run folder.
 
 Writes ``run_card.json``, ``per_image.csv`` (IoU after each of the first clicks, NoC@85/90,
-box-prompt IoU and Dice), ``clicks.json`` (every click and IoU, per image),
-``click_curve.csv`` (mIoU after k clicks, most-confident and oracle best-of-3) and
-``summary.json``.
+box-prompt IoU and Dice; timing column ``latency_ms`` last), ``clicks.json`` (every click and
+IoU, per image), ``click_curve.csv`` (mIoU after k clicks, most-confident and oracle
+best-of-3), ``summary.json``, ``items.jsonl`` (one record per image, see
+:mod:`workbench.runners.items`) and ``execution.json`` (sessions: executor, workers, wall time).
+
+Each image is one task run by an executor (in process, or on Ray workers); an interrupted run
+continues with ``resume=True`` (see :mod:`workbench.runners.runlog`).
 """
 from __future__ import annotations
 
-import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
-from ..backends import make_image_backend
 from ..io.datasets import load_image_set
-from ..io.images import write_palette_mask
-from ..metrics.image import dice, iou
-from ..protocols.clicks import miou_curve, run_click_protocol, summarize_click_runs
-from .card import RunCard, new_run_dir, write_json
+from ..protocols.clicks import miou_curve, summarize_click_runs
+from .card import RunCard, write_json
+from .executors import BackendSpec, Executor
+from .items import ImageTask, click_run, clicks_log, image_rows
+from .runlog import RunPlan, run_items
 
 
-def _box_of(mask: np.ndarray) -> np.ndarray:
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    return np.array([cols[0], rows[0], cols[-1], rows[-1]], dtype=np.float32)  # XYXY pixels
+def _assemble(task: ImageTask, run_dir: Path, card: RunCard, records: list[dict]) -> None:
+    """Write the run files from the image records (dataset order)."""
+    max_clicks = task.max_clicks
+    runs = [click_run(rec, max_clicks, task.stop_at_iou) for rec in records]
+    table = pd.DataFrame(image_rows(records, runs, task))
+    table.to_csv(run_dir / "per_image.csv", index=False)
+    write_json(run_dir / "clicks.json", clicks_log(records))
+    ks = [k for k in (1, 3, 5) if k <= max_clicks]
+    summary = {k: float(v) for k, v in summarize_click_runs(runs, thresholds=(0.85, 0.90), ks=ks, max_clicks=max_clicks).items()}
+    curve_df = pd.DataFrame({"clicks": np.arange(1, max_clicks + 1), "mIoU": miou_curve(runs, max_clicks),
+                             "oracle-mIoU": miou_curve(runs, max_clicks, oracle=True)})
+    curve_df.to_csv(run_dir / "click_curve.csv", index=False)
+    if task.box_prompt:
+        summary["box-mIoU"] = float(table["box-IoU"].mean())
+        summary["box-mDice"] = float(table["box-Dice"].mean())
+    summary.update({"images": len(records), "dataset": task.dataset, "label": card.label,
+                    "untrained": card.untrained, "latency_ms": float(table["latency_ms"].mean())})
+    write_json(run_dir / "summary.json", summary)
 
 
 def run_image_benchmark(backend: str = "classical", model: str | None = None, checkpoint: str | None = None,
@@ -34,13 +51,14 @@ def run_image_benchmark(backend: str = "classical", model: str | None = None, ch
                         max_clicks: int = 20, multimask: str = "first", box_prompt: bool = True,
                         stop_at_iou: float | None = None, save_masks: bool = False, overlay_clicks: int = 5,
                         smoke: bool = False, run_id: str | None = None,
-                        reports_root: str | Path | None = None, seed: int = 0, progress: bool = True) -> Path:
+                        reports_root: str | Path | None = None, seed: int = 0, progress: bool = True,
+                        executor: str | Executor = "local", num_workers: int = 2, resume: bool = False) -> Path:
     """Run the RITM click protocol (and a GT-box prompt) over an image set.
 
     Parameters
     ----------
     backend, model, checkpoint, image_size, device
-        Passed to :func:`workbench.backends.make_image_backend`.
+        Passed to :func:`workbench.backends.make_image_backend` (in every worker).
     dataset : str
         Image set name (``grabcut``, ``coco_mval``, ``davis345``, medical sets, ``samples``).
     subset : int or list of str, optional
@@ -57,64 +75,41 @@ def run_image_benchmark(backend: str = "classical", model: str | None = None, ch
         Write the mask after ``overlay_clicks`` clicks to ``masks/<item>.png`` (for overlays).
     smoke : bool
         Quick run: at most 5 images and 5 clicks (unless given explicitly).
+    executor : {"local", "ray"} or Executor
+        Where images run: in this process, or on ``num_workers`` Ray actors (one model each;
+        one GPU each when the device is CUDA). Results do not depend on it.
+    num_workers : int
+        Ray workers.
+    resume : bool
+        Continue the run ``run_id`` (its finished images are kept); its settings must equal
+        these. Without a run card under ``run_id`` a new run starts.
 
     Returns
     -------
     Path
         The run folder.
+
+    Raises
+    ------
+    UnknownNameError, DatasetNotFoundError, CheckpointError, DataError
+    ConfigError
+        ``resume`` without ``run_id``, or settings differing from the run being resumed.
     """
     if smoke:
         subset = 5 if subset is None else subset
         max_clicks = min(max_clicks, 5)
-    t0 = time.perf_counter()
     items = load_image_set(dataset, data_root, subset)
-    ib = make_image_backend(backend, model=model, checkpoint=checkpoint, device=device, image_size=image_size)
-    run_id, run_dir = new_run_dir(run_id, prefix=f"img-{ib.info.backend}-{ib.info.model}", root=reports_root)
     params = {"max_clicks": max_clicks, "multimask": multimask, "box_prompt": box_prompt,
-              "stop_at_iou": stop_at_iou, "subset": subset,
+              "stop_at_iou": stop_at_iou, "subset": subset, "save_masks": save_masks,
               "overlay_clicks": overlay_clicks, "smoke": smoke}
-    card = RunCard.from_model(run_id, "image", ib.info, dataset, [i.item_id for i in items], params, seed)
-    card.write(run_dir)
-    runs, rows, clicks_log = [], [], {}
-    for item in tqdm(items, desc=f"{dataset} {ib.info.model}", disable=not progress):
-        image, gt, ignore = item.load()
-        run = run_click_protocol(ib, image, gt, ignore_mask=ignore, max_clicks=max_clicks, multimask=multimask,
-                                 stop_at_iou=stop_at_iou, keep_mask_after=overlay_clicks if save_masks else None)
-        if save_masks and run.kept_mask is not None:
-            write_palette_mask(run_dir / "masks" / f"{item.item_id}.png", run.kept_mask.astype(np.uint8))
-        runs.append(run)
-        row = {"dataset": dataset, "item": item.item_id, "NoC@85": run.noc(0.85, max_clicks),
-               "NoC@90": run.noc(0.90, max_clicks), "clicks": len(run.clicks),
-               "latency_ms": 1000 * float(np.mean(run.latencies_s)) if run.latencies_s else float("nan")}
-        for k in range(1, min(max_clicks, 5) + 1):
-            row[f"IoU@{k}"] = run.iou_at(k)
-        if box_prompt:
-            pred = ib.predict(box=_box_of(gt), multimask_output=False)
-            mask = pred.masks[pred.best()]
-            row["box-IoU"] = iou(mask, gt, ignore=ignore)
-            row["box-Dice"] = dice(mask, gt, ignore=ignore)
-        rows.append(row)
-        clicks_log[item.item_id] = {
-            "clicks": [{"row": c.y, "col": c.x, "is_positive": c.is_positive} for c in run.clicks],
-            "ious": [float(v) for v in run.ious], "oracle_ious": [float(v) for v in run.oracle_ious],
-        }
-    table = pd.DataFrame(rows)
-    table.to_csv(run_dir / "per_image.csv", index=False)
-    write_json(run_dir / "clicks.json", clicks_log)
-    ks = [k for k in (1, 3, 5) if k <= max_clicks]
-    summary = {k: float(v) for k, v in summarize_click_runs(runs, thresholds=(0.85, 0.90), ks=ks, max_clicks=max_clicks).items()}
-    curve = miou_curve(runs, max_clicks)
-    curve_df = pd.DataFrame({"clicks": np.arange(1, max_clicks + 1), "mIoU": curve,
-                             "oracle-mIoU": miou_curve(runs, max_clicks, oracle=True)})
-    curve_df.to_csv(run_dir / "click_curve.csv", index=False)
-    if box_prompt:
-        summary["box-mIoU"] = float(table["box-IoU"].mean())
-        summary["box-mDice"] = float(table["box-Dice"].mean())
-    summary.update({"images": len(items), "dataset": dataset, "label": card.label, "untrained": card.untrained,
-                    "latency_ms": float(table["latency_ms"].mean())})
-    write_json(run_dir / "summary.json", summary)
-    card.wall_time_s = time.perf_counter() - t0
-    card.status = "done"
-    card.write(run_dir)
-    return run_dir
-
+    task = ImageTask(dataset, max_clicks, multimask, box_prompt, stop_at_iou, save_masks, overlay_clicks, "")
+    plan = RunPlan(
+        kind="image", spec=BackendSpec("image", backend, model, checkpoint, device, image_size), items=items,
+        names=[i.item_id for i in items], dataset=dataset, params=params, seed=seed,
+        make_task=lambda run_dir: ImageTask(dataset, max_clicks, multimask, box_prompt, stop_at_iou, save_masks,
+                                            overlay_clicks, run_dir),
+        prefix=lambda info: f"img-{info.backend}-{info.model}",
+        desc=lambda info: f"{dataset} {info.model}",
+    )
+    return run_items(plan, partial(_assemble, task), run_id=run_id, reports_root=reports_root, executor=executor,
+                     num_workers=num_workers, resume=resume, progress=progress)

@@ -13,9 +13,10 @@ from pathlib import Path
 import pandas as pd
 
 from ..backends import available_backends
-from ..config import data_dir
+from ..config import data_dir, reports_dir
 from ..errors import ConfigError, DatasetNotFoundError, UnknownNameError
 from ..io.datasets import find_davis_root
+from .params import validate_notebook_parameters
 from .card import new_run_dir, read_run
 
 NOTEBOOKS = {"vos": "vos_benchmark", "image": "interactive_image_benchmark"}
@@ -50,17 +51,58 @@ def export_html(notebook: Path) -> Path:
     return out
 
 
-def execute_notebook(kind: str, parameters: dict, run_id: str | None = None,
-                     reports_root: str | Path | None = None, html: bool = True, timeout_s: int = 3600) -> Path:
-    """Run one benchmark notebook with papermill into a new run folder.
+def notebook_parameters(card: dict) -> tuple[str, dict]:
+    """The benchmark notebook and its parameters that reproduce a run card's settings (used to
+    resume a run through its notebook).
+
+    Returns
+    -------
+    (kind, parameters) : tuple
+        ``kind`` is ``"vos"`` or ``"image"``; parameters are the notebook's names (those whose
+        value is None, the notebooks' default, are left out).
+
+    Raises
+    ------
+    ConfigError
+        The card lacks the settings needed (made before runs could be resumed).
+    """
+    p = dict(card.get("params", {}))
+    req = p.get("backend_request")
+    if not req:
+        raise ConfigError(f"Run {card.get('run_id')!r} has no backend_request in its run card (made before runs "
+                          "could be resumed); start it again instead.")
+    out = {k: req[k] for k in ("backend", "model", "checkpoint", "image_size", "device")}
+    out.update(dataset=card["dataset"], smoke=p.get("smoke", False), save_masks=p.get("save_masks", False))
+    if card["kind"] == "vos":
+        out.update(subset=p.get("sequences"), prompt=p["prompt"], max_frames=p.get("max_frames"))
+        kind = "vos"
+    else:
+        out.update(subset=p.get("subset"), n_clicks=p["max_clicks"], multimask=p["multimask"],
+                   stop_at_iou=p.get("stop_at_iou"), overlay_clicks=p.get("overlay_clicks", 5))
+        kind = "image"
+    return kind, {k: v for k, v in out.items() if v is not None}  # None is every notebook default
+
+
+def execute_notebook(kind: str | None, parameters: dict, run_id: str | None = None,
+                     reports_root: str | Path | None = None, html: bool = True, timeout_s: int = 3600,
+                     executor: str | None = None, num_workers: int | None = None,
+                     resume: str | None = None) -> Path:
+    """Run one benchmark notebook with papermill into a new run folder (or an interrupted one).
 
     Parameters
     ----------
-    kind : {"vos", "image"} or a notebook name
+    kind : {"vos", "image"}, a notebook name, or None with ``resume``
     parameters : dict
         Values for the notebook's ``parameters`` cell (unknown names are refused).
     run_id : str, optional
         Run folder name (generated when omitted).
+    executor : {"local", "ray"}, optional
+        Where the notebook's runner runs items (notebook parameter ``executor``).
+    num_workers : int, optional
+        Ray workers (notebook parameter ``num_workers``).
+    resume : str, optional
+        Run id of an interrupted run to continue: its notebook and settings are read from its
+        run card (``parameters`` may add e.g. ``data_root``), finished items are kept.
 
     Returns
     -------
@@ -71,17 +113,34 @@ def execute_notebook(kind: str, parameters: dict, run_id: str | None = None,
     ------
     UnknownNameError
         Unknown notebook or parameter name.
+    ConfigError
+        ``kind`` missing without ``resume``, or ``run_id`` and ``resume`` name different runs.
+    DataError
+        ``resume`` names no run folder.
     """
     import papermill as pm
 
+    if resume is not None:
+        if run_id is not None and run_id != resume:
+            raise ConfigError(f"run_id {run_id!r} and resume {resume!r} name different runs; give only --resume.")
+        root = Path(reports_root) if reports_root is not None else reports_dir()
+        card_kind, card_params = notebook_parameters(read_run(root / resume)["card"])
+        if kind is not None and NOTEBOOKS.get(kind, kind) != NOTEBOOKS[card_kind]:
+            raise ConfigError(f"Run {resume!r} was made by the {NOTEBOOKS[card_kind]} notebook, not {kind!r}.")
+        kind, run_id = card_kind, resume
+        parameters = {**card_params, **parameters, "resume": True}
+    if kind is None:
+        raise ConfigError(f"Say which notebook to run: one of {sorted(NOTEBOOKS)} (or resume=RUN_ID).")
+    parameters = dict(parameters)
+    if executor is not None:
+        parameters["executor"] = executor
+    if num_workers is not None:
+        parameters["num_workers"] = int(num_workers)
     name = NOTEBOOKS.get(kind, kind)
     src = notebooks_dir() / f"{name}.ipynb"
     if not src.is_file():
         raise UnknownNameError("notebook", kind, [*NOTEBOOKS, *(p.stem for p in notebooks_dir().glob("*.ipynb"))])
-    declared = pm.inspect_notebook(str(src))
-    unknown = sorted(set(parameters) - set(declared))
-    if unknown:
-        raise UnknownNameError(f"parameter of {name}", unknown[0], declared)
+    validate_notebook_parameters(pm.inspect_notebook(str(src)), parameters)
     run_id, run_dir = new_run_dir(run_id, prefix=name, root=reports_root)
     params = {**parameters, "run_id": run_id, "reports_root": str(run_dir.parent)}
     out = run_dir / f"{name}.ipynb"
@@ -131,10 +190,12 @@ def summary_table(run_dirs: list[Path]) -> pd.DataFrame:
 
 
 def run_suite(suite: str = "demo", smoke: bool = False, reports_root: str | Path | None = None,
-              html: bool = True, log=print) -> tuple[list[Path], pd.DataFrame]:
+              html: bool = True, log=print, executor: str | None = None,
+              num_workers: int | None = None) -> tuple[list[Path], pd.DataFrame]:
     """Run a suite of notebooks; return the run folders and the summary table.
 
-    ``log`` receives progress lines (the CLI passes ``print``; tests pass a list's append).
+    ``log`` receives progress lines (the CLI passes ``print``; tests pass a list's append);
+    ``executor`` / ``num_workers`` are passed to every notebook (see :func:`execute_notebook`).
     """
     if suite not in SUITES:
         raise UnknownNameError("suite", suite, SUITES)
@@ -147,5 +208,6 @@ def run_suite(suite: str = "demo", smoke: bool = False, reports_root: str | Path
     for i, (kind, params) in enumerate(demo_plan(smoke)):
         run_id = f"{suite}-{stamp}-{i:02d}-{kind}-{params['backend']}" + (f"-{params['model']}" if params["model"] else "")
         log(f"[{i + 1}] {NOTEBOOKS[kind]} with {params} → reports/{run_id}")
-        run_dirs.append(execute_notebook(kind, params, run_id=run_id, reports_root=reports_root, html=html))
+        run_dirs.append(execute_notebook(kind, params, run_id=run_id, reports_root=reports_root, html=html,
+                                         executor=executor, num_workers=num_workers))
     return run_dirs, summary_table(run_dirs)

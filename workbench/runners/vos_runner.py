@@ -2,39 +2,56 @@
 
 Writes ``run_card.json``, ``global_results.csv`` and ``per_sequence_results.csv`` (the
 davis2017-evaluation layout), ``per_frame.json`` (J and F per frame per object),
-``sequences.csv`` (per object: stats, frames, FPS), ``summary.json`` and, with
-``save_masks``, ``masks/<seq>/%05d.png`` palette PNGs that ``workbench eval vos`` re-scores.
+``sequences.csv`` (per object: stats, frames; timing columns ``propagate_s`` and ``FPS``
+last), ``summary.json``, ``items.jsonl`` (one record per sequence, see
+:mod:`workbench.runners.items`), ``execution.json`` (sessions: executor, workers, wall time)
+and, with ``save_masks``, ``masks/<seq>/%05d.png`` palette PNGs that ``workbench eval vos``
+re-scores.
+
+Each sequence is one task run by an executor (in process, or on Ray workers); an interrupted
+run continues with ``resume=True`` (see :mod:`workbench.runners.runlog`).
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pandas as pd
-from tqdm.auto import tqdm
 
-from ..backends import make_video_backend
 from ..errors import UnknownNameError
 from ..io.datasets import load_davis
-from ..io.images import write_palette_mask
-from ..io.frames import FrameSource
-from ..metrics.vos_eval import VOSEvaluation, write_vos_csvs
-from ..protocols.vos import VOS_PROMPTS, run_vos_sequence
-from .card import RunCard, new_run_dir, write_json
+from ..metrics.vos_eval import write_vos_csvs
+from ..protocols.vos import VOS_PROMPTS
+from .card import RunCard, write_json
+from .executors import BackendSpec, Executor
+from .items import VOSTask, vos_tables
+from .runlog import RunPlan, run_items
 
+
+def _assemble(run_dir: Path, card: RunCard, records: list[dict]) -> None:
+    """Write the run files from the sequence records (dataset order)."""
+    evaluation, rows, numbers = vos_tables(records)
+    write_vos_csvs(evaluation, run_dir)
+    columns = ["Sequence", "sequence", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay",
+               "frames", "propagate_s", "FPS"]
+    pd.DataFrame(rows, columns=columns).to_csv(run_dir / "sequences.csv", index=False)
+    write_json(run_dir / "per_frame.json", {seq: {str(k): v for k, v in objs.items()}
+                                            for seq, objs in evaluation.per_frame.items()})
+    summary = {**numbers, "prompt": card.params["prompt"], "label": card.label, "untrained": card.untrained}
+    write_json(run_dir / "summary.json", summary)
 
 
 def run_vos_benchmark(backend: str = "classical", model: str | None = None, checkpoint: str | None = None,
                       image_size: int = 1024, device: str = "cpu", dataset: str = "davis", data_root: str | Path | None = None,
                       sequences: int | list[str] | None = None, max_frames: int | None = None,
                       prompt: str = "mask", n_clicks: int = 1, save_masks: bool = False, smoke: bool = False, run_id: str | None = None,
-                      reports_root: str | Path | None = None, seed: int = 0, progress: bool = True) -> Path:
+                      reports_root: str | Path | None = None, seed: int = 0, progress: bool = True,
+                      executor: str | Executor = "local", num_workers: int = 2, resume: bool = False) -> Path:
     """Run the semi-supervised VOS protocol over DAVIS sequences and write a run folder.
 
     Parameters
     ----------
     backend, model, checkpoint, image_size, device
-        Passed to :func:`workbench.backends.make_video_backend`.
+        Passed to :func:`workbench.backends.make_video_backend` (in every worker).
     dataset : {"davis"}
         Dataset layout (DAVIS-format folders; DAVIS 2016/2017 or any data in that layout).
     data_root : path, optional
@@ -52,6 +69,14 @@ def run_vos_benchmark(backend: str = "classical", model: str | None = None, chec
         Also write predicted palette PNGs under ``masks/``.
     smoke : bool
         Quick run: at most 2 sequences of at most 8 frames (unless given explicitly).
+    executor : {"local", "ray"} or Executor
+        Where sequences run: in this process, or on ``num_workers`` Ray actors (one model
+        each; one GPU each when the device is CUDA). Results do not depend on it.
+    num_workers : int
+        Ray workers.
+    resume : bool
+        Continue the run ``run_id`` (its finished sequences are kept); its settings must equal
+        these. Without a run card under ``run_id`` a new run starts.
 
     Returns
     -------
@@ -61,6 +86,8 @@ def run_vos_benchmark(backend: str = "classical", model: str | None = None, chec
     Raises
     ------
     UnknownNameError, DatasetNotFoundError, CheckpointError, DataError
+    ConfigError
+        ``resume`` without ``run_id``, or settings differing from the run being resumed.
     """
     if prompt == "clicks":
         prompt = f"clicks{n_clicks}"
@@ -71,44 +98,15 @@ def run_vos_benchmark(backend: str = "classical", model: str | None = None, chec
         raise UnknownNameError("video dataset layout", dataset, ["davis"])
     if prompt not in VOS_PROMPTS:
         raise UnknownNameError("VOS prompt", prompt, VOS_PROMPTS)
-    t0 = time.perf_counter()
     items = load_davis(data_root, sequences)
-    vb = make_video_backend(backend, model=model, checkpoint=checkpoint, device=device, image_size=image_size)
-    run_id, run_dir = new_run_dir(run_id, prefix=f"vos-{vb.info.backend}-{vb.info.model}", root=reports_root)
     params = {"prompt": prompt, "max_frames": max_frames, "save_masks": save_masks, "sequences": sequences,
               "smoke": smoke}
-    card = RunCard.from_model(run_id, "vos", vb.info, "davis", [i.name for i in items], params, seed)
-    card.write(run_dir)
-    rows, parts = [], []
-    for item in tqdm(items, desc=f"VOS {vb.info.model} ({prompt})", disable=not progress):
-        gt = item.load_annotations()
-        frames = item.frames_dir
-        if max_frames is not None and max_frames < gt.shape[0]:
-            src = FrameSource(item.frames_dir)
-            frames = [src[i] for i in range(max_frames)]
-            gt = gt[:max_frames]
-        run = run_vos_sequence(vb, frames, gt, prompt=prompt, sequence=item.name)
-        parts.append(run.evaluation)
-        for name, stats in run.evaluation.per_object.items():
-            rows.append({"Sequence": name, "sequence": item.name, **stats, "frames": run.num_frames,
-                         "propagate_s": run.propagate_seconds, "FPS": run.fps})
-        if save_masks:
-            for t, ids in enumerate(run.pred):
-                write_palette_mask(run_dir / "masks" / item.name / f"{t:05d}.png", ids)
-    evaluation = VOSEvaluation.merge(parts)
-    write_vos_csvs(evaluation, run_dir)
-    table = pd.DataFrame(rows)
-    table.to_csv(run_dir / "sequences.csv", index=False)
-    write_json(run_dir / "per_frame.json", {seq: {str(k): v for k, v in objs.items()}
-                                            for seq, objs in evaluation.per_frame.items()})
-    per_seq = table.drop_duplicates("sequence") if rows else table
-    total_frames = int(per_seq["frames"].sum()) if rows else 0
-    total_s = float(per_seq["propagate_s"].sum()) if rows else 0.0
-    summary = {**evaluation.global_, "FPS": total_frames / total_s if total_s else float("nan"),
-               "frames": total_frames, "objects": len(rows), "sequences": len(items), "prompt": prompt,
-               "label": card.label, "untrained": card.untrained}
-    write_json(run_dir / "summary.json", summary)
-    card.wall_time_s = time.perf_counter() - t0
-    card.status = "done"
-    card.write(run_dir)
-    return run_dir
+    plan = RunPlan(
+        kind="vos", spec=BackendSpec("video", backend, model, checkpoint, device, image_size), items=items,
+        names=[i.name for i in items], dataset="davis", params=params, seed=seed,
+        make_task=lambda run_dir: VOSTask(prompt, max_frames, save_masks, run_dir),
+        prefix=lambda info: f"vos-{info.backend}-{info.model}",
+        desc=lambda info: f"VOS {info.model} ({prompt})",
+    )
+    return run_items(plan, _assemble, run_id=run_id, reports_root=reports_root, executor=executor,
+                     num_workers=num_workers, resume=resume, progress=progress)

@@ -1,0 +1,333 @@
+"""Per-item tasks of the benchmark runners and their result records.
+
+Each item (one VOS sequence, one image) is one pure task ``task(backend, item) -> record``:
+it runs the protocol on the item, writes the item's masks into the run folder (atomically) and
+returns a JSON-serialisable record
+
+``{"kind": "vos"|"image", "item": <name>, "result": {...}, "timing": {...}}``
+
+``result`` holds every number the run files are made of (metrics, per-frame J/F, clicks and
+IoUs); ``timing`` holds wall-clock measurements only (seconds, FPS, latencies, worker pid),
+which differ between runs and executors. The run files are assembled from the records in the
+dataset's item order (:func:`vos_outputs`, :func:`image_outputs`), so they do not depend on
+which worker ran an item or when.
+
+:data:`TIMING_FIELDS` lists where timing values appear in a run folder;
+:func:`comparable_outputs` loads a run folder without them, to compare two runs exactly.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..io.frames import FrameSource
+from ..io.images import write_palette_mask
+from ..metrics.image import dice, iou
+from ..metrics.vos_eval import VOSEvaluation, global_stats
+from ..protocols.clicks import ClickRun, run_click_protocol
+from ..protocols.vos import run_vos_sequence
+from ..types import Click
+
+TIMING_FIELDS: dict[str, tuple[str, ...]] = {
+    "sequences.csv": ("propagate_s", "FPS"),
+    "per_image.csv": ("latency_ms",),
+    "summary.json": ("FPS", "latency_ms", "mean_latency_s"),
+    "run_card.json": ("wall_time_s", "started_at", "run_id", "git_commit", "versions", "python", "status"),
+    "items.jsonl": ("timing",),
+}
+"""File name → columns / keys holding timing or provenance values (excluded when comparing
+runs). ``execution.json`` is timing only."""
+
+RESULT_FILES = ("global_results.csv", "per_sequence_results.csv", "sequences.csv", "per_frame.json",
+                "per_image.csv", "clicks.json", "click_curve.csv", "summary.json", "run_card.json",
+                "items.jsonl")
+"""Files a run folder may hold that :func:`comparable_outputs` loads."""
+
+
+def _box_of(mask: np.ndarray) -> np.ndarray:
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    return np.array([cols[0], rows[0], cols[-1], rows[-1]], dtype=np.float32)  # XYXY pixels
+
+
+def _clicks_json(clicks: list[Click]) -> list[dict]:
+    return [{"row": int(c.y), "col": int(c.x), "is_positive": bool(c.is_positive)} for c in clicks]
+
+
+def _floats(values) -> list[float]:
+    return [float(v) for v in values]
+
+
+# --------------------------------------------------------------------------- VOS
+@dataclass(frozen=True)
+class VOSTask:
+    """One DAVIS sequence: prompt frame 0, propagate, score (see :func:`run_vos_sequence`).
+
+    Attributes
+    ----------
+    prompt : str
+        One of ``workbench.protocols.vos.VOS_PROMPTS``.
+    max_frames : int or None
+        Keep only the first N frames.
+    save_masks : bool
+        Write ``masks/<seq>/%05d.png`` palette PNGs into ``run_dir``.
+    run_dir : str
+        The run folder (must be reachable by the worker at this path).
+    """
+
+    prompt: str
+    max_frames: int | None
+    save_masks: bool
+    run_dir: str
+
+    def __call__(self, backend, item) -> dict:
+        """Run the sequence ``item`` (a :class:`~workbench.io.datasets.VideoItem`) on ``backend``.
+
+        Returns
+        -------
+        dict
+            ``result``: ``obj_ids``, ``num_frames``, ``per_object`` (``"<seq>_<id>"`` → J/F
+            statistics), ``per_frame`` (obj id as str → ``{"J": [...], "F": [...]}``, frames
+            1..T-2), ``frames`` (scored frame names), ``prompt_clicks`` (obj id → row/col
+            clicks), ``masks`` (folder relative to the run folder, or None); ``timing``:
+            ``propagate_s``, ``FPS``, ``item_wall_s``, ``worker_pid``.
+
+        Raises
+        ------
+        DataError
+            Frame/annotation mismatch (see :func:`run_vos_sequence`).
+        """
+        t0 = time.perf_counter()
+        gt = item.load_annotations()
+        frames = item.frames_dir
+        if self.max_frames is not None and self.max_frames < gt.shape[0]:
+            src = FrameSource(item.frames_dir)
+            frames = [src[i] for i in range(self.max_frames)]
+            gt = gt[: self.max_frames]
+        run = run_vos_sequence(backend, frames, gt, prompt=self.prompt, sequence=item.name)
+        masks = None
+        if self.save_masks:
+            masks = f"masks/{item.name}"
+            _write_sequence_masks(Path(self.run_dir) / masks, run.pred)
+        ev = run.evaluation
+        result = {
+            "obj_ids": [int(k) for k in run.obj_ids],
+            "num_frames": int(run.num_frames),
+            "per_object": {name: {k: float(v) for k, v in st.items()} for name, st in ev.per_object.items()},
+            "per_frame": {str(k): {m: _floats(v) for m, v in jf.items()} for k, jf in ev.per_frame[item.name].items()},
+            "frames": list(ev.frames.get(item.name, [])),
+            "bound_th": float(ev.bound_th),
+            "prompt_clicks": {str(k): _clicks_json(v) for k, v in run.prompt_clicks.items()},
+            "masks": masks,
+        }
+        timing = {"propagate_s": float(run.propagate_seconds), "FPS": float(run.fps),
+                  "item_wall_s": time.perf_counter() - t0, "worker_pid": os.getpid()}
+        return {"kind": "vos", "item": item.name, "result": result, "timing": timing}
+
+
+def _write_sequence_masks(folder: Path, pred: np.ndarray) -> None:
+    """Write ``(T, H, W)`` uint8 ids as ``folder/%05d.png``: into a temporary sibling folder,
+    then swapped in, so a killed worker never leaves a half-written sequence."""
+    tmp = folder.with_name(f".tmp-{folder.name}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for t, ids in enumerate(pred):
+        write_palette_mask(tmp / f"{t:05d}.png", ids)
+    tmp.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(tmp, folder)
+
+
+def vos_evaluation(records: list[dict]) -> VOSEvaluation:
+    """Merge VOS records (in the order given) into one :class:`VOSEvaluation`."""
+    parts = []
+    for rec in records:
+        r, seq = rec["result"], rec["item"]
+        parts.append(VOSEvaluation(global_=global_stats(r["per_object"]), per_object=r["per_object"],
+                                   per_frame={seq: {int(k): v for k, v in r["per_frame"].items()}},
+                                   frames={seq: r["frames"]}, bound_th=r["bound_th"]))
+    return VOSEvaluation.merge(parts)
+
+
+def vos_tables(records: list[dict]) -> tuple[VOSEvaluation, list[dict], dict]:
+    """From ordered VOS records: the merged evaluation, the ``sequences.csv`` rows (per object;
+    timing columns ``propagate_s`` and ``FPS`` last) and the ``summary.json`` numbers
+    (``frames``, ``objects``, ``FPS`` = frames / propagation seconds over all sequences)."""
+    evaluation = vos_evaluation(records)
+    rows = []
+    for rec in records:
+        r, t = rec["result"], rec["timing"]
+        for name, stats in r["per_object"].items():
+            rows.append({"Sequence": name, "sequence": rec["item"], **stats, "frames": r["num_frames"],
+                         "propagate_s": t["propagate_s"], "FPS": t["FPS"]})
+    frames = sum(rec["result"]["num_frames"] for rec in records)
+    seconds = sum(rec["timing"]["propagate_s"] for rec in records)
+    summary = {**evaluation.global_, "FPS": frames / seconds if seconds else float("nan"), "frames": frames,
+               "objects": len(rows), "sequences": len(records)}
+    return evaluation, rows, summary
+
+
+# --------------------------------------------------------------------------- images
+@dataclass(frozen=True)
+class ImageTask:
+    """One image: the RITM click protocol and (optionally) a ground-truth box prompt.
+
+    Attributes
+    ----------
+    dataset : str
+    max_clicks : int
+    multimask : {"first", "always", "never"}
+    box_prompt : bool
+        Also score one prompt with the GT bounding box (``box`` XYXY pixels).
+    stop_at_iou : float or None
+    save_masks : bool
+        Write the mask after ``overlay_clicks`` clicks to ``masks/<item>.png``.
+    overlay_clicks : int
+    run_dir : str
+    """
+
+    dataset: str
+    max_clicks: int
+    multimask: str
+    box_prompt: bool
+    stop_at_iou: float | None
+    save_masks: bool
+    overlay_clicks: int
+    run_dir: str
+
+    def __call__(self, backend, item) -> dict:
+        """Run the image ``item`` (an :class:`~workbench.io.datasets.ImageItem`) on ``backend``.
+
+        Returns
+        -------
+        dict
+            ``result``: ``clicks`` (row/col, is_positive), ``ious``, ``oracle_ious`` (one per
+            click), ``box-IoU`` / ``box-Dice`` (when asked), ``mask`` (path relative to the run
+            folder, or None); ``timing``: ``latencies_s`` (per predict call), ``latency_ms``
+            (their mean), ``item_wall_s``, ``worker_pid``.
+
+        Raises
+        ------
+        DataError, ConfigError
+            As :func:`run_click_protocol` raises them.
+        """
+        t0 = time.perf_counter()
+        image, gt, ignore = item.load()
+        run = run_click_protocol(backend, image, gt, ignore_mask=ignore, max_clicks=self.max_clicks,
+                                 multimask=self.multimask, stop_at_iou=self.stop_at_iou,
+                                 keep_mask_after=self.overlay_clicks if self.save_masks else None)
+        mask = None
+        if self.save_masks and run.kept_mask is not None:
+            mask = f"masks/{item.item_id}.png"
+            write_palette_mask(Path(self.run_dir) / mask, run.kept_mask.astype(np.uint8))
+        result = {"clicks": _clicks_json(run.clicks), "ious": _floats(run.ious),
+                  "oracle_ious": _floats(run.oracle_ious), "mask": mask}
+        if self.box_prompt:
+            pred = backend.predict(box=_box_of(gt), multimask_output=False)
+            box_mask = pred.masks[pred.best()]
+            result["box-IoU"] = float(iou(box_mask, gt, ignore=ignore))
+            result["box-Dice"] = float(dice(box_mask, gt, ignore=ignore))
+        lat = _floats(run.latencies_s)
+        timing = {"latencies_s": lat, "latency_ms": 1000 * float(np.mean(lat)) if lat else float("nan"),
+                  "item_wall_s": time.perf_counter() - t0, "worker_pid": os.getpid()}
+        return {"kind": "image", "item": item.item_id, "result": result, "timing": timing}
+
+
+def click_run(record: dict, max_clicks: int, stop_at_iou: float | None) -> ClickRun:
+    """Rebuild the :class:`ClickRun` of an image record (for NoC and mIoU summaries)."""
+    r = record["result"]
+    return ClickRun(clicks=[Click(y=c["row"], x=c["col"], is_positive=c["is_positive"]) for c in r["clicks"]],
+                    ious=list(r["ious"]), oracle_ious=list(r["oracle_ious"]),
+                    latencies_s=list(record["timing"]["latencies_s"]), stop_at_iou=stop_at_iou,
+                    max_clicks=max_clicks)
+
+
+def image_rows(records: list[dict], runs: list[ClickRun], task: ImageTask) -> list[dict]:
+    """``per_image.csv`` rows in record order (timing column ``latency_ms`` last)."""
+    rows = []
+    for rec, run in zip(records, runs):
+        row = {"dataset": task.dataset, "item": rec["item"], "NoC@85": run.noc(0.85, task.max_clicks),
+               "NoC@90": run.noc(0.90, task.max_clicks), "clicks": len(run.clicks)}
+        for k in range(1, min(task.max_clicks, 5) + 1):
+            row[f"IoU@{k}"] = run.iou_at(k)
+        if task.box_prompt:
+            row["box-IoU"] = rec["result"]["box-IoU"]
+            row["box-Dice"] = rec["result"]["box-Dice"]
+        row["latency_ms"] = rec["timing"]["latency_ms"]
+        rows.append(row)
+    return rows
+
+
+def clicks_log(records: list[dict]) -> dict:
+    """``clicks.json``: item → clicks (row/col), ious, oracle_ious."""
+    return {rec["item"]: {k: rec["result"][k] for k in ("clicks", "ious", "oracle_ious")} for rec in records}
+
+
+# --------------------------------------------------------------------------- comparison
+def _csv_without(text: str, drop: tuple[str, ...]) -> str:
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        return text
+    keep = [i for i, name in enumerate(rows[0]) if name not in drop]
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([[r[i] for i in keep if i < len(r)] for r in rows])
+    return out.getvalue()
+
+
+def _canonical(obj) -> str:
+    """JSON text with sorted keys (NaN written as ``NaN``, so equal runs compare equal)."""
+    return json.dumps(obj, sort_keys=True)
+
+
+def comparable_outputs(run_dir: str | Path, masks: bool = True) -> dict[str, object]:
+    """Load a run folder's result files without their timing fields, to compare two runs.
+
+    CSV files come back as text with the :data:`TIMING_FIELDS` columns removed (other bytes
+    unchanged), JSON files as canonical JSON text (sorted keys) without those keys,
+    ``items.jsonl`` as the list of records (canonical JSON text) without ``timing``, in the run's item order; ``run_card.json`` without run id,
+    times, versions and status; with ``masks``, every ``masks/**.png`` as bytes.
+
+    Parameters
+    ----------
+    run_dir : path
+    masks : bool
+        Include the predicted mask files.
+
+    Returns
+    -------
+    dict
+        File name (relative to ``run_dir``) → comparable content.
+    """
+    run_dir = Path(run_dir)
+    out: dict[str, object] = {}
+    for name in RESULT_FILES:
+        path = run_dir / name
+        if not path.is_file():
+            continue
+        drop = TIMING_FIELDS.get(name, ())
+        if name.endswith(".csv"):
+            out[name] = _csv_without(path.read_text(), drop)
+        elif name == "items.jsonl":
+            from .runlog import read_records
+
+            recs = read_records(path)
+            order = json.loads((run_dir / "run_card.json").read_text())["items"] if (run_dir / "run_card.json").is_file() else sorted(recs)
+            out[name] = [_canonical({k: v for k, v in recs[i].items() if k not in drop}) for i in order if i in recs]
+        else:
+            data = json.loads(path.read_text())
+            out[name] = _canonical({k: v for k, v in data.items() if k not in drop})
+    if masks and (run_dir / "masks").is_dir():
+        for p in sorted((run_dir / "masks").rglob("*.png")):
+            out[str(p.relative_to(run_dir))] = p.read_bytes()
+    return out
+
+
+__all__ = ["RESULT_FILES", "TIMING_FIELDS", "ImageTask", "VOSTask", "click_run", "clicks_log",
+           "comparable_outputs", "image_rows", "vos_evaluation", "vos_tables"]
