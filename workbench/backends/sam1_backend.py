@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import BackendError, ConfigError, PromptError, UnknownNameError
+from ..errors import BackendError, ConfigError, UnknownNameError
 from ..types import ImagePrediction, ModelInfo
 from .sam1_loading import build_sam1_model, load_sam1_checkpoint, save_sam1_checkpoint
-from .sam2_image import SAM2ImageBackend, check_box, check_image, check_points
+from .sam2_image import check_image, check_prompt
 from .sam2_loading import RANDOM, with_extra
 
 AMG_DEFAULTS = {
@@ -121,18 +121,8 @@ class SAM1ImageBackend:
         PromptError
             No prompt, or a malformed one (same checks as the SAM 2 backend).
         """
-        if self._hw is None:
-            raise BackendError("No image set: call set_image(image) before predict().")
-        h, w = self._hw
-        if point_coords is None and point_labels is None and box is None and mask_input is None:
-            raise PromptError("No prompt given: pass point_coords + point_labels, a box, and/or mask_input.")
-        if point_coords is not None or point_labels is not None:
-            point_coords, point_labels = check_points(point_coords, point_labels, h, w)
-        if box is not None:
-            box = check_box(box, h, w)
-        if mask_input is not None:
-            # the SAM 2 check depends only on self.image_size (side = image_size / 4)
-            mask_input = SAM2ImageBackend._check_mask_input(self, mask_input)
+        point_coords, point_labels, box, mask_input = check_prompt(
+            self._hw, self.image_size, point_coords, point_labels, box, mask_input)
         with torch.inference_mode():
             logits, iou, low_res = self.predictor.predict(
                 point_coords=point_coords, point_labels=point_labels, box=box, mask_input=mask_input,

@@ -110,6 +110,50 @@ AMG_DEFAULTS = {
 ``SAM2AutomaticMaskGenerator``)."""
 
 
+def check_mask_input(mask_input, image_size: int) -> np.ndarray:
+    """Validate SAM low-resolution logits: ``(1, s, s)`` (or ``(s, s)``) finite float32 with
+    ``s = image_size / 4``. Raises ``PromptError``."""
+    side = image_size // 4
+    m = np.asarray(mask_input, dtype=np.float32)
+    if m.shape == (side, side):
+        m = m[None]
+    if m.shape != (1, side, side):
+        raise PromptError(f"mask_input must be (1, {side}, {side}) low-resolution logits (image_size/4 for "
+                          f"image_size={image_size}), e.g. prediction.low_res_logits[i:i+1]; "
+                          f"got shape {m.shape}.")
+    if not np.isfinite(m).all():
+        raise PromptError("mask_input contains NaN or infinity.")
+    return m
+
+
+def check_prompt(hw: tuple[int, int] | None, image_size: int, point_coords=None, point_labels=None, box=None,
+                 mask_input=None):
+    """Validate one SAM-style prompt against the current image size ``hw`` (rows, cols).
+
+    Returns ``(point_coords, point_labels, box, mask_input)`` normalised (None where absent).
+
+    Raises
+    ------
+    BackendError
+        No image set (``hw`` is None).
+    PromptError
+        No prompt at all, or a malformed one (:func:`check_points`, :func:`check_box`,
+        :func:`check_mask_input`).
+    """
+    if hw is None:
+        raise BackendError("No image set: call set_image(image) before predict().")
+    h, w = hw
+    if point_coords is None and point_labels is None and box is None and mask_input is None:
+        raise PromptError("No prompt given: pass point_coords + point_labels, a box, and/or mask_input.")
+    if point_coords is not None or point_labels is not None:
+        point_coords, point_labels = check_points(point_coords, point_labels, h, w)
+    if box is not None:
+        box = check_box(box, h, w)
+    if mask_input is not None:
+        mask_input = check_mask_input(mask_input, image_size)
+    return point_coords, point_labels, box, mask_input
+
+
 class SAM2ImageBackend:
     """Promptable image segmentation with the official ``SAM2ImagePredictor``.
 
@@ -203,17 +247,8 @@ class SAM2ImageBackend:
         PromptError
             No prompt, or a malformed one (see :func:`check_points`, :func:`check_box`).
         """
-        if self._hw is None:
-            raise BackendError("No image set: call set_image(image) before predict().")
-        h, w = self._hw
-        if point_coords is None and point_labels is None and box is None and mask_input is None:
-            raise PromptError("No prompt given: pass point_coords + point_labels, a box, and/or mask_input.")
-        if point_coords is not None or point_labels is not None:
-            point_coords, point_labels = check_points(point_coords, point_labels, h, w)
-        if box is not None:
-            box = check_box(box, h, w)
-        if mask_input is not None:
-            mask_input = self._check_mask_input(mask_input)
+        point_coords, point_labels, box, mask_input = check_prompt(
+            self._hw, self.image_size, point_coords, point_labels, box, mask_input)
         with torch.inference_mode(), self._autocast():
             masks, iou, low_res = self.predictor.predict(
                 point_coords=point_coords, point_labels=point_labels, box=box, mask_input=mask_input,
@@ -221,19 +256,6 @@ class SAM2ImageBackend:
             )
         return ImagePrediction(masks=masks > 0.5, iou_predictions=iou.astype(np.float32),
                                low_res_logits=low_res.astype(np.float32), untrained=self.info.untrained)
-
-    def _check_mask_input(self, mask_input) -> np.ndarray:
-        side = self.image_size // 4
-        m = np.asarray(mask_input, dtype=np.float32)
-        if m.shape == (side, side):
-            m = m[None]
-        if m.shape != (1, side, side):
-            raise PromptError(f"mask_input must be (1, {side}, {side}) low-resolution logits (image_size/4 for "
-                              f"image_size={self.image_size}), e.g. prediction.low_res_logits[i:i+1]; "
-                              f"got shape {m.shape}.")
-        if not np.isfinite(m).all():
-            raise PromptError("mask_input contains NaN or infinity.")
-        return m
 
     def generate_masks(self, image: np.ndarray, **amg_params) -> list[dict]:
         """Segment everything in ``image`` with the official ``SAM2AutomaticMaskGenerator``.
