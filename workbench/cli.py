@@ -108,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--resume", default=None, metavar="RUN_ID",
                     help="continue an interrupted run; notebook and settings come from its run card")
     rp.set_defaults(func=_cmd_report)
+
+    from .bench import add_bench_command
+
+    add_bench_command(sub)
     return p
 
 

@@ -15,7 +15,8 @@ from .sam2_video import SAM2VideoBackend
 
 _BUILD_KW = ("seed", "checkpoint_dir")
 _IMAGE_KW = ("precision", "mask_threshold", "max_hole_area", "max_sprinkle_area")
-_VIDEO_KW = ("precision", "offload_video_to_cpu", "offload_state_to_cpu", "lazy_frames", "vos_optimized")
+_VIDEO_KW = ("precision", "offload_video_to_cpu", "offload_state_to_cpu", "lazy_frames", "vos_optimized", "memory",
+             "frame_cache", "prefetch", "preload_limit_mb", "spill_dir", "spill_window", "tf32")
 
 
 def _split(kw: dict, backend_keys: tuple[str, ...], what: str) -> tuple[dict, dict]:

@@ -11,97 +11,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
-from ..errors import BackendError, PromptError
+from ..errors import BackendError, ConfigError, PromptError, UnknownNameError
 from ..io.frames import FrameSource
 from ..types import FrameMasks, ModelInfo
+from .sam2_frames import IMG_MEAN, IMG_STD, LazyFrames, PreparedFrames, install_loader_hook, preload_bytes, \
+    preprocess_frame
 from .sam2_image import check_box, check_points
 from .sam2_loading import autocast_context, enable_tf32, resolve_precision, with_extra
-
-IMG_MEAN = (0.485, 0.456, 0.406)
-IMG_STD = (0.229, 0.224, 0.225)
-"""ImageNet normalisation used by ``sam2.utils.misc.load_video_frames``."""
+from .sam2_memory import MEMORY_MODES, SpilledOutput, StateTrimmer, state_nbytes, tracking_window
 
 _OFFICIAL_JPEG = (".jpg", ".jpeg", ".JPG", ".JPEG")
-
-
-def preprocess_frame(frame: np.ndarray, image_size: int) -> torch.Tensor:
-    """One ``(H, W, 3)`` uint8 RGB frame as SAM 2's video loader prepares it: PIL resize to
-    ``image_size`` x ``image_size`` (PIL's default filter, as ``_load_img_as_tensor``), /255,
-    then ImageNet mean/std. Returns ``(3, image_size, image_size)`` float32."""
-    small = np.asarray(Image.fromarray(frame).resize((image_size, image_size)))
-    img = torch.from_numpy(small / 255.0).permute(2, 0, 1).to(torch.float32)
-    mean = torch.tensor(IMG_MEAN, dtype=torch.float32)[:, None, None]
-    std = torch.tensor(IMG_STD, dtype=torch.float32)[:, None, None]
-    return (img - mean) / std
-
-
-class PreparedFrames:
-    """Frames from a :class:`FrameSource` for the official ``init_state``.
-
-    ``SAM2VideoPredictor.init_state`` only reads JPEG folders (and mp4 through decord, not
-    installed). Rather than re-encoding frames to JPEG (lossy, slow) or copying the ~40 lines
-    of ``init_state`` that lay out ``inference_state`` (which change between sam2 releases),
-    we pass an instance of this class as ``video_path``: :func:`_install_loader_hook` wraps
-    the one seam ``init_state`` has, the module-level ``load_video_frames`` it calls, so that
-    instances of this class are turned into the same ``(images, video_height, video_width)``
-    triple the reference loader returns, and every other input still goes to the original
-    loader unchanged. ``lazy=True`` prepares frames on demand (bounded memory for long videos,
-    like the reference ``AsyncVideoFrameLoader``) instead of all at once.
-    """
-
-    def __init__(self, source: FrameSource, lazy: bool = False):
-        self.source = source
-        self.lazy = lazy
-
-    def load(self, image_size: int, offload_video_to_cpu: bool, compute_device: torch.device):
-        """Return ``(images, video_height, video_width)`` as ``load_video_frames`` does:
-        ``images`` is ``(T, 3, image_size, image_size)`` float32 (or a lazy sequence of
-        ``(3, s, s)`` tensors), on ``compute_device`` unless ``offload_video_to_cpu``."""
-        device = torch.device("cpu") if offload_video_to_cpu else compute_device
-        if self.lazy:
-            return _LazyFrames(self.source, image_size, device), self.source.height, self.source.width
-        images = torch.zeros(len(self.source), 3, image_size, image_size, dtype=torch.float32)
-        for i in range(len(self.source)):
-            images[i] = preprocess_frame(self.source[i], image_size)
-        return images.to(device), self.source.height, self.source.width
-
-
-class _LazyFrames:
-    """Sequence of preprocessed frames computed on first access (LRU-bounded via the source)."""
-
-    def __init__(self, source: FrameSource, image_size: int, device: torch.device, keep: int = 16):
-        self.source, self.image_size, self.device, self.keep = source, image_size, device, keep
-        self._cache: dict[int, torch.Tensor] = {}
-
-    def __len__(self) -> int:
-        return len(self.source)
-
-    def __getitem__(self, idx: int) -> torch.Tensor:
-        if idx not in self._cache:
-            if len(self._cache) >= self.keep:
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[idx] = preprocess_frame(self.source[idx], self.image_size).to(self.device)
-        return self._cache[idx]
-
-
-def _install_loader_hook() -> None:
-    """Make ``SAM2VideoPredictor.init_state`` accept :class:`PreparedFrames` (idempotent)."""
-    import sam2.sam2_video_predictor as svp
-
-    original = svp.load_video_frames
-    if getattr(original, "_workbench_hook", False):
-        return
-
-    def load_video_frames(video_path, image_size, offload_video_to_cpu, *args, **kwargs):
-        if isinstance(video_path, PreparedFrames):
-            device = kwargs.get("compute_device", torch.device("cpu"))
-            return video_path.load(image_size, offload_video_to_cpu, device)
-        return original(video_path, image_size, offload_video_to_cpu, *args, **kwargs)
-
-    load_video_frames._workbench_hook = True
-    svp.load_video_frames = load_video_frames
 
 
 def _memory_dtype_hook(module, args, kwargs):
@@ -129,7 +49,10 @@ def _memory_dtype_hook(module, args, kwargs):
 
 def _copy_tree(value, clone_tensors: bool):
     """Copy nested dicts (keeping their type, e.g. OrderedDict), lists and tuples; tensors are
-    cloned when ``clone_tensors`` else shared; other leaves are shared."""
+    cloned when ``clone_tensors`` else shared; other leaves are shared. Spilled per-frame
+    outputs are copied by reference (their bytes on disk never change)."""
+    if isinstance(value, SpilledOutput):
+        return value.copy_refs()
     if isinstance(value, dict):
         return type(value)((k, _copy_tree(v, clone_tensors)) for k, v in value.items())
     if isinstance(value, (list, tuple)):
@@ -139,13 +62,14 @@ def _copy_tree(value, clone_tensors: bool):
     return value
 
 
-def _is_official_jpeg_folder(path: Path) -> bool:
-    """True when the reference loader reads ``path`` exactly like :class:`FrameSource`: only
-    JPEG frames, each named by a bare integer (``00000.jpg``)."""
+def _official_jpeg_count(path: Path) -> int:
+    """Number of frames when the reference loader reads ``path`` exactly like
+    :class:`FrameSource` (only JPEG frames, each named by a bare integer, ``00000.jpg``), else 0."""
     if not path.is_dir():
-        return False
+        return 0
     names = [p for p in path.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")]
-    return bool(names) and all(p.suffix in _OFFICIAL_JPEG and re.fullmatch(r"\d+", p.stem) for p in names)
+    ok = bool(names) and all(p.suffix in _OFFICIAL_JPEG and re.fullmatch(r"\d+", p.stem) for p in names)
+    return len(names) if ok else 0
 
 
 class SAM2VideoBackend:
@@ -154,7 +78,8 @@ class SAM2VideoBackend:
     Parameters
     ----------
     predictor : SAM2VideoPredictor
-        From :func:`workbench.backends.sam2_loading.build_sam2_model` with ``mode="video"``.
+        From :func:`workbench.backends.sam2_loading.build_sam2_model` with ``mode="video"``
+        (``vos_optimized=True`` there gives ``SAM2VideoPredictorVOS`` with ``torch.compile``).
     info : ModelInfo
         Its description.
     offload_video_to_cpu : bool
@@ -162,25 +87,82 @@ class SAM2VideoBackend:
     offload_state_to_cpu : bool
         Keep per-frame tracking state in CPU memory (saves GPU memory, lower fps).
     precision : {"auto", "fp32", "bf16"}
-        ``"auto"``: bf16 autocast (and TF32) on CUDA, fp32 on CPU.
-    lazy_frames : bool
-        For mp4 / PNG / in-memory input: prepare frames on demand instead of all at once.
+        ``"auto"``: bf16 autocast (and TF32) on CUDA, fp32 on CPU; bf16 on CPU is refused.
+    lazy_frames : bool or None
+        Prepare frames on demand into a bounded cache (:class:`LazyFrames`) instead of all
+        at once (the reference loader: 3 x S x S float32 per frame, 12 MB at S = 1024). None
+        (default): lazily when preloading would take more than ``preload_limit_mb``. Results
+        are identical either way.
+    memory : {"bounded", "full"}
+        ``"bounded"`` (default): per-frame tracking outputs that fall behind the tracking
+        window are spilled to a temporary file and read back exactly when needed (see
+        :mod:`workbench.backends.sam2_memory`), so memory stays flat with video length and
+        every mask is identical to ``"full"``, sam2's own behaviour (everything in memory).
+    frame_cache : int
+        Most prepared frames kept with lazy frames (prefetched ones included).
+    prefetch : int or None
+        Lazy frames prepared ahead on a background thread; None: 4 on CUDA, 0 on CPU.
+    preload_limit_mb : float
+        Threshold of ``lazy_frames=None``, megabytes of preprocessed frames.
+    spill_dir : str or Path, optional
+        Folder of the spill file (default: the system temporary folder). Disk use is about
+        ``(S/16)^2 * 128 + (S/4)^2 * 4`` bytes per tracked frame and object (0.75 MB at 1024).
+    spill_window : int, optional
+        Outputs kept in memory behind the tracked frame; default
+        :func:`~workbench.backends.sam2_memory.tracking_window` (15 for SAM 2.1). Any value
+        gives the same masks; smaller ones read more back from disk.
+    tf32 : bool or None
+        Allow TF32 matmuls on Ampere+ GPUs (process-wide); None: with bf16 precision.
+
+    Raises
+    ------
+    UnknownNameError
+        Unknown ``precision`` or ``memory``.
+    ConfigError
+        Bad cache / prefetch / window sizes.
+    BackendError
+        bf16 asked for on CPU.
+
+    Notes
+    -----
+    With ``memory="bounded"`` the disk file grows with every frame tracked (a re-propagation
+    writes new entries; the old ones stay for undo snapshots) until :meth:`init_state`,
+    :meth:`reset` or :meth:`close` and the release of snapshots taken before. What stays in
+    memory and grows with length is small bookkeeping: one Python dict per tracked frame and
+    object (``frames_tracked_per_obj`` and the spilled entries' references, ~1 KB).
     """
 
     def __init__(self, predictor, info: ModelInfo, *, offload_video_to_cpu: bool = False,
-                 offload_state_to_cpu: bool = False, precision: str = "auto", lazy_frames: bool = False):
+                 offload_state_to_cpu: bool = False, precision: str = "auto", lazy_frames: bool | None = None,
+                 memory: str = "bounded", frame_cache: int = 8, prefetch: int | None = None,
+                 preload_limit_mb: float = 1024.0, spill_dir: str | Path | None = None,
+                 spill_window: int | None = None, tf32: bool | None = None):
         self.predictor = predictor
         self.device = next(predictor.parameters()).device
         self.precision = resolve_precision(precision, self.device)
-        if self.precision == "bf16":
+        if memory not in MEMORY_MODES:
+            raise UnknownNameError("memory mode", memory, MEMORY_MODES)
+        self.tf32 = (self.precision == "bf16") if tf32 is None else bool(tf32)
+        if self.tf32:
             enable_tf32(self.device)
         self.offload_video_to_cpu = bool(offload_video_to_cpu)
         self.offload_state_to_cpu = bool(offload_state_to_cpu)
-        self.lazy_frames = bool(lazy_frames)
+        self.lazy_frames = None if lazy_frames is None else bool(lazy_frames)
+        self.memory = memory
+        self.frame_cache = int(frame_cache)
+        self.prefetch = (4 if self.device.type == "cuda" else 0) if prefetch is None else int(prefetch)
+        if self.frame_cache < 1 or self.prefetch < 0 or self.frame_cache <= self.prefetch:
+            raise ConfigError(f"Need frame_cache >= 1, prefetch >= 0 and frame_cache > prefetch; got "
+                              f"frame_cache={frame_cache}, prefetch={prefetch}.")
+        self.preload_limit_mb = float(preload_limit_mb)
+        window = tracking_window(predictor) if spill_window is None else int(spill_window)
+        if window < 0:
+            raise ConfigError(f"spill_window must be >= 0 frames; got {spill_window}.")
+        self._trimmer = StateTrimmer(window, spill_dir)
         self.info = with_extra(info, precision=self.precision, offload_video_to_cpu=self.offload_video_to_cpu,
-                               offload_state_to_cpu=self.offload_state_to_cpu)
+                               offload_state_to_cpu=self.offload_state_to_cpu, memory=memory, tf32=self.tf32)
         self.inference_state: dict | None = None
-        _install_loader_hook()
+        install_loader_hook()
         if not getattr(predictor, "_workbench_memory_hook", False):
             predictor.memory_attention.register_forward_pre_hook(_memory_dtype_hook, with_kwargs=True)
             predictor._workbench_memory_hook = True
@@ -218,32 +200,67 @@ class SAM2VideoBackend:
         ----------
         video : str, Path, FrameSource or sequence of arrays
             A folder of frames named by index (JPEG folders named ``00000.jpg`` … go to the
-            official loader; other folders, e.g. PNG), a video file (``.mp4`` …, decoded with
-            PyAV), or ``(H, W, 3)`` uint8 RGB frames. Non-JPEG input is prepared exactly like
-            the official loader (see :class:`PreparedFrames`).
+            official loader unless frames are lazy; other folders, e.g. PNG), a video file
+            (``.mp4`` …, decoded with PyAV), or ``(H, W, 3)`` uint8 RGB frames. Every input
+            is prepared exactly like the official loader (see :class:`PreparedFrames`).
 
         Raises
         ------
         DatasetNotFoundError, DataError
             Missing or unreadable video.
         """
-        self.inference_state = None
-        if isinstance(video, (str, Path)) and _is_official_jpeg_folder(Path(video)):
+        self.close()
+        size = int(self.predictor.image_size)
+        n_jpeg = _official_jpeg_count(Path(video)) if isinstance(video, (str, Path)) else 0
+        source = None
+        if not n_jpeg:
+            source = video if isinstance(video, FrameSource) else FrameSource(video, cache_size=2)
+        lazy = self.lazy_frames
+        if lazy is None:
+            lazy = preload_bytes(n_jpeg or len(source), size) > self.preload_limit_mb * 2**20
+        if n_jpeg and not lazy:
             src = str(video)
         else:
-            source = video if isinstance(video, FrameSource) else FrameSource(video)
-            src = PreparedFrames(source, lazy=self.lazy_frames)
+            if source is None:
+                source = FrameSource(video, cache_size=2)
+            src = PreparedFrames(source, lazy=lazy, cache_size=self.frame_cache, prefetch=self.prefetch)
+        self._trimmer.new_video()
         with torch.inference_mode(), self._autocast():
             self.inference_state = self.predictor.init_state(
                 src, offload_video_to_cpu=self.offload_video_to_cpu, offload_state_to_cpu=self.offload_state_to_cpu)
 
+    @property
+    def frame_cache_stats(self) -> dict | None:
+        """Counters of the lazy frame cache (``hits``, ``misses``, ``max_held`` …; see
+        :class:`LazyFrames`), None when frames were preloaded or no video is loaded."""
+        images = None if self.inference_state is None else self.inference_state["images"]
+        return dict(images.stats, held=images.held, cache_size=images.cache_size) \
+            if isinstance(images, LazyFrames) else None
+
+    def memory_stats(self) -> dict:
+        """Bytes held by the tracking state now (:func:`~workbench.backends.sam2_memory.state_nbytes`)
+        plus ``spill_bytes`` written to disk so far.
+
+        Raises
+        ------
+        BackendError
+            No video loaded.
+        """
+        stats = state_nbytes(self._require_state())
+        store = self._trimmer.store
+        return {**stats, "spill_bytes": 0 if store is None else store.bytes_written}
+
     def reset(self) -> None:
         """Clear all prompts and tracking results, keeping the loaded video."""
         self.predictor.reset_state(self._require_state())
+        self._trimmer.new_video()
 
     def close(self) -> None:
         """Release the loaded video and its tracking state."""
-        self.inference_state = None
+        state, self.inference_state = self.inference_state, None
+        if state is not None and isinstance(state.get("images"), LazyFrames):
+            state["images"].close()
+        self._trimmer.new_video()
 
     # -- prompts ----------------------------------------------------------------------------
     def _check_frame_obj(self, frame_idx, obj_id) -> tuple[int, int]:
@@ -356,6 +373,9 @@ class SAM2VideoBackend:
     def _propagate(self, state, start, max_frames, reverse) -> Iterator[FrameMasks]:
         it = self.predictor.propagate_in_video(state, start_frame_idx=start, max_frame_num_to_track=max_frames,
                                                reverse=reverse)
+        trim = self._trimmer if self.memory == "bounded" else None
+        if trim is not None:
+            trim.start_pass(reverse)
         while True:
             # autocast is entered per step so it never leaks into the caller's code between yields
             with torch.inference_mode(), self._autocast():
@@ -368,6 +388,8 @@ class SAM2VideoBackend:
                         raise BackendError(f"{exc} Every object needs a prompt before propagate().") from exc
                     raise
                 item = self._frame_masks(f, ids, masks)
+                if trim is not None:
+                    trim.after_frame(state, f)
             yield item
 
     # -- exact undo ---------------------------------------------------------------------------
@@ -379,8 +401,10 @@ class SAM2VideoBackend:
     def snapshot(self, clone_tensors: bool = False) -> dict:
         """Copy of the per-object inputs and outputs in ``inference_state``, for :meth:`restore`.
 
-        Every container (dicts, lists, the per-frame output dicts) is copied. Tensors are
-        shared unless ``clone_tensors``: ``SAM2VideoPredictor`` (sam2 1.1.0) never writes into
+        Every container (dicts, lists, the per-frame output dicts) is copied. With
+        ``memory="bounded"`` the per-frame outputs are spilled first, so the snapshot holds
+        references to bytes on disk rather than tensors. Tensors are shared unless
+        ``clone_tensors``: ``SAM2VideoPredictor`` (sam2 1.1.0) never writes into
         a stored tensor, it only puts new tensors into these containers, so shared tensors stay
         exactly as they were (tests compare them after undo).
 
@@ -391,6 +415,8 @@ class SAM2VideoBackend:
         """
         state = self._require_state()
         with torch.inference_mode():
+            if self.memory == "bounded":  # history never pins tracking tensors in memory
+                self._trimmer.spill_all(state)
             copied = {k: _copy_tree(state[k], clone_tensors) for k in self._SNAPSHOT_KEYS}
         return {"video": weakref.ref(state["images"]), "state": copied}
 
@@ -426,4 +452,4 @@ class SAM2VideoBackend:
             self.predictor.remove_object(state, obj_id, strict=True, need_output=False)
 
 
-__all__ = ["IMG_MEAN", "IMG_STD", "PreparedFrames", "SAM2VideoBackend", "preprocess_frame"]
+__all__ = ["IMG_MEAN", "IMG_STD", "LazyFrames", "MEMORY_MODES", "PreparedFrames", "SAM2VideoBackend", "preprocess_frame"]

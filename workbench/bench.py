@@ -1,0 +1,459 @@
+"""``workbench bench``: the workbench against the raw SAM 2 API, measured in the same run.
+
+Sections (``--only fps,click,memory,widget``), explained in ``benchmarks/README.md``: video
+propagation fps (VideoSession vs the raw ``SAM2VideoPredictor`` loop on ``bedroom``), click
+latency (ImageSession + overlay vs ``SAM2ImagePredictor.predict``), peak memory vs video length
+(fresh process per configuration) and the PromptCanvas widget's overhead.
+
+Every figure is the median over repeats; every ratio is taken pair by pair (raw and workbench
+measured back to back, alternating order) and then its median reported. No timing is asserted.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from .bench_table import UNTRAINED, format_table
+from .errors import ConfigError, DatasetNotFoundError, UnknownNameError
+
+SECTIONS = ("fps", "click", "memory", "widget")
+PUBLISHED_A100_FPS = {"sam2.1_hiera_tiny": 91.2, "sam2.1_hiera_small": 84.8, "sam2.1_hiera_base_plus": 64.1,
+                      "sam2.1_hiera_large": 39.5}
+"""SAM 2.1 video fps on one A100 (bf16, torch.compile), from the sam2 README model table."""
+GOALS = {"fps": "workbench/raw >= 0.97 (CPU: by CPU time)", "click": "overhead <= 10 ms or <= 10%",
+         "memory": "wb peak @long <= 1.3x @short; raw/wb @long >= 5x; masks identical",
+         "widget": "overhead <= 15 ms (CPU)"}
+PROMPT_XY = (210.0, 350.0)  # the click of sam2's tools/benchmark.py on bedroom
+BOX_XYXY = (600.0, 100.0, 900.0, 400.0)  # a second object for the memory runs
+CLICKS_XY = ((210, 350), (480, 270), (700, 200), (300, 120), (820, 430))
+
+
+@dataclass
+class BenchOptions:
+    """Settings of one ``workbench bench`` run (None = device-dependent default, see :meth:`resolved`)."""
+
+    model: str = "sam2.1_hiera_tiny"
+    checkpoint: str = "random"
+    device: str = "auto"
+    image_size: int | None = None
+    repeats: int | None = None
+    frames: int | None = None
+    clicks: int | None = None
+    memory_frames: tuple[int, int] | None = None
+    memory_image_size: int | None = None
+    memory_track: int | None = None
+    only: tuple[str, ...] = SECTIONS
+    smoke: bool = False
+    threads: int | None = None
+    precision: str = "auto"
+    vos_optimized: bool = False
+    warmup: bool | None = None
+    out: str | None = "bench_results.json"
+    data_dir: str | None = None
+
+    def resolved(self) -> BenchOptions:
+        """Fill the defaults: 1024 px, all 200 frames, 5 repeats on CUDA; 256 px, 24 frames,
+        3 repeats, memory runs at 64 px on CPU; ``smoke``: 256 px, 3 frames, 1 repeat, 3 clicks,
+        memory 4 vs 8 frames.
+
+        Raises
+        ------
+        UnknownNameError, ConfigError
+        """
+        from .backends.sam2_reference import cuda_available
+
+        bad = [s for s in self.only if s not in SECTIONS]
+        if bad:
+            raise UnknownNameError("bench section", bad[0], SECTIONS)
+        device = ("cuda" if cuda_available() else "cpu") if self.device == "auto" else self.device
+        gpu = device.startswith("cuda")
+        if self.smoke:
+            d = dict(image_size=256, repeats=1, frames=3, clicks=3, memory_frames=(4, 8), memory_image_size=256,
+                     warmup=False)
+        else:
+            d = dict(image_size=1024 if gpu else 256, repeats=5 if gpu else 3, frames=200 if gpu else 24, clicks=30,
+                     memory_frames=(200, 2000), memory_image_size=None if gpu else 64, warmup=True)
+        o = replace(self, device=device, **{k: v if getattr(self, k) is None else getattr(self, k) for k, v in d.items()})
+        if o.memory_image_size is None:
+            o.memory_image_size = o.image_size
+        if min(o.repeats, o.frames, o.clicks) < 1 or len(o.memory_frames) != 2 or min(o.memory_frames) < 2:
+            raise ConfigError(f"repeats, frames and clicks must be >= 1 and --memory-frames two lengths >= 2; got "
+                              f"repeats={o.repeats}, frames={o.frames}, clicks={o.clicks}, "
+                              f"memory_frames={o.memory_frames}.")
+        return o
+
+
+# -- helpers -------------------------------------------------------------------------------------
+def _bedroom(o: BenchOptions) -> Path:
+    from .config import data_dir
+
+    root = Path(o.data_dir) if o.data_dir else data_dir(required=True)
+    folder = root / "bedroom" / "JPEGImages" / "bedroom"
+    if not folder.is_dir():
+        raise DatasetNotFoundError(f"The bedroom clip is missing: {folder}. It is the 200-frame clip of SAM 2's "
+                                   "notebooks (notebooks/videos/bedroom in facebookresearch/sam2); put its JPEG frames "
+                                   "there or pass --data-dir.")
+    return folder
+
+
+def _frame_folder(src: Path, n: int) -> tempfile.TemporaryDirectory:
+    """A temporary folder of ``n`` symlinked frames ``%05d.jpg``, cycling through ``src``."""
+    files = sorted(src.glob("*.jpg"))
+    tmp = tempfile.TemporaryDirectory(prefix="wb-bench-frames-")
+    for i in range(n):
+        os.symlink(files[i % len(files)], Path(tmp.name) / f"{i:05d}.jpg")
+    return tmp
+
+
+def _median(xs) -> float:
+    return float(statistics.median(xs)) if xs else float("nan")
+
+
+def _q(xs) -> dict:
+    """``{"p50", "p95"}`` of ``xs`` (NaN when empty)."""
+    a = np.asarray(xs, float)
+    return {"p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95))} if a.size else \
+        {"p50": float("nan"), "p95": float("nan")}
+
+
+def _log(msg: str) -> None:
+    sys.stderr.write(f"[bench] {msg}\n")
+    sys.stderr.flush()
+
+
+# -- fps ------------------------------------------------------------------------------------------
+def bench_fps(o: BenchOptions, model: str | None = None) -> dict:
+    """Propagation fps, raw loop vs VideoSession (preloaded and lazy frames), ``o.frames`` frames."""
+    from .backends.sam2_reference import RawVideoLoop, VideoPrompt, build_video_model
+    from .backends.sam2_video import SAM2VideoBackend
+    from .sessions import VideoSession
+
+    model = model or o.model
+    n = min(o.frames, len(list(_bedroom(o).glob("*.jpg"))))  # bedroom: 200 frames
+    tmp = _frame_folder(_bedroom(o), n)
+    raw_net, _ = build_video_model(model, o.checkpoint, o.device, o.image_size, o.vos_optimized)
+    wb_net, info = build_video_model(model, o.checkpoint, o.device, o.image_size, o.vos_optimized)
+    raw = RawVideoLoop(raw_net, tmp.name, o.precision)
+    sessions = {}
+    for name, lazy in (("workbench", False), ("workbench_lazy", True)):
+        backend = SAM2VideoBackend(wb_net, info, precision=o.precision, lazy_frames=lazy, memory="bounded")
+        sessions[name] = VideoSession(backend, tmp.name)
+
+    def timed(fn) -> tuple[float, float]:  # (fps by wall time, fps by this process's CPU time)
+        w, c = time.perf_counter(), time.process_time()
+        k = fn()
+        return k / (time.perf_counter() - w), k / max(time.process_time() - c, 1e-9)
+
+    def run(k, frames):
+        if k == "raw":
+            raw.prompt([VideoPrompt(0, 1, np.array([PROMPT_XY], np.float32), np.array([1], np.int32))])
+            return timed(lambda: raw.propagate(frames - 1)[0])
+        s = sessions[k]
+        s.clear(all_objects=True)
+        s.add_point(0, *PROMPT_XY, obj_id=1)
+        return timed(lambda: len(s.propagate(max_frame_num_to_track=frames - 1).frames))
+
+    for k in ("raw", *sessions) if o.warmup else ():
+        run(k, min(n, 4))
+    runs, cpu = {k: [] for k in ("raw", *sessions)}, {k: [] for k in ("raw", *sessions)}
+    for r in range(o.repeats):
+        for k in ["raw", *sessions] if r % 2 == 0 else [*sessions, "raw"]:
+            fw, fc = run(k, n)
+            runs[k].append(fw)
+            cpu[k].append(fc)
+        _log(f"fps {model} repeat {r + 1}/{o.repeats}: " + ", ".join(f"{k} {v[-1]:.2f}" for k, v in runs.items()))
+    for s in sessions.values():
+        s.close()
+    tmp.cleanup()
+    out = {"model": model, "frames": n, "objects": 1, "prompt_xy": list(PROMPT_XY), "runs_fps": runs,
+           "runs_cpu_fps": cpu, "raw_fps": _median(runs["raw"]), "raw_cpu_fps": _median(cpu["raw"])}
+    for k in sessions:
+        sfx = "" if k == "workbench" else "_lazy"
+        out[f"{k}_fps"], out[f"{k}_cpu_fps"] = _median(runs[k]), _median(cpu[k])
+        out[f"ratio{sfx}"] = _median([w / r for w, r in zip(runs[k], runs["raw"])])
+        out[f"ratio_cpu{sfx}"] = _median([w / r for w, r in zip(cpu[k], cpu["raw"])])
+        out[f"overhead_ms_per_frame{sfx}"] = _median([1e3 / w - 1e3 / r for w, r in zip(runs[k], runs["raw"])])
+    # on CPU, other processes swing wall time; the process's own CPU time is what the workbench adds to
+    out["goal_basis"] = "wall" if o.device.startswith("cuda") else "cpu_time"
+    out["goal"] = GOALS["fps"]
+    out["met"] = bool(out["ratio" if out["goal_basis"] == "wall" else "ratio_cpu"] >= 0.97)
+    return out
+
+
+# -- click ----------------------------------------------------------------------------------------
+def _overlay_encoder():
+    """``(name, encode(masks: list of (H, W) bool, colors) -> bytes or array)``: the widget's
+    palette-PNG encoder when the widgets are installed, else an RGBA array made with numpy."""
+    try:  # the widget layer is only read here, to time what it does
+        from .widgets.canvas_draw import compose_overlay, encode_index_png
+
+        def encode(masks, colors):
+            index, palette = compose_overlay(masks, colors, masks[0].shape)
+            return encode_index_png(index, palette)
+        return "widgets.canvas_draw palette PNG", encode
+    except ImportError:
+        def encode(masks, colors):
+            rgba = np.zeros((*masks[0].shape, 4), np.uint8)
+            for m, c in zip(masks, colors):
+                rgba[m] = (*c, 128)
+            return rgba
+        return "numpy RGBA", encode
+
+
+def _image_pair(o: BenchOptions):
+    from .backends.sam2_reference import image_pair
+    from .io.images import read_image
+
+    image = read_image(sorted(_bedroom(o).glob("*.jpg"))[0])
+    return (image, *image_pair(o.model, o.checkpoint, o.device, o.image_size, o.precision, image))
+
+
+def bench_click(o: BenchOptions) -> dict:
+    """Click latency with a cached embedding: ImageSession.add_point + overlay vs raw predict."""
+    from .sessions import ImageSession
+
+    image, raw, backend = _image_pair(o)
+    s = ImageSession(backend, image)
+    enc_name, encode = _overlay_encoder()
+    color = s.objects[1].color
+    t_raw, t_wb, t_enc = [], [], []
+    for i in range(o.clicks + (1 if o.warmup else 0)):
+        x, y = CLICKS_XY[i % len(CLICKS_XY)]
+        pair = {}
+        for k in (("raw", "wb") if i % 2 == 0 else ("wb", "raw")):
+            t0 = time.perf_counter()
+            if k == "raw":
+                raw.predict(np.array([[x, y]], np.float32), np.array([1], np.int32), True)
+            else:
+                res = s.add_point(x, y)
+                t1 = time.perf_counter()
+                encode([res.candidates[res.selected]], [color])
+                pair["enc"] = (time.perf_counter() - t1) * 1000.0
+            pair[k] = (time.perf_counter() - t0) * 1000.0
+        s.undo()
+        if i or not o.warmup:
+            t_raw.append(pair["raw"])
+            t_wb.append(pair["wb"])
+            t_enc.append(pair["enc"])
+    over = [w - r for w, r in zip(t_wb, t_raw)]
+    out = {"clicks": len(t_raw), "overlay_encoder": enc_name, "raw_ms": _q(t_raw), "workbench_ms": _q(t_wb),
+           "overhead_ms": _q(over), "overlay_ms": _q(t_enc), "ratio": _median([w / r for w, r in zip(t_wb, t_raw)]),
+           "goal": GOALS["click"]}
+    out["met"] = bool(out["overhead_ms"]["p50"] <= 10.0 or out["ratio"] <= 1.10)
+    return out
+
+
+# -- widget ---------------------------------------------------------------------------------------
+def bench_widget(o: BenchOptions) -> dict:
+    """PromptCanvas overhead per click (its ``last_overhead_ms``), model time excluded."""
+    try:  # the widget layer is only read here, to time it
+        from .widgets.headless import send_mouse
+        from .widgets.prompt_canvas import PromptCanvas
+    except Exception as exc:  # noqa: BLE001 - any import problem means "not measurable here"
+        return {"available": False, "reason": f"workbench.widgets.prompt_canvas is not importable: {exc!r}"}
+    from .sessions import ImageSession
+
+    image, _, backend = _image_pair(o)
+    s = ImageSession(backend, image)
+    pc = PromptCanvas(s, sync=True, everything=False)
+    over, e2e = [], []
+    for i in range(o.clicks + (1 if o.warmup else 0)):
+        x, y = CLICKS_XY[i % len(CLICKS_XY)]
+        t0 = time.perf_counter()
+        send_mouse(pc.canvas, "mouse_down", x + 0.5, y + 0.5)
+        wall = (time.perf_counter() - t0) * 1000.0
+        if pc.last_error is not None:
+            return {"available": False, "reason": f"the simulated click failed: {pc.last_error!r}"}
+        if i or not o.warmup:
+            over.append(float(pc.last_overhead_ms))
+            e2e.append(wall - float(pc.last_timings.get("session", 0.0)))
+        s.undo()
+    out = {"available": True, "clicks": len(over), "overhead_ms": _q(over), "wall_minus_session_ms": _q(e2e),
+           "goal": GOALS["widget"]}
+    out["met"] = bool(out["overhead_ms"]["p50"] <= 15.0)
+    return out
+
+
+# -- memory ---------------------------------------------------------------------------------------
+def memory_child(spec: dict) -> dict:
+    """One memory configuration, run in a fresh process by :func:`bench_memory` (see
+    :func:`workbench.backends.sam2_reference.memory_run`)."""
+    from .backends.sam2_reference import memory_run
+
+    return memory_run(spec, PROMPT_XY, BOX_XYXY)
+
+
+def _same_masks(a: Path, b: Path) -> bool:
+    with np.load(a) as x, np.load(b) as y:
+        return sorted(x.files) == sorted(y.files) and bool(x.files) and all(np.array_equal(x[k], y[k]) for k in x.files)
+
+
+def bench_memory(o: BenchOptions) -> dict:
+    """Peak memory of raw ``init_state`` + tracking vs the bounded backend, at two lengths."""
+    short, long = o.memory_frames
+    keep = min(200, short, o.memory_track or short)
+    runs, tmp = {}, tempfile.TemporaryDirectory(prefix="wb-bench-mem-")
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    for n in (short, long):
+        frames = _frame_folder(_bedroom(o), n)
+        for impl in ("raw", "workbench"):
+            key = f"{impl}@{n}"
+            spec = {"impl": impl, "n": n, "frames_dir": frames.name, "model": o.model, "checkpoint": o.checkpoint,
+                    "device": o.device, "image_size": o.memory_image_size, "precision": o.precision,
+                    "threads": o.threads, "track": o.memory_track, "keep_masks": keep, "masks_out": f"{tmp.name}/{impl}_{n}.npz",
+                    "result": f"{tmp.name}/{impl}_{n}.json"}
+            Path(f"{tmp.name}/spec.json").write_text(json.dumps(spec))
+            _log(f"memory: {key} in a fresh process ...")
+            proc = subprocess.run([sys.executable, "-m", "workbench.bench", "--memory-child", f"{tmp.name}/spec.json"],
+                                  env=env, capture_output=True, text=True)
+            if proc.returncode:
+                raise ConfigError(f"memory run {key} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+            runs[key] = json.loads(Path(spec["result"]).read_text())
+            _log(f"memory: {key} peak RSS {runs[key]['peak_rss_bytes'] / 2**20:.0f} MB, "
+                 f"{runs[key]['seconds']:.0f} s")
+        frames.cleanup()
+    same = {n: _same_masks(Path(f"{tmp.name}/raw_{n}.npz"), Path(f"{tmp.name}/workbench_{n}.npz")) for n in (short, long)}
+    tmp.cleanup()
+
+    def get(impl, n, what):
+        return runs[f"{impl}@{n}"][what]
+
+    out = {"image_size": o.memory_image_size, "frames": [short, long], "tracked": o.memory_track or "all",
+           "objects": 2, "runs": runs,
+           "masks_identical_first_frames": keep, "masks_identical": all(same.values())}
+    for what, tag in (("peak_rss_bytes", ""), ("video_rss_bytes", "_video")):
+        out[f"workbench_growth{tag}"] = get("workbench", long, what) / max(get("workbench", short, what), 1)
+        out[f"raw_growth{tag}"] = get("raw", long, what) / max(get("raw", short, what), 1)
+        out[f"raw_over_workbench{tag}"] = get("raw", long, what) / max(get("workbench", long, what), 1)
+    gpu = get("raw", long, "gpu")
+    if gpu:
+        out["raw_over_workbench_gpu"] = gpu["peak_bytes"] / max(get("workbench", long, "gpu")["peak_bytes"], 1)
+    out["goal"] = GOALS["memory"]
+    out["met"] = bool(out["workbench_growth"] <= 1.3 and out["raw_over_workbench"] >= 5 and out["masks_identical"])
+    return out
+
+
+# -- orchestration --------------------------------------------------------------------------------
+def run_bench(options: BenchOptions) -> dict:
+    """Run the selected sections; returns (and writes to ``options.out``) the results dict."""
+    from .backends.sam2_reference import runtime_info, set_threads
+
+    o = options.resolved()
+    set_threads(o.threads)
+    if o.checkpoint == "random":
+        _log(f"!!! {UNTRAINED} !!!")
+    results = {"meta": {**{k: v for k, v in asdict(o).items() if k != "data_dir"},
+                        **runtime_info(o.device), "python": platform.python_version(), "cpus": os.cpu_count(),
+                        "untrained": o.checkpoint == "random", "date": time.strftime("%Y-%m-%d %H:%M:%S")}}
+    fns = {"fps": bench_fps, "click": bench_click, "memory": bench_memory, "widget": bench_widget}
+    for name in SECTIONS:
+        if name in o.only:
+            _log(f"section {name} ...")
+            results[name] = fns[name](o)
+    if o.out:
+        Path(o.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(o.out).write_text(json.dumps(results, indent=2, default=str))
+    return results
+
+
+def gpu_suite(options: BenchOptions) -> dict:
+    """FPS of every SAM 2.1 size through the workbench and the raw API, next to the published
+    A100 figures. Raises ``ConfigError`` without CUDA."""
+    o = replace(options, only=("fps",)).resolved()
+    if not o.device.startswith("cuda"):
+        raise ConfigError("--gpu-suite needs a CUDA GPU (device 'cuda'); this run resolved to "
+                          f"{o.device!r}. Run the plain benchmark on CPU.")
+    from .backends.sam2_reference import runtime_info
+
+    rows = {m: bench_fps(o, m) for m in PUBLISHED_A100_FPS}
+    out = {"meta": {**asdict(o), **runtime_info(o.device)}, "gpu_suite": {m: {**r, "published_a100_fps": PUBLISHED_A100_FPS[m]}
+                                                 for m, r in rows.items()}}
+    if o.out:
+        Path(o.out).write_text(json.dumps(out, indent=2, default=str))
+    return out
+
+
+_ARGS = (  # (flag, default, type or "flag", help)
+    ("--model", "sam2.1_hiera_tiny", str, "registry name or alias (default sam2.1_hiera_tiny)"),
+    ("--checkpoint", "random", str, "'random' (untrained: speed only; default) or a .pt file"),
+    ("--device", "auto", str, "cpu, cuda, cuda:N or auto (default)"),
+    ("--image-size", None, int, "model input size (default 1024 GPU, 256 CPU)"),
+    ("--repeats", None, int, "repeats per figure (median reported)"),
+    ("--frames", None, int, "frames tracked in the fps section (bedroom has 200)"),
+    ("--clicks", None, int, "clicks timed in the click and widget sections"),
+    ("--memory-frames", None, str, "two video lengths for the memory section, e.g. 200,2000"),
+    ("--memory-image-size", None, int, "input size of the memory runs (CPU default 64)"),
+    ("--memory-track", None, int, "frames tracked in each memory run (default all)"),
+    ("--only", ",".join(SECTIONS), str, f"comma-separated sections ({','.join(SECTIONS)})"),
+    ("--threads", None, int, "torch CPU threads"),
+    ("--precision", "auto", str, "auto, fp32 or bf16 (CUDA only)"),
+    ("--vos-optimized", False, "flag", "SAM2VideoPredictorVOS with torch.compile (GPU)"),
+    ("--smoke", False, "flag", "tiny run for CI (3 frames, size 256, 1 repeat)"),
+    ("--gpu-suite", False, "flag", "fps of every SAM 2.1 size vs the published A100 figures (CUDA)"),
+    ("--out", "bench_results.json", str, "JSON results file (default bench_results.json)"),
+    ("--data-dir", None, str, "data root holding bedroom/ (default $WORKBENCH_DATA_DIR)"),
+)
+
+
+def add_bench_command(subparsers) -> None:
+    """Register ``workbench bench`` on an argparse ``subparsers`` object."""
+    p = subparsers.add_parser("bench", help="benchmark the workbench against the raw SAM 2 API (fps, click "
+                                            "latency, memory, widget overhead)")
+    for flag, default, kind, text in _ARGS:
+        if kind == "flag":
+            p.add_argument(flag, action="store_true", help=text)
+        else:
+            p.add_argument(flag, type=kind, default=default, help=text)
+    p.set_defaults(func=_cmd_bench)
+
+
+def _cmd_bench(args) -> int:
+    kw = {f[2:].replace("-", "_"): getattr(args, f[2:].replace("-", "_")) for f, *_ in _ARGS if f != "--gpu-suite"}
+    kw["only"] = tuple(s for s in kw["only"].split(",") if s)
+    if kw["memory_frames"]:
+        try:
+            kw["memory_frames"] = tuple(int(v) for v in kw["memory_frames"].split(","))
+        except ValueError as exc:
+            raise ConfigError(f"--memory-frames must be two integers like 200,2000; got {args.memory_frames!r}.") from exc
+    o = BenchOptions(**kw)
+    results = gpu_suite(o) if args.gpu_suite else run_bench(o)
+    print(format_table(results))
+    if args.out:
+        print(f"\nwrote {args.out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m workbench.bench``: the bench command alone (and the memory child entry)."""
+    import argparse
+
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--memory-child"]:
+        spec = json.loads(Path(argv[1]).read_text())
+        Path(spec["result"]).write_text(json.dumps(memory_child(spec), default=str))
+        return 0
+    parser = argparse.ArgumentParser(prog="workbench")
+    add_bench_command(parser.add_subparsers(dest="command", required=True))
+    from .errors import WorkbenchError
+
+    args = parser.parse_args(["bench", *argv] if argv[:1] != ["bench"] else argv)
+    try:
+        return args.func(args)
+    except WorkbenchError as exc:
+        sys.stderr.write(f"workbench: error: {exc}\n")
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
