@@ -8,7 +8,13 @@ returns a JSON-serialisable record
 
 ``result`` holds every number the run files are made of (metrics, per-frame J/F, clicks and
 IoUs); ``timing`` holds wall-clock measurements only (seconds, FPS, latencies, worker pid),
-which differ between runs and executors. The run files are assembled from the records in the
+which differ between runs and executors.
+
+Corrupted runs (robustness experiments): a task with ``corruption`` set applies
+:func:`workbench.io.corruptions.corrupt` (images) or :func:`~workbench.io.corruptions.corrupt_frames`
+(video frames) to the pixels before the backend sees them; the ground truth is left as it is.
+The corruption seed of an item is :func:`corruption_seed` (run seed, item name), so a run is
+reproducible and independent of the executor and of the order in which items run. The run files are assembled from the records in the
 dataset's item order (:func:`vos_outputs`, :func:`image_outputs`), so they do not depend on
 which worker ran an item or when.
 
@@ -23,23 +29,28 @@ import json
 import os
 import shutil
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..io.corruptions import corrupt, corrupt_frames, severity_parameter
 from ..io.frames import FrameSource
 from ..io.images import write_palette_mask
-from ..metrics.image import dice, iou
+from ..metrics.davis import global_accuracy
+from ..metrics.image import dice, iou, pixel_accuracy
 from ..metrics.vos_eval import VOSEvaluation, global_stats
 from ..protocols.clicks import ClickRun, run_click_protocol
 from ..protocols.vos import run_vos_sequence
+from ..errors import ConfigError
 from ..types import Click
 
 TIMING_FIELDS: dict[str, tuple[str, ...]] = {
     "sequences.csv": ("propagate_s", "FPS"),
     "per_image.csv": ("latency_ms",),
-    "summary.json": ("FPS", "latency_ms", "mean_latency_s"),
+    "volumes.csv": ("seconds", "propagate_seconds", "slices_per_s"),
+    "summary.json": ("FPS", "latency_ms", "mean_latency_s", "slices_per_s"),
     "run_card.json": ("wall_time_s", "started_at", "run_id", "git_commit", "versions", "python", "status"),
     "items.jsonl": ("timing",),
 }
@@ -47,8 +58,8 @@ TIMING_FIELDS: dict[str, tuple[str, ...]] = {
 runs). ``execution.json`` is timing only."""
 
 RESULT_FILES = ("global_results.csv", "per_sequence_results.csv", "sequences.csv", "per_frame.json",
-                "per_image.csv", "clicks.json", "click_curve.csv", "summary.json", "run_card.json",
-                "items.jsonl")
+                "per_image.csv", "clicks.json", "click_curve.csv", "volumes.csv", "per_slice.json",
+                "summary.json", "run_card.json", "items.jsonl")
 """Files a run folder may hold that :func:`comparable_outputs` loads."""
 
 
@@ -66,6 +77,52 @@ def _floats(values) -> list[float]:
     return [float(v) for v in values]
 
 
+def corruption_seed(seed: int, item_name: str) -> int:
+    """Seed of the corruption of one item: ``np.random.SeedSequence([seed, crc32(item_name)])``,
+    first 32-bit word. Depends only on the run seed and the item's name (not on the executor,
+    the worker or the order of items).
+
+    Parameters
+    ----------
+    seed : int
+        The run seed (run card ``seed``).
+    item_name : str
+        Image ``item_id`` or sequence name.
+    """
+    crc = zlib.crc32(str(item_name).encode("utf-8"))
+    return int(np.random.SeedSequence([int(seed), int(crc)]).generate_state(1)[0])
+
+
+def check_corruption(corruption: str | None, severity: int) -> tuple[str | None, int]:
+    """Validate a runner's ``corruption`` / ``severity`` pair (before any model is loaded).
+
+    Returns
+    -------
+    (corruption, severity)
+        As given, severity as a Python int.
+
+    Raises
+    ------
+    UnknownNameError
+        ``corruption`` is not one of ``workbench.io.corruptions.CORRUPTIONS``.
+    ConfigError
+        ``severity`` not an integer 0..5, or a severity other than 0 without a corruption.
+    """
+    if corruption is None:
+        if severity not in (0, None):
+            raise ConfigError(f"severity={severity!r} was given without a corruption; pass corruption= one of "
+                              "gaussian_noise, gaussian_blur, jpeg, low_contrast, occluder (or severity=0).")
+        return None, 0
+    severity_parameter(corruption, severity)  # raises UnknownNameError / ConfigError
+    return corruption, int(severity)
+
+
+def corruption_params(corruption: str | None, severity: int) -> dict:
+    """Run-card parameters of a corruption: ``{"corruption", "severity"}`` for corrupted runs,
+    ``{}`` for clean ones (so clean run cards are those of earlier versions and stay resumable)."""
+    return {} if corruption is None else {"corruption": corruption, "severity": int(severity)}
+
+
 # --------------------------------------------------------------------------- VOS
 @dataclass(frozen=True)
 class VOSTask:
@@ -81,12 +138,22 @@ class VOSTask:
         Write ``masks/<seq>/%05d.png`` palette PNGs into ``run_dir``.
     run_dir : str
         The run folder (must be reachable by the worker at this path).
+    corruption : str or None
+        Corrupt every frame (``workbench.io.corruptions.corrupt_frames``) before the backend
+        sees it; None (default) runs on the clean frames.
+    severity : int
+        Corruption severity 1..5 (0 is the identity).
+    seed : int
+        Run seed; the sequence's corruption seed is ``corruption_seed(seed, name)``.
     """
 
     prompt: str
     max_frames: int | None
     save_masks: bool
     run_dir: str
+    corruption: str | None = None
+    severity: int = 0
+    seed: int = 0
 
     def __call__(self, backend, item) -> dict:
         """Run the sequence ``item`` (a :class:`~workbench.io.datasets.VideoItem`) on ``backend``.
@@ -97,7 +164,10 @@ class VOSTask:
             ``result``: ``obj_ids``, ``num_frames``, ``per_object`` (``"<seq>_<id>"`` → J/F
             statistics), ``per_frame`` (obj id as str → ``{"J": [...], "F": [...]}``, frames
             1..T-2), ``frames`` (scored frame names), ``prompt_clicks`` (obj id → row/col
-            clicks), ``masks`` (folder relative to the run folder, or None); ``timing``:
+            clicks), ``masks`` (folder relative to the run folder, or None), ``G-PixelAcc``
+            (the survey's global accuracy G, §4.3.2: pixels whose predicted id equals the GT id,
+            void excluded, over the scored frames 1..T-2) and ``G-pixels`` (pixels counted);
+            corrupted runs add ``corruption`` (kind, severity, seed); ``timing``:
             ``propagate_s``, ``FPS``, ``item_wall_s``, ``worker_pid``.
 
         Raises
@@ -112,6 +182,13 @@ class VOSTask:
             src = FrameSource(item.frames_dir)
             frames = [src[i] for i in range(self.max_frames)]
             gt = gt[: self.max_frames]
+        cseed = None
+        if self.corruption is not None:
+            if not isinstance(frames, list):
+                src = FrameSource(item.frames_dir)
+                frames = [src[i] for i in range(len(src))]
+            cseed = corruption_seed(self.seed, item.name)
+            frames = corrupt_frames(frames, self.corruption, self.severity, cseed)
         run = run_vos_sequence(backend, frames, gt, prompt=self.prompt, sequence=item.name)
         masks = None
         if self.save_masks:
@@ -127,10 +204,20 @@ class VOSTask:
             "bound_th": float(ev.bound_th),
             "prompt_clicks": {str(k): _clicks_json(v) for k, v in run.prompt_clicks.items()},
             "masks": masks,
+            **_global_accuracy(gt, run.pred),
         }
+        if cseed is not None:
+            result["corruption"] = {"kind": self.corruption, "severity": int(self.severity), "seed": cseed}
         timing = {"propagate_s": float(run.propagate_seconds), "FPS": float(run.fps),
                   "item_wall_s": time.perf_counter() - t0, "worker_pid": os.getpid()}
         return {"kind": "vos", "item": item.name, "result": result, "timing": timing}
+
+
+def _global_accuracy(gt: np.ndarray, pred: np.ndarray) -> dict:
+    """The survey's G on the DAVIS-scored frames 1..T-2 (all frames when T < 3), void excluded."""
+    sl = slice(1, gt.shape[0] - 1) if gt.shape[0] > 2 else slice(None)
+    void = gt[sl] == 255
+    return {"G-PixelAcc": float(global_accuracy(gt[sl], pred[sl], void)), "G-pixels": int((~void).sum())}
 
 
 def _write_sequence_masks(folder: Path, pred: np.ndarray) -> None:
@@ -171,6 +258,10 @@ def vos_tables(records: list[dict]) -> tuple[VOSEvaluation, list[dict], dict]:
     seconds = sum(rec["timing"]["propagate_s"] for rec in records)
     summary = {**evaluation.global_, "FPS": frames / seconds if seconds else float("nan"), "frames": frames,
                "objects": len(rows), "sequences": len(records)}
+    if records and all("G-PixelAcc" in rec["result"] for rec in records):  # pooled over all scored pixels
+        pixels = sum(rec["result"]["G-pixels"] for rec in records)
+        summary["G-PixelAcc"] = (sum(rec["result"]["G-PixelAcc"] * rec["result"]["G-pixels"] for rec in records)
+                                 / pixels) if pixels else 1.0
     return evaluation, rows, summary
 
 
@@ -191,6 +282,13 @@ class ImageTask:
         Write the mask after ``overlay_clicks`` clicks to ``masks/<item>.png``.
     overlay_clicks : int
     run_dir : str
+    corruption : str or None
+        Corrupt the image (``workbench.io.corruptions.corrupt``) before the backend sees it;
+        None (default) runs on the clean image. The ground truth is unchanged.
+    severity : int
+        Corruption severity 1..5 (0 is the identity).
+    seed : int
+        Run seed; the image's corruption seed is ``corruption_seed(seed, item_id)``.
     """
 
     dataset: str
@@ -201,6 +299,9 @@ class ImageTask:
     save_masks: bool
     overlay_clicks: int
     run_dir: str
+    corruption: str | None = None
+    severity: int = 0
+    seed: int = 0
 
     def __call__(self, backend, item) -> dict:
         """Run the image ``item`` (an :class:`~workbench.io.datasets.ImageItem`) on ``backend``.
@@ -209,8 +310,9 @@ class ImageTask:
         -------
         dict
             ``result``: ``clicks`` (row/col, is_positive), ``ious``, ``oracle_ious`` (one per
-            click), ``box-IoU`` / ``box-Dice`` (when asked), ``mask`` (path relative to the run
-            folder, or None); ``timing``: ``latencies_s`` (per predict call), ``latency_ms``
+            click), ``box-IoU`` / ``box-Dice`` / ``box-PA`` (pixel accuracy, survey eq. 4; when
+            asked), ``mask`` (path relative to the run folder, or None); corrupted runs add
+            ``corruption`` (kind, severity, seed); ``timing``: ``latencies_s`` (per predict call), ``latency_ms``
             (their mean), ``item_wall_s``, ``worker_pid``.
 
         Raises
@@ -220,6 +322,10 @@ class ImageTask:
         """
         t0 = time.perf_counter()
         image, gt, ignore = item.load()
+        cseed = None
+        if self.corruption is not None:
+            cseed = corruption_seed(self.seed, item.item_id)
+            image = corrupt(image, self.corruption, self.severity, cseed)
         run = run_click_protocol(backend, image, gt, ignore_mask=ignore, max_clicks=self.max_clicks,
                                  multimask=self.multimask, stop_at_iou=self.stop_at_iou,
                                  keep_mask_after=self.overlay_clicks if self.save_masks else None)
@@ -234,6 +340,9 @@ class ImageTask:
             box_mask = pred.masks[pred.best()]
             result["box-IoU"] = float(iou(box_mask, gt, ignore=ignore))
             result["box-Dice"] = float(dice(box_mask, gt, ignore=ignore))
+            result["box-PA"] = float(pixel_accuracy(box_mask, gt, ignore=ignore))
+        if cseed is not None:
+            result["corruption"] = {"kind": self.corruption, "severity": int(self.severity), "seed": cseed}
         lat = _floats(run.latencies_s)
         timing = {"latencies_s": lat, "latency_ms": 1000 * float(np.mean(lat)) if lat else float("nan"),
                   "item_wall_s": time.perf_counter() - t0, "worker_pid": os.getpid()}
@@ -257,9 +366,12 @@ def image_rows(records: list[dict], runs: list[ClickRun], task: ImageTask) -> li
                "NoC@90": run.noc(0.90, task.max_clicks), "clicks": len(run.clicks)}
         for k in range(1, min(task.max_clicks, 5) + 1):
             row[f"IoU@{k}"] = run.iou_at(k)
+        for k in range(1, min(task.max_clicks, 5) + 1):  # Dice = 2 IoU / (1 + IoU), exact per image
+            row[f"Dice@{k}"] = 2.0 * run.iou_at(k) / (1.0 + run.iou_at(k))
         if task.box_prompt:
             row["box-IoU"] = rec["result"]["box-IoU"]
             row["box-Dice"] = rec["result"]["box-Dice"]
+            row["box-PA"] = rec["result"].get("box-PA", float("nan"))  # absent in runs made before it existed
         row["latency_ms"] = rec["timing"]["latency_ms"]
         rows.append(row)
     return rows
@@ -329,5 +441,6 @@ def comparable_outputs(run_dir: str | Path, masks: bool = True) -> dict[str, obj
     return out
 
 
-__all__ = ["RESULT_FILES", "TIMING_FIELDS", "ImageTask", "VOSTask", "click_run", "clicks_log",
-           "comparable_outputs", "image_rows", "vos_evaluation", "vos_tables"]
+__all__ = ["RESULT_FILES", "TIMING_FIELDS", "ImageTask", "VOSTask", "check_corruption", "click_run", "clicks_log",
+           "comparable_outputs", "corruption_params", "corruption_seed", "image_rows", "vos_evaluation",
+           "vos_tables"]

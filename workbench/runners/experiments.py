@@ -1,0 +1,231 @@
+"""Experiment folders: several benchmark runs made by one notebook, and where to find them.
+
+An experiment folder ``<reports_root>/<run_id>/`` holds ``experiment.json`` (:class:`Experiment`:
+the notebook's parameters, the runs it made, the runs that failed and why, combinations it
+skipped, the official checkpoints missing here) and the run folders under ``runs/`` written by
+the runners (:func:`~workbench.runners.run_image_benchmark`, :func:`~workbench.runners.run_vos_benchmark`,
+:func:`~workbench.runners.volume_runner.run_volume_benchmark`). Used by the survey notebooks
+(:mod:`workbench.runners.survey`); report builders read the folders back with
+:func:`find_experiments` and :func:`experiment_runs`.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from ..config import reports_dir
+from ..errors import DataError, WorkbenchError
+from .card import git_commit, new_run_dir, read_run, write_json
+from .executors import BackendSpec, Executor, WorkerPool, make_executor
+from .image_runner import run_image_benchmark
+from .volume_runner import run_volume_benchmark
+from .vos_runner import run_vos_benchmark
+
+EXPERIMENT_FILE = "experiment.json"
+
+__all__ = ["EXPERIMENT_FILE", "CachingLocalExecutor", "Experiment", "experiment_runs", "find_experiments",
+           "model_slug", "read_experiment"]
+
+
+def model_slug(i: int, m: dict) -> str:
+    """Run-id part naming model ``i`` of an experiment: ``m<i>-<backend>[-<model>][-random]-<size>``."""
+    name = f"m{i}-{m['backend']}" + (f"-{m['model']}" if m["model"] else "")
+    if m["backend"] != "classical":
+        name += ("-random" if m["checkpoint"] == "random" else "") + f"-{m['image_size']}"
+    return "".join(c if c.isalnum() or c in "._+-" else "_" for c in name)
+
+
+class _CachedPool(WorkerPool):
+    def __init__(self, backend):
+        self.backend, self.info, self.num_workers = backend, backend.info, 1
+
+    def imap_unordered(self, task, items) -> Iterator[dict]:
+        for item in items:
+            yield task(self.backend, item)
+
+
+class CachingLocalExecutor(Executor):
+    """In-process executor that builds each backend once and reuses it for later runs.
+
+    An experiment makes many runs with the same model (one per dataset, prompt, corruption);
+    building a SAM model takes seconds, so the built backend is kept, keyed by its
+    :class:`BackendSpec`. Results equal :class:`~workbench.runners.executors.LocalExecutor`'s:
+    image tasks set the image and video tasks reset the backend for every item.
+    """
+
+    name = "local"
+    num_workers = 1
+
+    def __init__(self):
+        self._backends: dict[BackendSpec, object] = {}
+
+    @contextlib.contextmanager
+    def pool(self, spec: BackendSpec) -> Iterator[WorkerPool]:
+        """Yield a pool on the cached backend of ``spec`` (built on first use)."""
+        if spec not in self._backends:
+            self._backends[spec] = spec.build()
+        yield _CachedPool(self._backends[spec])
+
+
+class Experiment:
+    """One experiment folder: ``experiment.json`` plus run folders under ``runs/``.
+
+    Parameters
+    ----------
+    name : str
+        Experiment (notebook) name, e.g. ``"exp_medical"``.
+    run_id : str, optional
+        Folder name under ``reports_root`` (generated from ``name`` and the time when None).
+        An existing folder is continued: finished runs are reused (runner ``resume``).
+    reports_root : path, optional
+        Default ``$WORKBENCH_REPORTS_DIR`` or ``./reports``.
+    params : dict
+        The notebook's parameters (stored in ``experiment.json``).
+    executor : {"local", "ray"} or Executor
+        "local" uses :class:`CachingLocalExecutor`.
+    num_workers : int
+        Ray workers.
+    missing : list of dict, optional
+        Official checkpoints missing here (stored for the report).
+
+    Attributes
+    ----------
+    dir, runs_dir : Path
+    record : dict
+        Content of ``experiment.json``: ``experiment``, ``run_id``, ``params``, ``started_at``,
+        ``git_commit``, ``status`` (running / done), ``wall_time_s``, ``runs`` (run folder
+        names), ``failures`` (``{"what", "model", "error"}``), ``skipped`` (``{"what", "model",
+        "reason"}``), ``missing_checkpoints``.
+    """
+
+    def __init__(self, name: str, run_id: str | None = None, reports_root: str | Path | None = None,
+                 params: dict | None = None, executor: str | Executor = "local", num_workers: int = 2,
+                 missing: list[dict] | None = None):
+        self.run_id, self.dir = new_run_dir(run_id, prefix=name, root=reports_root)
+        self.runs_dir = self.dir / "runs"
+        self.runs_dir.mkdir(exist_ok=True)
+        self.executor = CachingLocalExecutor() if executor in (None, "local") else make_executor(executor, num_workers)
+        self._stack = contextlib.ExitStack()
+        if hasattr(self.executor, "__enter__"):  # Ray: one cluster session for all the runs (closed by finish)
+            self._stack.enter_context(self.executor)
+        self._t0 = time.perf_counter()
+        self.record = {"experiment": name, "run_id": self.run_id, "params": _jsonable(params or {}),
+                       "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "git_commit": git_commit(),
+                       "status": "running", "wall_time_s": 0.0, "runs": [], "failures": [], "skipped": [],
+                       "missing_checkpoints": list(missing or [])}
+        self._write()
+
+    def _write(self) -> None:
+        write_json(self.dir / EXPERIMENT_FILE, self.record)
+
+    def _run(self, what: str, model: dict, fn, **kw) -> Path | None:
+        """Run one benchmark into ``runs/``; a WorkbenchError is recorded as a failure."""
+        try:
+            run_dir = fn(backend=model["backend"], model=model["model"], checkpoint=model["checkpoint"],
+                         image_size=model["image_size"], device=model["device"], reports_root=self.runs_dir,
+                         executor=self.executor, resume=True, progress=False, **kw)
+        except WorkbenchError as exc:
+            self.record["failures"].append({"what": what, "model": model, "error": f"{type(exc).__name__}: {exc}"})
+            self._write()
+            return None
+        if run_dir.name not in self.record["runs"]:
+            self.record["runs"].append(run_dir.name)
+        self._write()
+        return run_dir
+
+    def image(self, i: int, model: dict, dataset: str, **kw) -> Path | None:
+        """:func:`run_image_benchmark` of model ``i`` on ``dataset`` (run id from the settings)."""
+        tag = f"-{kw['corruption']}{kw.get('severity', 0)}" if kw.get("corruption") else ""
+        return self._run(f"image {dataset}{tag}", model, run_image_benchmark, dataset=dataset,
+                         run_id=f"img-{dataset}-{model_slug(i, model)}{tag}", **kw)
+
+    def vos(self, i: int, model: dict, prompt: str, **kw) -> Path | None:
+        """:func:`run_vos_benchmark` of model ``i`` with a first-frame ``prompt``; SAM (v1) is
+        skipped (no video predictor)."""
+        tag = f"-{kw['corruption']}{kw.get('severity', 0)}" if kw.get("corruption") else ""
+        if self._skip_image_only(f"vos {prompt}{tag}", model):
+            return None
+        return self._run(f"vos {prompt}{tag}", model, run_vos_benchmark, prompt=prompt,
+                         run_id=f"vos-{prompt}-{model_slug(i, model)}{tag}", **kw)
+
+    def volume(self, i: int, model: dict, prompt: str = "mask", **kw) -> Path | None:
+        """:func:`run_volume_benchmark` of model ``i``; SAM (v1) is skipped."""
+        if self._skip_image_only(f"volumes {prompt}", model):
+            return None
+        return self._run(f"volumes {prompt}", model, run_volume_benchmark, prompt=prompt,
+                         run_id=f"vol-{prompt}-{model_slug(i, model)}", **kw)
+
+    def _skip_image_only(self, what: str, model: dict) -> bool:
+        if model["backend"] != "sam":
+            return False
+        entry = {"what": what, "model": model, "reason": "SAM (v1) has no video predictor"}
+        if entry not in self.record["skipped"]:
+            self.record["skipped"].append(entry)
+            self._write()
+        return True
+
+    def finish(self) -> Experiment:
+        """Mark the experiment done (wall time added), release the executor, return it."""
+        self._stack.close()
+        self.record["status"] = "done"
+        self.record["wall_time_s"] = float(self.record["wall_time_s"]) + time.perf_counter() - self._t0
+        self._write()
+        return self
+
+    def run_dirs(self) -> list[Path]:
+        """The run folders of this experiment, in run order."""
+        return [self.runs_dir / r for r in self.record["runs"]]
+
+
+def _jsonable(obj):
+    return json.loads(json.dumps(obj, default=str))
+
+
+def read_experiment(folder: str | Path) -> dict:
+    """``experiment.json`` of an experiment folder, with ``dir`` (Path) added.
+
+    Raises
+    ------
+    DataError
+        No ``experiment.json`` there (not an experiment folder).
+    """
+    path = Path(folder) / EXPERIMENT_FILE
+    if not path.is_file():
+        raise DataError(f"{folder} is not an experiment folder (no {EXPERIMENT_FILE}); experiment folders are "
+                        f"written by the survey notebooks (workbench.runners.survey).")
+    return {**json.loads(path.read_text()), "dir": Path(folder)}
+
+
+def find_experiments(reports_root: str | Path | None = None, latest: bool = True) -> list[Path]:
+    """Experiment folders under ``reports_root`` (default ``$WORKBENCH_REPORTS_DIR`` / ``./reports``);
+    with ``latest``, only the newest of each experiment name (by start time, then folder name)."""
+    root = Path(reports_root) if reports_root is not None else reports_dir()
+    found = [p for p in sorted(root.iterdir()) if (p / EXPERIMENT_FILE).is_file()] if root.is_dir() else []
+    if not latest:
+        return found
+    newest: dict[str, tuple] = {}
+    for p in found:
+        rec = read_experiment(p)
+        key = (rec.get("started_at", ""), p.name)
+        if rec["experiment"] not in newest or key > newest[rec["experiment"]][0]:
+            newest[rec["experiment"]] = (key, p)
+    return [v[1] for v in sorted(newest.values(), key=lambda t: t[0])]
+
+
+def experiment_runs(folders: Sequence[str | Path]) -> list[Path]:
+    """Run folders of experiment folders (``runs/<run>`` listed in each ``experiment.json``,
+    ones that exist with a readable run card)."""
+    out = []
+    for f in folders:
+        rec = read_experiment(f)
+        for name in rec.get("runs", []):
+            rd = Path(f) / "runs" / name
+            try:
+                read_run(rd)
+            except WorkbenchError:
+                continue
+            out.append(rd)
+    return out
