@@ -151,3 +151,18 @@ def test_item_log_ignores_a_cut_last_line_and_refuses_a_broken_one(tmp_path):
     path.write_text('{"kind": "image", "item": "a", "result": {}, "timing": {}}\nnot json\n{"item": "c"}\n')
     with pytest.raises(ResultsFormatError, match="line 2"):
         read_records(path)
+
+
+@pytest.mark.slow
+def test_resume_run_dispatches_volume_runs(tmp_path, data_dir):
+    from workbench.runners import read_run, resume_run
+    from workbench.runners.volume_runner import run_volume_benchmark
+
+    first = run_volume_benchmark(backend="classical", data_root=data_dir, smoke=True, run_id="vol",
+                                 reports_root=tmp_path, progress=False)
+    before = read_run(first)["summary"]["mDice-3D"]
+    again = resume_run("vol", reports_root=tmp_path, data_root=data_dir, progress=False)
+    execution = json.loads((again / "execution.json").read_text())["sessions"]
+    assert again == first and read_run(again)["card"]["kind"] == "volume"
+    assert execution[-1]["resumed"] and execution[-1]["items_reused"] == 1 and execution[-1]["items_run"] == 0
+    assert read_run(again)["summary"]["mDice-3D"] == before

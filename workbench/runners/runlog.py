@@ -328,18 +328,25 @@ def resume_run(run_id: str, reports_root=None, data_root=None, executor: str | E
     backend = {k: req[k] for k in ("backend", "model", "checkpoint", "device", "image_size")}
     common = {**backend, "data_root": data_root, "run_id": run_id, "reports_root": root, "seed": card.get("seed", 0),
               "executor": executor, "num_workers": num_workers, "progress": progress, "resume": True}
+    corruption = {"corruption": p.get("corruption"), "severity": p.get("severity", 0)}
+    if card["kind"] == "volume":
+        from .volume_runner import run_volume_benchmark
+
+        return run_volume_benchmark(volumes=p.get("volumes"), prompt=p["prompt"], prompt_slice=p["prompt_slice"],
+                                    max_frame_num_to_track=p["max_frame_num_to_track"], window=p.get("window"),
+                                    save_masks=p.get("save_masks", False), smoke=p.get("smoke", False), **common)
     if card["kind"] == "vos":
         from .vos_runner import run_vos_benchmark
 
         return run_vos_benchmark(dataset=card["dataset"], sequences=p.get("sequences"), max_frames=p.get("max_frames"),
                                  prompt=p["prompt"], save_masks=p.get("save_masks", False), smoke=p.get("smoke", False),
-                                 **common)
+                                 **corruption, **common)
     from .image_runner import run_image_benchmark
 
     return run_image_benchmark(dataset=card["dataset"], subset=p.get("subset"), max_clicks=p["max_clicks"],
                                multimask=p["multimask"], box_prompt=p["box_prompt"], stop_at_iou=p.get("stop_at_iou"),
                                save_masks=p.get("save_masks", False), overlay_clicks=p.get("overlay_clicks", 5),
-                               smoke=p.get("smoke", False), **common)
+                               smoke=p.get("smoke", False), **corruption, **common)
 
 
 __all__ = ["EXECUTION_FILE", "ITEMS_FILE", "ItemLog", "RunPlan", "load_prior", "read_records", "resume_run",
