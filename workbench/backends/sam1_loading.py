@@ -28,7 +28,13 @@ from ..errors import (
 )
 from ..types import ModelInfo
 from .registry import ModelSpec, get_sam1_spec, resolve_sam1_checkpoint
-from .sam2_loading import RANDOM, _checkpoint_digest, load_state_dict_strict, resolve_device, safe_torch_load
+from .sam2_loading import (
+    _checkpoint_digest,
+    checkpoint_path,
+    load_state_dict_strict,
+    resolve_device,
+    safe_torch_load,
+)
 
 PATCH_SIZE = 16
 PROMPT_EMBED_DIM = 256
@@ -194,17 +200,7 @@ def build_sam1_model(
     spec = get_sam1_spec(model)
     image_size = check_sam1_image_size(image_size)
     dev = resolve_device(device)
-    if checkpoint is None:
-        path: Path | None = resolve_sam1_checkpoint(spec.name, checkpoint_dir)
-    elif isinstance(checkpoint, str) and checkpoint == RANDOM:
-        path = None
-    else:
-        path = Path(checkpoint).expanduser().resolve()
-        if not path.is_file():
-            raise CheckpointNotFoundError(
-                f"Checkpoint file not found: {path}. Pass an existing file, checkpoint=None to use {spec.filename} "
-                "from the checkpoint directory, or checkpoint='random' for untrained weights."
-            )
+    path = checkpoint_path(checkpoint, spec, lambda: resolve_sam1_checkpoint(spec.name, checkpoint_dir))
     try:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)

@@ -270,6 +270,28 @@ def save_checkpoint(model: torch.nn.Module, path: str | Path) -> Path:
     return path
 
 
+def checkpoint_path(checkpoint, spec: ModelSpec, resolve) -> Path | None:
+    """The weights file a ``checkpoint`` argument names: None → ``resolve()`` (the official file
+    in the checkpoint directory), ``"random"`` → None (untrained), else an existing file.
+
+    Raises
+    ------
+    CheckpointNotFoundError
+        The file does not exist.
+    """
+    if checkpoint is None:
+        return resolve()
+    if isinstance(checkpoint, str) and checkpoint == RANDOM:
+        return None
+    path = Path(checkpoint).expanduser().resolve()
+    if not path.is_file():
+        raise CheckpointNotFoundError(
+            f"Checkpoint file not found: {path}. Pass an existing file, checkpoint=None to use "
+            f"{spec.filename} from the checkpoint directory, or checkpoint='random' for untrained weights."
+        )
+    return path
+
+
 def build_sam2_model(
     model: str = "sam2.1_hiera_tiny",
     checkpoint: str | Path | None = None,
@@ -322,17 +344,7 @@ def build_sam2_model(
     image_size = _check_image_size(image_size)
     dev = resolve_device(device)
     # Resolve the weights first: a missing file should fail before the (slow) build.
-    if checkpoint is None:
-        path: Path | None = resolve_checkpoint(spec.name, checkpoint_dir)
-    elif isinstance(checkpoint, str) and checkpoint == RANDOM:
-        path = None
-    else:
-        path = Path(checkpoint).expanduser().resolve()
-        if not path.is_file():
-            raise CheckpointNotFoundError(
-                f"Checkpoint file not found: {path}. Pass an existing file, checkpoint=None to use "
-                f"{spec.filename} from the checkpoint directory, or checkpoint='random' for untrained weights."
-            )
+    path = checkpoint_path(checkpoint, spec, lambda: resolve_checkpoint(spec.name, checkpoint_dir))
     from sam2.build_sam import build_sam2, build_sam2_video_predictor
 
     overrides = [f"++model.image_size={image_size}"] if image_size != 1024 else []
