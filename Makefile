@@ -9,7 +9,10 @@ VPY := $(VENV)/bin/python
 # it, so installs ignore the machine's pip configuration (PIP_CERT is kept).
 PIPENV := PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= PIP_DISABLE_PIP_VERSION_CHECK=1
 PIP := $(PIPENV) $(VPY) -m pip install --progress-bar off -q
+# Evaluation data beside the checkout when present; without it the demo uses packaged samples.
+ifneq ($(wildcard ../shared/data),)
 export WORKBENCH_DATA_DIR ?= $(abspath ../shared/data)
+endif
 
 .PHONY: demo test install install-test browser clean-venv lint
 

@@ -61,3 +61,18 @@ def test_unknown_notebook_or_parameter_is_refused(tmp_path):
         execute_notebook("nope", {}, reports_root=tmp_path)
     with pytest.raises(UnknownNameError, match="n_clicks"):
         execute_notebook("image", {"nclicks": 3}, reports_root=tmp_path)
+
+
+def test_demo_plan_follows_the_data_and_checkpoints_present(tmp_path, monkeypatch, data_dir):
+    from workbench.runners.report import demo_plan
+
+    monkeypatch.setenv("SAM2_CHECKPOINT_DIR", str(tmp_path))
+    monkeypatch.delenv("WORKBENCH_DATA_DIR")
+    assert demo_plan() == [("image", {"backend": "classical", "model": None, "smoke": False, "dataset": "samples"})]
+    monkeypatch.setenv("WORKBENCH_DATA_DIR", str(data_dir))
+    (tmp_path / "sam2.1_hiera_small.pt").write_bytes(b"present")
+    plan = demo_plan(smoke=True)
+    assert [(k, p["backend"], p["model"]) for k, p in plan] == [
+        ("vos", "classical", None), ("image", "classical", None),
+        ("vos", "sam2", "sam2.1_hiera_small"), ("image", "sam2", "sam2.1_hiera_small")]
+    assert all(p["smoke"] for _, p in plan) and plan[1][1]["dataset"] == "grabcut"
