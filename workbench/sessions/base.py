@@ -43,6 +43,17 @@ class SessionBase:
 
     kind: ClassVar[str] = ""
 
+    def _check_inside(self, x, y, what: str) -> None:
+        """Raise ``PromptError`` unless ``(x, y)`` are numbers inside the ``width`` x ``height``
+        picture (``what`` names it in the message: "image" or "frame")."""
+        try:
+            fx, fy = float(x), float(y)
+        except (TypeError, ValueError) as exc:
+            raise PromptError(f"x and y must be numbers (pixels); got x={x!r}, y={y!r}.") from exc
+        if not (0 <= fx < self.width and 0 <= fy < self.height):
+            raise PromptError(f"Click (x={fx:g}, y={fy:g}) lies outside the {self.width}x{self.height} (WxH) {what}: "
+                              f"0 <= x < {self.width}, 0 <= y < {self.height}.")
+
     def __init__(self, max_history: int = 100, worker: Worker | None = None):
         if int(max_history) < 1:
             raise PromptError(f"max_history must be at least 1; got {max_history}.")

@@ -220,13 +220,7 @@ class ImageSession(SessionBase):
     def _check_xy(self, x, y, frame_idx=0) -> None:
         if int(frame_idx) != 0:
             raise PromptError(f"Image sessions have one frame (frame_idx 0); got frame_idx={frame_idx}.")
-        try:
-            fx, fy = float(x), float(y)
-        except (TypeError, ValueError) as exc:
-            raise PromptError(f"x and y must be numbers (pixels); got x={x!r}, y={y!r}.") from exc
-        if not (0 <= fx < self.width and 0 <= fy < self.height):
-            raise PromptError(f"Click (x={fx:g}, y={fy:g}) lies outside the {self.width}x{self.height} (WxH) image: "
-                              f"0 <= x < {self.width}, 0 <= y < {self.height}.")
+        self._check_inside(x, y, "image")
 
     def add_point(self, x: float, y: float, positive: bool = True, obj_id: int | None = None,
                   multimask_output: bool | None = None) -> ImageResult:

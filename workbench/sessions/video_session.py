@@ -184,13 +184,7 @@ class VideoSession(SessionBase):
 
     def _check_xy(self, x, y, frame_idx) -> None:
         self._check_frame(frame_idx)
-        try:
-            fx, fy = float(x), float(y)
-        except (TypeError, ValueError) as exc:
-            raise PromptError(f"x and y must be numbers (pixels); got x={x!r}, y={y!r}.") from exc
-        if not (0 <= fx < self.width and 0 <= fy < self.height):
-            raise PromptError(f"Click (x={fx:g}, y={fy:g}) lies outside the {self.width}x{self.height} (WxH) frame: "
-                              f"0 <= x < {self.width}, 0 <= y < {self.height}.")
+        self._check_inside(x, y, "frame")
 
     # -- prompts ---------------------------------------------------------------------------------------
     def add_point(self, frame_idx: int, x: float, y: float, positive: bool = True,
