@@ -68,17 +68,26 @@ class CanvasRenderMixin:
         draw_prompts(self.prompt_layer, items, radius, max(1.0, 1.5 / self._zoom), drag_box=self._drag)
 
     def _sync_objects(self) -> None:
-        objects = self.session.objects
-        options = [(f"{o.obj_id}: {o.name}", o.obj_id) for o in objects.values()]
-        active = self.session.active_obj_id
-        self._syncing = True
-        try:
-            if list(self.object_dropdown.options) != options:
-                self.object_dropdown.options = options
-            if self.object_dropdown.value != active:
-                self.object_dropdown.value = active
-        finally:
-            self._syncing = False
+        sync_object_selector(self, self.object_dropdown)
 
 
-__all__ = ["CanvasRenderMixin"]
+def sync_object_selector(widget, selector) -> bool:
+    """Show the session's objects (``"<obj_id>: <name>"``) in ``selector`` (a Dropdown or Select)
+    and select the active one, with ``widget._syncing`` set so the change handlers ignore it.
+    Returns True when the selected object changed."""
+    session = widget.session
+    options = [(f"{o.obj_id}: {o.name}", o.obj_id) for o in session.objects.values()]
+    active = session.active_obj_id
+    widget._syncing = True
+    try:
+        if list(selector.options) != options:
+            selector.options = options
+        if selector.value != active:
+            selector.value = active
+            return True
+        return False
+    finally:
+        widget._syncing = False
+
+
+__all__ = ["CanvasRenderMixin", "sync_object_selector"]

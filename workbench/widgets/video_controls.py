@@ -19,6 +19,7 @@ from pathlib import Path
 import ipywidgets as W
 
 from ..errors import ConfigError, PromptError
+from .canvas_render import sync_object_selector
 from ..io.export import (export_coco_rle, export_davis_pngs, export_overlay_mp4, session_colors,
                          session_object_names)
 
@@ -124,18 +125,9 @@ class VideoControlsMixin:
 
     # -- objects ----------------------------------------------------------------------------------
     def _sync_objects(self) -> None:
-        objects = self.session.objects
-        options = [(f"{o.obj_id}: {o.name}", o.obj_id) for o in objects.values()]
-        active = self.session.active_obj_id
-        self._syncing = True
-        try:
-            if list(self.object_list.options) != options:
-                self.object_list.options = options
-            if self.object_list.value != active:
-                self.object_list.value = active
-                self.object_name.value = objects[active].name if active in objects else ""
-        finally:
-            self._syncing = False
+        if sync_object_selector(self, self.object_list):
+            objects, active = self.session.objects, self.session.active_obj_id
+            self.object_name.value = objects[active].name if active in objects else ""
 
     def _on_select_object(self, change) -> None:
         if self._syncing or change["new"] is None:
