@@ -14,24 +14,37 @@ ifneq ($(wildcard ../shared/data),)
 export WORKBENCH_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: demo test install install-test browser clean-venv lint
+.PHONY: demo test install install-test browser clean-venv lint check
 
 $(VENV)/bin/python:
 	$(PY) -m venv $(VENV)
 
-$(VENV)/.core: $(VENV)/bin/python
+# Pins live in pyproject.toml alone; these read them (`"torch==X"` -> X).
+pin = $(shell sed -n 's/^ *"$(1)==\([^"]*\)".*/\1/p' pyproject.toml | head -n1)
+TORCH_PIN := $(call pin,torch)
+TORCHVISION_PIN := $(call pin,torchvision)
+SAM2_PIN := $(call pin,sam2)
+# The stamp names carry the pins: changing a pin in pyproject.toml makes a new stamp, so the
+# core packages are reinstalled at the new versions (and `pip install -e .` re-runs whenever
+# pyproject.toml changes, which reinstalls any other pin that changed).
+CORE := $(VENV)/.core-torch$(TORCH_PIN)-tv$(TORCHVISION_PIN)-sam2$(SAM2_PIN)
+
+$(CORE): $(VENV)/bin/python
+	@test -n "$(TORCH_PIN)" -a -n "$(TORCHVISION_PIN)" -a -n "$(SAM2_PIN)" || \
+	  { echo "pyproject.toml must pin torch, torchvision and sam2 exactly (==)"; exit 1; }
 	$(PIP) --upgrade pip setuptools wheel
-	$(PIP) torch==2.13.0 torchvision==0.28.0
+	$(PIP) torch==$(TORCH_PIN) torchvision==$(TORCHVISION_PIN)
 	# sam2 ships as an sdist that imports torch at build time; build it against the pinned
 	# torch, without the optional CUDA extension (used only for hole filling on GPU).
-	SAM2_BUILD_CUDA=0 $(PIP) --no-build-isolation sam2==1.1.0
+	SAM2_BUILD_CUDA=0 $(PIP) --no-build-isolation sam2==$(SAM2_PIN)
+	rm -f $(VENV)/.core-*
 	touch $@
 
-$(VENV)/.installed: $(VENV)/.core pyproject.toml
+$(VENV)/.installed: $(CORE) pyproject.toml
 	$(PIP) -e .
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 	$(PIP) -e '.[test]'
 	touch $@
 
@@ -48,11 +61,19 @@ install-test: $(VENV)/.installed-test browser
 demo: install
 	$(VENV)/bin/workbench report --suite demo
 
-test: install-test
+test: install-test check
 	$(VPY) -m pytest -m "not gpu" $(PYTEST_ARGS)
 
-lint:
+# Static checks run by `make test` (and so by CI): lint, format, types, import contracts
+# (the layers of README "Layout"), notebooks committed without outputs.
+check: install-test
+	$(VENV)/bin/ruff check workbench tests benchmarks
+	$(VENV)/bin/ruff format --check workbench tests benchmarks
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/nbstripout --verify notebooks/*.ipynb
+
+lint: check
 
 clean-venv:
 	rm -rf $(VENV)

@@ -69,6 +69,14 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_doctor(args) -> int:
+    from .doctor import as_json, format_report, run_checks
+
+    checks = run_checks()
+    print(as_json(checks) if args.json else format_report(checks))
+    return 1 if any(c.ok is False for c in checks) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="workbench", description="SAM2 Workbench: SAM 2 research tools for Jupyter.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -108,6 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--resume", default=None, metavar="RUN_ID",
                     help="continue an interrupted run; notebook and settings come from its run card")
     rp.set_defaults(func=_cmd_report)
+
+    dr = sub.add_parser("doctor", help="what this machine has: Python, torch/GPU, checkpoints, data, Jupyter, Ray")
+    dr.add_argument("--json", action="store_true", help="print the checks as JSON")
+    dr.set_defaults(func=_cmd_doctor)
 
     from .bench import add_bench_command
 

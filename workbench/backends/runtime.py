@@ -1,0 +1,154 @@
+"""The torch runtime: which device and precision ``"auto"`` means here, and what the machine has.
+
+The only module outside the model families that touches ``torch``; it imports it lazily so
+that ``workbench doctor`` and the classical backend start without loading it.
+
+``device="auto"`` is CUDA when ``torch.cuda.is_available()``, else CPU (the SAM 2 notebooks'
+own rule: ``torch.device("cuda" if torch.cuda.is_available() else "cpu")``, with MPS left out
+because sam2 documents degraded results there). ``precision="auto"`` is the SAM 2 demo's
+setting on that device: bfloat16 autocast (with TF32 matmuls on Ampere and newer) on CUDA,
+float32 on CPU — never bfloat16 on CPU, where it is about 150x slower.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+
+from ..errors import UnknownNameError
+
+DEVICES = ("auto", "cpu", "cuda")
+"""Accepted device names (``"cuda:N"`` is accepted too)."""
+PRECISIONS = ("auto", "float32", "bfloat16")
+"""Accepted precision names."""
+
+
+def cuda_available() -> bool:
+    """Whether torch sees a CUDA GPU (False when torch is missing)."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def resolve_device(device: str = "auto") -> str:
+    """The concrete torch device name for ``device``.
+
+    Parameters
+    ----------
+    device : str
+        ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+
+    Returns
+    -------
+    str
+        ``"cuda"`` / ``"cuda:N"`` or ``"cpu"``.
+
+    Raises
+    ------
+    UnknownNameError
+        Any other name.
+    """
+    name = str(device).strip().lower()
+    if name == "auto":
+        return "cuda" if cuda_available() else "cpu"
+    if name in ("cpu", "cuda") or (name.startswith("cuda:") and name[5:].isdigit()):
+        return name
+    raise UnknownNameError("device", device, list(DEVICES))
+
+
+def resolve_precision_name(precision: str, device: str) -> str:
+    """The concrete precision for ``precision`` on a resolved ``device``.
+
+    ``"auto"`` is ``"bfloat16"`` on CUDA and ``"float32"`` on CPU (SAM 2's demo settings).
+
+    Raises
+    ------
+    UnknownNameError
+        A precision not in :data:`PRECISIONS`.
+    """
+    name = str(precision).strip().lower()
+    if name not in PRECISIONS:
+        raise UnknownNameError("precision", precision, list(PRECISIONS))
+    if name == "auto":
+        return "bfloat16" if str(device).startswith("cuda") else "float32"
+    return name
+
+
+def slow_cpu_hint(backend: str, device: str, image_size: int) -> str | None:
+    """One line telling the user a SAM-family model at full size on CPU will be slow, or None.
+
+    Given for ``backend`` other than ``"classical"`` on ``device == "cpu"`` at ``image_size >= 1024``.
+    """
+    if backend == "classical" or not str(device).startswith("cpu") or int(image_size) < 1024:
+        return None
+    return (f"Note: {backend} at {image_size} px runs on the CPU here and will be slow (seconds per frame). "
+            "Use a CUDA GPU (device='auto' picks it when the kernel has one) or a smaller image_size, "
+            "e.g. image_size=512, for a quick look.")
+
+
+@dataclass(frozen=True)
+class TorchFacts:
+    """What torch reports about this machine.
+
+    Attributes
+    ----------
+    torch, torchvision, sam2 : str or None
+        Installed versions (None when not installed).
+    cuda : str or None
+        CUDA version torch was built with (None for CPU builds).
+    gpu : str or None
+        Name of CUDA device 0, None when no GPU is visible.
+    gpu_memory_bytes : int or None
+        Total memory of that device in bytes.
+    bf16 : bool
+        Whether that GPU supports bfloat16 (``torch.cuda.is_bf16_supported()``); False on CPU.
+    sam2_cuda_extension : bool
+        Whether sam2's optional CUDA extension (``sam2._C``, used for hole filling) is built.
+    threads : int
+        torch's intra-op CPU threads.
+    """
+
+    torch: str | None
+    torchvision: str | None
+    sam2: str | None
+    cuda: str | None
+    gpu: str | None
+    gpu_memory_bytes: int | None
+    bf16: bool
+    sam2_cuda_extension: bool
+    threads: int
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return None
+
+
+def torch_facts() -> TorchFacts:
+    """Read :class:`TorchFacts` (imports torch; a few seconds on first call)."""
+    try:
+        import torch
+    except ImportError:
+        return TorchFacts(None, _version("torchvision"), _version("sam2"), None, None, None, False, False, 0)
+    gpu = mem = None
+    bf16 = False
+    if torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(0)
+        gpu, mem = str(props.name), int(props.total_memory)
+        bf16 = bool(torch.cuda.is_bf16_supported())
+    try:
+        from sam2 import _C  # noqa: F401  (built only with SAM2_BUILD_CUDA=1)
+
+        ext = True
+    except ImportError:
+        ext = False
+    return TorchFacts(torch=str(torch.__version__), torchvision=_version("torchvision"), sam2=_version("sam2"),
+                      cuda=torch.version.cuda, gpu=gpu, gpu_memory_bytes=mem, bf16=bf16, sam2_cuda_extension=ext,
+                      threads=int(torch.get_num_threads()))
+
+
+__all__ = ["DEVICES", "PRECISIONS", "TorchFacts", "cuda_available", "resolve_device", "resolve_precision_name",
+           "slow_cpu_hint", "torch_facts"]
