@@ -44,6 +44,30 @@ def checkpoint_dir() -> Path:
     return (cache / "sam2_workbench" / "checkpoints").resolve()
 
 
+PROJECT_NAME = "sam2-workbench"
+"""The distribution name in the checkout's ``pyproject.toml`` (how a checkout is recognised)."""
+
+
+def project_root() -> Path | None:
+    """The checkout this package is imported from (the folder holding its ``pyproject.toml``),
+    or None for an installed (non-editable) copy."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        text = (root / "pyproject.toml").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    return root if f'name = "{PROJECT_NAME}"' in text else None
+
+
 def reports_dir() -> Path:
-    """Folder runs are written to: ``$WORKBENCH_REPORTS_DIR``, default ``./reports``."""
-    return Path(os.environ.get(REPORTS_DIR_ENV, "reports")).expanduser().resolve()
+    """The one folder every run, report, widget export and dashboard uses by default.
+
+    ``$WORKBENCH_REPORTS_DIR`` when set; else ``reports/`` at the project root when the package
+    is imported from a checkout (so a notebook run from ``notebooks/`` and a CLI run from the
+    root write to the same place); else ``./reports``.
+    """
+    value = os.environ.get(REPORTS_DIR_ENV, "").strip()
+    if value:
+        return Path(value).expanduser().resolve()
+    root = project_root()
+    return (root / "reports" if root is not None else Path("reports")).resolve()
