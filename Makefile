@@ -70,7 +70,7 @@ check: install-test
 	$(VENV)/bin/ruff check workbench tests benchmarks
 	$(VENV)/bin/ruff format --check workbench tests benchmarks
 	$(VENV)/bin/mypy
-	$(VENV)/bin/lint-imports
+	$(VENV)/bin/lint-imports --no-logo --no-cache
 	$(VENV)/bin/nbstripout --verify notebooks/*.ipynb
 
 lint: check
