@@ -25,6 +25,12 @@ exp_robustness            image and VOS protocols per model × corruption × sev
                           clean run (severity 0)
 ========================  ======================================================================
 
+Each experiment function takes ``(models, spec, options, **settings)``: its settings as a
+frozen spec (:class:`ImageExperimentSpec`, :class:`MedicalExperimentSpec`,
+:class:`VideoExperimentSpec`, :class:`RobustnessExperimentSpec`), where it runs as
+:class:`~workbench.runners.options.ExecutionOptions`, or both as the notebooks' flat keywords.
+It turns them into one run spec (:mod:`workbench.protocols.specs`) per model and setting.
+
 Models (:func:`survey_models`): the classical baseline always; every SAM 2 and SAM (v1)
 checkpoint present in ``$SAM2_CHECKPOINT_DIR``; in smoke mode only the smallest present one
 per family, or, when none is present, an UNTRAINED one (``checkpoint="random"``, 256 px): such
@@ -525,7 +531,8 @@ def robustness_experiment(models: Sequence[dict] | RobustnessExperimentSpec | No
 
 for _fn, _cls in ((image_experiment, ImageExperimentSpec), (medical_experiment, MedicalExperimentSpec),
                   (video_experiment, VideoExperimentSpec), (robustness_experiment, RobustnessExperimentSpec)):
-    _fn.__doc__ += _CALL_DOC.format(spec=_cls.__name__)
+    if _fn.__doc__ is not None:  # None under python -OO
+        _fn.__doc__ += _CALL_DOC.format(spec=_cls.__name__)
 del _fn, _cls
 
 
