@@ -15,11 +15,11 @@ import papermill as pm
 import pytest
 
 from workbench.errors import ConfigError, ResultsFormatError
-from workbench.runners import run_image_benchmark, run_vos_benchmark
+from workbench.runners import resume_run, run_image_benchmark, run_vos_benchmark
 from workbench.runners.executors import BackendSpec
 from workbench.runners.items import comparable_outputs
 from workbench.runners.report import notebook_parameters, notebooks_dir
-from workbench.runners.runlog import ItemLog, read_records, resume_run
+from workbench.runners.runlog import ItemLog, read_records
 
 
 class _Interrupting:

@@ -45,15 +45,15 @@ def _cmd_eval(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    from .runners.report import execute_notebook, run_suite, summary_table
+    from .runners.report import execute_notebook, execution_parameters, run_suite, summary_table
 
     if args.notebook or args.resume:
         params = {k: _parse_value(v) for k, v in (args.param or [])}
         if args.smoke:
             params["smoke"] = True
+        params.update(execution_parameters(args.executor, args.num_workers))
         run_dir = execute_notebook(args.notebook, params, run_id=args.run_id, reports_root=args.reports_root,
-                                   html=not args.no_html, executor=args.executor, num_workers=args.num_workers,
-                                   resume=args.resume)
+                                   html=not args.no_html, resume=args.resume)
         dirs, table = [run_dir], summary_table([run_dir])
     else:
         dirs, table = run_suite(args.suite, smoke=args.smoke, reports_root=args.reports_root, html=not args.no_html,

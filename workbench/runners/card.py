@@ -16,7 +16,8 @@ from importlib import metadata
 from pathlib import Path
 
 from ..config import reports_dir
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, UnknownNameError
+from ..protocols.specs import BACKEND_FIELDS, SPEC_KINDS, RunSpec, spec_from_dict
 from ..types import ModelInfo
 
 UNTRAINED_BANNER = (
@@ -51,11 +52,15 @@ class RunCard:
 
     Attributes mirror the issue's run card: backend, model, checkpoint file and sha256 (or
     ``"untrained"``), image size, device, torch/sam2 versions, dataset and items, git commit,
-    seed and wall time (seconds).
+    seed and wall time (seconds). ``spec`` is the run spec as data
+    (:meth:`workbench.protocols.specs.RunSpec.to_dict`, ``kind`` included); ``kind``,
+    ``dataset``, ``params`` (with ``backend_request``) and ``seed`` are derived from it and kept
+    for the readers of run folders (dashboard, runs index, resume checks). Cards written before
+    specs existed have no ``spec`` (see :func:`spec_from_card`).
     """
 
     run_id: str
-    kind: str  # "vos" or "image"
+    kind: str  # "image", "vos" or "volume" (the spec's kind)
     backend: str
     model: str
     checkpoint: str | None
@@ -66,6 +71,7 @@ class RunCard:
     dataset: str
     items: list[str]
     params: dict = field(default_factory=dict)
+    spec: dict | None = None
     seed: int = 0
     git_commit: str = field(default_factory=git_commit)
     versions: dict = field(default_factory=lambda: {
@@ -77,13 +83,17 @@ class RunCard:
     status: str = "running"
 
     @classmethod
-    def from_model(cls, run_id: str, kind: str, info: ModelInfo, dataset: str, items: list[str],
-                   params: dict, seed: int = 0) -> "RunCard":
-        """Build a card from a backend's :class:`~workbench.types.ModelInfo`."""
-        return cls(run_id=run_id, kind=kind, backend=info.backend, model=info.model, checkpoint=info.checkpoint,
+    def from_model(cls, run_id: str, info: ModelInfo, spec: RunSpec, items: list[str],
+                   params: dict | None = None) -> "RunCard":
+        """Build a card from a backend's :class:`~workbench.types.ModelInfo` and the run spec.
+
+        ``kind``, ``dataset``, ``seed`` and ``spec`` come from ``spec``; ``params`` default
+        ``spec.params()`` (runners add ``backend_request``).
+        """
+        return cls(run_id=run_id, kind=spec.kind, backend=info.backend, model=info.model, checkpoint=info.checkpoint,
                    checkpoint_sha256=info.checkpoint_sha256, untrained=info.untrained,
-                   image_size=info.image_size, device=info.device, dataset=dataset, items=list(items),
-                   params=params, seed=seed)
+                   image_size=info.image_size, device=info.device, dataset=spec.dataset, items=list(items),
+                   params=spec.params() if params is None else params, spec=spec.to_dict(), seed=spec.seed)
 
     @property
     def label(self) -> str:
@@ -146,3 +156,36 @@ def read_run(run_dir: str | Path) -> dict:
     out["summary"] = json.loads(summary.read_text()) if summary.is_file() else {}
     out["files"] = sorted(p.name for p in run_dir.iterdir())
     return out
+
+
+def spec_from_card(card: dict) -> RunSpec:
+    """The run spec of a run card (a ``run_card.json`` dict).
+
+    The card's ``spec`` when it has one. Cards written before specs existed are read once
+    here: the spec is rebuilt from ``kind``, ``dataset``, ``seed``, ``params`` (the spec
+    fields found there; others take their defaults, which were those runners' defaults) and
+    ``params.backend_request``.
+
+    Raises
+    ------
+    ConfigError
+        The card has neither a ``spec`` nor a ``params.backend_request`` (made before runs could
+        be resumed), or its settings fail the spec's checks.
+    UnknownNameError
+        Unknown run kind.
+    """
+    if card.get("spec"):
+        return spec_from_dict(card["spec"])
+    params = dict(card.get("params") or {})
+    request = params.get("backend_request")
+    if not request:
+        raise ConfigError(f"Run {card.get('run_id')!r} has no backend_request in its run card (made before runs "
+                          "could be resumed); start it again instead.")
+    kind = card.get("kind")
+    if kind not in SPEC_KINDS:
+        raise UnknownNameError("run kind", kind, SPEC_KINDS)
+    names = {f for f in SPEC_KINDS[kind].setting_names() if f not in BACKEND_FIELDS}
+    data = {k: v for k, v in params.items() if k in names and k != "backend_request"}
+    data.update(kind=kind, dataset=card["dataset"], seed=card.get("seed", 0),
+                backend_request={k: request[k] for k in BACKEND_FIELDS})
+    return spec_from_dict(data)

@@ -26,10 +26,13 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import BackendError, ConfigError, UnknownNameError
 from ..types import ModelInfo
+
+if TYPE_CHECKING:
+    from ..protocols.specs import RunSpec
 
 EXECUTORS = ("local", "ray")
 """Executor names accepted by :func:`make_executor` (and ``--executor`` on the command line)."""
@@ -47,7 +50,8 @@ class BackendSpec:
     ----------
     kind : {"image", "video"}
     backend, model, checkpoint, device, image_size
-        As the factories take them (``device`` a torch device string, ``image_size`` pixels).
+        As the factories take them (``device`` a torch device string, ``image_size`` pixels);
+        see :class:`workbench.protocols.specs.BackendRequest`.
     """
 
     kind: str
@@ -56,6 +60,11 @@ class BackendSpec:
     checkpoint: str | None = None
     device: str = "cpu"
     image_size: int = 1024
+
+    @classmethod
+    def for_run(cls, spec: RunSpec) -> BackendSpec:
+        """The backend of a run spec: its ``backend_kind`` and its ``backend_request``."""
+        return cls(spec.backend_kind, **asdict(spec.backend_request))
 
     def build(self):
         """Build the backend (loads the model; call once per worker).

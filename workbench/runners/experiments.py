@@ -4,7 +4,8 @@ An experiment folder ``<reports_root>/<run_id>/`` holds ``experiment.json`` (:cl
 the notebook's parameters, the runs it made, the runs that failed and why, combinations it
 skipped, the official checkpoints missing here) and the run folders under ``runs/`` written by
 the runners (:func:`~workbench.runners.run_image_benchmark`, :func:`~workbench.runners.run_vos_benchmark`,
-:func:`~workbench.runners.volume_runner.run_volume_benchmark`). Used by the survey notebooks
+:func:`~workbench.runners.volume_runner.run_volume_benchmark`, looked up by spec kind in
+:data:`workbench.runners.registry.RUNNERS`). Used by the survey notebooks
 (:mod:`workbench.runners.survey`); report builders read the folders back with
 :func:`find_experiments` and :func:`experiment_runs`.
 """
@@ -13,16 +14,17 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from ..config import reports_dir
 from ..errors import DataError, WorkbenchError
+from ..protocols.specs import ImageRunSpec, RunSpec, VolumeRunSpec, VOSRunSpec
 from .card import git_commit, new_run_dir, read_run, write_json
 from .executors import BackendSpec, Executor, WorkerPool, make_executor
-from .image_runner import run_image_benchmark
-from .volume_runner import run_volume_benchmark
-from .vos_runner import run_vos_benchmark
+from .options import ExecutionOptions
+from .registry import run_spec
 
 EXPERIMENT_FILE = "experiment.json"
 
@@ -77,23 +79,23 @@ class Experiment:
     ----------
     name : str
         Experiment (notebook) name, e.g. ``"exp_medical"``.
-    run_id : str, optional
-        Folder name under ``reports_root`` (generated from ``name`` and the time when None).
-        An existing folder is continued: finished runs are reused (runner ``resume``).
-    reports_root : path, optional
-        Default ``$WORKBENCH_REPORTS_DIR`` or ``./reports``.
     params : dict
         The notebook's parameters (stored in ``experiment.json``).
-    executor : {"local", "ray"} or Executor
-        "local" uses :class:`CachingLocalExecutor`.
-    num_workers : int
-        Ray workers.
+    options : ExecutionOptions, optional
+        ``run_id``: folder name under ``reports_root`` (generated from ``name`` and the time
+        when None; an existing folder is continued: finished runs are reused, runner
+        ``resume``); ``reports_root`` (default ``$WORKBENCH_REPORTS_DIR`` or ``./reports``);
+        ``executor`` (``"local"`` uses :class:`CachingLocalExecutor`) and ``num_workers`` (Ray);
+        ``data_root`` for every run. ``resume`` and ``progress`` are not used.
     missing : list of dict, optional
         Official checkpoints missing here (stored for the report).
 
     Attributes
     ----------
     dir, runs_dir : Path
+    options : ExecutionOptions
+        The options of every run (executor opened once, runs under ``runs/``, resumed, no
+        progress bar; ``run_id`` set per run).
     record : dict
         Content of ``experiment.json``: ``experiment``, ``run_id``, ``params``, ``started_at``,
         ``git_commit``, ``status`` (running / done), ``wall_time_s``, ``runs`` (run folder
@@ -101,13 +103,18 @@ class Experiment:
         "reason"}``), ``missing_checkpoints``.
     """
 
-    def __init__(self, name: str, run_id: str | None = None, reports_root: str | Path | None = None,
-                 params: dict | None = None, executor: str | Executor = "local", num_workers: int = 2,
+    def __init__(self, name: str, params: dict | None = None, options: ExecutionOptions | None = None,
                  missing: list[dict] | None = None):
-        self.run_id, self.dir = new_run_dir(run_id, prefix=name, root=reports_root)
+        options = options if options is not None else ExecutionOptions()
+        self.run_id, self.dir = new_run_dir(options.run_id, prefix=name, root=options.reports_root)
         self.runs_dir = self.dir / "runs"
         self.runs_dir.mkdir(exist_ok=True)
-        self.executor = CachingLocalExecutor() if executor in (None, "local") else make_executor(executor, num_workers)
+        if options.executor in (None, "local"):
+            self.executor = CachingLocalExecutor()
+        else:
+            self.executor = make_executor(options.executor, options.num_workers)
+        self.options = replace(options, executor=self.executor, reports_root=self.runs_dir, run_id=None,
+                               resume=True, progress=False)
         self._stack = contextlib.ExitStack()
         if hasattr(self.executor, "__enter__"):  # Ray: one cluster session for all the runs (closed by finish)
             self._stack.enter_context(self.executor)
@@ -121,12 +128,12 @@ class Experiment:
     def _write(self) -> None:
         write_json(self.dir / EXPERIMENT_FILE, self.record)
 
-    def _run(self, what: str, model: dict, fn, **kw) -> Path | None:
-        """Run one benchmark into ``runs/``; a WorkbenchError is recorded as a failure."""
+    def run(self, what: str, model: dict, run_id: str, make_spec: Callable[[], RunSpec]) -> Path | None:
+        """Run ``make_spec()`` into ``runs/<run_id>`` with the runner of its kind (resumed when
+        that run exists); a WorkbenchError (also from making the spec) is recorded as a failure
+        ``{"what", "model", "error"}`` and None returned."""
         try:
-            run_dir = fn(backend=model["backend"], model=model["model"], checkpoint=model["checkpoint"],
-                         image_size=model["image_size"], device=model["device"], reports_root=self.runs_dir,
-                         executor=self.executor, resume=True, progress=False, **kw)
+            run_dir = run_spec(make_spec(), replace(self.options, run_id=run_id))
         except WorkbenchError as exc:
             self.record["failures"].append({"what": what, "model": model, "error": f"{type(exc).__name__}: {exc}"})
             self._write()
@@ -136,27 +143,30 @@ class Experiment:
         self._write()
         return run_dir
 
-    def image(self, i: int, model: dict, dataset: str, **kw) -> Path | None:
-        """:func:`run_image_benchmark` of model ``i`` on ``dataset`` (run id from the settings)."""
-        tag = f"-{kw['corruption']}{kw.get('severity', 0)}" if kw.get("corruption") else ""
-        return self._run(f"image {dataset}{tag}", model, run_image_benchmark, dataset=dataset,
-                         run_id=f"img-{dataset}-{model_slug(i, model)}{tag}", **kw)
+    def image(self, i: int, model: dict, dataset: str, **settings) -> Path | None:
+        """An :class:`~workbench.protocols.specs.ImageRunSpec` run of model ``i`` (a
+        :func:`~workbench.runners.survey.normalise_models` entry) on ``dataset``; ``settings``
+        are other ImageRunSpec fields. Run id ``img-<dataset>-<model slug>[-<corruption><severity>]``."""
+        tag = _tag(settings)
+        return self.run(f"image {dataset}{tag}", model, f"img-{dataset}-{model_slug(i, model)}{tag}",
+                        lambda: ImageRunSpec.from_settings(dataset=dataset, **model, **settings))
 
-    def vos(self, i: int, model: dict, prompt: str, **kw) -> Path | None:
-        """:func:`run_vos_benchmark` of model ``i`` with a first-frame ``prompt``; SAM (v1) is
-        skipped (no video predictor)."""
-        tag = f"-{kw['corruption']}{kw.get('severity', 0)}" if kw.get("corruption") else ""
+    def vos(self, i: int, model: dict, prompt: str, **settings) -> Path | None:
+        """A :class:`~workbench.protocols.specs.VOSRunSpec` run of model ``i`` with a first-frame
+        ``prompt``; SAM (v1) is skipped (no video predictor)."""
+        tag = _tag(settings)
         if self._skip_image_only(f"vos {prompt}{tag}", model):
             return None
-        return self._run(f"vos {prompt}{tag}", model, run_vos_benchmark, prompt=prompt,
-                         run_id=f"vos-{prompt}-{model_slug(i, model)}{tag}", **kw)
+        return self.run(f"vos {prompt}{tag}", model, f"vos-{prompt}-{model_slug(i, model)}{tag}",
+                        lambda: VOSRunSpec.from_settings(prompt=prompt, **model, **settings))
 
-    def volume(self, i: int, model: dict, prompt: str = "mask", **kw) -> Path | None:
-        """:func:`run_volume_benchmark` of model ``i``; SAM (v1) is skipped."""
+    def volume(self, i: int, model: dict, prompt: str = "mask", **settings) -> Path | None:
+        """A :class:`~workbench.protocols.specs.VolumeRunSpec` run of model ``i``; SAM (v1) is
+        skipped."""
         if self._skip_image_only(f"volumes {prompt}", model):
             return None
-        return self._run(f"volumes {prompt}", model, run_volume_benchmark, prompt=prompt,
-                         run_id=f"vol-{prompt}-{model_slug(i, model)}", **kw)
+        return self.run(f"volumes {prompt}", model, f"vol-{prompt}-{model_slug(i, model)}",
+                        lambda: VolumeRunSpec.from_settings(prompt=prompt, **model, **settings))
 
     def _skip_image_only(self, what: str, model: dict) -> bool:
         if model["backend"] != "sam":
@@ -178,6 +188,11 @@ class Experiment:
     def run_dirs(self) -> list[Path]:
         """The run folders of this experiment, in run order."""
         return [self.runs_dir / r for r in self.record["runs"]]
+
+
+def _tag(settings: dict) -> str:
+    """Run-id / label suffix of a corrupted run's settings (``-<corruption><severity>``)."""
+    return f"-{settings['corruption']}{settings.get('severity', 0)}" if settings.get("corruption") else ""
 
 
 def _jsonable(obj):

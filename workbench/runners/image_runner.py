@@ -6,8 +6,11 @@ IoU, per image), ``click_curve.csv`` (mIoU after k clicks, most-confident and or
 best-of-3), ``summary.json``, ``items.jsonl`` (one record per image, see
 :mod:`workbench.runners.items`) and ``execution.json`` (sessions: executor, workers, wall time).
 
-Each image is one task run by an executor (in process, or on Ray workers); an interrupted run
-continues with ``resume=True`` (see :mod:`workbench.runners.runlog`).
+The run is described by an :class:`~workbench.protocols.specs.ImageRunSpec` (stored in the run
+card as ``spec``) and executed as :class:`~workbench.runners.options.ExecutionOptions` say. Each
+image is one task (:meth:`ImageTask.from_spec <workbench.runners.items.ImageTask.from_spec>`) run
+by an executor (in process, or on Ray workers); an interrupted run continues with
+``resume=True`` or :func:`workbench.runners.resume_run` (see :mod:`workbench.runners.runlog`).
 
 Item sources: the image sets of :data:`workbench.io.datasets.IMAGE_SETS`, ``"samples"``, and the
 medical object sets of :mod:`workbench.io.medical`: ``"sammed2d_ct"`` (alias ``"ct_structures"``,
@@ -27,20 +30,13 @@ from ..errors import UnknownNameError
 from ..io.datasets import IMAGE_SETS, SAMPLE_SET, load_image_set
 from ..io.medical import load_ct_structures, load_nuclei_instances
 from ..protocols.clicks import miou_curve, summarize_click_runs
+from ..protocols.specs import DATASET_ALIASES, OBJECT_SETS, ImageRunSpec, image_datasets
 from .card import RunCard, write_json
-from .executors import BackendSpec, Executor
-from .items import ImageTask, check_corruption, click_run, clicks_log, corruption_params, image_rows
+from .items import ImageTask, click_run, clicks_log, image_rows
+from .options import ExecutionOptions, bind_settings
 from .runlog import RunPlan, run_items
 
-DATASET_ALIASES = {"ct_structures": "sammed2d_ct", "nuclei": "stardist_nuclei"}
-"""Other names accepted for the medical object sets (value: the canonical name in run cards)."""
-OBJECT_SETS = ("sammed2d_ct", "stardist_nuclei")
-"""Image sources beyond :data:`IMAGE_SETS` (loaded through :mod:`workbench.io.medical`)."""
-
-
-def image_datasets() -> list[str]:
-    """Every ``dataset`` name :func:`run_image_benchmark` accepts (canonical names, then aliases)."""
-    return [*IMAGE_SETS, *OBJECT_SETS, SAMPLE_SET, *DATASET_ALIASES]
+__all__ = ["DATASET_ALIASES", "OBJECT_SETS", "image_datasets", "load_image_items", "run_image_benchmark"]
 
 
 def load_image_items(dataset: str, data_root=None, subset=None) -> tuple[str, list]:
@@ -64,6 +60,8 @@ def load_image_items(dataset: str, data_root=None, subset=None) -> tuple[str, li
         As the loaders raise them.
     """
     name = DATASET_ALIASES.get(dataset, dataset)
+    if isinstance(subset, tuple):
+        subset = list(subset)
     if name == "sammed2d_ct":
         return name, load_ct_structures(data_root, subset)
     if name == "stardist_nuclei":
@@ -73,11 +71,11 @@ def load_image_items(dataset: str, data_root=None, subset=None) -> tuple[str, li
     return name, load_image_set(name, data_root, subset)
 
 
-def _assemble(task: ImageTask, run_dir: Path, card: RunCard, records: list[dict]) -> None:
+def _assemble(spec: ImageRunSpec, run_dir: Path, card: RunCard, records: list[dict]) -> None:
     """Write the run files from the image records (dataset order)."""
-    max_clicks = task.max_clicks
-    runs = [click_run(rec, max_clicks, task.stop_at_iou) for rec in records]
-    table = pd.DataFrame(image_rows(records, runs, task))
+    max_clicks = spec.max_clicks
+    runs = [click_run(rec, max_clicks, spec.stop_at_iou) for rec in records]
+    table = pd.DataFrame(image_rows(records, runs, spec))
     table.to_csv(run_dir / "per_image.csv", index=False)
     write_json(run_dir / "clicks.json", clicks_log(records))
     ks = [k for k in (1, 3, 5) if k <= max_clicks]
@@ -87,66 +85,40 @@ def _assemble(task: ImageTask, run_dir: Path, card: RunCard, records: list[dict]
     curve_df = pd.DataFrame({"clicks": np.arange(1, max_clicks + 1), "mIoU": miou_curve(runs, max_clicks),
                              "oracle-mIoU": miou_curve(runs, max_clicks, oracle=True)})
     curve_df.to_csv(run_dir / "click_curve.csv", index=False)
-    if task.box_prompt:
+    if spec.box_prompt:
         summary["box-mIoU"] = float(table["box-IoU"].mean())
         summary["box-mDice"] = float(table["box-Dice"].mean())
         summary["box-mPA"] = float(table["box-PA"].mean())
-    summary.update({"images": len(records), "dataset": task.dataset, "label": card.label,
+    summary.update({"images": len(records), "dataset": spec.dataset, "label": card.label,
                     "untrained": card.untrained, "latency_ms": float(table["latency_ms"].mean())})
-    if task.corruption is not None:
-        summary.update(corruption=task.corruption, severity=int(task.severity))
+    if spec.corruption is not None:
+        summary.update(corruption=spec.corruption, severity=int(spec.severity))
     write_json(run_dir / "summary.json", summary)
 
 
-def run_image_benchmark(backend: str = "classical", model: str | None = None, checkpoint: str | None = None,
-                        image_size: int = 1024, device: str = "cpu", dataset: str = "grabcut",
-                        data_root: str | Path | None = None, subset: int | list[str] | None = None,
-                        max_clicks: int = 20, multimask: str = "first", box_prompt: bool = True,
-                        stop_at_iou: float | None = None, save_masks: bool = False, overlay_clicks: int = 5,
-                        smoke: bool = False, run_id: str | None = None,
-                        reports_root: str | Path | None = None, seed: int = 0, progress: bool = True,
-                        executor: str | Executor = "local", num_workers: int = 2, resume: bool = False,
-                        corruption: str | None = None, severity: int = 0) -> Path:
+def run_image_benchmark(spec: ImageRunSpec | None = None, options: ExecutionOptions | None = None,
+                        **settings) -> Path:
     """Run the RITM click protocol (and a GT-box prompt) over an image set.
 
     Parameters
     ----------
-    backend, model, checkpoint, image_size, device
-        Passed to :func:`workbench.backends.make_image_backend` (in every worker).
-    dataset : str
-        Image set name (``grabcut``, ``coco_mval``, ``davis345``, medical sets, ``samples``), or
-        a medical object set: ``sammed2d_ct`` / ``ct_structures`` (CT organs),
-        ``stardist_nuclei`` / ``nuclei`` (see :func:`image_datasets`).
-    subset : int or list of str, optional
-        First N images or explicit ids.
-    max_clicks : int
-        Clicks per image (NoC is capped at this; RITM uses 20).
-    multimask : {"first", "always", "never"}
-        When to ask for 3 candidates (see :func:`run_click_protocol`).
-    box_prompt : bool
-        Also score one prompt with the ground-truth bounding box (XYXY).
-    stop_at_iou : float, optional
-        Stop clicking an image once its IoU reaches this (faster; later IoUs carried forward).
-    save_masks : bool
-        Write the mask after ``overlay_clicks`` clicks to ``masks/<item>.png`` (for overlays).
-    smoke : bool
-        Quick run: at most 5 images and 5 clicks (unless given explicitly).
-    executor : {"local", "ray"} or Executor
-        Where images run: in this process, or on ``num_workers`` Ray actors (one model each;
-        one GPU each when the device is CUDA). Results do not depend on it.
-    num_workers : int
-        Ray workers.
-    resume : bool
-        Continue the run ``run_id`` (its finished images are kept); its settings must equal
-        these. Without a run card under ``run_id`` a new run starts.
-    corruption : str, optional
-        Robustness runs: one of ``workbench.io.corruptions.CORRUPTIONS`` (``gaussian_noise``,
-        ``gaussian_blur``, ``jpeg``, ``low_contrast``, ``occluder``) applied to every image before
-        the backend sees it (the ground truth and the simulated clicks' target are unchanged).
-        Seeded per image by ``items.corruption_seed(seed, item_id)``. Stored in the run card
-        params (with ``severity``), so a resume must give the same.
-    severity : int
-        Corruption severity 1..5 (ImageNet-C style levels); 0 with a corruption is the identity.
+    spec : ImageRunSpec, optional
+        What to compute: backend, dataset, items, clicks, prompts, corruption, seed (see
+        :class:`~workbench.protocols.specs.ImageRunSpec` for every field). Default
+        ``ImageRunSpec()`` (classical backend on GrabCut).
+    options : ExecutionOptions, optional
+        How to run it: executor, workers, run folder (``reports_root``, ``run_id``), ``resume``,
+        progress bar, ``data_root`` (see :class:`~workbench.runners.options.ExecutionOptions`).
+    **settings
+        Convenience for flat keyword calls, e.g. ``run_image_benchmark(backend="sam2",
+        dataset="grabcut", max_clicks=5, run_id="x")``: names of ``ImageRunSpec`` (and of its
+        ``backend_request``: ``backend``, ``model``, ``checkpoint``, ``image_size``,
+        ``device``) replace those of ``spec``, names of ``ExecutionOptions`` those of
+        ``options`` (see :func:`~workbench.runners.options.bind_settings`).
+
+    With ``options.resume`` the run ``options.run_id`` is continued (its finished images are
+    kept); its settings must equal the spec's. Without a run card under ``run_id`` a new run
+    starts. Results do not depend on the executor.
 
     Returns
     -------
@@ -156,29 +128,18 @@ def run_image_benchmark(backend: str = "classical", model: str | None = None, ch
     Raises
     ------
     UnknownNameError, DatasetNotFoundError, CheckpointError, DataError
-        Also an unknown ``corruption``.
+        Also an unknown ``corruption`` or setting name.
     ConfigError
-        ``resume`` without ``run_id``, settings differing from the run being resumed, or a
-        severity outside 0..5 (or given without a corruption).
+        ``resume`` without ``run_id``, settings differing from the run being resumed, a
+        severity outside 0..5 (or given without a corruption), or a ``spec`` that is not an
+        ImageRunSpec.
     """
-    corruption, severity = check_corruption(corruption, severity)
-    if smoke:
-        subset = 5 if subset is None else subset
-        max_clicks = min(max_clicks, 5)
-    dataset, items = load_image_items(dataset, data_root, subset)
-    params = {"max_clicks": max_clicks, "multimask": multimask, "box_prompt": box_prompt,
-              "stop_at_iou": stop_at_iou, "subset": subset, "save_masks": save_masks,
-              "overlay_clicks": overlay_clicks, "smoke": smoke, **corruption_params(corruption, severity)}
-    task = ImageTask(dataset, max_clicks, multimask, box_prompt, stop_at_iou, save_masks, overlay_clicks, "",
-                     corruption, severity, seed)
-    tag = "" if corruption is None else f"-{corruption}{severity}"
+    spec, options = bind_settings(ImageRunSpec, spec, options, settings, "run_image_benchmark")
+    _, items = load_image_items(spec.dataset, options.data_root, spec.subset)
+    tag = spec.tag
     plan = RunPlan(
-        kind="image", spec=BackendSpec("image", backend, model, checkpoint, device, image_size), items=items,
-        names=[i.item_id for i in items], dataset=dataset, params=params, seed=seed,
-        make_task=lambda run_dir: ImageTask(dataset, max_clicks, multimask, box_prompt, stop_at_iou, save_masks,
-                                            overlay_clicks, run_dir, corruption, severity, seed),
+        spec=spec, items=items, names=[i.item_id for i in items], make_task=partial(ImageTask.from_spec, spec),
         prefix=lambda info: f"img-{info.backend}-{info.model}{tag}",
-        desc=lambda info: f"{dataset} {info.model}",
+        desc=lambda info: f"{spec.dataset} {info.model}",
     )
-    return run_items(plan, partial(_assemble, task), run_id=run_id, reports_root=reports_root, executor=executor,
-                     num_workers=num_workers, resume=resume, progress=progress)
+    return run_items(plan, partial(_assemble, spec), options)

@@ -35,15 +35,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io.corruptions import corrupt, corrupt_frames, severity_parameter
+from ..io.corruptions import corrupt, corrupt_frames
 from ..io.frames import FrameSource
 from ..io.images import write_palette_mask
 from ..metrics.davis import global_accuracy
 from ..metrics.image import dice, iou, pixel_accuracy
 from ..metrics.vos_eval import VOSEvaluation, global_stats
 from ..protocols.clicks import ClickRun, run_click_protocol
+from ..protocols.specs import ImageRunSpec, VOSRunSpec, check_corruption, corruption_params  # noqa: F401 (re-exported)
 from ..protocols.vos import run_vos_sequence
-from ..errors import ConfigError
 from ..types import Click
 
 TIMING_FIELDS: dict[str, tuple[str, ...]] = {
@@ -93,36 +93,6 @@ def corruption_seed(seed: int, item_name: str) -> int:
     return int(np.random.SeedSequence([int(seed), int(crc)]).generate_state(1)[0])
 
 
-def check_corruption(corruption: str | None, severity: int) -> tuple[str | None, int]:
-    """Validate a runner's ``corruption`` / ``severity`` pair (before any model is loaded).
-
-    Returns
-    -------
-    (corruption, severity)
-        As given, severity as a Python int.
-
-    Raises
-    ------
-    UnknownNameError
-        ``corruption`` is not one of ``workbench.io.corruptions.CORRUPTIONS``.
-    ConfigError
-        ``severity`` not an integer 0..5, or a severity other than 0 without a corruption.
-    """
-    if corruption is None:
-        if severity not in (0, None):
-            raise ConfigError(f"severity={severity!r} was given without a corruption; pass corruption= one of "
-                              "gaussian_noise, gaussian_blur, jpeg, low_contrast, occluder (or severity=0).")
-        return None, 0
-    severity_parameter(corruption, severity)  # raises UnknownNameError / ConfigError
-    return corruption, int(severity)
-
-
-def corruption_params(corruption: str | None, severity: int) -> dict:
-    """Run-card parameters of a corruption: ``{"corruption", "severity"}`` for corrupted runs,
-    ``{}`` for clean ones (so clean run cards are those of earlier versions and stay resumable)."""
-    return {} if corruption is None else {"corruption": corruption, "severity": int(severity)}
-
-
 # --------------------------------------------------------------------------- VOS
 @dataclass(frozen=True)
 class VOSTask:
@@ -154,6 +124,12 @@ class VOSTask:
     corruption: str | None = None
     severity: int = 0
     seed: int = 0
+
+    @classmethod
+    def from_spec(cls, spec: VOSRunSpec, run_dir: str | Path) -> VOSTask:
+        """The task of every sequence of the run ``spec`` writing into ``run_dir``."""
+        return cls(prompt=spec.prompt, max_frames=spec.max_frames, save_masks=spec.save_masks, run_dir=str(run_dir),
+                   corruption=spec.corruption, severity=spec.severity, seed=spec.seed)
 
     def __call__(self, backend, item) -> dict:
         """Run the sequence ``item`` (a :class:`~workbench.io.datasets.VideoItem`) on ``backend``.
@@ -303,6 +279,14 @@ class ImageTask:
     severity: int = 0
     seed: int = 0
 
+    @classmethod
+    def from_spec(cls, spec: ImageRunSpec, run_dir: str | Path) -> ImageTask:
+        """The task of every image of the run ``spec`` writing into ``run_dir``."""
+        return cls(dataset=spec.dataset, max_clicks=spec.max_clicks, multimask=spec.multimask,
+                   box_prompt=spec.box_prompt, stop_at_iou=spec.stop_at_iou, save_masks=spec.save_masks,
+                   overlay_clicks=spec.overlay_clicks, run_dir=str(run_dir), corruption=spec.corruption,
+                   severity=spec.severity, seed=spec.seed)
+
     def __call__(self, backend, item) -> dict:
         """Run the image ``item`` (an :class:`~workbench.io.datasets.ImageItem`) on ``backend``.
 
@@ -358,8 +342,9 @@ def click_run(record: dict, max_clicks: int, stop_at_iou: float | None) -> Click
                     max_clicks=max_clicks)
 
 
-def image_rows(records: list[dict], runs: list[ClickRun], task: ImageTask) -> list[dict]:
-    """``per_image.csv`` rows in record order (timing column ``latency_ms`` last)."""
+def image_rows(records: list[dict], runs: list[ClickRun], task: ImageTask | ImageRunSpec) -> list[dict]:
+    """``per_image.csv`` rows in record order (timing column ``latency_ms`` last); ``task`` gives
+    ``dataset``, ``max_clicks`` and ``box_prompt`` (an ImageTask or the run's ImageRunSpec)."""
     rows = []
     for rec, run in zip(records, runs):
         row = {"dataset": task.dataset, "item": rec["item"], "NoC@85": run.noc(0.85, task.max_clicks),

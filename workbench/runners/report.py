@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -25,7 +26,7 @@ from ..config import data_dir, reports_dir
 from ..errors import ConfigError, DatasetNotFoundError, UnknownNameError
 from ..io.datasets import find_davis_root
 from .params import validate_notebook_parameters
-from .card import new_run_dir, read_run
+from .card import new_run_dir, read_run, spec_from_card
 
 NOTEBOOKS = {"vos": "vos_benchmark", "image": "interactive_image_benchmark"}
 SUITES = ("demo", "survey")
@@ -63,6 +64,9 @@ def notebook_parameters(card: dict) -> tuple[str, dict]:
     """The benchmark notebook and its parameters that reproduce a run card's settings (used to
     resume a run through its notebook).
 
+    The settings are those of the card's run spec (:func:`workbench.runners.card.spec_from_card`:
+    the card's ``spec``, or for older cards the spec rebuilt from its ``params``).
+
     Returns
     -------
     (kind, parameters) : tuple
@@ -72,28 +76,33 @@ def notebook_parameters(card: dict) -> tuple[str, dict]:
     Raises
     ------
     ConfigError
-        The card lacks the settings needed (made before runs could be resumed).
+        The card lacks the settings needed (made before runs could be resumed), or its kind
+        has no benchmark notebook (volume runs: use :func:`workbench.runners.resume_run`).
     """
-    p = dict(card.get("params", {}))
-    req = p.get("backend_request")
-    if not req:
-        raise ConfigError(f"Run {card.get('run_id')!r} has no backend_request in its run card (made before runs "
-                          "could be resumed); start it again instead.")
-    out = {k: req[k] for k in ("backend", "model", "checkpoint", "image_size", "device")}
-    out.update(dataset=card["dataset"], smoke=p.get("smoke", False), save_masks=p.get("save_masks", False))
-    if card["kind"] == "vos":
-        out.update(subset=p.get("sequences"), prompt=p["prompt"], max_frames=p.get("max_frames"))
-        kind = "vos"
+    spec = spec_from_card(card)
+    if spec.kind not in NOTEBOOKS:
+        raise ConfigError(f"Run {card.get('run_id')!r} is a {spec.kind} run, which no benchmark notebook makes "
+                          f"(notebooks: {sorted(NOTEBOOKS)}); resume it with workbench.runners.resume_run.")
+    out = asdict(spec.backend_request)
+    out.update(dataset=spec.dataset, smoke=spec.smoke, save_masks=spec.save_masks)
+    if spec.kind == "vos":
+        out.update(subset=spec.sequences, prompt=spec.prompt, max_frames=spec.max_frames)
     else:
-        out.update(subset=p.get("subset"), n_clicks=p["max_clicks"], multimask=p["multimask"],
-                   stop_at_iou=p.get("stop_at_iou"), overlay_clicks=p.get("overlay_clicks", 5))
-        kind = "image"
-    return kind, {k: v for k, v in out.items() if v is not None}  # None is every notebook default
+        out.update(subset=spec.subset, n_clicks=spec.max_clicks, multimask=spec.multimask,
+                   stop_at_iou=spec.stop_at_iou, overlay_clicks=spec.overlay_clicks)
+    out = {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+    return spec.kind, {k: v for k, v in out.items() if v is not None}  # None is every notebook default
+
+
+def execution_parameters(executor: str | None = None, num_workers: int | None = None) -> dict:
+    """Notebook parameters ``executor`` / ``num_workers`` (where a benchmark notebook's runner
+    runs items), only those given."""
+    out = {} if executor is None else {"executor": executor}
+    return out if num_workers is None else {**out, "num_workers": int(num_workers)}
 
 
 def execute_notebook(kind: str | None, parameters: dict, run_id: str | None = None,
                      reports_root: str | Path | None = None, html: bool = True, timeout_s: int = 3600,
-                     executor: str | None = None, num_workers: int | None = None,
                      resume: str | None = None) -> Path:
     """Run one benchmark notebook with papermill into a new run folder (or an interrupted one).
 
@@ -101,13 +110,11 @@ def execute_notebook(kind: str | None, parameters: dict, run_id: str | None = No
     ----------
     kind : {"vos", "image"}, a notebook name, or None with ``resume``
     parameters : dict
-        Values for the notebook's ``parameters`` cell (unknown names are refused).
+        Values for the notebook's ``parameters`` cell (unknown names are refused), e.g.
+        ``executor`` ({"local", "ray"}: where the notebook's runner runs items) and
+        ``num_workers`` (Ray workers); see :func:`execution_parameters`.
     run_id : str, optional
         Run folder name (generated when omitted).
-    executor : {"local", "ray"}, optional
-        Where the notebook's runner runs items (notebook parameter ``executor``).
-    num_workers : int, optional
-        Ray workers (notebook parameter ``num_workers``).
     resume : str, optional
         Run id of an interrupted run to continue: its notebook and settings are read from its
         run card (``parameters`` may add e.g. ``data_root``), finished items are kept.
@@ -140,10 +147,6 @@ def execute_notebook(kind: str | None, parameters: dict, run_id: str | None = No
     if kind is None:
         raise ConfigError(f"Say which notebook to run: one of {sorted(NOTEBOOKS)} (or resume=RUN_ID).")
     parameters = dict(parameters)
-    if executor is not None:
-        parameters["executor"] = executor
-    if num_workers is not None:
-        parameters["num_workers"] = int(num_workers)
     name = NOTEBOOKS.get(kind, kind)
     src = notebooks_dir() / f"{name}.ipynb"
     if not src.is_file():
@@ -220,8 +223,8 @@ def run_suite(suite: str = "demo", smoke: bool = False, reports_root: str | Path
         run_id = f"{suite}-{stamp}-{i:02d}-{kind}-{params['backend']}" + (f"-{params['model']}" if params["model"] else "")
         where = (Path(reports_root) if reports_root is not None else reports_dir()) / run_id
         log(f"[{i + 1}] {NOTEBOOKS[kind]} with {params} → {where}")
-        run_dirs.append(execute_notebook(kind, params, run_id=run_id, reports_root=reports_root, html=html,
-                                         executor=executor, num_workers=num_workers))
+        run_dirs.append(execute_notebook(kind, {**params, **execution_parameters(executor, num_workers)},
+                                         run_id=run_id, reports_root=reports_root, html=html))
     return run_dirs, summary_table(run_dirs)
 
 
@@ -254,8 +257,8 @@ def run_survey(smoke: bool = False, reports_root: str | Path | None = None, html
         names = ", ".join(f"{m['backend']}/{m['model'] or 'default'}" + (" (UNTRAINED)" if m["checkpoint"] == "random"
                                                                           else "") for m in params["models"])
         log(f"[{i + 1}/{len(plan) + 1}] {name} with {names} → {run_id}")
-        folders.append(execute_notebook(name, params, run_id=run_id, reports_root=reports_root, html=html,
-                                        executor=executor, num_workers=num_workers))
+        folders.append(execute_notebook(name, {**params, **execution_parameters(executor, num_workers)},
+                                        run_id=run_id, reports_root=reports_root, html=html))
     run_id = f"survey-{stamp}-{len(plan)}-{REPORT_NOTEBOOK}"
     log(f"[{len(plan) + 1}/{len(plan) + 1}] {REPORT_NOTEBOOK} → {run_id}")
     report = execute_notebook(REPORT_NOTEBOOK, {"experiments": [str(f.resolve()) for f in folders], "smoke": smoke},

@@ -3,8 +3,8 @@
 Every finished item's record (see :mod:`workbench.runners.items`) is appended to
 ``<run_dir>/items.jsonl`` — one JSON object per line, written, flushed and fsynced before the
 next item is counted as done. A run that was interrupted (Ctrl-C, a killed process, a lost
-machine) is continued with ``resume=True`` (or :func:`resume_run`): the run card's settings
-must equal the new call's, finished items are skipped and the rest run. The run files are
+machine) is continued with ``resume=True`` (or :func:`workbench.runners.resume_run`, which
+reads the run spec back from the run card): the run card's settings must equal the new call's, finished items are skipped and the rest run. The run files are
 always assembled from the logged records in the dataset's item order, so a resumed run's files
 equal an uninterrupted run's (timing fields aside, see ``items.TIMING_FIELDS``).
 
@@ -24,9 +24,11 @@ from tqdm.auto import tqdm
 
 from ..config import reports_dir
 from ..errors import ConfigError, ResultsFormatError
+from ..protocols.specs import RunSpec
 from ..types import ModelInfo
 from .card import RunCard, git_commit, new_run_dir, write_json
-from .executors import BackendSpec, Executor, make_executor
+from .executors import BackendSpec, make_executor
+from .options import ExecutionOptions
 
 ITEMS_FILE = "items.jsonl"
 EXECUTION_FILE = "execution.json"
@@ -135,31 +137,41 @@ def _differences(prior: dict, now: dict, keys: Sequence[str]) -> list[str]:
 def _refuse(run_id: str, diffs: list[str]) -> ConfigError:
     return ConfigError(
         f"Cannot resume run {run_id!r}: it was made with different settings — " + "; ".join(diffs)
-        + ". Resume with the run's own settings (workbench.runners.runlog.resume_run / "
+        + ". Resume with the run's own settings (workbench.runners.resume_run / "
           "`workbench report --resume RUN_ID` read them from its run card), or start a new run id.")
 
 
-def load_prior(kind: str, run_id: str | None, reports_root, resume: bool, dataset: str, items: list[str],
-               params: dict, seed: int) -> dict | None:
+def card_params(spec: RunSpec) -> dict:
+    """The run card ``params`` of a spec: :meth:`RunSpec.params` plus ``backend_request``
+    (the :class:`BackendSpec` the workers build, as a dict)."""
+    return {**spec.params(), "backend_request": BackendSpec.for_run(spec).request()}
+
+
+def load_prior(plan: RunPlan, options: ExecutionOptions) -> dict | None:
     """The existing run card to continue, checked before any model is loaded.
 
-    Returns None for a fresh run (``resume`` False, or no run card under ``run_id`` yet).
+    Returns None for a fresh run (``options.resume`` False, or no run card under
+    ``options.run_id`` yet).
 
     Raises
     ------
     ConfigError
-        ``resume`` without ``run_id``, or the run's kind, dataset, items, params or seed differ.
+        ``resume`` without ``run_id``, or the run's kind, dataset, items, params or seed differ
+        from the plan's spec.
     """
-    if not resume:
+    if not options.resume:
         return None
+    run_id = options.run_id
     if run_id is None:
         raise ConfigError("resume=True needs run_id: the name of the run folder to continue (reports/<run_id>).")
-    root = Path(reports_root) if reports_root is not None else reports_dir()
+    root = Path(options.reports_root) if options.reports_root is not None else reports_dir()
     card_path = root / run_id / "run_card.json"
     if not card_path.is_file():
         return None
     prior = json.loads(card_path.read_text())
-    now = {"kind": kind, "dataset": dataset, "items": items, "params": params, "seed": seed}
+    spec = plan.spec
+    now = {"kind": spec.kind, "dataset": spec.dataset, "items": plan.names, "params": card_params(spec),
+           "seed": spec.seed}
     diffs = _differences(prior, now, list(now))
     if diffs:
         raise _refuse(run_id, diffs)
@@ -192,16 +204,13 @@ class RunPlan:
 
     Attributes
     ----------
-    kind : {"vos", "image"}
-    spec : BackendSpec
+    spec : RunSpec
+        The run spec (gives the card's ``kind``, ``dataset``, ``params``, ``seed``, ``spec`` and
+        the backend the workers build).
     items : list
-        Dataset items (VideoItem / ImageItem), in dataset order.
+        Dataset items (VideoItem / ImageItem / VolumeItem), in dataset order.
     names : list of str
         Their names (run card ``items``), same order.
-    dataset : str
-    params : dict
-        Run parameters for the card (JSON-serialisable; must match to resume).
-    seed : int
     make_task : callable
         ``make_task(run_dir: str) -> task`` (a picklable ``task(backend, item) -> record``).
     prefix : callable
@@ -210,23 +219,19 @@ class RunPlan:
         ``desc(info) -> str`` progress-bar label.
     """
 
-    kind: str
-    spec: BackendSpec
+    spec: RunSpec
     items: list
     names: list[str]
-    dataset: str
-    params: dict
-    seed: int
     make_task: Callable[[str], Callable]
     prefix: Callable[[ModelInfo], str]
     desc: Callable[[ModelInfo], str]
 
 
-def run_items(plan: RunPlan, assemble: Callable[[Path, RunCard, list[dict]], None], run_id: str | None = None,
-              reports_root=None, executor: str | Executor = "local", num_workers: int = 2, resume: bool = False,
-              progress: bool = True) -> Path:
-    """Run every unfinished item of ``plan`` on ``executor``, log each record, then call
-    ``assemble(run_dir, card, records)`` with the records in dataset order.
+def run_items(plan: RunPlan, assemble: Callable[[Path, RunCard, list[dict]], None],
+              options: ExecutionOptions | None = None) -> Path:
+    """Run every unfinished item of ``plan`` as ``options`` say (executor, workers, run folder,
+    resume, progress), log each record, then call ``assemble(run_dir, card, records)`` with
+    the records in dataset order.
 
     The card is written with status ``running`` first, ``done`` at the end; ``interrupted``
     (KeyboardInterrupt) or ``failed`` when an error stops the run (it can then be resumed).
@@ -238,18 +243,20 @@ def run_items(plan: RunPlan, assemble: Callable[[Path, RunCard, list[dict]], Non
     WorkbenchError
         Whatever a task raised (data, prompt, backend errors).
     """
+    options = options if options is not None else ExecutionOptions()
     t0 = time.perf_counter()
-    params = {**plan.params, "backend_request": plan.spec.request()}
-    prior = load_prior(plan.kind, run_id, reports_root, resume, plan.dataset, plan.names, params, plan.seed)
-    ex = make_executor(executor, num_workers)
+    spec = plan.spec
+    params = card_params(spec)
+    prior = load_prior(plan, options)
+    ex = make_executor(options.executor, options.num_workers)
     card = run_dir = None
     session = {**ex.describe(), "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "resumed": prior is not None,
                "git_commit": git_commit()}
     try:
-        with ex.pool(plan.spec) as pool:
+        with ex.pool(BackendSpec.for_run(spec)) as pool:
             info = pool.info
-            run_id, run_dir = new_run_dir(run_id, prefix=plan.prefix(info), root=reports_root)
-            new = RunCard.from_model(run_id, plan.kind, info, plan.dataset, plan.names, params, plan.seed)
+            run_id, run_dir = new_run_dir(options.run_id, prefix=plan.prefix(info), root=options.reports_root)
+            new = RunCard.from_model(run_id, info, spec, plan.names, params)
             if prior is not None:
                 diffs = _differences(prior, asdict(new), MODEL_FIELDS)
                 if diffs:
@@ -266,7 +273,7 @@ def run_items(plan: RunPlan, assemble: Callable[[Path, RunCard, list[dict]], Non
             done = {n for n in plan.names if n in log.records}
             todo = [absolute_item(it) for it, n in zip(plan.items, plan.names) if n not in done]
             session.update(items_reused=len(done), items_run=0)
-            bar = tqdm(total=len(plan.names), initial=len(done), desc=plan.desc(info), disable=not progress)
+            bar = tqdm(total=len(plan.names), initial=len(done), desc=plan.desc(info), disable=not options.progress)
             with bar:
                 for record in pool.imap_unordered(plan.make_task(str(run_dir.resolve())), todo):
                     log.append(record)
@@ -291,63 +298,5 @@ def _finish(run_dir: Path, card: RunCard, session: dict, t0: float) -> None:
     _record_session(run_dir, {**session, "wall_s": wall, "status": card.status})
 
 
-def resume_run(run_id: str, reports_root=None, data_root=None, executor: str | Executor = "local",
-               num_workers: int = 2, progress: bool = True) -> Path:
-    """Continue an interrupted run with the settings of its run card.
-
-    Parameters
-    ----------
-    run_id : str
-        Run folder name under ``reports_root`` (default ``reports/``).
-    data_root : path, optional
-        Data root (not stored in the card; default ``$WORKBENCH_DATA_DIR``).
-    executor, num_workers
-        Where the remaining items run (may differ from the first session's).
-
-    Returns
-    -------
-    Path
-        The run folder.
-
-    Raises
-    ------
-    DataError
-        No run folder of that name.
-    ConfigError
-        The run card lacks the settings needed to resume (made by an older workbench).
-    """
-    from .card import read_run
-
-    root = Path(reports_root) if reports_root is not None else reports_dir()
-    card = read_run(root / run_id)["card"]
-    p = dict(card.get("params", {}))
-    req = p.get("backend_request")
-    if not req:
-        raise ConfigError(f"Run {run_id!r} has no backend_request in its run card (made before runs could be "
-                          "resumed); start it again instead.")
-    backend = {k: req[k] for k in ("backend", "model", "checkpoint", "device", "image_size")}
-    common = {**backend, "data_root": data_root, "run_id": run_id, "reports_root": root, "seed": card.get("seed", 0),
-              "executor": executor, "num_workers": num_workers, "progress": progress, "resume": True}
-    corruption = {"corruption": p.get("corruption"), "severity": p.get("severity", 0)}
-    if card["kind"] == "volume":
-        from .volume_runner import run_volume_benchmark
-
-        return run_volume_benchmark(volumes=p.get("volumes"), prompt=p["prompt"], prompt_slice=p["prompt_slice"],
-                                    max_frame_num_to_track=p["max_frame_num_to_track"], window=p.get("window"),
-                                    save_masks=p.get("save_masks", False), smoke=p.get("smoke", False), **common)
-    if card["kind"] == "vos":
-        from .vos_runner import run_vos_benchmark
-
-        return run_vos_benchmark(dataset=card["dataset"], sequences=p.get("sequences"), max_frames=p.get("max_frames"),
-                                 prompt=p["prompt"], save_masks=p.get("save_masks", False), smoke=p.get("smoke", False),
-                                 **corruption, **common)
-    from .image_runner import run_image_benchmark
-
-    return run_image_benchmark(dataset=card["dataset"], subset=p.get("subset"), max_clicks=p["max_clicks"],
-                               multimask=p["multimask"], box_prompt=p["box_prompt"], stop_at_iou=p.get("stop_at_iou"),
-                               save_masks=p.get("save_masks", False), overlay_clicks=p.get("overlay_clicks", 5),
-                               smoke=p.get("smoke", False), **corruption, **common)
-
-
-__all__ = ["EXECUTION_FILE", "ITEMS_FILE", "ItemLog", "RunPlan", "load_prior", "read_records", "resume_run",
+__all__ = ["EXECUTION_FILE", "ITEMS_FILE", "ItemLog", "RunPlan", "card_params", "load_prior", "read_records",
            "run_items"]

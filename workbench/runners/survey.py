@@ -25,6 +25,12 @@ exp_robustness            image and VOS protocols per model × corruption × sev
                           clean run (severity 0)
 ========================  ======================================================================
 
+Each experiment function takes ``(models, spec, options, **settings)``: its settings as a
+frozen spec (:class:`ImageExperimentSpec`, :class:`MedicalExperimentSpec`,
+:class:`VideoExperimentSpec`, :class:`RobustnessExperimentSpec`), where it runs as
+:class:`~workbench.runners.options.ExecutionOptions`, or both as the notebooks' flat keywords.
+It turns them into one run spec (:mod:`workbench.protocols.specs`) per model and setting.
+
 Models (:func:`survey_models`): the classical baseline always; every SAM 2 and SAM (v1)
 checkpoint present in ``$SAM2_CHECKPOINT_DIR``; in smoke mode only the smallest present one
 per family, or, when none is present, an UNTRAINED one (``checkpoint="random"``, 256 px): such
@@ -33,17 +39,19 @@ runs test the plumbing and speed only, and every table marks them "(UNTRAINED)".
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import ClassVar
 
 from ..backends import BACKENDS
 from ..backends.registry import (available_models, available_sam1_models, get_sam1_spec, get_spec,
                                  list_sam1_specs, list_specs)
 from ..config import checkpoint_dir as default_checkpoint_dir
-from ..errors import ConfigError
+from ..errors import ConfigError, UnknownNameError
 from ..io.corruptions import CORRUPTIONS
 from ..protocols.vos import VOS_PROMPTS
-from .executors import Executor
 from .experiments import EXPERIMENT_FILE, Experiment, experiment_runs, find_experiments, read_experiment
+from .options import ExecutionOptions, bind_settings
 
 SURVEY_EXPERIMENTS = ("exp_image_sam_vs_sam2", "exp_medical", "exp_video_prompts", "exp_robustness")
 """Experiment notebooks of the survey suite, in run order."""
@@ -64,8 +72,9 @@ FULL = {"subset": None, "n_clicks": 20, "sequences": None, "max_frames": None, "
 """Sizes of a full run (every item)."""
 
 __all__ = ["EXPERIMENT_FILE", "FULL", "MEDICAL_SETS", "NATURAL_SETS", "REPORT_NOTEBOOK", "SMOKE",
-           "SMOKE_SUBSETS", "SURVEY_EXPERIMENTS", "Experiment", "experiment_runs", "find_experiments",
-           "image_experiment",
+           "SMOKE_SUBSETS", "SURVEY_EXPERIMENTS", "Experiment", "ImageExperimentSpec", "MedicalExperimentSpec",
+           "RobustnessExperimentSpec", "SurveyExperimentSpec", "VideoExperimentSpec", "experiment_runs",
+           "find_experiments", "image_experiment",
            "medical_experiment", "missing_checkpoints", "normalise_models", "read_experiment",
            "robustness_experiment", "survey_models", "survey_plan", "video_experiment"]
 
@@ -164,133 +173,367 @@ def _sizes(smoke: bool, name: str, **given) -> dict:
     return base
 
 
-def _open(name: str, params: dict, run_id, reports_root, executor, num_workers, smoke, models, device):
-    models = normalise_models(models, smoke, device)
-    exp = Experiment(name, run_id, reports_root, {**params, "models": models, "smoke": smoke},
-                     executor=executor, num_workers=num_workers, missing=missing_checkpoints())
-    return exp, models
+# --------------------------------------------------------------------------- experiment specs
+def _tuple(value):
+    return tuple(value) if isinstance(value, (list, tuple)) else value
 
 
-def image_experiment(models: Sequence[dict] | None = None, datasets: Sequence[str] = NATURAL_SETS,
-                     data_root: str | Path | None = None, subset: int | list[str] | None = None,
-                     n_clicks: int | None = None, device: str = "cpu", smoke: bool = False, run_id: str | None = None,
-                     reports_root: str | Path | None = None, executor: str | Executor = "local",
-                     num_workers: int = 2, seed: int = 0, name: str = "exp_image_sam_vs_sam2") -> Experiment:
-    """Click protocol and box prompt for every model × image set (survey Tables 2-3, §3.3).
+@dataclass(frozen=True, kw_only=True)
+class SurveyExperimentSpec:
+    """Settings of a survey experiment (base class; one subclass per experiment notebook).
 
+    An experiment runs one benchmark per model × setting; it turns these settings into run
+    specs (:mod:`workbench.protocols.specs`). Where it runs (experiment folder ``run_id`` under
+    ``reports_root``, executor, workers, data root) is given by
+    :class:`~workbench.runners.options.ExecutionOptions`.
+
+    Attributes
+    ----------
+    models : tuple of dict or None
+        Models to compare, each ``{"backend", "model", "checkpoint", "image_size", "device"}``
+        (only ``backend`` required; see :func:`normalise_models`); None: :func:`survey_models`
+        (the classical baseline and the checkpoints present in ``$SAM2_CHECKPOINT_DIR``).
+    device : str
+        Torch device of the models that do not name one (``"cpu"``, ``"cuda"``). Default
+        ``"cpu"``.
+    smoke : bool
+        Smoke sizes (:data:`SMOKE`, :data:`SMOKE_SUBSETS`) for the sizes left None; default
+        the full sizes (:data:`FULL`).
+    seed : int
+        Seed of every run (run card ``seed``; seeds the corruptions). Default 0.
+    name : str
+        Experiment name (``experiment.json`` ``experiment``; prefix of generated folder names);
+        default the notebook's name.
+
+    Raises
+    ------
+    ConfigError
+        A model entry is not a dict with known keys and a known backend.
+    """
+
+    SIZES: ClassVar[tuple[str, ...]] = ()
+    """Fields whose None means "the smoke / full size" (see :meth:`sizes`)."""
+
+    models: tuple[dict, ...] | None = None
+    device: str = "cpu"
+    smoke: bool = False
+    seed: int = 0
+    name: str = ""
+
+    def __post_init__(self):
+        models = self.models
+        if models is not None:
+            models = tuple(dict(m) if isinstance(m, dict) else m for m in models)
+            normalise_models(models, self.smoke, self.device)  # raises ConfigError for bad entries
+        object.__setattr__(self, "models", models)
+        for f in fields(self):
+            if f.name != "models":
+                object.__setattr__(self, f.name, _tuple(getattr(self, f.name)))
+
+    @classmethod
+    def setting_names(cls) -> list[str]:
+        """The field names (settings :meth:`from_settings` accepts)."""
+        return [f.name for f in fields(cls)]
+
+    @classmethod
+    def from_settings(cls, base: SurveyExperimentSpec | None = None, **settings) -> SurveyExperimentSpec:
+        """``base`` (default: the defaults) with the settings given by name replaced.
+
+        Raises
+        ------
+        UnknownNameError
+            A name is not a field (the message lists them).
+        ConfigError
+            As the spec's checks.
+        """
+        for key in settings:
+            if key not in cls.setting_names():
+                raise UnknownNameError(f"{cls.__name__} setting", key, cls.setting_names())
+        return cls(**settings) if base is None else replace(base, **settings)
+
+    def sizes(self) -> dict:
+        """:data:`SMOKE` / :data:`FULL` sizes (by ``smoke`` and ``name``) with the size fields
+        given (not None) replacing them."""
+        return _sizes(self.smoke, self.name, **{k: getattr(self, k) for k in self.SIZES})
+
+    def record(self, models: list[dict]) -> dict:
+        """The experiment's ``experiment.json`` ``params``: its settings with the sizes
+        resolved, ``models`` (the normalised list) and ``smoke``."""
+        sizes = self.sizes()
+        out = {f.name: sizes.get(f.name, getattr(self, f.name)) for f in fields(self)
+               if f.name not in ("models", "device", "smoke", "name")}
+        return {**out, "models": models, "smoke": self.smoke}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageExperimentSpec(SurveyExperimentSpec):
+    """``exp_image_sam_vs_sam2``: the click protocol and the GT-box prompt per model × image set.
+
+    Attributes
+    ----------
+    datasets : tuple of str
+        Image sets, any name :func:`workbench.protocols.specs.image_datasets` accepts (checked
+        per run: an unknown one is recorded as a failed run). Default :data:`NATURAL_SETS`.
+    subset : int, list of str or None
+        Images per set, or ids; None: all (smoke 2).
+    n_clicks : int or None
+        Clicks per image (``max_clicks``); None: 20 (smoke 5).
+    models, device, smoke, seed, name
+        See :class:`SurveyExperimentSpec`.
+    """
+
+    SIZES: ClassVar[tuple[str, ...]] = ("subset", "n_clicks")
+
+    name: str = "exp_image_sam_vs_sam2"
+    datasets: tuple[str, ...] = NATURAL_SETS
+    subset: int | tuple[str, ...] | None = None
+    n_clicks: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MedicalExperimentSpec(SurveyExperimentSpec):
+    """``exp_medical``: the image protocol per model × 2-D medical set, and 3-D volumes segmented
+    as slice sequences per video model.
+
+    Attributes
+    ----------
+    datasets : tuple of str
+        2-D medical sets (default :data:`MEDICAL_SETS`).
+    subset : int, list of str or None
+        Images per set; None: all (smoke 1).
+    n_clicks : int or None
+        Clicks per image; None: 20 (smoke 5).
+    volumes : int, list of str or None
+        Volumes of ``medical/mri_volumes``; None: all (smoke 1); 0 skips the volumes.
+    volume_prompt : str
+        Prompt on the prompt slice (``workbench.protocols.volumes.VOLUME_PROMPTS``). Default
+        ``"mask"``.
+    max_frame_num_to_track : int or None
+        Slices tracked on each side of the prompt slice; None: all (smoke 3).
+    models, device, smoke, seed, name
+        See :class:`SurveyExperimentSpec`.
+    """
+
+    SIZES: ClassVar[tuple[str, ...]] = ("subset", "n_clicks", "volumes", "max_frame_num_to_track")
+
+    name: str = "exp_medical"
+    datasets: tuple[str, ...] = MEDICAL_SETS
+    subset: int | tuple[str, ...] | None = None
+    n_clicks: int | None = None
+    volumes: int | tuple[str, ...] | None = None
+    volume_prompt: str = "mask"
+    max_frame_num_to_track: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class VideoExperimentSpec(SurveyExperimentSpec):
+    """``exp_video_prompts``: semi-supervised VOS on DAVIS per video model × first-frame prompt.
+
+    Attributes
+    ----------
+    prompts : tuple of str
+        First-frame prompts (``workbench.protocols.vos.VOS_PROMPTS``; default all five).
+    sequences : int, list of str or None
+        DAVIS sequences; None: all (smoke 1).
+    max_frames : int or None
+        Frames per sequence; None: all (smoke 6).
+    models, device, smoke, seed, name
+        See :class:`SurveyExperimentSpec`.
+
+    Raises
+    ------
+    ConfigError
+        An unknown prompt (the message lists the valid ones).
+    """
+
+    SIZES: ClassVar[tuple[str, ...]] = ("sequences", "max_frames")
+
+    name: str = "exp_video_prompts"
+    prompts: tuple[str, ...] = VOS_PROMPTS
+    sequences: int | tuple[str, ...] | None = None
+    max_frames: int | None = None
+
+    def __post_init__(self):
+        bad = [p for p in self.prompts if p not in VOS_PROMPTS]
+        if bad:
+            raise ConfigError(f"Unknown VOS prompt(s) {bad}; valid: {list(VOS_PROMPTS)}.")
+        super().__post_init__()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RobustnessExperimentSpec(SurveyExperimentSpec):
+    """``exp_robustness``: image and VOS protocols per model × corruption × severity, plus the
+    clean run (severity 0) the degradation curves start from.
+
+    Attributes
+    ----------
+    image_datasets : tuple of str
+        Image sets of the click and box protocol. Default ``("grabcut",)``.
+    corruptions : tuple of str or None
+        Names of ``workbench.io.corruptions.CORRUPTIONS``; None: all (smoke ``gaussian_noise``
+        and ``occluder``).
+    severities : tuple of int or None
+        Severities 1..5; None: 1, 3, 5 (smoke 3).
+    video : bool
+        Also run the VOS protocol (prompt ``vos_prompt``) on the corrupted frames. Default True.
+    vos_prompt : str
+        First-frame prompt of the VOS runs. Default ``"mask"``.
+    subset, n_clicks : optional
+        Images per set (None: all; smoke 1) and clicks per image (None: 20; smoke 5).
+    sequences, max_frames : optional
+        DAVIS sequences (None: all; smoke 1) and frames per sequence (None: all; smoke 6).
+    models, device, smoke, seed, name
+        See :class:`SurveyExperimentSpec`.
+
+    Raises
+    ------
+    ConfigError
+        An unknown corruption (the message lists the valid ones).
+    """
+
+    SIZES: ClassVar[tuple[str, ...]] = ("subset", "n_clicks", "sequences", "max_frames", "corruptions", "severities")
+
+    name: str = "exp_robustness"
+    image_datasets: tuple[str, ...] = ("grabcut",)
+    corruptions: tuple[str, ...] | None = None
+    severities: tuple[int, ...] | None = None
+    video: bool = True
+    vos_prompt: str = "mask"
+    subset: int | tuple[str, ...] | None = None
+    n_clicks: int | None = None
+    sequences: int | tuple[str, ...] | None = None
+    max_frames: int | None = None
+
+    def __post_init__(self):
+        bad = [c for c in (self.corruptions or ()) if c not in CORRUPTIONS]
+        if bad:
+            raise ConfigError(f"Unknown corruption(s) {bad}; valid: {list(CORRUPTIONS)}.")
+        super().__post_init__()
+
+    def record(self, models: list[dict]) -> dict:
+        out = super().record(models)
+        return {**out, "corruptions": list(out["corruptions"]), "severities": [int(s) for s in out["severities"]]}
+
+
+# --------------------------------------------------------------------------- experiments
+def _bind(spec_cls: type, models, spec, options, settings: dict, caller: str):
+    """The experiment spec and options of an experiment call (see :func:`bind_settings`);
+    ``models`` (the first positional argument) may also be the spec."""
+    if isinstance(models, SurveyExperimentSpec) and spec is None:
+        spec, models = models, None
+    if models is not None:
+        settings = {**settings, "models": models}
+    return bind_settings(spec_cls, spec, options, settings, caller)
+
+
+def _open(spec: SurveyExperimentSpec, options: ExecutionOptions) -> tuple[Experiment, list[dict], dict]:
+    """The experiment folder, the normalised models and the resolved sizes."""
+    models = normalise_models(spec.models, spec.smoke, spec.device)
+    exp = Experiment(spec.name, spec.record(models), options, missing=missing_checkpoints())
+    return exp, models, spec.sizes()
+
+
+_CALL_DOC = """
     Parameters
     ----------
-    models : list of dict, optional
-        See :func:`normalise_models` (default :func:`survey_models`).
-    datasets : list of str
-        Image sets (any name :func:`workbench.runners.image_runner.image_datasets` accepts).
-    subset, n_clicks : optional
-        Images per set and clicks per image (default: all / 20; smoke 2 / 5).
-    run_id, reports_root
-        The experiment folder (see :class:`Experiment`).
+    models : list of dict or {spec}, optional
+        The models (shortcut for ``spec.models``, see :func:`normalise_models`; default
+        :func:`survey_models`), or the spec itself.
+    spec : {spec}, optional
+        The experiment's settings (defaults when None).
+    options : ExecutionOptions, optional
+        The experiment folder (``run_id`` under ``reports_root``: an existing folder is
+        continued, its finished runs reused), ``executor`` (``"local"`` builds each model once
+        for all its runs), ``num_workers`` and ``data_root``; ``resume`` and ``progress`` are
+        not used (runs always continue, without progress bars).
+    **settings
+        Flat settings: names of {spec} and of ExecutionOptions (as the notebooks pass them).
 
     Returns
     -------
     Experiment
-        Finished; runs ``img-<dataset>-m<i>-<backend>-<model>…`` under ``runs/``.
+        Finished.
+
+    Raises
+    ------
+    UnknownNameError
+        An unknown setting name.
+    ConfigError
+        Bad models or settings (see {spec}).
+"""
+
+
+def image_experiment(models: Sequence[dict] | ImageExperimentSpec | None = None, spec: ImageExperimentSpec | None = None,
+                     options: ExecutionOptions | None = None, **settings) -> Experiment:
+    """Click protocol and box prompt for every model × image set (survey Tables 2-3, §3.3);
+    runs ``img-<dataset>-m<i>-<backend>-<model>…`` under ``runs/``.
     """
-    sz = _sizes(smoke, name, subset=subset, n_clicks=n_clicks)
-    exp, models = _open(name, {"datasets": list(datasets), "subset": sz["subset"], "n_clicks": sz["n_clicks"],
-                               "seed": seed}, run_id, reports_root, executor, num_workers, smoke, models, device)
-    for dataset in datasets:
+    spec, options = _bind(ImageExperimentSpec, models, spec, options, settings, "image_experiment")
+    exp, models, sz = _open(spec, options)
+    for dataset in spec.datasets:
         for i, m in enumerate(models):
-            exp.image(i, m, dataset, data_root=data_root, subset=sz["subset"], max_clicks=sz["n_clicks"], seed=seed)
+            exp.image(i, m, dataset, subset=sz["subset"], max_clicks=sz["n_clicks"], seed=spec.seed)
     return exp.finish()
 
 
-def medical_experiment(models: Sequence[dict] | None = None, datasets: Sequence[str] = MEDICAL_SETS,
-                       data_root: str | Path | None = None, subset: int | list[str] | None = None,
-                       n_clicks: int | None = None, volumes: int | list[str] | None = None,
-                       volume_prompt: str = "mask", max_frame_num_to_track: int | None = None,
-                       device: str = "cpu", smoke: bool = False, run_id: str | None = None,
-                       reports_root: str | Path | None = None, executor: str | Executor = "local",
-                       num_workers: int = 2, seed: int = 0, name: str = "exp_medical") -> Experiment:
+def medical_experiment(models: Sequence[dict] | MedicalExperimentSpec | None = None,
+                       spec: MedicalExperimentSpec | None = None, options: ExecutionOptions | None = None,
+                       **settings) -> Experiment:
     """Medical sets (survey Tables 4-5): the image protocol per model × 2-D set, and 3-D volumes
     segmented as slice sequences (prompt one slice, propagate both ways, 3-D Dice) per video
-    model. ``volumes=0`` skips the volumes. Other parameters as :func:`image_experiment`.
+    model. ``volumes=0`` skips the volumes.
     """
-    sz = _sizes(smoke, name, subset=subset, n_clicks=n_clicks, volumes=volumes,
-                max_frame_num_to_track=max_frame_num_to_track)
-    params = {"datasets": list(datasets), "subset": sz["subset"], "n_clicks": sz["n_clicks"], "volumes": sz["volumes"],
-              "volume_prompt": volume_prompt, "max_frame_num_to_track": sz["max_frame_num_to_track"], "seed": seed}
-    exp, models = _open(name, params, run_id, reports_root, executor, num_workers, smoke, models, device)
-    for dataset in datasets:
+    spec, options = _bind(MedicalExperimentSpec, models, spec, options, settings, "medical_experiment")
+    exp, models, sz = _open(spec, options)
+    for dataset in spec.datasets:
         for i, m in enumerate(models):
-            exp.image(i, m, dataset, data_root=data_root, subset=sz["subset"], max_clicks=sz["n_clicks"], seed=seed)
+            exp.image(i, m, dataset, subset=sz["subset"], max_clicks=sz["n_clicks"], seed=spec.seed)
     if sz["volumes"] != 0:
         for i, m in enumerate(models):
-            exp.volume(i, m, volume_prompt, data_root=data_root, volumes=sz["volumes"],
-                       max_frame_num_to_track=sz["max_frame_num_to_track"], seed=seed)
+            exp.volume(i, m, spec.volume_prompt, volumes=sz["volumes"],
+                       max_frame_num_to_track=sz["max_frame_num_to_track"], seed=spec.seed)
     return exp.finish()
 
 
-def video_experiment(models: Sequence[dict] | None = None, prompts: Sequence[str] = VOS_PROMPTS,
-                     data_root: str | Path | None = None, sequences: int | list[str] | None = None,
-                     max_frames: int | None = None, device: str = "cpu", smoke: bool = False,
-                     run_id: str | None = None, reports_root: str | Path | None = None,
-                     executor: str | Executor = "local", num_workers: int = 2, seed: int = 0,
-                     name: str = "exp_video_prompts") -> Experiment:
+def video_experiment(models: Sequence[dict] | VideoExperimentSpec | None = None, spec: VideoExperimentSpec | None = None,
+                     options: ExecutionOptions | None = None, **settings) -> Experiment:
     """Semi-supervised VOS on DAVIS per video model × first-frame prompt (survey Tables 6-7,
-    §4.3: J&F, J/F recall and decay, G, FPS). SAM (v1) entries are skipped and recorded."""
-    bad = [p for p in prompts if p not in VOS_PROMPTS]
-    if bad:
-        raise ConfigError(f"Unknown VOS prompt(s) {bad}; valid: {list(VOS_PROMPTS)}.")
-    sz = _sizes(smoke, name, sequences=sequences, max_frames=max_frames)
-    params = {"prompts": list(prompts), "sequences": sz["sequences"], "max_frames": sz["max_frames"], "seed": seed}
-    exp, models = _open(name, params, run_id, reports_root, executor, num_workers, smoke, models, device)
-    for prompt in prompts:
+    §4.3: J&F, J/F recall and decay, G, FPS). SAM (v1) entries are skipped and recorded.
+    """
+    spec, options = _bind(VideoExperimentSpec, models, spec, options, settings, "video_experiment")
+    exp, models, sz = _open(spec, options)
+    for prompt in spec.prompts:
         for i, m in enumerate(models):
-            exp.vos(i, m, prompt, data_root=data_root, sequences=sz["sequences"], max_frames=sz["max_frames"],
-                    seed=seed)
+            exp.vos(i, m, prompt, sequences=sz["sequences"], max_frames=sz["max_frames"], seed=spec.seed)
     return exp.finish()
 
 
-def robustness_experiment(models: Sequence[dict] | None = None, image_datasets: Sequence[str] = ("grabcut",),
-                          corruptions: Sequence[str] | None = None, severities: Sequence[int] | None = None,
-                          video: bool = True, vos_prompt: str = "mask", data_root: str | Path | None = None,
-                          subset: int | list[str] | None = None, n_clicks: int | None = None,
-                          sequences: int | list[str] | None = None, max_frames: int | None = None,
-                          device: str = "cpu", smoke: bool = False, run_id: str | None = None,
-                          reports_root: str | Path | None = None, executor: str | Executor = "local",
-                          num_workers: int = 2, seed: int = 0, name: str = "exp_robustness") -> Experiment:
+def robustness_experiment(models: Sequence[dict] | RobustnessExperimentSpec | None = None,
+                          spec: RobustnessExperimentSpec | None = None, options: ExecutionOptions | None = None,
+                          **settings) -> Experiment:
     """Image and VOS protocols under corruptions (survey §5: noise, blur, compression,
     contrast, occlusion), each model × corruption × severity, plus the clean run (severity 0)
     the degradation curves start from.
-
-    Parameters
-    ----------
-    corruptions : list of str, optional
-        Names of ``workbench.io.corruptions.CORRUPTIONS`` (default all; smoke 2).
-    severities : list of int, optional
-        1..5 (default 1, 3, 5; smoke 3).
-    video : bool
-        Also run the VOS protocol (prompt ``vos_prompt``) on the corrupted frames.
     """
-    sz = _sizes(smoke, name, subset=subset, n_clicks=n_clicks, sequences=sequences, max_frames=max_frames,
-                corruptions=corruptions, severities=severities)
-    bad = [c for c in sz["corruptions"] if c not in CORRUPTIONS]
-    if bad:
-        raise ConfigError(f"Unknown corruption(s) {bad}; valid: {list(CORRUPTIONS)}.")
-    params = {"image_datasets": list(image_datasets), "corruptions": list(sz["corruptions"]),
-              "severities": [int(s) for s in sz["severities"]], "video": video, "vos_prompt": vos_prompt,
-              "subset": sz["subset"], "n_clicks": sz["n_clicks"], "sequences": sz["sequences"],
-              "max_frames": sz["max_frames"], "seed": seed}
-    exp, models = _open(name, params, run_id, reports_root, executor, num_workers, smoke, models, device)
-    settings = [(None, 0)] + [(c, int(s)) for c in sz["corruptions"] for s in sz["severities"]]
+    spec, options = _bind(RobustnessExperimentSpec, models, spec, options, settings, "robustness_experiment")
+    exp, models, sz = _open(spec, options)
+    settings_list = [(None, 0)] + [(c, int(s)) for c in sz["corruptions"] for s in sz["severities"]]
     for i, m in enumerate(models):
-        for corruption, severity in settings:
-            for dataset in image_datasets:
-                exp.image(i, m, dataset, data_root=data_root, subset=sz["subset"], max_clicks=sz["n_clicks"],
-                          seed=seed, corruption=corruption, severity=severity)
-            if video:
-                exp.vos(i, m, vos_prompt, data_root=data_root, sequences=sz["sequences"],
-                        max_frames=sz["max_frames"], seed=seed, corruption=corruption, severity=severity)
+        for corruption, severity in settings_list:
+            for dataset in spec.image_datasets:
+                exp.image(i, m, dataset, subset=sz["subset"], max_clicks=sz["n_clicks"], seed=spec.seed,
+                          corruption=corruption, severity=severity)
+            if spec.video:
+                exp.vos(i, m, spec.vos_prompt, sequences=sz["sequences"], max_frames=sz["max_frames"],
+                        seed=spec.seed, corruption=corruption, severity=severity)
     return exp.finish()
+
+
+for _fn, _cls in ((image_experiment, ImageExperimentSpec), (medical_experiment, MedicalExperimentSpec),
+                  (video_experiment, VideoExperimentSpec), (robustness_experiment, RobustnessExperimentSpec)):
+    if _fn.__doc__ is not None:  # None under python -OO
+        _fn.__doc__ += _CALL_DOC.format(spec=_cls.__name__)
+del _fn, _cls
 
 
 # --------------------------------------------------------------------------- the suite

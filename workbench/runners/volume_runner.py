@@ -12,23 +12,28 @@ slice, slices, 3-D Dice and IoU, Dice on the prompt slice, volumes in mm³; timi
 Dice of every slice), ``summary.json`` (``mDice-3D``, ``mIoU-3D`` means over volumes,
 ``slices_per_s``), ``items.jsonl`` and ``execution.json``; with ``save_masks`` the predicted
 slices as ``masks/<id>/%05d.png`` (0/1 palette PNGs, slice order).
+
+The run is described by a :class:`~workbench.protocols.specs.VolumeRunSpec` (stored in the run
+card as ``spec``) and executed as :class:`~workbench.runners.options.ExecutionOptions` say; each
+volume is one :class:`VolumeTask` (:meth:`VolumeTask.from_spec`).
 """
 from __future__ import annotations
 
 import os
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..errors import UnknownNameError
 from ..io.medical import load_volumes
-from ..protocols.volumes import PROMPT_SLICES, VOLUME_PROMPTS, run_volume_protocol
+from ..protocols.specs import VolumeRunSpec
+from ..protocols.volumes import run_volume_protocol
 from .card import RunCard, write_json
-from .executors import BackendSpec, Executor
 from .items import _clicks_json, _floats, _write_sequence_masks
+from .options import ExecutionOptions, bind_settings
 from .runlog import RunPlan, run_items
 
 VOLUME_COLUMNS = ("id", "prompt", "prompt_slice", "num_slices", "tracked_slices", "dice_3d", "iou_3d",
@@ -62,6 +67,13 @@ class VolumeTask:
     window: tuple[float, float] | None
     save_masks: bool
     run_dir: str
+
+    @classmethod
+    def from_spec(cls, spec: VolumeRunSpec, run_dir: str | Path) -> VolumeTask:
+        """The task of every volume of the run ``spec`` writing into ``run_dir``."""
+        return cls(prompt=spec.prompt, prompt_slice=spec.prompt_slice,
+                   max_frame_num_to_track=spec.max_frame_num_to_track, window=spec.window,
+                   save_masks=spec.save_masks, run_dir=str(run_dir))
 
     def __call__(self, backend, item) -> dict:
         """Run the volume ``item`` (:class:`~workbench.io.medical.VolumeItem`) on a video backend.
@@ -102,8 +114,9 @@ class VolumeTask:
         return {"kind": "volume", "item": item.id, "result": result, "timing": timing}
 
 
-def _assemble(prompt: str, run_dir: Path, card: RunCard, records: list[dict]) -> None:
+def _assemble(spec: VolumeRunSpec, run_dir: Path, card: RunCard, records: list[dict]) -> None:
     """Write the run files from the volume records (dataset order)."""
+    prompt = spec.prompt
     rows = []
     for rec in records:
         r, t = rec["result"], rec["timing"]
@@ -127,41 +140,27 @@ def _assemble(prompt: str, run_dir: Path, card: RunCard, records: list[dict]) ->
     write_json(run_dir / "summary.json", summary)
 
 
-def run_volume_benchmark(backend: str = "classical", model: str | None = None, checkpoint: str | None = None,
-                         image_size: int = 1024, device: str = "cpu", data_root: str | Path | None = None,
-                         volumes: int | list[str] | None = None, prompt: str = "mask",
-                         prompt_slice: str | int = "largest", max_frame_num_to_track: int | None = None,
-                         window: tuple[float, float] | list[float] | None = None, save_masks: bool = False,
-                         smoke: bool = False, run_id: str | None = None, reports_root: str | Path | None = None,
-                         seed: int = 0, progress: bool = True, executor: str | Executor = "local",
-                         num_workers: int = 2, resume: bool = False) -> Path:
+def run_volume_benchmark(spec: VolumeRunSpec | None = None, options: ExecutionOptions | None = None,
+                         **settings) -> Path:
     """Segment 3-D volumes as slice sequences with a video backend and write a run folder.
 
     Parameters
     ----------
-    backend, model, checkpoint, image_size, device
-        Passed to :func:`workbench.backends.make_video_backend` (in every worker); SAM v1
-        (``"sam"``) has no video predictor.
-    data_root : path, optional
-        Data root holding ``medical/mri_volumes``; default ``$WORKBENCH_DATA_DIR``.
-    volumes : int or list of str, optional
-        First N volumes (sorted by id) or ids.
-    prompt : {"mask", "box", "clicks1", "clicks3", "clicks5"}
-        Prompt given on the prompt slice, made from its ground truth.
-    prompt_slice : {"largest", "middle"} or int
-        Slice to prompt (default: largest ground-truth area).
-    max_frame_num_to_track : int, optional
-        Most slices tracked on EACH side of the prompt slice (SAM 2's parameter); slices beyond
-        stay empty and are scored as such. None: the whole volume.
-    window : (lo, hi), optional
-        Intensity window in the volume's units (e.g. Hounsfield units for CT); default the
-        0.5 and 99.5 percentiles of each volume.
-    save_masks : bool
-        Write the predicted slices under ``masks/<id>/``.
-    smoke : bool
-        Quick run: 1 volume, at most 3 slices tracked each way (unless given explicitly).
-    executor, num_workers, resume, run_id, reports_root, seed, progress
-        As :func:`workbench.runners.run_vos_benchmark` (resume checks the same settings).
+    spec : VolumeRunSpec, optional
+        What to compute: video backend (SAM v1 has none), volumes, prompt and prompt slice,
+        slices tracked, intensity window, seed (see
+        :class:`~workbench.protocols.specs.VolumeRunSpec` for every field). Default
+        ``VolumeRunSpec()`` (classical backend, mask prompt on the largest slice).
+    options : ExecutionOptions, optional
+        How to run it: executor, workers, run folder, ``resume``, progress bar, ``data_root``
+        (holding ``medical/mri_volumes``; see :class:`~workbench.runners.options.ExecutionOptions`).
+    **settings
+        Convenience for flat keyword calls, e.g. ``run_volume_benchmark(backend="sam2",
+        volumes=1, prompt="box", run_id="x")``: names of ``VolumeRunSpec`` (and of its
+        ``backend_request``) replace those of ``spec``, names of ``ExecutionOptions`` those of
+        ``options`` (see :func:`~workbench.runners.options.bind_settings`).
+
+    Resume works as in :func:`workbench.runners.run_vos_benchmark` (same checks).
 
     Returns
     -------
@@ -171,33 +170,21 @@ def run_volume_benchmark(backend: str = "classical", model: str | None = None, c
     Raises
     ------
     UnknownNameError
-        Unknown ``prompt`` or ``prompt_slice`` name.
+        Unknown ``prompt``, ``prompt_slice`` name or setting name.
     DatasetNotFoundError, CheckpointError, BackendError, DataError, PromptError
     ConfigError
-        ``resume`` without ``run_id``, or settings differing from the run being resumed.
+        ``resume`` without ``run_id``, settings differing from the run being resumed, or a
+        ``spec`` that is not a VolumeRunSpec.
     """
-    if prompt not in VOLUME_PROMPTS:
-        raise UnknownNameError("volume prompt", prompt, VOLUME_PROMPTS)
-    if isinstance(prompt_slice, str) and prompt_slice not in PROMPT_SLICES:
-        raise UnknownNameError("prompt slice", prompt_slice, [*PROMPT_SLICES, "<slice index>"])
-    if smoke:
-        volumes = 1 if volumes is None else volumes
-        max_frame_num_to_track = 3 if max_frame_num_to_track is None else max_frame_num_to_track
-    items = load_volumes(data_root, volumes)
-    win = None if window is None else [float(v) for v in window]
-    params = {"prompt": prompt, "prompt_slice": prompt_slice, "max_frame_num_to_track": max_frame_num_to_track,
-              "window": win, "volumes": volumes, "save_masks": save_masks, "smoke": smoke}
+    spec, options = bind_settings(VolumeRunSpec, spec, options, settings, "run_volume_benchmark")
+    volumes = list(spec.volumes) if isinstance(spec.volumes, tuple) else spec.volumes
+    items = load_volumes(options.data_root, volumes)
     plan = RunPlan(
-        kind="volume", spec=BackendSpec("video", backend, model, checkpoint, device, image_size), items=items,
-        names=[i.id for i in items], dataset="mri_volumes", params=params, seed=seed,
-        make_task=lambda run_dir: VolumeTask(prompt, prompt_slice, max_frame_num_to_track,
-                                             None if win is None else tuple(win), save_masks, run_dir),
+        spec=spec, items=items, names=[i.id for i in items], make_task=partial(VolumeTask.from_spec, spec),
         prefix=lambda info: f"vol-{info.backend}-{info.model}",
-        desc=lambda info: f"volumes {info.model} ({prompt})",
+        desc=lambda info: f"volumes {info.model} ({spec.prompt})",
     )
-    return run_items(plan, lambda run_dir, card, records: _assemble(prompt, run_dir, card, records),
-                     run_id=run_id, reports_root=reports_root, executor=executor, num_workers=num_workers,
-                     resume=resume, progress=progress)
+    return run_items(plan, partial(_assemble, spec), options)
 
 
 __all__ = ["VOLUME_COLUMNS", "VolumeTask", "run_volume_benchmark"]

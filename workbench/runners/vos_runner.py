@@ -9,26 +9,31 @@ accuracy G, §4.3.2, pooled over the scored pixels), ``items.jsonl`` (one record
 and, with ``save_masks``, ``masks/<seq>/%05d.png`` palette PNGs that ``workbench eval vos``
 re-scores.
 
-Each sequence is one task run by an executor (in process, or on Ray workers); an interrupted
-run continues with ``resume=True`` (see :mod:`workbench.runners.runlog`).
+The run is described by a :class:`~workbench.protocols.specs.VOSRunSpec` (stored in the run
+card as ``spec``) and executed as :class:`~workbench.runners.options.ExecutionOptions` say. Each
+sequence is one task (:meth:`VOSTask.from_spec <workbench.runners.items.VOSTask.from_spec>`) run
+by an executor (in process, or on Ray workers); an interrupted run continues with
+``resume=True`` or :func:`workbench.runners.resume_run` (see :mod:`workbench.runners.runlog`).
 """
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 
-from ..errors import UnknownNameError
 from ..io.datasets import load_davis
 from ..metrics.vos_eval import write_vos_csvs
-from ..protocols.vos import VOS_PROMPTS
+from ..protocols.specs import VOSRunSpec
 from .card import RunCard, write_json
-from .executors import BackendSpec, Executor
-from .items import VOSTask, check_corruption, corruption_params, vos_tables
+from .items import VOSTask, vos_tables
+from .options import ExecutionOptions, bind_settings
 from .runlog import RunPlan, run_items
 
+__all__ = ["run_vos_benchmark"]
 
-def _assemble(run_dir: Path, card: RunCard, records: list[dict]) -> None:
+
+def _assemble(spec: VOSRunSpec, run_dir: Path, card: RunCard, records: list[dict]) -> None:
     """Write the run files from the sequence records (dataset order)."""
     evaluation, rows, numbers = vos_tables(records)
     write_vos_csvs(evaluation, run_dir)
@@ -37,58 +42,35 @@ def _assemble(run_dir: Path, card: RunCard, records: list[dict]) -> None:
     pd.DataFrame(rows, columns=columns).to_csv(run_dir / "sequences.csv", index=False)
     write_json(run_dir / "per_frame.json", {seq: {str(k): v for k, v in objs.items()}
                                             for seq, objs in evaluation.per_frame.items()})
-    summary = {**numbers, "prompt": card.params["prompt"], "label": card.label, "untrained": card.untrained}
-    if card.params.get("corruption") is not None:
-        summary.update(corruption=card.params["corruption"], severity=int(card.params["severity"]))
+    summary = {**numbers, "prompt": spec.prompt, "label": card.label, "untrained": card.untrained}
+    if spec.corruption is not None:
+        summary.update(corruption=spec.corruption, severity=int(spec.severity))
     write_json(run_dir / "summary.json", summary)
 
 
-def run_vos_benchmark(backend: str = "classical", model: str | None = None, checkpoint: str | None = None,
-                      image_size: int = 1024, device: str = "cpu", dataset: str = "davis", data_root: str | Path | None = None,
-                      sequences: int | list[str] | None = None, max_frames: int | None = None,
-                      prompt: str = "mask", n_clicks: int = 1, save_masks: bool = False, smoke: bool = False, run_id: str | None = None,
-                      reports_root: str | Path | None = None, seed: int = 0, progress: bool = True,
-                      executor: str | Executor = "local", num_workers: int = 2, resume: bool = False,
-                      corruption: str | None = None, severity: int = 0) -> Path:
+def run_vos_benchmark(spec: VOSRunSpec | None = None, options: ExecutionOptions | None = None,
+                      **settings) -> Path:
     """Run the semi-supervised VOS protocol over DAVIS sequences and write a run folder.
 
     Parameters
     ----------
-    backend, model, checkpoint, image_size, device
-        Passed to :func:`workbench.backends.make_video_backend` (in every worker).
-    dataset : {"davis"}
-        Dataset layout (DAVIS-format folders; DAVIS 2016/2017 or any data in that layout).
-    data_root : path, optional
-        DAVIS root or a folder holding ``davis2016``; default ``$WORKBENCH_DATA_DIR``.
-    sequences : int or list of str, optional
-        First N sequences of ``ImageSets/val.txt``, or names.
-    max_frames : int, optional
-        Use only the first N frames of each sequence (smoke runs).
-    prompt : str
-        One of ``mask``, ``box``, ``clicks1``, ``clicks3``, ``clicks5``, or ``clicks`` with
-        ``n_clicks``.
-    n_clicks : int
-        Clicks per object when ``prompt="clicks"`` (1, 3 or 5).
-    save_masks : bool
-        Also write predicted palette PNGs under ``masks/``.
-    smoke : bool
-        Quick run: at most 2 sequences of at most 8 frames (unless given explicitly).
-    executor : {"local", "ray"} or Executor
-        Where sequences run: in this process, or on ``num_workers`` Ray actors (one model
-        each; one GPU each when the device is CUDA). Results do not depend on it.
-    num_workers : int
-        Ray workers.
-    resume : bool
-        Continue the run ``run_id`` (its finished sequences are kept); its settings must equal
-        these. Without a run card under ``run_id`` a new run starts.
-    corruption : str, optional
-        Robustness runs: one of ``workbench.io.corruptions.CORRUPTIONS`` applied to every frame
-        (``corrupt_frames``: fresh noise per frame, a moving occluder) before the backend sees
-        it; the first-frame prompt still comes from the clean ground truth. Seeded per sequence
-        by ``items.corruption_seed(seed, sequence)``. Stored in the run card params (with
-        ``severity``), so a resume must give the same.
-    severity : int
-        Corruption severity 1..5; 0 with a corruption is the identity.
+    spec : VOSRunSpec, optional
+        What to compute: video backend, sequences, frames, first-frame prompt, corruption, seed
+        (see :class:`~workbench.protocols.specs.VOSRunSpec` for every field). Default
+        ``VOSRunSpec()`` (classical backend, mask prompt, every DAVIS sequence).
+    options : ExecutionOptions, optional
+        How to run it: executor, workers, run folder (``reports_root``, ``run_id``), ``resume``,
+        progress bar, ``data_root`` (DAVIS root or a folder holding ``davis2016``; see
+        :class:`~workbench.runners.options.ExecutionOptions`).
+    **settings
+        Convenience for flat keyword calls, e.g. ``run_vos_benchmark(backend="sam2",
+        sequences=2, prompt="clicks", n_clicks=3, run_id="x")``: names of ``VOSRunSpec`` (and
+        of its ``backend_request``) replace those of ``spec``, names of ``ExecutionOptions``
+        those of ``options`` (see :func:`~workbench.runners.options.bind_settings`).
+
+    With ``options.resume`` the run ``options.run_id`` is continued (its finished sequences
+    are kept); its settings must equal the spec's. Without a run card under ``run_id`` a new
+    run starts. Results do not depend on the executor.
 
     Returns
     -------
@@ -98,31 +80,19 @@ def run_vos_benchmark(backend: str = "classical", model: str | None = None, chec
     Raises
     ------
     UnknownNameError, DatasetNotFoundError, CheckpointError, DataError
-        Also an unknown ``corruption``.
+        Also an unknown ``corruption``, prompt or setting name.
     ConfigError
-        ``resume`` without ``run_id``, settings differing from the run being resumed, or a
-        severity outside 0..5 (or given without a corruption).
+        ``resume`` without ``run_id``, settings differing from the run being resumed, a
+        severity outside 0..5 (or given without a corruption), or a ``spec`` that is not a
+        VOSRunSpec.
     """
-    corruption, severity = check_corruption(corruption, severity)
-    if prompt == "clicks":
-        prompt = f"clicks{n_clicks}"
-    if smoke:
-        sequences = 2 if sequences is None else sequences
-        max_frames = 8 if max_frames is None else max_frames
-    if dataset != "davis":
-        raise UnknownNameError("video dataset layout", dataset, ["davis"])
-    if prompt not in VOS_PROMPTS:
-        raise UnknownNameError("VOS prompt", prompt, VOS_PROMPTS)
-    items = load_davis(data_root, sequences)
-    params = {"prompt": prompt, "max_frames": max_frames, "save_masks": save_masks, "sequences": sequences,
-              "smoke": smoke, **corruption_params(corruption, severity)}
-    tag = "" if corruption is None else f"-{corruption}{severity}"
+    spec, options = bind_settings(VOSRunSpec, spec, options, settings, "run_vos_benchmark")
+    sequences = list(spec.sequences) if isinstance(spec.sequences, tuple) else spec.sequences
+    items = load_davis(options.data_root, sequences)
+    tag = spec.tag
     plan = RunPlan(
-        kind="vos", spec=BackendSpec("video", backend, model, checkpoint, device, image_size), items=items,
-        names=[i.name for i in items], dataset="davis", params=params, seed=seed,
-        make_task=lambda run_dir: VOSTask(prompt, max_frames, save_masks, run_dir, corruption, severity, seed),
+        spec=spec, items=items, names=[i.name for i in items], make_task=partial(VOSTask.from_spec, spec),
         prefix=lambda info: f"vos-{info.backend}-{info.model}{tag}",
-        desc=lambda info: f"VOS {info.model} ({prompt})",
+        desc=lambda info: f"VOS {info.model} ({spec.prompt})",
     )
-    return run_items(plan, _assemble, run_id=run_id, reports_root=reports_root, executor=executor,
-                     num_workers=num_workers, resume=resume, progress=progress)
+    return run_items(plan, partial(_assemble, spec), options)
