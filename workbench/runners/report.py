@@ -25,7 +25,9 @@ from ..backends import available_backends
 from ..config import data_dir, reports_dir
 from ..errors import ConfigError, DatasetNotFoundError, UnknownNameError
 from ..io.datasets import find_davis_root
+from .html_report import export_html
 from .params import validate_notebook_parameters
+from .progress import forward_progress
 from .card import new_run_dir, read_run, spec_from_card
 
 NOTEBOOKS = {"vos": "vos_benchmark", "image": "interactive_image_benchmark"}
@@ -48,16 +50,21 @@ def notebooks_dir() -> Path:
     return cand
 
 
-def export_html(notebook: Path) -> Path:
-    """Export an executed notebook to HTML beside it (nbconvert, lab template)."""
-    import nbformat
-    from nbconvert import HTMLExporter
+def _ipc_kernel_manager():
+    """A jupyter_client KernelManager whose kernel talks over local IPC sockets (files in a
+    temporary folder) instead of loopback TCP: nothing listens on a port, and the kernel has no
+    reason for its "running over TCP without encryption" warning."""
+    import tempfile
 
-    nb = nbformat.read(notebook, as_version=4)
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
-    out = notebook.with_suffix(".html")
-    out.write_text(body, encoding="utf-8")
-    return out
+    from jupyter_client.manager import KernelManager
+
+    class IPCKernelManager(KernelManager):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.transport = "ipc"
+            self.ip = str(Path(tempfile.mkdtemp(prefix="wb-kernel-")) / "kernel")
+
+    return IPCKernelManager
 
 
 def notebook_parameters(card: dict) -> tuple[str, dict]:
@@ -155,8 +162,12 @@ def execute_notebook(kind: str | None, parameters: dict, run_id: str | None = No
     run_id, run_dir = new_run_dir(run_id, prefix=name, root=reports_root)
     params = {**parameters, "run_id": run_id, "reports_root": str(run_dir.parent)}
     out = run_dir / f"{name}.ipynb"
-    pm.execute_notebook(str(src), str(out), parameters=params, progress_bar=False, cwd=str(run_dir),
-                        execution_timeout=timeout_s, kernel_name="python3")
+    progress_file = run_dir / ".progress.jsonl"
+    with forward_progress(progress_file):  # the runner's per-item bar, drawn on this terminal
+        pm.execute_notebook(str(src), str(out), parameters=params, progress_bar=False, cwd=str(run_dir),
+                            execution_timeout=timeout_s, kernel_name="python3",
+                            kernel_manager_class=_ipc_kernel_manager())
+    progress_file.unlink(missing_ok=True)
     if html:
         export_html(out)
     return run_dir

@@ -20,13 +20,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-from tqdm.auto import tqdm
 
 from ..config import reports_dir
 from ..errors import ConfigError, ResultsFormatError
 from ..protocols.specs import RunSpec
 from ..types import ModelInfo
 from .card import RunCard, git_commit, new_run_dir, write_json
+from .progress import ItemProgress
 from .executors import BackendSpec, make_executor
 from .options import ExecutionOptions
 
@@ -273,7 +273,7 @@ def run_items(plan: RunPlan, assemble: Callable[[Path, RunCard, list[dict]], Non
             done = {n for n in plan.names if n in log.records}
             todo = [absolute_item(it) for it, n in zip(plan.items, plan.names) if n not in done]
             session.update(items_reused=len(done), items_run=0)
-            bar = tqdm(total=len(plan.names), initial=len(done), desc=plan.desc(info), disable=not options.progress)
+            bar = ItemProgress(len(plan.names), initial=len(done), desc=plan.desc(info), enabled=options.progress)
             with bar:
                 for record in pool.imap_unordered(plan.make_task(str(run_dir.resolve())), todo):
                     log.append(record)
