@@ -95,7 +95,7 @@ def _array(value) -> np.ndarray:
 
 
 def _score(value) -> float | None:
-    s = getattr(value, "score", None)
+    s = value.score if isinstance(value, PackedMask) else None
     return float(s) if s is not None and math.isfinite(s) else None
 
 

@@ -23,6 +23,13 @@ The synchronous methods may be called from any thread; ``_action_lock`` serialis
 (model calls included) and ``_lock`` guards short reads and writes of the state, so a UI can
 read masks while a propagation runs on the worker. The ``*_async`` methods queue the same
 calls on :attr:`worker` and return ``concurrent.futures.Future`` objects.
+
+Backends
+--------
+Sessions are typed against the protocols :class:`workbench.backends.ImageBackend` /
+:class:`~workbench.backends.VideoBackend`. Optional capabilities (an own "segment everything"
+generator, snapshot/restore of the model state) are probed only by the helpers at the top of
+this module.
 """
 from __future__ import annotations
 
@@ -32,10 +39,47 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+
 from ..errors import PromptError
 from .actions import (Action, AddObject, AddPoints, ClearPrompts, RecolorObject, Redo, RemoveObject, RenameObject, Undo)
 from .state import ObjectTable, SessionObject, check_color, default_color
 from .worker import Worker
+
+
+# -- backend capabilities ----------------------------------------------------------------------------
+# TODO(capabilities): replace the getattr probes below by isinstance checks against the
+# runtime-checkable capability Protocols of workbench.backends.base once they exist. These
+# helpers are the only places in workbench.sessions that probe a backend for optional members.
+def _supports_masks(backend) -> bool:
+    """True when ``backend`` has its own "segment everything" generator
+    (``generate_masks(image, **params) -> records``)."""
+    return callable(getattr(backend, "generate_masks", None))
+
+
+def _supports_snapshots(backend) -> bool:
+    """True when ``backend`` can copy and put back its model state (``snapshot()`` /
+    ``restore(snapshot)``), which exact undo of a video session needs."""
+    return callable(getattr(backend, "snapshot", None)) and callable(getattr(backend, "restore", None))
+
+
+def _backend_name(backend) -> str:
+    """``backend.info.backend`` (``"sam2"``, ``"classical"``, ...), ``""`` when the backend has
+    no :class:`~workbench.types.ModelInfo` (test doubles)."""
+    return str(getattr(getattr(backend, "info", None), "backend", "") or "")
+
+
+def _backend_label(backend) -> str:
+    """``"<backend> · <model> · <device>"`` from ``backend.info``, else the class name."""
+    info = getattr(backend, "info", None)
+    if info is None:
+        return type(backend).__name__
+    return f"{info.backend} · {info.model} · {info.device}"
+
+
+def _backend_untrained(backend) -> bool:
+    """``backend.info.untrained`` (False without info)."""
+    return bool(getattr(getattr(backend, "info", None), "untrained", False))
 
 
 class SessionBase:
@@ -401,6 +445,44 @@ class SessionBase:
         action = AddPoints(oid, frame_idx, tuple((x, y) for x, y, _ in pts), tuple(lab for _, _, lab in pts),
                            multimask_output)
         return self._do(action)
+
+    # -- segment everything ------------------------------------------------------------------------
+    def uses_classical_masks(self, generator=None) -> bool:
+        """True when "segment everything" runs the weight-free classical generator (its
+        parameter scale and defaults: :meth:`mask_generator_defaults`; ``crop_n_layers`` and
+        ``use_m2m`` have no effect): ``generator`` is that function, the backend is the
+        classical one, or (``generator`` None: ``generate_masks``) the backend has no generator
+        of its own."""
+        from ..backends.classical_everything import classical_generate_masks
+
+        if generator is classical_generate_masks or _backend_name(self.backend) == "classical":
+            return True
+        return generator is None and (self.kind == "video" or not _supports_masks(self.backend))
+
+    def mask_generator_defaults(self, generator=None) -> dict:
+        """Parameter defaults of the "segment everything" generator that differ from SAM 2's
+        (``SAM2AutomaticMaskGenerator``): the classical generator's when
+        :meth:`uses_classical_masks`, else ``{}``."""
+        from ..backends.classical_everything import CLASSICAL_AMG_DEFAULTS
+
+        return dict(CLASSICAL_AMG_DEFAULTS) if self.uses_classical_masks(generator) else {}
+
+    @staticmethod
+    def _classical_masks(image: np.ndarray, **params) -> list[dict]:
+        from ..backends.classical_everything import classical_generate_masks
+
+        return classical_generate_masks(image, **params)
+
+    @property
+    def backend_label(self) -> str:
+        """``"<backend> · <model> · <device>"`` of the session's backend (its class name when
+        it has no ``info``)."""
+        return _backend_label(self.backend)
+
+    @property
+    def backend_untrained(self) -> bool:
+        """True when the backend runs random (untrained) weights: its masks are meaningless."""
+        return _backend_untrained(self.backend)
 
     # -- background worker -------------------------------------------------------------------------
     @property

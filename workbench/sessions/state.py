@@ -1,4 +1,10 @@
-"""Typed state of an interactive session: objects, prompts, results, masks, undo history.
+"""Typed state of an interactive session: objects, prompts, results, masks, and the two state
+containers (:class:`ImageState`, :class:`VideoState`) that undo snapshots, save/load and
+autosave read and write.
+
+This module is the bottom of :mod:`workbench.sessions`: the session classes, persistence,
+autosave and recovery import it, it imports none of them (so there is no import cycle between
+the sessions and the code that stores them).
 
 Every value here is immutable by convention (frozen dataclasses holding read-only numpy
 arrays), so a snapshot of a session is a shallow copy of its containers: unchanged masks are
@@ -192,6 +198,56 @@ class ImageResult:
     latency_ms: float = 0.0
 
 
+@dataclass
+class ImageState:
+    """Everything an image session knows (values immutable; :meth:`copy` copies containers).
+
+    Attributes
+    ----------
+    objects : dict obj_id -> SessionObject
+    prompts : dict obj_id -> Prompt
+    results : dict obj_id -> ImageResult (the last prediction)
+    masks : dict obj_id -> (H, W) bool (read-only), the selected candidate (or a loaded mask)
+    active_obj_id : int or None
+    next_obj_id : int
+    """
+
+    objects: dict[int, SessionObject] = field(default_factory=dict)
+    prompts: dict[int, Prompt] = field(default_factory=dict)
+    results: dict[int, ImageResult] = field(default_factory=dict)
+    masks: dict[int, np.ndarray] = field(default_factory=dict)
+    active_obj_id: int | None = None
+    next_obj_id: int = 1
+
+    def copy(self) -> ImageState:
+        return ImageState(dict(self.objects), dict(self.prompts), dict(self.results), dict(self.masks),
+                          self.active_obj_id, self.next_obj_id)
+
+
+@dataclass
+class VideoState:
+    """Everything a video session knows (values immutable; :meth:`copy` copies containers).
+
+    Attributes
+    ----------
+    objects : dict obj_id -> SessionObject
+    prompts : dict (frame_idx, obj_id) -> Prompt
+    masks : dict frame_idx -> dict obj_id -> PackedMask
+    active_obj_id : int or None
+    next_obj_id : int
+    """
+
+    objects: dict[int, SessionObject] = field(default_factory=dict)
+    prompts: dict[tuple[int, int], Prompt] = field(default_factory=dict)
+    masks: dict[int, dict[int, PackedMask]] = field(default_factory=dict)
+    active_obj_id: int | None = None
+    next_obj_id: int = 1
+
+    def copy(self) -> VideoState:
+        return VideoState(dict(self.objects), dict(self.prompts), {f: dict(m) for f, m in self.masks.items()},
+                          self.active_obj_id, self.next_obj_id)
+
+
 class ObjectTable:
     """Helpers over an ordered ``dict[obj_id, SessionObject]`` (shared by both sessions)."""
 
@@ -203,5 +259,5 @@ class ObjectTable:
         return int(obj_id)
 
 
-__all__ = ["ImageResult", "ObjectTable", "PackedMask", "Prompt", "SessionObject", "check_color", "default_color",
-           "frozen"]
+__all__ = ["ImageResult", "ImageState", "ObjectTable", "PackedMask", "Prompt", "SessionObject", "VideoState",
+           "check_color", "default_color", "frozen"]
