@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import math
+
 import numpy as np
 
 from ..errors import PromptError, UnknownNameError
@@ -248,6 +250,45 @@ class VideoState:
                           self.active_obj_id, self.next_obj_id)
 
 
+# -- the masks of either state, keyed (frame_idx, obj_id) (autosave and recovery) --------------------
+def mask_items(state: ImageState | VideoState, frame_idx: int | None = None) -> dict[tuple[int, int], object]:
+    """The state's masks: image ``(0, obj_id) -> (H, W) bool``, video ``(frame_idx, obj_id) ->
+    PackedMask`` (of ``frame_idx`` only when given). Values are immutable, so identity tells
+    whether a mask changed. Call under the session's ``_lock``."""
+    if isinstance(state, ImageState):
+        return {(0, oid): m for oid, m in state.masks.items()}
+    frames = state.masks if frame_idx is None else {frame_idx: state.masks.get(frame_idx, {})}
+    return {(f, oid): pm for f, per in frames.items() for oid, pm in per.items()}
+
+
+def mask_array(value) -> np.ndarray:
+    """A value of :func:`mask_items` as an ``(H, W)`` bool array."""
+    return value.unpack() if isinstance(value, PackedMask) else np.asarray(value, bool)
+
+
+def mask_score(value) -> float | None:
+    """The finite object score of a value of :func:`mask_items` (video masks), else None."""
+    s = value.score if isinstance(value, PackedMask) else None
+    return float(s) if s is not None and math.isfinite(s) else None
+
+
+def put_mask(state: ImageState | VideoState, frame_idx: int, obj_id: int, mask: np.ndarray,
+             score: float | None = None) -> None:
+    """Set the mask of ``obj_id`` on ``frame_idx`` (images: frame 0). Call under ``_lock``."""
+    if isinstance(state, ImageState):
+        state.masks[obj_id] = frozen(mask)
+    else:
+        state.masks.setdefault(frame_idx, {})[obj_id] = PackedMask.pack(mask, score)
+
+
+def drop_mask(state: ImageState | VideoState, frame_idx: int, obj_id: int) -> None:
+    """Remove the mask of ``obj_id`` on ``frame_idx`` if any. Call under ``_lock``."""
+    if isinstance(state, ImageState):
+        state.masks.pop(obj_id, None)
+    else:
+        state.masks.get(frame_idx, {}).pop(obj_id, None)
+
+
 class ObjectTable:
     """Helpers over an ordered ``dict[obj_id, SessionObject]`` (shared by both sessions)."""
 
@@ -260,4 +301,4 @@ class ObjectTable:
 
 
 __all__ = ["ImageResult", "ImageState", "ObjectTable", "PackedMask", "Prompt", "SessionObject", "VideoState",
-           "check_color", "default_color", "frozen"]
+           "check_color", "default_color", "drop_mask", "frozen", "mask_array", "mask_items", "mask_score", "put_mask"]
