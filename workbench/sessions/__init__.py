@@ -26,6 +26,7 @@ from .actions import (ACTION_TYPES, Action, AddObject, AddPoints, ClearPrompts, 
                       RemoveObject, RenameObject, SelectCandidate, SetBox, SetMask, Undo, action_from_json,
                       mask_to_rle, rle_to_mask)
 from .autosave import Autosaver
+from .base import SessionBase
 from .image import ImageSession, MaskableImageSession
 from .recovery import RecoveryReport
 from .state import ImageResult, ImageState, PackedMask, Prompt, SessionObject, VideoState, default_color
@@ -35,5 +36,5 @@ from .worker import CancelToken, Worker, is_cancelled
 __all__ = ["ACTION_TYPES", "Action", "AddObject", "AddPoints", "Autosaver", "CancelToken", "ClearPrompts",
            "DIRECTIONS", "ImageResult", "ImageSession", "ImageState", "MaskableImageSession", "PackedMask", "Prompt", "Propagate",
            "PropagationResult", "RecolorObject", "RecoveryReport", "Redo", "RemoveObject", "RenameObject",
-           "SelectCandidate", "SessionObject", "SetBox", "SetMask", "Undo", "VideoSession", "VideoState", "Worker",
+           "SelectCandidate", "SessionBase", "SessionObject", "SetBox", "SetMask", "Undo", "VideoSession", "VideoState", "Worker",
            "action_from_json", "default_color", "is_cancelled", "mask_to_rle", "rle_to_mask"]
