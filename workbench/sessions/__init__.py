@@ -11,12 +11,13 @@ Modules, by concern (imports point down this list, never up; no cycles):
 
 * :mod:`.image`, :mod:`.video` -- the two sessions (``ImageSession.set_mask`` /
   ``generate_masks`` included), on the shared machinery of :mod:`.base` (undo/redo, action
-  log, objects, worker, backend capability probes);
+  log, objects, worker);
 * :mod:`.persistence` (save/load), :mod:`.autosave` and :mod:`.recovery` (crash-safe log and
   replay), :mod:`.journal` and :mod:`.store` (their file formats) -- these take a session as an
   argument and import only the state below, never the session modules;
 * :mod:`.actions` (action records), :mod:`.state` (typed values and the ``ImageState`` /
-  ``VideoState`` containers), :mod:`.worker` (background thread).
+  ``VideoState`` containers), :mod:`.worker` (background thread), :mod:`.capabilities` (the
+  only place that probes a backend for optional members).
 
 Layering: widgets -> sessions -> backends -> types. Sessions are typed against the backend
 protocols (:class:`workbench.backends.ImageBackend` / ``VideoBackend``); nothing here imports

@@ -220,7 +220,7 @@ class Autosaver:
 
 # -- starting autosave -----------------------------------------------------------------------------------
 def _write_header(session, folder: Path, base: bool) -> dict:
-    from .store import backend_info_json
+    from .capabilities import backend_info_json
 
     header = {"format": FORMAT, "version": VERSION, "kind": session.kind, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
               "backend": backend_info_json(session.backend), "initial": None if base else session._initial,

@@ -28,8 +28,8 @@ Backends
 --------
 Sessions are typed against the protocols :class:`workbench.backends.ImageBackend` /
 :class:`~workbench.backends.VideoBackend`. Optional capabilities (an own "segment everything"
-generator, snapshot/restore of the model state) are probed only by the helpers at the top of
-this module.
+generator, snapshot/restore of the model state, its ``info``) are probed only in
+:mod:`.capabilities`.
 """
 from __future__ import annotations
 
@@ -43,43 +43,9 @@ import numpy as np
 
 from ..errors import PromptError
 from .actions import (Action, AddObject, AddPoints, ClearPrompts, RecolorObject, Redo, RemoveObject, RenameObject, Undo)
+from .capabilities import _supports_masks, backend_label, backend_name, backend_untrained
 from .state import ObjectTable, SessionObject, check_color, default_color
 from .worker import Worker
-
-
-# -- backend capabilities ----------------------------------------------------------------------------
-# TODO(capabilities): replace the getattr probes below by isinstance checks against the
-# runtime-checkable capability Protocols of workbench.backends.base once they exist. These
-# helpers are the only places in workbench.sessions that probe a backend for optional members.
-def _supports_masks(backend) -> bool:
-    """True when ``backend`` has its own "segment everything" generator
-    (``generate_masks(image, **params) -> records``)."""
-    return callable(getattr(backend, "generate_masks", None))
-
-
-def _supports_snapshots(backend) -> bool:
-    """True when ``backend`` can copy and put back its model state (``snapshot()`` /
-    ``restore(snapshot)``), which exact undo of a video session needs."""
-    return callable(getattr(backend, "snapshot", None)) and callable(getattr(backend, "restore", None))
-
-
-def _backend_name(backend) -> str:
-    """``backend.info.backend`` (``"sam2"``, ``"classical"``, ...), ``""`` when the backend has
-    no :class:`~workbench.types.ModelInfo` (test doubles)."""
-    return str(getattr(getattr(backend, "info", None), "backend", "") or "")
-
-
-def _backend_label(backend) -> str:
-    """``"<backend> · <model> · <device>"`` from ``backend.info``, else the class name."""
-    info = getattr(backend, "info", None)
-    if info is None:
-        return type(backend).__name__
-    return f"{info.backend} · {info.model} · {info.device}"
-
-
-def _backend_untrained(backend) -> bool:
-    """``backend.info.untrained`` (False without info)."""
-    return bool(getattr(getattr(backend, "info", None), "untrained", False))
 
 
 class SessionBase:
@@ -455,7 +421,7 @@ class SessionBase:
         of its own."""
         from ..backends.classical_everything import classical_generate_masks
 
-        if generator is classical_generate_masks or _backend_name(self.backend) == "classical":
+        if generator is classical_generate_masks or backend_name(self.backend) == "classical":
             return True
         return generator is None and (self.kind == "video" or not _supports_masks(self.backend))
 
@@ -477,12 +443,12 @@ class SessionBase:
     def backend_label(self) -> str:
         """``"<backend> · <model> · <device>"`` of the session's backend (its class name when
         it has no ``info``)."""
-        return _backend_label(self.backend)
+        return backend_label(self.backend)
 
     @property
     def backend_untrained(self) -> bool:
         """True when the backend runs random (untrained) weights: its masks are meaningless."""
-        return _backend_untrained(self.backend)
+        return backend_untrained(self.backend)
 
     # -- background worker -------------------------------------------------------------------------
     @property

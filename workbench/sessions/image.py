@@ -27,7 +27,8 @@ from ..errors import DataError, PromptError
 from ..io.images import read_image
 from ..metrics.image import iou
 from .actions import Action, AddObject, AddPoints, ClearPrompts, SelectCandidate, SetBox, SetMask
-from .base import SessionBase, _supports_masks
+from .base import SessionBase
+from .capabilities import _supports_masks
 from .state import ImageResult, ImageState, ObjectTable, Prompt, default_color, frozen
 from .worker import Worker
 

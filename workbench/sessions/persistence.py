@@ -18,9 +18,9 @@ import numpy as np
 from ..errors import DataError
 from ..io.images import read_image
 from .actions import action_from_json
+from .capabilities import backend_info_json
 from .state import ImageResult, ImageState, PackedMask, Prompt, SessionObject, VideoState, frozen
-from .store import (SaveTarget, atomic_write_npz, backend_info_json, read_manifest, read_mask, write_mask,
-                    write_rgb_png)
+from .store import SaveTarget, atomic_write_npz, read_manifest, read_mask, write_mask, write_rgb_png
 
 
 def _objects_json(st) -> dict:

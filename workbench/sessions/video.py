@@ -23,7 +23,8 @@ from ..errors import BackendError, DataError, PromptError, UnknownNameError
 from ..io.frames import FrameSource
 from ..types import FrameMasks
 from .actions import (Action, AddObject, AddPoints, ClearPrompts, Propagate, RemoveObject, SetBox, SetMask)
-from .base import SessionBase, _supports_snapshots
+from .base import SessionBase
+from .capabilities import _supports_snapshots
 from .state import ObjectTable, PackedMask, Prompt, VideoState, default_color, frozen
 from .worker import CancelToken, Worker, is_cancelled
 
