@@ -341,7 +341,7 @@ def test_unknown_names_list_the_valid_ones():
 
 def test_clicks_outside_the_image_raise_prompt_error(frame_jpg):
     from workbench.backends.classical import make_classical_image_backend
-    from workbench.sessions.image_session import ImageSession
+    from workbench.sessions.image import ImageSession
 
     image = read_image(frame_jpg)[:120, :200]
     backend = make_classical_image_backend()
@@ -360,7 +360,7 @@ def test_clicks_outside_the_image_raise_prompt_error(frame_jpg):
 
 def test_video_clicks_outside_the_frame_or_the_video_raise_prompt_error(davis_dir, tmp_path):
     from workbench.backends.classical import make_classical_video_backend
-    from workbench.sessions.video_session import VideoSession
+    from workbench.sessions.video import VideoSession
 
     frames = [read_image(davis_dir / "JPEGImages" / SEQ / f"{i:05d}.jpg")[:96, :128] for i in range(3)]
     session = VideoSession(make_classical_video_backend(), frames)

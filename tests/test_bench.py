@@ -28,7 +28,7 @@ def smoke(data_dir: Path, tmp_path_factory) -> tuple[dict, str]:
     out = tmp_path_factory.mktemp("bench") / "results.json"
     env = {**os.environ, "WORKBENCH_DATA_DIR": str(data_dir),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.run([sys.executable, "-m", "workbench.bench", "--smoke", "--threads", "1", "--out", str(out)],
+    proc = subprocess.run([sys.executable, "-m", "workbench.cli", "bench", "--smoke", "--threads", "1", "--out", str(out)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return json.loads(out.read_text()), proc.stdout
@@ -97,9 +97,9 @@ def test_command_line_options_and_defaults():
 
 def test_bad_arguments_exit_with_a_message(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.run([sys.executable, "-m", "workbench.bench", "--only", "fps,nope", "--out", str(tmp_path / "x")],
+    proc = subprocess.run([sys.executable, "-m", "workbench.cli", "bench", "--only", "fps,nope", "--out", str(tmp_path / "x")],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "nope" in proc.stderr and "memory" in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "workbench.bench", "--gpu-suite", "--device", "cpu"],
+    proc = subprocess.run([sys.executable, "-m", "workbench.cli", "bench", "--gpu-suite", "--device", "cpu"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "CUDA" in proc.stderr

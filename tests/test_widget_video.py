@@ -26,7 +26,7 @@ from workbench.protocols.clicks import ClickSimulator
 from workbench.sessions import ImageSession, VideoSession, default_color
 from workbench.widgets import (DrawRecorder, TimelineStrip, VideoAnnotator, click_button, send_key, send_mouse,
                                set_from_frontend, simulate_clicks, snapshot)
-from workbench.widgets.timeline import AXIS_H, BAND, ROW_H
+from workbench.widgets.video.timeline import AXIS_H, BAND, ROW_H
 
 SEQ = "blackswan"
 N = 8

@@ -7,6 +7,16 @@ latency (ImageSession + overlay vs ``SAM2ImagePredictor.predict``), peak memory 
 
 Every figure is the median over repeats; every ratio is taken pair by pair (raw and workbench
 measured back to back, alternating order) and then its median reported. No timing is asserted.
+
+Layers: this module is the core of the benchmark (options, the sections, orchestration, the
+argparse command); it imports sessions, backends and io, never :mod:`workbench.widgets`, and
+the widgets never import it. The widget parts -- the clicks through a PromptCanvas of the
+``widget`` section and the widget's overlay encoder timed in the ``click`` section -- live in
+:mod:`workbench.widgets.bench` as plain functions; the ``workbench bench`` command
+(:mod:`workbench.cli`, the application layer, the one module allowed to import both) hands them
+in as *section overrides* (``run_bench(options, sections=...)``,
+``add_bench_command(subparsers, sections=...)``). Without them (``python -m workbench.bench``)
+the click section encodes the overlay with numpy and the widget section reports "not available".
 """
 from __future__ import annotations
 
@@ -18,7 +28,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -191,23 +203,21 @@ def bench_fps(o: BenchOptions, model: str | None = None) -> dict:
 
 
 # -- click ----------------------------------------------------------------------------------------
-def _overlay_encoder():
-    """``(name, encode(masks: list of (H, W) bool, colors) -> bytes or array)``: the widget's
-    palette-PNG encoder when the widgets are installed, else an RGBA array made with numpy."""
-    try:  # the widget layer is only read here, to time what it does
-        from .widgets.canvas_draw import compose_overlay, encode_index_png
+OverlayEncoder = tuple[str, Callable[[list, list], object]]
+"""``(name, encode(masks: list of (H, W) bool, colors) -> bytes or array))``: how the click
+section turns the new mask into what a UI would send."""
 
-        def encode(masks, colors):
-            index, palette = compose_overlay(masks, colors, masks[0].shape)
-            return encode_index_png(index, palette)
-        return "widgets.canvas_draw palette PNG", encode
-    except ImportError:
-        def encode(masks, colors):
-            rgba = np.zeros((*masks[0].shape, 4), np.uint8)
-            for m, c in zip(masks, colors):
-                rgba[m] = (*c, 128)
-            return rgba
-        return "numpy RGBA", encode
+
+def numpy_overlay_encoder() -> OverlayEncoder:
+    """An RGBA array made with numpy: the click section's overlay without the widgets (the
+    ``workbench bench`` command times the widget's palette-PNG encoder instead,
+    :func:`workbench.widgets.bench.overlay_encoder`)."""
+    def encode(masks, colors):
+        rgba = np.zeros((*masks[0].shape, 4), np.uint8)
+        for m, c in zip(masks, colors):
+            rgba[m] = (*c, 128)
+        return rgba
+    return "numpy RGBA", encode
 
 
 def _image_pair(o: BenchOptions):
@@ -218,13 +228,14 @@ def _image_pair(o: BenchOptions):
     return (image, *image_pair(o.model, o.checkpoint, o.device, o.image_size, o.precision, image))
 
 
-def bench_click(o: BenchOptions) -> dict:
-    """Click latency with a cached embedding: ImageSession.add_point + overlay vs raw predict."""
+def bench_click(o: BenchOptions, overlay: OverlayEncoder | None = None) -> dict:
+    """Click latency with a cached embedding: ImageSession.add_point + overlay vs raw predict.
+    ``overlay``: the overlay encoder timed with each click (default :func:`numpy_overlay_encoder`)."""
     from .sessions import ImageSession
 
     image, raw, backend = _image_pair(o)
     s = ImageSession(backend, image)
-    enc_name, encode = _overlay_encoder()
+    enc_name, encode = overlay if overlay is not None else numpy_overlay_encoder()
     color = s.objects[1].color
     t_raw, t_wb, t_enc = [], [], []
     for i in range(o.clicks + (1 if o.warmup else 0)):
@@ -254,34 +265,42 @@ def bench_click(o: BenchOptions) -> dict:
 
 
 # -- widget ---------------------------------------------------------------------------------------
-def bench_widget(o: BenchOptions) -> dict:
-    """PromptCanvas overhead per click (its ``last_overhead_ms``), model time excluded."""
-    try:  # the widget layer is only read here, to time it
-        from .widgets.headless import send_mouse
-        from .widgets.prompt_canvas import PromptCanvas
-    except Exception as exc:  # noqa: BLE001 - any import problem means "not measurable here"
-        return {"available": False, "reason": f"workbench.widgets.prompt_canvas is not importable: {exc!r}"}
+CanvasTimings = Callable[[object, Sequence[tuple[int, int]], int, bool], dict]
+"""``timings(session, clicks_xy, n_clicks, warmup) -> {"overhead_ms": [...], "wall_minus_session_ms":
+[...]}`` (or ``{"failed": reason}``): clicks through a PromptCanvas on an ImageSession,
+:func:`workbench.widgets.bench.canvas_click_timings`."""
+
+WIDGET_SECTION_MISSING = ("the widget section is run by the `workbench bench` command (workbench.cli plugs in "
+                          "workbench.widgets.bench); this entry point runs the core sections only")
+
+
+def bench_widget(o: BenchOptions, timings: CanvasTimings | None = None) -> dict:
+    """PromptCanvas overhead per click (its ``last_overhead_ms``), model time excluded.
+    ``timings`` does the clicking in the widget layer; without it the section is "not available"."""
+    if timings is None:
+        return {"available": False, "reason": WIDGET_SECTION_MISSING}
     from .sessions import ImageSession
 
     image, _, backend = _image_pair(o)
     s = ImageSession(backend, image)
-    pc = PromptCanvas(s, sync=True, everything=False)
-    over, e2e = [], []
-    for i in range(o.clicks + (1 if o.warmup else 0)):
-        x, y = CLICKS_XY[i % len(CLICKS_XY)]
-        t0 = time.perf_counter()
-        send_mouse(pc.canvas, "mouse_down", x + 0.5, y + 0.5)
-        wall = (time.perf_counter() - t0) * 1000.0
-        if pc.last_error is not None:
-            return {"available": False, "reason": f"the simulated click failed: {pc.last_error!r}"}
-        if i or not o.warmup:
-            over.append(float(pc.last_overhead_ms))
-            e2e.append(wall - float(pc.last_timings.get("session", 0.0)))
-        s.undo()
+    t = timings(s, CLICKS_XY, o.clicks, bool(o.warmup))
+    if "failed" in t:
+        return {"available": False, "reason": f"the simulated click failed: {t['failed']}"}
+    over, e2e = t["overhead_ms"], t["wall_minus_session_ms"]
     out = {"available": True, "clicks": len(over), "overhead_ms": _q(over), "wall_minus_session_ms": _q(e2e),
            "goal": GOALS["widget"]}
     out["met"] = bool(out["overhead_ms"]["p50"] <= 15.0)
     return out
+
+
+SectionFn = Callable[[BenchOptions], dict]
+"""A section: ``fn(resolved options) -> results dict``."""
+
+
+def unavailable(reason: str) -> SectionFn:
+    """A section that reports ``{"available": False, "reason": reason}`` (what the table shows
+    as "not available")."""
+    return lambda _o: {"available": False, "reason": reason}
 
 
 # -- memory ---------------------------------------------------------------------------------------
@@ -345,8 +364,11 @@ def bench_memory(o: BenchOptions) -> dict:
 
 
 # -- orchestration --------------------------------------------------------------------------------
-def run_bench(options: BenchOptions) -> dict:
-    """Run the selected sections; returns (and writes to ``options.out``) the results dict."""
+def run_bench(options: BenchOptions, sections: Mapping[str, SectionFn] | None = None) -> dict:
+    """Run the selected sections; returns (and writes to ``options.out``) the results dict.
+
+    ``sections`` overrides section functions by name (the ``workbench bench`` command passes
+    :func:`workbench.cli.bench_sections`: the click and widget sections with the widget parts)."""
     from .backends.sam2_reference import runtime_info, set_threads
 
     o = options.resolved()
@@ -356,7 +378,8 @@ def run_bench(options: BenchOptions) -> dict:
     results = {"meta": {**{k: v for k, v in asdict(o).items() if k != "data_dir"},
                         **runtime_info(o.device), "python": platform.python_version(), "cpus": os.cpu_count(),
                         "untrained": o.checkpoint == "random", "date": time.strftime("%Y-%m-%d %H:%M:%S")}}
-    fns = {"fps": bench_fps, "click": bench_click, "memory": bench_memory, "widget": bench_widget}
+    fns = {"fps": bench_fps, "click": bench_click, "memory": bench_memory, "widget": bench_widget,
+           **(sections or {})}
     for name in SECTIONS:
         if name in o.only:
             _log(f"section {name} ...")
@@ -406,8 +429,10 @@ _ARGS = (  # (flag, default, type or "flag", help)
 )
 
 
-def add_bench_command(subparsers) -> None:
-    """Register ``workbench bench`` on an argparse ``subparsers`` object."""
+def add_bench_command(subparsers, sections: Callable[[], Mapping[str, SectionFn]] | None = None) -> None:
+    """Register ``workbench bench`` on an argparse ``subparsers`` object. ``sections``: a
+    function returning section overrides for :func:`run_bench`, called when the command runs
+    (so the upper layer that supplies them is imported only then)."""
     p = subparsers.add_parser("bench", help="benchmark the workbench against the raw SAM 2 API (fps, click "
                                             "latency, memory, widget overhead)")
     for flag, default, kind, text in _ARGS:
@@ -415,10 +440,10 @@ def add_bench_command(subparsers) -> None:
             p.add_argument(flag, action="store_true", help=text)
         else:
             p.add_argument(flag, type=kind, default=default, help=text)
-    p.set_defaults(func=_cmd_bench)
+    p.set_defaults(func=partial(_cmd_bench, sections=sections))
 
 
-def _cmd_bench(args) -> int:
+def _cmd_bench(args, sections: Callable[[], Mapping[str, SectionFn]] | None = None) -> int:
     kw = {f[2:].replace("-", "_"): getattr(args, f[2:].replace("-", "_")) for f, *_ in _ARGS if f != "--gpu-suite"}
     kw["only"] = tuple(s for s in kw["only"].split(",") if s)
     if kw["memory_frames"]:
@@ -427,15 +452,17 @@ def _cmd_bench(args) -> int:
         except ValueError as exc:
             raise ConfigError(f"--memory-frames must be two integers like 200,2000; got {args.memory_frames!r}.") from exc
     o = BenchOptions(**kw)
-    results = gpu_suite(o) if args.gpu_suite else run_bench(o)
+    results = gpu_suite(o) if args.gpu_suite else run_bench(o, sections() if sections is not None else None)
     print(format_table(results))
     if args.out:
         print(f"\nwrote {args.out}")
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m workbench.bench``: the bench command alone (and the memory child entry)."""
+def main(argv: list[str] | None = None, sections: Callable[[], Mapping[str, SectionFn]] | None = None) -> int:
+    """``python -m workbench.bench``: the bench command alone with the core sections (and the
+    memory child entry). ``sections``: see :func:`add_bench_command`; the full command with the
+    widget sections is ``workbench bench`` / :func:`workbench.cli.bench_main`."""
     import argparse
 
     argv = sys.argv[1:] if argv is None else argv
@@ -444,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(spec["result"]).write_text(json.dumps(memory_child(spec), default=str))
         return 0
     parser = argparse.ArgumentParser(prog="workbench")
-    add_bench_command(parser.add_subparsers(dest="command", required=True))
+    add_bench_command(parser.add_subparsers(dest="command", required=True), sections)
     from .errors import WorkbenchError
 
     args = parser.parse_args(["bench", *argv] if argv[:1] != ["bench"] else argv)

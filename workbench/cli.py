@@ -1,4 +1,11 @@
-"""The ``workbench`` command line: checkpoints, evaluation, benchmark runs and reports."""
+"""The ``workbench`` command line: checkpoints, evaluation, benchmark runs and reports.
+
+The application layer: the top of the package, imported by nothing in it (the console script
+``workbench`` and ``python -m workbench.cli`` run it). Besides :mod:`workbench.widgets` itself,
+it is the only module allowed to import :mod:`workbench.widgets` -- for the widget parts of
+``workbench bench`` (:mod:`workbench.widgets.bench`, imported when that command runs), which it
+plugs into the benchmark core (:mod:`workbench.bench`; core and widgets do not import each other).
+"""
 from __future__ import annotations
 
 import argparse
@@ -123,8 +130,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .bench import add_bench_command
 
-    add_bench_command(sub)
+    add_bench_command(sub, bench_sections)
     return p
+
+
+def bench_sections() -> dict:
+    """The sections of ``workbench bench`` that need the widgets, as overrides for
+    :func:`workbench.bench.run_bench`: ``click`` timing the widget's overlay encoder and
+    ``widget`` clicking through a PromptCanvas (:mod:`workbench.widgets.bench`). When the
+    widgets cannot be imported (no ipywidgets / ipycanvas), the click section keeps its numpy
+    overlay and the widget section says why it is not available."""
+    from functools import partial
+
+    from .bench import bench_click, bench_widget, unavailable
+
+    try:  # the widget layer is only read here, to time it
+        from .widgets.bench import canvas_click_timings, overlay_encoder
+    except Exception as exc:  # noqa: BLE001 - any import problem means "not measurable here"
+        return {"widget": unavailable(f"workbench.widgets.canvas.prompt_canvas is not importable: {exc!r}")}
+    return {"click": partial(bench_click, overlay=overlay_encoder()),
+            "widget": partial(bench_widget, timings=canvas_click_timings)}
+
+
+def bench_main(argv: list[str] | None = None) -> int:
+    """``workbench bench ARGS`` (the scripts in ``benchmarks/`` call this); returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    return main(argv if argv[:1] == ["bench"] else ["bench", *argv])
 
 
 def main(argv: list[str] | None = None) -> int:

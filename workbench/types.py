@@ -6,10 +6,19 @@ Prompts use SAM's field names and order: ``point_coords`` is ``(N, 2)`` float32 
 pixel order of the original image, ``point_labels`` is ``(N,)`` int32 (1 positive,
 0 negative), ``box`` is ``(4,)`` float32 **XYXY** in pixels. Everything else in the workbench
 (clicks from the simulated user, mask arrays) uses **row, column** and says so.
+
+Structural protocols
+--------------------
+:class:`LabelMapSource`, :class:`FrameStack`, :class:`HasObjects`, :class:`ObjectLike` (with
+:class:`HasColor` / :class:`HasName`) describe what lower layers (e.g. :mod:`workbench.io.export`)
+read from a session without importing :mod:`workbench.sessions`; they are
+``runtime_checkable``, so ``isinstance`` tells whether an object provides the members.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -121,11 +130,14 @@ class FrameMasks:
         Object ids, in the order of ``masks``.
     masks : np.ndarray
         ``(O, H, W)`` bool, one mask per object, original frame size.
+    object_scores : np.ndarray or None
+        ``(O,)`` float object scores (logits, > 0 = present) when the backend reports them.
     """
 
     frame_idx: int
     obj_ids: list[int]
     masks: np.ndarray
+    object_scores: np.ndarray | None = None
 
     def mask_of(self, obj_id: int) -> np.ndarray:
         """``(H, W)`` bool mask of ``obj_id`` (raises KeyError-like WorkbenchError if absent)."""
@@ -134,3 +146,60 @@ class FrameMasks:
         if obj_id not in self.obj_ids:
             raise UnknownNameError("obj_id", obj_id, self.obj_ids)
         return self.masks[self.obj_ids.index(obj_id)]
+
+
+# -- structural protocols (what io reads from a session without importing it) -------------------------
+@runtime_checkable
+class LabelMapSource(Protocol):
+    """Per-frame object id maps, e.g. a :class:`workbench.sessions.VideoSession`."""
+
+    @property
+    def tracked_frames(self) -> Sequence[int]:
+        """Sorted frame indices holding at least one mask."""
+
+    def label_map_at(self, frame_idx: int) -> np.ndarray:
+        """``(H, W)`` integer object ids on ``frame_idx`` (0 = background)."""
+
+
+@runtime_checkable
+class FrameStack(Protocol):
+    """Indexed RGB frames, e.g. a :class:`workbench.sessions.VideoSession`."""
+
+    @property
+    def num_frames(self) -> int:
+        """Number of frames."""
+
+    def frame(self, frame_idx: int) -> np.ndarray:
+        """``(H, W, 3)`` uint8 RGB frame ``frame_idx``."""
+
+
+@runtime_checkable
+class HasColor(Protocol):
+    """Something drawn in an RGB colour (``color``: three ints 0..255)."""
+
+    @property
+    def color(self) -> Sequence[int]:
+        """(R, G, B), 0..255."""
+
+
+@runtime_checkable
+class HasName(Protocol):
+    """Something with a display name."""
+
+    @property
+    def name(self) -> str:
+        """Display name."""
+
+
+@runtime_checkable
+class ObjectLike(HasColor, HasName, Protocol):
+    """A segmented object as sessions hold it (:class:`workbench.sessions.SessionObject`)."""
+
+
+@runtime_checkable
+class HasObjects(Protocol):
+    """Something holding objects by id (``objects``: mapping ``obj_id -> ObjectLike``), e.g. a session."""
+
+    @property
+    def objects(self) -> Mapping[int, ObjectLike]:
+        """``obj_id -> object``."""

@@ -7,8 +7,13 @@ Every function here takes label maps in any of these forms:
 * a mapping ``frame_idx -> (H, W) array``;
 * an iterable of ``(frame_idx, (H, W) array)`` pairs (e.g. :func:`session_label_maps`);
 * a ``(T, H, W)`` array or a sequence of ``(H, W)`` arrays (frame ``t`` is item ``t``);
-* a session-like object (duck typing: ``tracked_frames`` and ``label_map_at(frame_idx)``,
-  as :class:`workbench.sessions.VideoSession` provides) — this module imports no session code.
+* a :class:`~workbench.types.LabelMapSource` (``tracked_frames`` and ``label_map_at(frame_idx)``,
+  as :class:`workbench.sessions.VideoSession` provides).
+
+``io`` lies below ``sessions``: this module imports no session code. What it reads from a
+session is spelled out by the runtime-checkable protocols of :mod:`workbench.types`
+(:class:`~workbench.types.LabelMapSource`, :class:`~workbench.types.FrameStack`,
+:class:`~workbench.types.HasObjects` of :class:`~workbench.types.ObjectLike`).
 
 Every file is written atomically (temp file in the same folder, then ``os.replace``), so a
 crash never leaves a truncated PNG, JSON or MP4 under the final name.
@@ -17,13 +22,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError, DatasetNotFoundError, ResultsFormatError
+from ..types import FrameStack, HasColor, HasName, HasObjects, LabelMapSource
 from .images import DAVIS_PALETTE, write_palette_mask
 
 __all__ = ["as_frame_label_maps", "export_coco_rle", "export_davis_pngs", "export_overlay_mp4", "load_coco_rle",
@@ -33,20 +39,28 @@ __all__ = ["as_frame_label_maps", "export_coco_rle", "export_davis_pngs", "expor
 VOID_ID = 255
 """DAVIS void label: never exported as an object."""
 
+LabelMaps = LabelMapSource | Mapping[int, np.ndarray] | np.ndarray | Iterable
+"""Every label-map input the exporters accept (see the module docstring)."""
+
+Frames = FrameStack | Sequence[np.ndarray] | np.ndarray
+"""Frames for the overlay MP4: a :class:`~workbench.types.FrameStack` (a video session), a
+sequence of ``(H, W, 3)`` uint8 RGB images (a ``FrameSource``) or a ``(T, H, W, 3)`` array."""
+
 
 # --------------------------------------------------------------------------------------------
-# session adapters (duck-typed: no import of workbench.sessions)
+# session adapters (typed by the protocols of workbench.types: no import of workbench.sessions)
 # --------------------------------------------------------------------------------------------
-def session_label_maps(session, frames: Iterable[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+def session_label_maps(session: LabelMapSource,
+                       frames: Iterable[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(frame_idx, (H, W) uint8 label map)`` for the tracked frames of a video session.
 
-    Duck-typed: ``session`` needs ``tracked_frames`` (sorted frame indices holding a mask) and
-    ``label_map_at(frame_idx) -> (H, W)`` integer ids, as
+    ``session`` is a :class:`~workbench.types.LabelMapSource`: ``tracked_frames`` (sorted
+    frame indices holding a mask) and ``label_map_at(frame_idx) -> (H, W)`` integer ids, as
     :class:`workbench.sessions.VideoSession` has. Nothing from ``workbench.sessions`` is imported.
 
     Parameters
     ----------
-    session : object
+    session : LabelMapSource
         A video session (or anything with the two members above).
     frames : iterable of int, optional
         Frame indices to export instead of ``session.tracked_frames``.
@@ -57,7 +71,7 @@ def session_label_maps(session, frames: Iterable[int] | None = None) -> Iterator
         ``session`` lacks the members, or an object id exceeds 254 (PNG palettes hold 0..255,
         255 being void).
     """
-    if not (hasattr(session, "tracked_frames") and callable(getattr(session, "label_map_at", None))):
+    if not isinstance(session, LabelMapSource):
         raise DataError(f"{type(session).__name__} is not a video session: it needs `tracked_frames` and "
                         "`label_map_at(frame_idx)`. Pass a VideoSession, a dict frame_idx -> label map, or a "
                         "(T, H, W) array instead.")
@@ -65,18 +79,23 @@ def session_label_maps(session, frames: Iterable[int] | None = None) -> Iterator
         yield int(f), _as_ids(session.label_map_at(int(f)), f"label map of frame {f}")
 
 
-def session_colors(session) -> dict[int, tuple[int, int, int]]:
+def _objects_of(session) -> Mapping:
+    """``session.objects`` of a :class:`~workbench.types.HasObjects`, else (or when None) ``{}``."""
+    return (session.objects if isinstance(session, HasObjects) else None) or {}
+
+
+def session_colors(session: HasObjects) -> dict[int, tuple[int, int, int]]:
     """``obj_id -> (R, G, B)`` display colours of a session's objects (``session.objects``:
-    mapping ``obj_id -> object with .color``); empty when the session has none."""
-    objects = getattr(session, "objects", None) or {}
-    return {int(k): tuple(int(c) for c in getattr(o, "color", DAVIS_PALETTE[int(k) % 256])) for k, o in objects.items()}
+    mapping ``obj_id -> object with .color``, :class:`~workbench.types.HasColor`; the DAVIS
+    palette colour of the id for an object without one); empty when the session has none."""
+    return {int(k): tuple(int(c) for c in (o.color if isinstance(o, HasColor) else DAVIS_PALETTE[int(k) % 256]))
+            for k, o in _objects_of(session).items()}
 
 
-def session_object_names(session) -> dict[int, str]:
+def session_object_names(session: HasObjects) -> dict[int, str]:
     """``obj_id -> name`` of a session's objects (``session.objects``: ``obj_id -> object with
-    .name``)."""
-    objects = getattr(session, "objects", None) or {}
-    return {int(k): str(getattr(o, "name", f"object {k}")) for k, o in objects.items()}
+    .name``, :class:`~workbench.types.HasName`; ``"object <id>"`` for one without)."""
+    return {int(k): str(o.name if isinstance(o, HasName) else f"object {k}") for k, o in _objects_of(session).items()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -97,7 +116,7 @@ def _as_ids(arr, what: str) -> np.ndarray:
     return a.astype(np.uint8, copy=False)
 
 
-def as_frame_label_maps(label_maps) -> list[tuple[int, np.ndarray]]:
+def as_frame_label_maps(label_maps: LabelMaps) -> list[tuple[int, np.ndarray]]:
     """Normalise any accepted label-map input (see the module docstring) into a sorted list of
     ``(frame_idx, (H, W) uint8)`` pairs, all of one shape.
 
@@ -107,7 +126,7 @@ def as_frame_label_maps(label_maps) -> list[tuple[int, np.ndarray]]:
         Empty input, non-integer ids, ids out of 0..255, repeated frame indices or shapes
         that differ between frames.
     """
-    if hasattr(label_maps, "tracked_frames") and callable(getattr(label_maps, "label_map_at", None)):
+    if isinstance(label_maps, LabelMapSource):
         pairs = list(session_label_maps(label_maps))
     elif isinstance(label_maps, Mapping):
         pairs = [(int(k), _as_ids(v, f"label map of frame {k}")) for k, v in label_maps.items()]
@@ -141,7 +160,7 @@ def _atomic_tmp(path: Path) -> Path:
 # --------------------------------------------------------------------------------------------
 # DAVIS palette PNGs
 # --------------------------------------------------------------------------------------------
-def export_davis_pngs(label_maps, folder: str | Path, num_frames: int | None = None) -> list[Path]:
+def export_davis_pngs(label_maps: LabelMaps, folder: str | Path, num_frames: int | None = None) -> list[Path]:
     """Write label maps as DAVIS results: ``folder/%05d.png`` palette PNGs (DAVIS palette).
 
     This is the layout ``davis2017-evaluation`` (and ``workbench eval vos``) read: one
@@ -186,7 +205,7 @@ def export_davis_pngs(label_maps, folder: str | Path, num_frames: int | None = N
 # --------------------------------------------------------------------------------------------
 # COCO RLE
 # --------------------------------------------------------------------------------------------
-def export_coco_rle(label_maps, path: str | Path, video_name: str = "video",
+def export_coco_rle(label_maps: LabelMaps, path: str | Path, video_name: str = "video",
                     object_names: Mapping[int, str] | None = None,
                     categories: Mapping[int, str] | None = None) -> Path:
     """Write label maps as COCO-style JSON with run-length-encoded masks.
@@ -318,9 +337,10 @@ def load_coco_rle(path: str | Path) -> dict[int, dict[int, np.ndarray]]:
 # --------------------------------------------------------------------------------------------
 # overlay MP4
 # --------------------------------------------------------------------------------------------
-def _frames_of(frames):
-    """``(count, getter)`` for a session (``num_frames`` + ``frame(f)``), a sequence or an array."""
-    if hasattr(frames, "num_frames") and callable(getattr(frames, "frame", None)):
+def _frames_of(frames: Frames):
+    """``(count, getter)`` for a :class:`~workbench.types.FrameStack` (a session: ``num_frames`` +
+    ``frame(f)``), a sequence or an array."""
+    if isinstance(frames, FrameStack):
         return int(frames.num_frames), frames.frame
     try:
         return len(frames), frames.__getitem__
@@ -360,7 +380,7 @@ def overlay_label_map(image: np.ndarray, ids: np.ndarray, alpha: float = 0.5, ta
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
-def export_overlay_mp4(frames, label_maps, path: str | Path, fps: float = 24, alpha: float = 0.5,
+def export_overlay_mp4(frames: Frames, label_maps: LabelMaps, path: str | Path, fps: float = 24, alpha: float = 0.5,
                        colors: Mapping[int, Iterable[int]] | None = None, outline: bool = True,
                        crf: int = 18) -> Path:
     """Write an H.264 MP4 of the frames with the objects' masks blended in their colours.

@@ -59,18 +59,15 @@ Recovery (:func:`~workbench.sessions.recovery.recover_session`)
 from __future__ import annotations
 
 import json
-import math
 import time
 import warnings
 import weakref
 from pathlib import Path
 
-import numpy as np
-
 from ..errors import DataError, DatasetNotFoundError
 from .actions import Propagate
 from .journal import (ActionLog, atomic_write_bytes, encode_mask_png, encode_rgb_png, fsync_dir, write_files)
-from .state import PackedMask, frozen
+from .state import mask_array, mask_items, mask_score
 
 FORMAT = "workbench-autosave"
 VERSION = 1
@@ -80,48 +77,21 @@ MASKS = "autosave-masks"
 
 
 # -- masks of a session, keyed (frame_idx, obj_id) ---------------------------------------------------
-def _items(session, frame_idx: int | None = None) -> dict[tuple[int, int], object]:
-    """The session's masks: image ``(0, obj_id) -> (H, W) bool``, video ``(frame_idx, obj_id)
-    -> PackedMask`` (values are immutable, so identity tells whether a mask changed)."""
+def session_masks(session, frame_idx: int | None = None) -> dict[tuple[int, int], object]:
+    """:func:`~.state.mask_items` of the session's state (under its lock)."""
     with session._lock:
-        if session.kind == "image":
-            return {(0, oid): m for oid, m in session._state.masks.items()}
-        frames = session._state.masks if frame_idx is None else {frame_idx: session._state.masks.get(frame_idx, {})}
-        return {(f, oid): pm for f, per in frames.items() for oid, pm in per.items()}
+        return mask_items(session._state, frame_idx)
 
 
-def _array(value) -> np.ndarray:
-    return value.unpack() if isinstance(value, PackedMask) else np.asarray(value, bool)
-
-
-def _score(value) -> float | None:
-    s = getattr(value, "score", None)
-    return float(s) if s is not None and math.isfinite(s) else None
-
-
-def _key(f: int, o: int) -> str:
+def mask_key(f: int, o: int) -> str:
+    """The log's key of the mask of object ``o`` on frame ``f``: ``"<f>/<o>"``."""
     return f"{f}/{o}"
 
 
-def _unkey(k: str) -> tuple[int, int]:
+def parse_mask_key(k: str) -> tuple[int, int]:
+    """Inverse of :func:`mask_key`."""
     f, o = k.split("/")
     return int(f), int(o)
-
-
-def _put(session, f: int, o: int, mask: np.ndarray, score: float | None) -> None:
-    with session._lock:
-        if session.kind == "image":
-            session._state.masks[o] = frozen(mask)
-        else:
-            session._state.masks.setdefault(f, {})[o] = PackedMask.pack(mask, score)
-
-
-def _drop(session, f: int, o: int) -> None:
-    with session._lock:
-        if session.kind == "image":
-            session._state.masks.pop(o, None)
-        else:
-            session._state.masks.get(f, {}).pop(o, None)
 
 
 class Autosaver:
@@ -157,7 +127,7 @@ class Autosaver:
         seq = self.log.next_seq
         files, masks, scores, updates = {}, {}, {}, {}
         for (f, o), v in items.items():
-            k = _key(f, o)
+            k = mask_key(f, o)
             cur = self._index.get(k)
             if cur is not None and cur[0] is v:
                 continue
@@ -166,10 +136,10 @@ class Autosaver:
                 name = known[1]  # an undo/redo put back a mask that is on disk already
             else:
                 name = f"{seq:07d}_{f:05d}_{o}.png"
-                files[name] = encode_mask_png(_array(v), o)
-            masks[k], updates[k] = name, (v, name, _score(v))
-            if _score(v) is not None:
-                scores[k] = _score(v)
+                files[name] = encode_mask_png(mask_array(v), o)
+            masks[k], updates[k] = name, (v, name, mask_score(v))
+            if mask_score(v) is not None:
+                scores[k] = mask_score(v)
         paths = write_files(self.masks_dir, files)
         rec = {"event": event, **fields, "masks": masks, "removed": sorted(removed)}
         if scores:
@@ -198,14 +168,14 @@ class Autosaver:
     def frame(self, frame_idx: int, done: int) -> None:
         """After frame ``frame_idx`` of the running propagation was stored in the session."""
         if self._begin is not None:
-            self._line("frame", _items(self.session, int(frame_idx)), begin=self._begin[0], done=int(done),
+            self._line("frame", session_masks(self.session, int(frame_idx)), begin=self._begin[0], done=int(done),
                        frame_idx=int(frame_idx))
 
     def commit(self, record) -> int:
         """After an action (or undo/redo) changed the session: write its changed masks and its
         line. Returns the line's ``seq``."""
-        items = _items(self.session)
-        keys = {_key(f, o) for f, o in items}
+        items = session_masks(self.session)
+        keys = {mask_key(f, o) for f, o in items}
         removed = [k for k in self._index if k not in keys]
         fields = {"action": record.to_json()}
         if self._begin is not None:
@@ -240,8 +210,8 @@ class Autosaver:
 
     def sync(self) -> None:
         """Write every mask not on disk yet (a ``sync`` line)."""
-        items = _items(self.session)
-        keys = {_key(f, o) for f, o in items}
+        items = session_masks(self.session)
+        keys = {mask_key(f, o) for f, o in items}
         self._line("sync", items, [k for k in self._index if k not in keys])
 
     def close(self) -> None:
@@ -250,7 +220,7 @@ class Autosaver:
 
 # -- starting autosave -----------------------------------------------------------------------------------
 def _write_header(session, folder: Path, base: bool) -> dict:
-    from .store import backend_info_json
+    from .capabilities import backend_info_json
 
     header = {"format": FORMAT, "version": VERSION, "kind": session.kind, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
               "backend": backend_info_json(session.backend), "initial": None if base else session._initial,

@@ -23,6 +23,13 @@ The synchronous methods may be called from any thread; ``_action_lock`` serialis
 (model calls included) and ``_lock`` guards short reads and writes of the state, so a UI can
 read masks while a propagation runs on the worker. The ``*_async`` methods queue the same
 calls on :attr:`worker` and return ``concurrent.futures.Future`` objects.
+
+Backends
+--------
+Sessions are typed against the protocols :class:`workbench.backends.ImageBackend` /
+:class:`~workbench.backends.VideoBackend`. Optional capabilities (an own "segment everything"
+generator, snapshot/restore of the model state, its ``info``) are probed only in
+:mod:`.capabilities`.
 """
 from __future__ import annotations
 
@@ -32,8 +39,11 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+
 from ..errors import PromptError
 from .actions import (Action, AddObject, AddPoints, ClearPrompts, RecolorObject, Redo, RemoveObject, RenameObject, Undo)
+from .capabilities import _supports_masks, backend_label, backend_name, backend_untrained
 from .state import ObjectTable, SessionObject, check_color, default_color
 from .worker import Worker
 
@@ -401,6 +411,44 @@ class SessionBase:
         action = AddPoints(oid, frame_idx, tuple((x, y) for x, y, _ in pts), tuple(lab for _, _, lab in pts),
                            multimask_output)
         return self._do(action)
+
+    # -- segment everything ------------------------------------------------------------------------
+    def uses_classical_masks(self, generator=None) -> bool:
+        """True when "segment everything" runs the weight-free classical generator (its
+        parameter scale and defaults: :meth:`mask_generator_defaults`; ``crop_n_layers`` and
+        ``use_m2m`` have no effect): ``generator`` is that function, the backend is the
+        classical one, or (``generator`` None: ``generate_masks``) the backend has no generator
+        of its own."""
+        from ..backends.classical_everything import classical_generate_masks
+
+        if generator is classical_generate_masks or backend_name(self.backend) == "classical":
+            return True
+        return generator is None and (self.kind == "video" or not _supports_masks(self.backend))
+
+    def mask_generator_defaults(self, generator=None) -> dict:
+        """Parameter defaults of the "segment everything" generator that differ from SAM 2's
+        (``SAM2AutomaticMaskGenerator``): the classical generator's when
+        :meth:`uses_classical_masks`, else ``{}``."""
+        from ..backends.classical_everything import CLASSICAL_AMG_DEFAULTS
+
+        return dict(CLASSICAL_AMG_DEFAULTS) if self.uses_classical_masks(generator) else {}
+
+    @staticmethod
+    def _classical_masks(image: np.ndarray, **params) -> list[dict]:
+        from ..backends.classical_everything import classical_generate_masks
+
+        return classical_generate_masks(image, **params)
+
+    @property
+    def backend_label(self) -> str:
+        """``"<backend> · <model> · <device>"`` of the session's backend (its class name when
+        it has no ``info``)."""
+        return backend_label(self.backend)
+
+    @property
+    def backend_untrained(self) -> bool:
+        """True when the backend runs random (untrained) weights: its masks are meaningless."""
+        return backend_untrained(self.backend)
 
     # -- background worker -------------------------------------------------------------------------
     @property

@@ -5,6 +5,9 @@ Image sessions: ``image.png``, ``masks/<obj_id>.png`` (palette PNGs), ``results.
 Video sessions: ``masks/<obj_id>/<frame_idx>.png``, ``prompts/<obj_id>_<frame_idx>.png`` for
 mask prompts; the video is referenced by path (in-memory frames go to ``frames/`` once).
 Both: objects, prompts and the action timeline in ``session.json``.
+
+The functions take the session (or its class, for loading) as an argument and import only
+:mod:`.state`, :mod:`.actions` and :mod:`.store`, never the session modules.
 """
 from __future__ import annotations
 
@@ -15,9 +18,9 @@ import numpy as np
 from ..errors import DataError
 from ..io.images import read_image
 from .actions import action_from_json
-from .state import ImageResult, PackedMask, Prompt, SessionObject, frozen
-from .store import (SaveTarget, atomic_write_npz, backend_info_json, read_manifest, read_mask, write_mask,
-                    write_rgb_png)
+from .capabilities import backend_info_json
+from .state import ImageResult, ImageState, PackedMask, Prompt, SessionObject, VideoState, frozen
+from .store import SaveTarget, atomic_write_npz, read_manifest, read_mask, write_mask, write_rgb_png
 
 
 def _objects_json(st) -> dict:
@@ -84,8 +87,6 @@ def save_image_session(session, folder: str | Path) -> Path:
 
 def load_image_session(cls, folder: str | Path, backend, **kw):
     """See :meth:`ImageSession.load`."""
-    from .image_session import ImageState
-
     autosave = kw.pop("autosave", None)
     manifest, data = read_manifest(folder, "image")
     opts = {k: v for k, v in manifest.get("options", {}).items()
@@ -154,8 +155,6 @@ def save_video_session(session, folder: str | Path) -> Path:
 
 def load_video_session(cls, folder: str | Path, backend, video=None, **kw):
     """See :meth:`VideoSession.load`."""
-    from .video_session import VideoState
-
     folder = Path(folder)
     autosave = kw.pop("autosave", None)
     manifest, data = read_manifest(folder, "video")

@@ -14,9 +14,9 @@ import numpy as np
 from ..errors import DataError, DatasetNotFoundError, WorkbenchError
 from ..io.images import read_image, read_palette_mask
 from .actions import action_from_json
-from .autosave import LOG, MASKS, Autosaver, _array, _drop, _items, _key, _put, _unkey, read_header
+from .autosave import LOG, MASKS, Autosaver, mask_key, parse_mask_key, read_header, session_masks
 from .journal import ActionLog, atomic_write_bytes, fsync_dir, remove_temp_files, scan_log
-from .state import SessionObject
+from .state import SessionObject, drop_mask, mask_array, put_mask
 
 
 # -- report ---------------------------------------------------------------------------------------------
@@ -181,10 +181,10 @@ def _replay(session, entries: list[dict], path: Path) -> None:
 def _verify(session, masks_dir: Path, index: dict, report: RecoveryReport) -> set[str]:
     """Compare the replayed masks with the saved PNGs; the saved ones win. Returns the keys
     whose file is missing or unreadable."""
-    items, bad = _items(session), set()
+    items, bad = session_masks(session), set()
     shape = (session.height, session.width)
     for k, (name, score) in index.items():
-        f, o = _unkey(k)
+        f, o = parse_mask_key(k)
         try:
             saved = read_palette_mask(masks_dir / name) > 0
             if saved.shape != shape:
@@ -195,13 +195,15 @@ def _verify(session, masks_dir: Path, index: dict, report: RecoveryReport) -> se
             continue
         report.masks_checked += 1
         cur = items.get((f, o))
-        if cur is None or not np.array_equal(_array(cur), saved):
+        if cur is None or not np.array_equal(mask_array(cur), saved):
             report.masks_mismatched += 1
-            _put(session, f, o, saved, score)
+            with session._lock:
+                put_mask(session._state, f, o, saved, score)
     for f, o in items:
-        if _key(f, o) not in index:
+        if mask_key(f, o) not in index:
             report.masks_mismatched += 1
-            _drop(session, f, o)
+            with session._lock:
+                drop_mask(session._state, f, o)
     return bad
 
 
@@ -266,8 +268,8 @@ def recover_session(cls, folder: str | Path, backend, video=None, *, autosave: b
         report.partial_frames = plan.open[3] if plan.open is not None and plan.open[3] else None
         bad = _verify(session, folder / MASKS, plan.index, report) if verify else set()
         if autosave:
-            items = _items(session)
-            index = {k: (None if k in bad else items.get(_unkey(k)), name, score)
+            items = session_masks(session)
+            index = {k: (None if k in bad else items.get(parse_mask_key(k)), name, score)
                      for k, (name, score) in plan.index.items()}
             saver = Autosaver(session, folder, log, index)
             (folder / MASKS).mkdir(exist_ok=True)

@@ -1,4 +1,10 @@
-"""Typed state of an interactive session: objects, prompts, results, masks, undo history.
+"""Typed state of an interactive session: objects, prompts, results, masks, and the two state
+containers (:class:`ImageState`, :class:`VideoState`) that undo snapshots, save/load and
+autosave read and write.
+
+This module is the bottom of :mod:`workbench.sessions`: the session classes, persistence,
+autosave and recovery import it, it imports none of them (so there is no import cycle between
+the sessions and the code that stores them).
 
 Every value here is immutable by convention (frozen dataclasses holding read-only numpy
 arrays), so a snapshot of a session is a shallow copy of its containers: unchanged masks are
@@ -11,6 +17,8 @@ float32 **x, y** pixels, ``point_labels`` ``(N,)`` int32 (1 positive, 0 negative
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+import math
 
 import numpy as np
 
@@ -192,6 +200,95 @@ class ImageResult:
     latency_ms: float = 0.0
 
 
+@dataclass
+class ImageState:
+    """Everything an image session knows (values immutable; :meth:`copy` copies containers).
+
+    Attributes
+    ----------
+    objects : dict obj_id -> SessionObject
+    prompts : dict obj_id -> Prompt
+    results : dict obj_id -> ImageResult (the last prediction)
+    masks : dict obj_id -> (H, W) bool (read-only), the selected candidate (or a loaded mask)
+    active_obj_id : int or None
+    next_obj_id : int
+    """
+
+    objects: dict[int, SessionObject] = field(default_factory=dict)
+    prompts: dict[int, Prompt] = field(default_factory=dict)
+    results: dict[int, ImageResult] = field(default_factory=dict)
+    masks: dict[int, np.ndarray] = field(default_factory=dict)
+    active_obj_id: int | None = None
+    next_obj_id: int = 1
+
+    def copy(self) -> ImageState:
+        return ImageState(dict(self.objects), dict(self.prompts), dict(self.results), dict(self.masks),
+                          self.active_obj_id, self.next_obj_id)
+
+
+@dataclass
+class VideoState:
+    """Everything a video session knows (values immutable; :meth:`copy` copies containers).
+
+    Attributes
+    ----------
+    objects : dict obj_id -> SessionObject
+    prompts : dict (frame_idx, obj_id) -> Prompt
+    masks : dict frame_idx -> dict obj_id -> PackedMask
+    active_obj_id : int or None
+    next_obj_id : int
+    """
+
+    objects: dict[int, SessionObject] = field(default_factory=dict)
+    prompts: dict[tuple[int, int], Prompt] = field(default_factory=dict)
+    masks: dict[int, dict[int, PackedMask]] = field(default_factory=dict)
+    active_obj_id: int | None = None
+    next_obj_id: int = 1
+
+    def copy(self) -> VideoState:
+        return VideoState(dict(self.objects), dict(self.prompts), {f: dict(m) for f, m in self.masks.items()},
+                          self.active_obj_id, self.next_obj_id)
+
+
+# -- the masks of either state, keyed (frame_idx, obj_id) (autosave and recovery) --------------------
+def mask_items(state: ImageState | VideoState, frame_idx: int | None = None) -> dict[tuple[int, int], object]:
+    """The state's masks: image ``(0, obj_id) -> (H, W) bool``, video ``(frame_idx, obj_id) ->
+    PackedMask`` (of ``frame_idx`` only when given). Values are immutable, so identity tells
+    whether a mask changed. Call under the session's ``_lock``."""
+    if isinstance(state, ImageState):
+        return {(0, oid): m for oid, m in state.masks.items()}
+    frames = state.masks if frame_idx is None else {frame_idx: state.masks.get(frame_idx, {})}
+    return {(f, oid): pm for f, per in frames.items() for oid, pm in per.items()}
+
+
+def mask_array(value) -> np.ndarray:
+    """A value of :func:`mask_items` as an ``(H, W)`` bool array."""
+    return value.unpack() if isinstance(value, PackedMask) else np.asarray(value, bool)
+
+
+def mask_score(value) -> float | None:
+    """The finite object score of a value of :func:`mask_items` (video masks), else None."""
+    s = value.score if isinstance(value, PackedMask) else None
+    return float(s) if s is not None and math.isfinite(s) else None
+
+
+def put_mask(state: ImageState | VideoState, frame_idx: int, obj_id: int, mask: np.ndarray,
+             score: float | None = None) -> None:
+    """Set the mask of ``obj_id`` on ``frame_idx`` (images: frame 0). Call under ``_lock``."""
+    if isinstance(state, ImageState):
+        state.masks[obj_id] = frozen(mask)
+    else:
+        state.masks.setdefault(frame_idx, {})[obj_id] = PackedMask.pack(mask, score)
+
+
+def drop_mask(state: ImageState | VideoState, frame_idx: int, obj_id: int) -> None:
+    """Remove the mask of ``obj_id`` on ``frame_idx`` if any. Call under ``_lock``."""
+    if isinstance(state, ImageState):
+        state.masks.pop(obj_id, None)
+    else:
+        state.masks.get(frame_idx, {}).pop(obj_id, None)
+
+
 class ObjectTable:
     """Helpers over an ordered ``dict[obj_id, SessionObject]`` (shared by both sessions)."""
 
@@ -203,5 +300,5 @@ class ObjectTable:
         return int(obj_id)
 
 
-__all__ = ["ImageResult", "ObjectTable", "PackedMask", "Prompt", "SessionObject", "check_color", "default_color",
-           "frozen"]
+__all__ = ["ImageResult", "ImageState", "ObjectTable", "PackedMask", "Prompt", "SessionObject", "VideoState",
+           "check_color", "default_color", "drop_mask", "frozen", "mask_array", "mask_items", "mask_score", "put_mask"]

@@ -72,15 +72,6 @@ def write_rgb_png(path: Path, image: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
-def backend_info_json(backend) -> dict:
-    """The backend's :class:`~workbench.types.ModelInfo` as a JSON-ready dict (for the record)."""
-    info = getattr(backend, "info", None)
-    if info is None:
-        return {}
-    return {k: getattr(info, k, None) for k in ("backend", "model", "checkpoint", "checkpoint_sha256", "image_size",
-                                                "device", "untrained")}
-
-
 class SaveTarget:
     """One save in progress: ``data`` is the fresh folder to write files into."""
 
@@ -137,5 +128,5 @@ def read_manifest(folder: str | Path, kind: str) -> tuple[dict, Path]:
     return manifest, data
 
 
-__all__ = ["FORMAT", "MANIFEST", "SaveTarget", "VERSION", "atomic_write_npz", "atomic_write_text", "backend_info_json",
+__all__ = ["FORMAT", "MANIFEST", "SaveTarget", "VERSION", "atomic_write_npz", "atomic_write_text",
            "read_manifest", "read_mask", "write_mask", "write_rgb_png"]

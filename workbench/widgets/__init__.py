@@ -1,39 +1,32 @@
-"""Notebook widgets on top of the sessions (nothing else in the package imports this layer).
+"""Notebook widgets on top of the sessions.
 
-:class:`PromptCanvas` is the click-to-prompt image widget (clicks, boxes, candidates, segment
-everything) on an :class:`~workbench.sessions.ImageSession` or one frame of a
-:class:`~workbench.sessions.VideoSession`. :class:`MetricDashboard` compares run folders with plotly. :mod:`.headless` drives canvas widgets without a
-browser (tests); :mod:`.coords` documents and converts the coordinate systems.
+:class:`PromptCanvas` (:mod:`.canvas`) is the click-to-prompt image widget (clicks, boxes,
+candidates, segment everything) on an :class:`~workbench.sessions.ImageSession` or one frame of a
+:class:`~workbench.sessions.VideoSession`; :class:`VideoAnnotator` (:mod:`.video`) prompts, tracks
+and exports objects through a video. :class:`MetricDashboard` (:mod:`.dashboard`) compares run
+folders with plotly. :mod:`.headless` drives canvas widgets without a browser (tests);
+:mod:`.canvas.coords` documents and converts the coordinate systems; :mod:`.demo` holds the
+demo-notebook helpers; :mod:`.bench` the widget parts of ``workbench bench``.
+
+Layering: widgets -> sessions -> backends -> types (and widgets -> runners for the dashboard).
+Widgets talk to sessions (they never call a backend's ``predict`` / ``generate_masks``).
+Nothing in the package imports this layer except the application layer :mod:`workbench.cli`
+(the ``workbench`` command, which plugs the widget parts of :mod:`.bench` into
+``workbench bench``); the widgets import nothing above them (not :mod:`workbench.bench`).
 """
-from .coords import (
-           canvas_to_image,
-           clamp_to_image,
-           client_to_canvas,
-           image_to_canvas,
-           image_to_client,
-)
+from ..sessions import MaskableImageSession  # its former home; now an alias of sessions.ImageSession
+from .canvas.coords import canvas_to_image, clamp_to_image, client_to_canvas, image_to_canvas, image_to_client
+from .canvas.prompt_canvas import KEYS, MODES, PromptCanvas
+from .canvas.targets import ImageTarget, VideoFrameTarget, add_mask_object, make_target
 from .dashboard import MetricDashboard
-from .headless import (
-           DrawCommand,
-           DrawRecorder,
-           click_button,
-           send_key,
-           send_mouse,
-           set_from_frontend,
-)
-from .mask_session import MaskableImageSession, add_mask_object
-from .prompt_canvas import KEYS, MODES, PromptCanvas
-from .targets import ImageTarget, VideoFrameTarget, make_target
+from .demo import DemoImage, demo_image, demo_video, simulate_clicks, snapshot
+from .headless import DrawCommand, DrawRecorder, click_button, send_key, send_mouse, set_from_frontend
+from .video.annotator import FRAME_KEYS, VideoAnnotator
+from .video.timeline import TimelineData, TimelineStrip, timeline_data
 
-__all__ = ["DrawCommand", "DrawRecorder", "ImageTarget", "KEYS", "MODES", "MaskableImageSession", "MetricDashboard", "PromptCanvas",
-           "VideoFrameTarget", "add_mask_object", "canvas_to_image", "clamp_to_image", "click_button",
-           "client_to_canvas", "image_to_canvas", "image_to_client", "make_target", "send_key", "send_mouse",
-           "set_from_frontend"]
-
-# video annotation (VideoAnnotator, timeline strip, demo-notebook helpers)
-from .demo import DemoImage, demo_image, demo_video, simulate_clicks, snapshot  # noqa: E402
-from .timeline import TimelineData, TimelineStrip, timeline_data  # noqa: E402
-from .video_annotator import FRAME_KEYS, VideoAnnotator  # noqa: E402
-
-__all__ += ["DemoImage", "FRAME_KEYS", "TimelineData", "TimelineStrip", "VideoAnnotator", "demo_image", "demo_video",
-            "simulate_clicks", "snapshot", "timeline_data"]
+__all__ = ["DemoImage", "DrawCommand", "DrawRecorder", "FRAME_KEYS", "ImageTarget", "KEYS", "MODES",
+           "MaskableImageSession", "MetricDashboard", "PromptCanvas", "TimelineData", "TimelineStrip",
+           "VideoAnnotator", "VideoFrameTarget", "add_mask_object", "canvas_to_image", "clamp_to_image",
+           "click_button", "client_to_canvas", "demo_image", "demo_video", "image_to_canvas", "image_to_client",
+           "make_target", "send_key", "send_mouse", "set_from_frontend", "simulate_clicks", "snapshot",
+           "timeline_data"]

@@ -7,6 +7,7 @@ notebook run without a browser still shows real prompts and masks.
 """
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,9 +20,12 @@ from ..io.datasets import ImageItem, find_davis_root, load_image_set, sample_ite
 from ..io.export import overlay_label_map
 from ..io.images import DAVIS_PALETTE, read_palette_mask
 from ..protocols.clicks import ClickSimulator
+from ..sessions import ImageSession
 from ..types import Click
-from .canvas_draw import NEGATIVE, POSITIVE
-from .targets import VideoFrameTarget
+from .canvas.draw import NEGATIVE, POSITIVE
+from .canvas.prompt_canvas import PromptCanvas
+from .canvas.targets import VideoFrameTarget
+from .video.annotator import VideoAnnotator
 
 DEMO_SEQUENCE = "blackswan"
 
@@ -117,7 +121,7 @@ def demo_video(video=None, gt=None) -> tuple[Path, Path | None]:
 
 def _parts(widget, frame_idx: int | None):
     """``(canvas, target)`` of a PromptCanvas or VideoAnnotator (the target of ``frame_idx``)."""
-    canvas = widget if hasattr(widget, "target") else widget.canvas
+    canvas = widget if isinstance(widget, PromptCanvas) else widget.canvas
     target = canvas.target
     if frame_idx is not None and target.kind == "video":
         target = VideoFrameTarget(canvas.session, frame_idx)
@@ -154,9 +158,9 @@ def simulate_clicks(widget, n_clicks: int = 1, frame_idx: int | None = None, gt=
     canvas, target = _parts(widget, None)
     session = canvas.session
     oid = session._resolve(None)
-    if gt is None and target.kind == "image" and getattr(session, "gt_mask", None) is not None:
+    if gt is None and isinstance(session, ImageSession) and session.gt_mask is not None:
         gt, ignore = session.gt_mask, session.gt_ignore
-    ids = getattr(widget, "gt", None)
+    ids = widget.gt if isinstance(widget, VideoAnnotator) else None
     if gt is None and ids is not None and target.kind == "video":
         g = ids[target.frame_idx]
         gt, ignore = g == oid, g == 255
@@ -170,7 +174,7 @@ def simulate_clicks(widget, n_clicks: int = 1, frame_idx: int | None = None, gt=
         else:
             click = Click(y=h // 2, x=min(w - 1, w // 2 + k * max(1, w // 12)), is_positive=True)
         result = canvas.click(click.x, click.y, click.is_positive)
-        if hasattr(result, "result"):  # async: wait for the mask and the redraw
+        if isinstance(result, Future):  # async: wait for the mask and the redraw
             result.result()
             session.worker.wait_idle()
         clicks.append(click)

@@ -1,4 +1,4 @@
-"""What a :class:`~workbench.widgets.prompt_canvas.PromptCanvas` draws and prompts: one image of
+"""What a :class:`~workbench.widgets.canvas.prompt_canvas.PromptCanvas` draws and prompts: one image of
 an :class:`~workbench.sessions.ImageSession`, or one frame of a
 :class:`~workbench.sessions.VideoSession`.
 
@@ -6,13 +6,36 @@ Both adapters expose the same small interface (image, masks and prompts of the s
 click / box / clear / mask operations as synchronous calls on the session), so the canvas does
 not care which session it drives. Coordinates: ``x, y`` are image pixels (SAM ``point_coords``
 order, x = column), boxes XYXY pixels, masks ``(H, W)`` bool.
+
+The adapters call session methods only (never the backend).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..errors import PromptError
-from .mask_session import add_mask_object
+from ...errors import PromptError
+from ...sessions import ImageSession, VideoSession
+
+
+def add_mask_object(session: ImageSession, mask: np.ndarray, name: str | None = None,
+                    into_active: bool = False) -> int:
+    """Give ``mask`` to a new object (default) or to the active one of an image session
+    (:meth:`~workbench.sessions.ImageSession.set_mask`); returns its ``obj_id``. Two undo steps
+    when a new object is created (add object, set mask).
+
+    Raises
+    ------
+    PromptError
+        Bad mask; ``into_active`` without an active object.
+    """
+    if not np.asarray(mask).any():
+        raise PromptError("The mask is empty: pick a mask with at least one pixel.")
+    if into_active:
+        oid = session._resolve(None)
+    else:
+        oid = session.add_object(name)
+    session.set_mask(mask, oid)
+    return oid
 
 
 class ImageTarget:
@@ -20,7 +43,7 @@ class ImageTarget:
 
     kind = "image"
 
-    def __init__(self, session):
+    def __init__(self, session: ImageSession):
         self.session = session
         self.frame_idx = 0
 
@@ -65,6 +88,10 @@ class ImageTarget:
     def set_mask(self, mask: np.ndarray, name: str | None = None, into_active: bool = False) -> int:
         return add_mask_object(self.session, mask, name=name, into_active=into_active)
 
+    def generate_masks(self, **params) -> list[dict]:
+        """"Segment everything" on the image (the session's generator)."""
+        return self.session.generate_masks(**params)
+
     def candidates(self) -> dict | None:
         """The active object's candidates: ``masks`` (C, H, W) bool, ``pred`` (C,) model IoU
         estimates, ``true`` (C,) IoU with the ground truth or None, ``selected`` index,
@@ -82,7 +109,7 @@ class ImageTarget:
 
     def needs_embedding(self) -> bool:
         """True when the backend holds another image, so the next call embeds this one first."""
-        return getattr(self.session.backend, "_workbench_image_owner", None) is not self.session._image_token
+        return self.session.needs_embedding()
 
     def latency_ms(self) -> float:
         return float(self.session.last_latency_ms)
@@ -93,7 +120,7 @@ class VideoFrameTarget:
 
     kind = "video"
 
-    def __init__(self, session, frame_idx: int = 0):
+    def __init__(self, session: VideoSession, frame_idx: int = 0):
         self.session = session
         self.frame_idx = session._check_frame(frame_idx)
 
@@ -133,6 +160,10 @@ class VideoFrameTarget:
         self.session.set_mask(self.frame_idx, oid, mask)
         return oid
 
+    def generate_masks(self, **params) -> list[dict]:
+        """"Segment everything" on the shown frame (the weight-free generator)."""
+        return self.session.generate_masks(self.frame_idx, **params)
+
     def candidates(self) -> dict | None:
         return None  # video predictors return one mask per object
 
@@ -146,14 +177,14 @@ class VideoFrameTarget:
         return float(self.session.last_latency_ms)
 
 
-def make_target(session, frame_idx: int | None = None):
-    """The adapter for ``session``: :class:`VideoFrameTarget` for a session with frames
-    (``kind == "video"``), else :class:`ImageTarget`."""
-    if getattr(session, "kind", "") == "video":
+def make_target(session: ImageSession | VideoSession, frame_idx: int | None = None):
+    """The adapter for ``session``: :class:`VideoFrameTarget` for a
+    :class:`~workbench.sessions.VideoSession`, else :class:`ImageTarget`."""
+    if isinstance(session, VideoSession):
         return VideoFrameTarget(session, 0 if frame_idx is None else frame_idx)
     if frame_idx not in (None, 0):
         raise PromptError(f"Image sessions have one frame (frame_idx 0); got frame_idx={frame_idx}.")
     return ImageTarget(session)
 
 
-__all__ = ["ImageTarget", "VideoFrameTarget", "make_target"]
+__all__ = ["ImageTarget", "VideoFrameTarget", "add_mask_object", "make_target"]

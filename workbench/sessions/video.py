@@ -5,49 +5,63 @@ prompt objects (clicks, a box, or a mask) on any frame, propagate through the vi
 refinement clicks on a frame where tracking went wrong and propagate again. Undo restores the
 session state and the backend's model state (``backend.snapshot()`` / ``restore``) exactly,
 including after a propagation.
+
+Propagation runs inside the session's action (``_action_lock`` held) and writes the session
+state only under ``_lock``, frame by frame, so a UI can read masks meanwhile.
 """
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import BackendError, DataError, PromptError
+from ..backends import VideoBackend
+from ..errors import BackendError, DataError, PromptError, UnknownNameError
 from ..io.frames import FrameSource
+from ..types import FrameMasks
 from .actions import (Action, AddObject, AddPoints, ClearPrompts, Propagate, RemoveObject, SetBox, SetMask)
 from .base import SessionBase
-from .state import ObjectTable, PackedMask, Prompt, SessionObject, default_color, frozen
-from .video_ops import PropagationResult, apply_prompt, clear_prompts, run_propagation
-from .worker import CancelToken, Worker
+from .capabilities import _supports_snapshots
+from .state import ObjectTable, PackedMask, Prompt, VideoState, default_color, frozen
+from .worker import CancelToken, Worker, is_cancelled
 
 DIRECTIONS = ("forward", "backward", "both")
 
 
-@dataclass
-class VideoState:
-    """Everything a video session knows (values immutable; :meth:`copy` copies containers).
+@dataclass(frozen=True)
+class PropagationResult:
+    """What one :meth:`VideoSession.propagate` call did.
 
     Attributes
     ----------
-    objects : dict obj_id -> SessionObject
-    prompts : dict (frame_idx, obj_id) -> Prompt
-    masks : dict frame_idx -> dict obj_id -> PackedMask
-    active_obj_id : int or None
-    next_obj_id : int
+    frames : list of int
+        Frame indices processed, in processing order (the start frame twice for "both").
+    cancelled : bool
+        Stopped early by the cancel token.
+    seconds : float
+        Wall time.
     """
 
-    objects: dict[int, SessionObject] = field(default_factory=dict)
-    prompts: dict[tuple[int, int], Prompt] = field(default_factory=dict)
-    masks: dict[int, dict[int, PackedMask]] = field(default_factory=dict)
-    active_obj_id: int | None = None
-    next_obj_id: int = 1
+    frames: list[int]
+    cancelled: bool
+    seconds: float
 
-    def copy(self) -> VideoState:
-        return VideoState(dict(self.objects), dict(self.prompts), {f: dict(m) for f, m in self.masks.items()},
-                          self.active_obj_id, self.next_obj_id)
+    @property
+    def fps(self) -> float:
+        """Frames per second."""
+        return len(self.frames) / self.seconds if self.seconds > 0 else 0.0
+
+
+def expected_frames(num_frames: int, start: int, max_frames: int | None, reverse: bool) -> int:
+    """Frames SAM 2's ``propagate_in_video`` yields from ``start``: up to ``max_frames`` after
+    the start (all by default) in the direction; none backward from frame 0."""
+    m = num_frames if max_frames is None else int(max_frames)
+    if reverse:
+        return start - max(start - m, 0) + 1 if start > 0 else 0
+    return min(start + m, num_frames - 1) - start + 1
 
 
 class VideoSession(SessionBase):
@@ -78,10 +92,10 @@ class VideoSession(SessionBase):
 
     kind = "video"
 
-    def __init__(self, backend, video, *, first_object: str | None = "object 1", max_history: int = 100,
+    def __init__(self, backend: VideoBackend, video, *, first_object: str | None = "object 1", max_history: int = 100,
                  worker: Worker | None = None, autosave: str | Path | None = None):
         super().__init__(max_history=max_history, worker=worker)
-        if not (callable(getattr(backend, "snapshot", None)) and callable(getattr(backend, "restore", None))):
+        if not _supports_snapshots(backend):
             raise BackendError(f"{type(backend).__name__} has no snapshot()/restore(); a VideoSession needs them "
                                "for exact undo.")
         self.backend = backend
@@ -290,8 +304,6 @@ class VideoSession(SessionBase):
         PromptError, BackendError
             No prompt yet; frame out of range.
         """
-        from ..errors import UnknownNameError
-
         if direction not in DIRECTIONS:
             raise UnknownNameError("propagation direction", direction, DIRECTIONS)
         if start_frame_idx is not None:
@@ -314,14 +326,35 @@ class VideoSession(SessionBase):
         if token is not None:
             token.set()
 
-    def _store_frame(self, fm, obj_ids) -> None:
-        scores = getattr(fm, "object_scores", None)
+    def _store_frame(self, fm: FrameMasks, obj_ids) -> None:
+        scores = fm.object_scores
         with self._lock:
             per = self._state.masks.setdefault(int(fm.frame_idx), {})
             for i, oid in enumerate(fm.obj_ids):
                 if oid in obj_ids and oid in self._state.objects:
                     score = None if scores is None else float(np.asarray(scores).reshape(-1)[i])
                     per[int(oid)] = PackedMask.pack(fm.masks[i], score)
+
+    # -- segment everything -------------------------------------------------------------------------
+    def generate_masks(self, frame_idx: int, **params) -> list[dict]:
+        """"Segment everything" on frame ``frame_idx`` with the weight-free generator
+        (:func:`~workbench.backends.classical_everything.classical_generate_masks`; video
+        backends have no automatic mask generator). Not an action: give a record's
+        ``segmentation`` to an object with :meth:`set_mask`.
+
+        Returns
+        -------
+        list of dict
+            Records in the format of ``SAM2AutomaticMaskGenerator``, largest first.
+
+        Raises
+        ------
+        PromptError
+            Frame out of range.
+        UnknownNameError, ConfigError
+            Bad generator parameters.
+        """
+        return self._classical_masks(np.array(self.frame(frame_idx)), **params)
 
     # -- async ------------------------------------------------------------------------------------------
     def add_point_async(self, frame_idx, x, y, positive=True, obj_id=None, on_done=None):
@@ -346,7 +379,7 @@ class VideoSession(SessionBase):
     # -- dispatch ----------------------------------------------------------------------------------------
     def _dispatch(self, action: Action, progress=None, cancel=None):
         if isinstance(action, Propagate):
-            res = run_propagation(self, action, progress, cancel)
+            res = self._propagate(action, progress, cancel)
             if res.cancelled:
                 action = Propagate(action.direction, action.start_frame_idx, action.max_frame_num_to_track,
                                    len(res.frames))
@@ -362,7 +395,7 @@ class VideoSession(SessionBase):
         if isinstance(action, (AddPoints, SetBox, SetMask)):
             return self._prompt(action), action
         if isinstance(action, ClearPrompts):
-            clear_prompts(self, action)
+            self._clear_prompts(action)
             return None, action
         raise PromptError(f"{type(action).__name__} does not apply to video sessions.")
 
@@ -400,8 +433,87 @@ class VideoSession(SessionBase):
         self._store_frame(fm, [oid])
         return fm.mask_of(oid)
 
-    def _apply_prompt(self, f: int, oid: int, prompt: Prompt):
-        return apply_prompt(self.backend, f, oid, prompt)
+    def _apply_prompt(self, frame_idx: int, obj_id: int, prompt: Prompt) -> FrameMasks | None:
+        """Give one stored :class:`Prompt` to the backend (box first, then clicks, or the mask);
+        returns the last ``FrameMasks`` (None for an empty prompt)."""
+        backend = self.backend
+        if prompt.mask is not None:
+            return backend.add_mask(frame_idx, obj_id, np.array(prompt.mask))  # writable copy
+        fm = None
+        if prompt.box is not None:
+            fm = backend.add_box(frame_idx, obj_id, prompt.box)
+        if prompt.num_points:
+            fm = backend.add_points(frame_idx, obj_id, prompt.point_coords, prompt.point_labels,
+                                    clear_old_points=prompt.box is None)
+        return fm
+
+    def _propagate(self, action: Propagate, progress=None, cancel=None) -> PropagationResult:
+        """Track with ``backend.propagate`` in the action's direction(s), storing every yielded
+        frame's masks. Stops after a frame when ``cancel`` is set, or after
+        ``action.frames_done`` frames when replaying a cancelled propagation."""
+        with self._lock:
+            start = action.start_frame_idx
+            if start is None:
+                start = min(f for f, _ in self._state.prompts)
+        runs = {"forward": [False], "backward": [True], "both": [False, True]}[action.direction]
+        total = sum(expected_frames(self.num_frames, start, action.max_frame_num_to_track, r) for r in runs)
+        limit = action.frames_done
+        if limit is not None:
+            total = min(total, limit)
+        frames: list[int] = []
+        cancelled, t0 = False, time.perf_counter()
+        for reverse in runs:
+            if cancelled or (limit is not None and len(frames) >= limit):
+                break
+            gen = self.backend.propagate(start_frame_idx=action.start_frame_idx,
+                                         max_frame_num_to_track=action.max_frame_num_to_track, reverse=reverse)
+            try:
+                for fm in gen:
+                    self._store_frame(fm, fm.obj_ids)
+                    frames.append(int(fm.frame_idx))
+                    saver = self._autosave
+                    if saver is not None:  # the frame is on disk before the next one is computed
+                        saver.frame(int(fm.frame_idx), len(frames))
+                    if progress is not None:
+                        progress(len(frames), total, int(fm.frame_idx))
+                    if limit is not None and len(frames) >= limit:
+                        break
+                    if is_cancelled(cancel):
+                        cancelled = True
+                        break
+            finally:
+                close = getattr(gen, "close", None)  # generators have close(); plain iterators not
+                if close is not None:
+                    close()
+        return PropagationResult(frames, cancelled, time.perf_counter() - t0)
+
+    def _clear_prompts(self, action: ClearPrompts) -> None:
+        """Drop the prompts (and masks on those frames) named by ``action``. The backend has no
+        per-frame clear in its protocol, so each affected object is removed from the backend and
+        given its remaining prompts again; its tracking on other frames is kept in the session
+        but must be propagated again to update the model's memory."""
+        with self._lock:
+            st = self._state
+            ids = list(st.objects) if action.obj_id is None else [ObjectTable.require(st.objects, action.obj_id)]
+        if action.frame_idx is not None:
+            self._check_frame(action.frame_idx)
+        for oid in ids:
+            with self._lock:
+                gone = [k for k in st.prompts if k[1] == oid and action.frame_idx in (None, k[0])]
+                for k in gone:
+                    del st.prompts[k]
+                for f, per in st.masks.items():
+                    if action.frame_idx in (None, f):
+                        per.pop(oid, None)
+                keep = sorted(((k, p) for k, p in st.prompts.items() if k[1] == oid), key=lambda kp: kp[0])
+            if not gone:
+                continue
+            if oid in self.backend.obj_ids:
+                self.backend.remove_object(oid)
+            for (f, _), p in keep:
+                fm = self._apply_prompt(f, oid, p)
+                if fm is not None:
+                    self._store_frame(fm, [oid])
 
     # -- persistence ---------------------------------------------------------------------------------------
     def save(self, folder: str | Path) -> Path:
@@ -414,7 +526,7 @@ class VideoSession(SessionBase):
         return save_video_session(self, folder)
 
     @classmethod
-    def load(cls, folder: str | Path, backend, video=None, **kw) -> VideoSession:
+    def load(cls, folder: str | Path, backend: VideoBackend, video=None, **kw) -> VideoSession:
         """Rebuild a session saved with :meth:`save`. The backend's state is rebuilt by giving
         it the saved prompts again (no propagation); then the saved masks are authoritative.
         The undo history starts empty; :attr:`timeline` / :attr:`log` hold the saved timeline.
@@ -430,7 +542,7 @@ class VideoSession(SessionBase):
         return load_video_session(cls, folder, backend, video, **kw)
 
     @classmethod
-    def recover(cls, folder: str | Path, backend, video=None, *, autosave: bool = True, verify: bool = True,
+    def recover(cls, folder: str | Path, backend: VideoBackend, video=None, *, autosave: bool = True, verify: bool = True,
                 stop_at_corrupt: bool = False, **kw) -> VideoSession:
         """Rebuild a session from its autosave folder after a crash (see :mod:`.autosave`).
 
@@ -454,4 +566,4 @@ class VideoSession(SessionBase):
                                stop_at_corrupt=stop_at_corrupt, **kw)
 
 
-__all__ = ["DIRECTIONS", "PropagationResult", "VideoSession", "VideoState"]
+__all__ = ["DIRECTIONS", "PropagationResult", "VideoSession", "VideoState", "expected_frames"]

@@ -1,4 +1,4 @@
-"""Inputs of the :class:`~workbench.widgets.video_annotator.VideoAnnotator`: the first frames of a
+"""Inputs of the :class:`~workbench.widgets.video.annotator.VideoAnnotator`: the first frames of a
 video, ground-truth id maps, a display name.
 
 Frames stay lazy: a JPEG/PNG folder cut to its first ``max_frames`` frames becomes a temporary
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError, DataError
-from ..io.frames import FrameSource, list_frame_files
-from ..io.images import read_palette_mask
+from ...errors import ConfigError, DataError
+from ...io.frames import FrameSource, list_frame_files
+from ...io.images import read_palette_mask
 
 
 def limit_frames(video, max_frames: int | None = None):

@@ -29,8 +29,8 @@ import ipywidgets as W
 import numpy as np
 from ipycanvas import MultiCanvas
 
-from ..metrics.image import iou
-from .canvas_draw import DRAW_LOCK, hold_canvas, put_encoded
+from ...metrics.image import iou
+from ..canvas.draw import DRAW_LOCK, hold_canvas, put_encoded
 
 ROW_H = 36
 """Height of one object row, canvas pixels."""

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import ipywidgets as W
 import numpy as np
 
-from .canvas_draw import shrink, thumbnail_jpeg
+from .draw import shrink, thumbnail_jpeg
 
 
 def _fmt(v) -> str:

@@ -4,49 +4,63 @@ Each prompt calls ``backend.predict`` with ALL prompts of the object, as SAM's i
 notebooks (``notebooks/image_predictor_example.ipynb`` in SAM / SAM 2) do: the first single
 click asks for ``multimask_output=True`` (three candidates for an ambiguous click), later
 clicks pass the chosen candidate's low-resolution logits as ``mask_input`` and ask for one
-mask. A box (XYXY) starts the object's prompts afresh; later clicks refine it.
+mask. A box (XYXY) starts the object's prompts afresh; later clicks refine it. ``set_mask``
+gives an object a ready-made mask (e.g. one picked from "segment everything",
+:meth:`ImageSession.generate_masks`).
+
+Several sessions may share one backend (a gallery of images): the session whose image the
+backend embedded last is remembered here (:data:`_EMBEDDED`, backend -> session token), not on
+the backend, and a session re-embeds its image before a prompt when another one was embedded
+in between.
 """
 from __future__ import annotations
 
+import threading
 import time
-from dataclasses import dataclass, field
+import weakref
 from pathlib import Path
 
 import numpy as np
 
+from ..backends import ImageBackend
 from ..errors import DataError, PromptError
 from ..io.images import read_image
 from ..metrics.image import iou
-from .actions import Action, AddObject, AddPoints, ClearPrompts, SelectCandidate, SetBox
+from .actions import Action, AddObject, AddPoints, ClearPrompts, SelectCandidate, SetBox, SetMask
 from .base import SessionBase
-from .state import ImageResult, ObjectTable, Prompt, SessionObject, default_color, frozen
+from .capabilities import _supports_masks
+from .state import ImageResult, ImageState, ObjectTable, Prompt, default_color, frozen
 from .worker import Worker
 
 
-@dataclass
-class ImageState:
-    """Everything an image session knows (values immutable; :meth:`copy` copies containers).
+class _EmbeddedImages:
+    """Which session's image each backend embedded last: ``backend -> token`` held weakly
+    (a backend that is gone is forgotten). Backends that cannot be weakly referenced or hashed
+    are kept by id with a strong reference (so the id is never reused while remembered)."""
 
-    Attributes
-    ----------
-    objects : dict obj_id -> SessionObject
-    prompts : dict obj_id -> Prompt
-    results : dict obj_id -> ImageResult (the last prediction)
-    masks : dict obj_id -> (H, W) bool (read-only), the selected candidate (or a loaded mask)
-    active_obj_id : int or None
-    next_obj_id : int
-    """
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._weak: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._strong: dict[int, tuple[object, object]] = {}
 
-    objects: dict[int, SessionObject] = field(default_factory=dict)
-    prompts: dict[int, Prompt] = field(default_factory=dict)
-    results: dict[int, ImageResult] = field(default_factory=dict)
-    masks: dict[int, np.ndarray] = field(default_factory=dict)
-    active_obj_id: int | None = None
-    next_obj_id: int = 1
+    def get(self, backend) -> object | None:
+        with self._lock:
+            try:
+                return self._weak.get(backend)
+            except TypeError:
+                held = self._strong.get(id(backend))
+                return None if held is None else held[1]
 
-    def copy(self) -> ImageState:
-        return ImageState(dict(self.objects), dict(self.prompts), dict(self.results), dict(self.masks),
-                          self.active_obj_id, self.next_obj_id)
+    def set(self, backend, token: object) -> None:
+        with self._lock:
+            try:
+                self._weak[backend] = token
+            except TypeError:
+                self._strong[id(backend)] = (backend, token)
+
+
+_EMBEDDED = _EmbeddedImages()
+"""backend -> token of the :class:`ImageSession` whose image it embedded last."""
 
 
 class ImageSession(SessionBase):
@@ -86,7 +100,7 @@ class ImageSession(SessionBase):
 
     kind = "image"
 
-    def __init__(self, backend, image, gt_mask=None, *, gt_ignore=None, multimask_output: bool | None = None,
+    def __init__(self, backend: ImageBackend, image, gt_mask=None, *, gt_ignore=None, multimask_output: bool | None = None,
                  use_mask_input: bool = True, first_object: str | None = "object 1", max_history: int = 100,
                  worker: Worker | None = None, autosave: str | Path | None = None):
         super().__init__(max_history=max_history, worker=worker)
@@ -126,12 +140,17 @@ class ImageSession(SessionBase):
     def _ensure_image(self) -> None:
         """(Re-)embed this session's image when the backend last embedded another one, so
         several sessions (e.g. a gallery of images) can share one backend."""
-        if getattr(self.backend, "_workbench_image_owner", None) is self._image_token:
+        if not self.needs_embedding():
             return
         t0 = time.perf_counter()
         self.backend.set_image(np.ascontiguousarray(self.image))
         self.embed_latency_ms = (time.perf_counter() - t0) * 1000.0
-        self.backend._workbench_image_owner = self._image_token
+        _EMBEDDED.set(self.backend, self._image_token)
+
+    def needs_embedding(self) -> bool:
+        """True when the backend holds another session's image, so the next prompt embeds this
+        session's image first (``set_image``)."""
+        return _EMBEDDED.get(self.backend) is not self._image_token
 
     # -- snapshots ---------------------------------------------------------------------------------
     def _snapshot(self) -> ImageState:
@@ -298,6 +317,69 @@ class ImageSession(SessionBase):
                               if n else f"Object {oid} has no candidates yet: click or draw a box first.")
         return self._do(SelectCandidate(oid, int(index)))
 
+    def set_mask(self, mask: np.ndarray, obj_id: int | None = None) -> ImageResult:
+        """Make ``mask`` the mask of ``obj_id`` (default: the active object), replacing its
+        prompts, e.g. a mask picked from :meth:`generate_masks`. Undoable; recorded as
+        ``SetMask(obj_id, 0, mask)`` (the mask travels as COCO RLE in a JSONL log), saved and
+        loaded like any other prompt.
+
+        The mask becomes the object's only candidate; its logits for the next click are the
+        mask as signed-distance logits in SAM's 256 x 256 low-resolution frame
+        (:func:`workbench.backends.classical.mask_to_logits`), so a later click refines the
+        mask (``mask_input``) instead of starting over. ``iou_predictions`` is NaN: no model
+        estimated this mask.
+
+        Parameters
+        ----------
+        mask : (H, W) bool (or 0/1) array, the image's size
+        obj_id : int, optional
+
+        Returns
+        -------
+        ImageResult
+            One candidate (the mask), ``iou_predictions`` [NaN], logits from the mask.
+
+        Raises
+        ------
+        PromptError
+            Wrong shape or an empty mask.
+        UnknownNameError
+            ``obj_id`` does not exist.
+        """
+        oid = self._resolve(obj_id)
+        m = np.asarray(mask)
+        if m.shape != (self.height, self.width):
+            raise PromptError(f"mask must be (H, W) = ({self.height}, {self.width}) like the image; got {m.shape}.")
+        m = m.astype(bool) if m.dtype != bool else m
+        if not m.any():
+            raise PromptError("The mask is empty: give an object a mask with at least one pixel.")
+        return self._do(SetMask(oid, 0, frozen(m)))
+
+    def generate_masks(self, **params) -> list[dict]:
+        """"Segment everything" on the session's image: the backend's own generator
+        (``generate_masks``: ``SAM2AutomaticMaskGenerator`` for SAM 2, the weight-free one for
+        the classical backend), else the weight-free
+        :func:`~workbench.backends.classical_everything.classical_generate_masks`.
+
+        Not an action (nothing in the session changes): give a record's ``segmentation`` to an
+        object with :meth:`set_mask`.
+
+        Returns
+        -------
+        list of dict
+            Records in the format of ``SAM2AutomaticMaskGenerator`` (``segmentation`` (H, W)
+            bool, ``area``, ``bbox`` XYWH, ``predicted_iou``, ``stability_score``), largest first.
+
+        Raises
+        ------
+        UnknownNameError, ConfigError
+            A parameter the generator does not know, or out of range.
+        """
+        image = np.array(self.image)  # writable copy (torch.from_numpy)
+        if _supports_masks(self.backend):
+            return self.backend.generate_masks(image, **params)
+        return self._classical_masks(image, **params)
+
     def add_point_async(self, x, y, positive=True, obj_id=None, multimask_output=None, on_done=None):
         """:meth:`add_point` on the worker; a newer click supersedes a pending one (their clicks
         are merged into one :class:`AddPoints`). Returns a Future of the ImageResult (None
@@ -310,6 +392,10 @@ class ImageSession(SessionBase):
 
     def select_candidate_async(self, index, obj_id=None, on_done=None):
         return self.submit(self.select_candidate, index, obj_id, on_done=on_done)
+
+    def set_mask_async(self, mask, obj_id=None, on_done=None):
+        """:meth:`set_mask` on the session worker; returns a Future of the ImageResult."""
+        return self.submit(self.set_mask, mask, obj_id, on_done=on_done)
 
     # -- dispatch --------------------------------------------------------------------------------------
     def _dispatch(self, action: Action, **_ctx):
@@ -335,6 +421,8 @@ class ImageSession(SessionBase):
                 self._state.results[oid] = r
                 self._state.masks[oid] = frozen(r.candidates[action.index])
             return r, action
+        if isinstance(action, SetMask):
+            return self._set_mask(action), action
         if isinstance(action, ClearPrompts):
             with self._lock:
                 st = self._state
@@ -344,6 +432,24 @@ class ImageSession(SessionBase):
                         d.pop(oid, None)
             return None, action
         raise PromptError(f"{type(action).__name__} does not apply to image sessions.")
+
+    def _set_mask(self, action: SetMask) -> ImageResult:
+        from ..backends.classical import mask_to_logits
+
+        if int(action.frame_idx) != 0:
+            raise PromptError(f"Image sessions have one frame (frame_idx 0); got frame_idx={action.frame_idx}.")
+        m = np.asarray(action.mask, bool)
+        if m.shape != (self.height, self.width):
+            raise PromptError(f"SetMask mask is {m.shape}; the image is ({self.height}, {self.width}).")
+        m = frozen(m)
+        result = ImageResult(frozen(m[None]), frozen(np.array([np.nan], np.float32)),
+                             frozen(mask_to_logits(m)[None].astype(np.float32)), 0, False, False, 0.0)
+        with self._lock:
+            oid = ObjectTable.require(self._state.objects, action.obj_id)
+            self._state.prompts[oid] = Prompt(mask=m)
+            self._state.results[oid] = result
+            self._state.masks[oid] = m
+        return result
 
     def _predict(self, oid: int, action, refine: bool) -> ImageResult:
         with self._lock:
@@ -391,7 +497,7 @@ class ImageSession(SessionBase):
         return save_image_session(self, folder)
 
     @classmethod
-    def load(cls, folder: str | Path, backend, **kw) -> ImageSession:
+    def load(cls, folder: str | Path, backend: ImageBackend, **kw) -> ImageSession:
         """Rebuild a session saved with :meth:`save`: the image is embedded by ``backend``;
         objects, prompts, candidates, logits and masks come back exactly (the saved masks are
         authoritative). The undo history starts empty; :attr:`timeline` / :attr:`log` hold the
@@ -407,7 +513,7 @@ class ImageSession(SessionBase):
         return load_image_session(cls, folder, backend, **kw)
 
     @classmethod
-    def recover(cls, folder: str | Path, backend, *, autosave: bool = True, verify: bool = True,
+    def recover(cls, folder: str | Path, backend: ImageBackend, *, autosave: bool = True, verify: bool = True,
                 stop_at_corrupt: bool = False, **kw) -> ImageSession:
         """Rebuild a session from its autosave folder after a crash (see :mod:`.autosave`).
 
@@ -451,4 +557,8 @@ class ImageSession(SessionBase):
                                stop_at_corrupt=stop_at_corrupt, **kw)
 
 
-__all__ = ["ImageSession", "ImageState"]
+MaskableImageSession = ImageSession
+"""Former name of :class:`ImageSession` from when ``set_mask`` lived in a widget-side
+subclass; kept as an alias."""
+
+__all__ = ["ImageSession", "ImageState", "MaskableImageSession"]

@@ -8,11 +8,18 @@ candidate masks of a multimask prediction with their predicted and true IoU, and
 
 Canvas and coordinates: a 3-layer ``ipycanvas.MultiCanvas`` (image, masks, prompts) at the
 image's native resolution, zoomed with its CSS size only, so mouse events arrive in image pixels
-(:mod:`.coords`). Masks are sent as one palette PNG per update (:mod:`.canvas_draw`).
+(:mod:`.coords`). Masks are sent as one palette PNG per update (:mod:`.draw`).
 
 Keys (canvas focused): ``p`` positive click, ``n`` negative click, ``b`` box drag, ``k`` pick
 (segment everything), ``z`` / Ctrl+Z undo, ``y`` / Ctrl+Y / Ctrl+Shift+Z redo, ``Escape`` clear
 the active object's prompts.
+
+Controls, browser events (mouse down / move / up / out, keys, buttons) and drawing (image
+layer, mask layer, prompt layer, candidate strip, object list) are all methods of the one
+class: they share the widget's state, so they are not split into mixins.
+
+Layering: the widget talks to the session only (clicks, boxes, masks, undo, "segment
+everything" through ``session.generate_masks``); it never calls the backend.
 
 Model calls run on the session's worker (``sync=False``, default): the UI stays responsive and a
 newer click supersedes a pending one; the canvas redraws when the call completes. ``sync=True``
@@ -28,19 +35,20 @@ import time
 
 import ipywidgets as W
 import numpy as np
-from ipycanvas import MultiCanvas
+from ipycanvas import MultiCanvas, hold_canvas
 
-from ..errors import ConfigError, PromptError
+from ...errors import ConfigError, PromptError
+from ...sessions import ImageSession, SessionBase
 from .candidates import CandidatePanel
-from .canvas_draw import STYLES
-from .canvas_events import KEYS, CanvasEventsMixin
-from .canvas_render import CanvasRenderMixin
-from .coords import canvas_to_image
+from .coords import canvas_to_image, clamp_to_image
+from .draw import DRAW_LOCK, STYLES, compose_overlay, draw_prompts, encode_image, encode_index_png, put_encoded
 from .everything import EverythingPanel
-from .mask_session import MaskableImageSession
 from .targets import make_target
 
 MODES = ("positive", "negative", "box", "pick")
+KEYS = {"p": "positive", "n": "negative", "b": "box", "k": "pick"}
+"""Single keys that switch the mode (plus z undo, y redo, Escape clear)."""
+ZOOM_STEP = 1.25
 _DONE = {"predicting": "predict", "embedding": "embed + predict", "undoing": "undo", "redoing": "redo",
          "clearing": "clear", "selecting": "select", "picking": "pick", "adding object": "add object",
          "segmenting everything": "segment everything"}
@@ -50,14 +58,14 @@ def _now() -> float:
     return time.perf_counter()
 
 
-class PromptCanvas(CanvasEventsMixin, CanvasRenderMixin, W.VBox):
+class PromptCanvas(W.VBox):
     """Interactive prompting widget (an ``ipywidgets.VBox``; display it or embed it).
 
     Parameters
     ----------
     session_or_backend : ImageSession, VideoSession or ImageBackend
-        A session to drive, or an image backend: then a :class:`MaskableImageSession` is built
-        from ``image`` (and ``gt_mask``, ``gt_ignore``, ``multimask_output``, ``session_kw``).
+        A session to drive, or an image backend: then an :class:`~workbench.sessions.ImageSession`
+        is built from ``image`` (and ``gt_mask``, ``gt_ignore``, ``multimask_output``, ``session_kw``).
     image : (H, W, 3) uint8 RGB array or path, optional
         Required with a backend; not allowed with a session.
     gt_mask : (H, W) bool, optional
@@ -79,7 +87,8 @@ class PromptCanvas(CanvasEventsMixin, CanvasRenderMixin, W.VBox):
         How the image layer is sent (JPEG quality 92 is ~30x faster to encode; PNG is exact).
     generator : callable, optional
         ``generator(image, **params) -> records`` for segment everything; default the
-        backend's ``generate_masks`` (image sessions), else the classical generator.
+        session's ``generate_masks`` (the backend's generator for image sessions, else the
+        classical generator).
     everything : bool
         Show the segment-everything panel.
     thumb_width : int
@@ -126,7 +135,7 @@ class PromptCanvas(CanvasEventsMixin, CanvasRenderMixin, W.VBox):
         if image_format not in ("jpeg", "png"):
             raise ConfigError(f"image_format must be 'jpeg' or 'png'; got {image_format!r}.")
         obj = session_or_backend
-        if getattr(obj, "kind", None) in ("image", "video") and callable(getattr(obj, "undo", None)):
+        if isinstance(obj, SessionBase):
             if image is not None:
                 raise ConfigError("Pass image only with a backend: this session already has its image.")
             session = obj
@@ -139,8 +148,8 @@ class PromptCanvas(CanvasEventsMixin, CanvasRenderMixin, W.VBox):
             if image is None:
                 raise ConfigError("PromptCanvas(backend, image=...) needs the image to segment (an (H, W, 3) uint8 "
                                   "RGB array or a path), or pass a session instead of a backend.")
-            session = MaskableImageSession(obj, image, gt_mask, gt_ignore=gt_ignore, multimask_output=multimask_output,
-                                           **session_kw)
+            session = ImageSession(obj, image, gt_mask, gt_ignore=gt_ignore, multimask_output=multimask_output,
+                                   **session_kw)
         self.session = session
         self.target = make_target(session, frame_idx)
         self.sync = bool(sync)
@@ -175,23 +184,181 @@ class PromptCanvas(CanvasEventsMixin, CanvasRenderMixin, W.VBox):
         self.status.add_class("wb-status")
         self._apply_zoom()
         self.refresh(image=True)
-        embed = getattr(session, "embed_latency_ms", 0.0)
+        embed = session.embed_latency_ms if isinstance(session, ImageSession) else 0.0
         self._set_status("ready", f"embedding took {embed:.0f} ms" if embed else "")
 
-    # -- construction (controls: CanvasEventsMixin._build_controls) -----------------------------------
-    def _build_everything(self, generator) -> EverythingPanel:
-        from ..backends.classical_everything import CLASSICAL_AMG_DEFAULTS, classical_generate_masks
+    # -- construction ----------------------------------------------------------------------------
+    def _build_controls(self, opacity: float, style: str) -> None:
+        self.mode_buttons = W.ToggleButtons(options=[("+ click (p)", "positive"), ("− click (n)", "negative"),
+                                                     ("box (b)", "box"), ("pick (k)", "pick")], value="positive",
+                                            style={"button_width": "auto"})
+        self.object_dropdown = W.Dropdown(description="object", layout=W.Layout(width="220px"))
+        self.add_object_button = W.Button(description="new object", icon="plus", layout=W.Layout(width="auto"))
+        self.undo_button = W.Button(description="undo (z)", icon="undo", layout=W.Layout(width="auto"))
+        self.redo_button = W.Button(description="redo (y)", icon="repeat", layout=W.Layout(width="auto"))
+        self.clear_button = W.Button(description="clear (Esc)", icon="eraser", layout=W.Layout(width="auto"))
+        self.opacity_slider = W.FloatSlider(float(opacity), min=0.0, max=1.0, step=0.05, description="opacity")
+        self.style_buttons = W.ToggleButtons(options=list(STYLES), value=style, style={"button_width": "auto"})
+        self.zoom_out_button = W.Button(description="−", tooltip="zoom out", layout=W.Layout(width="36px"))
+        self.zoom_in_button = W.Button(description="+", tooltip="zoom in", layout=W.Layout(width="36px"))
+        self.fit_button = W.Button(description="fit", layout=W.Layout(width="auto"))
+        self.one_button = W.Button(description="1:1", layout=W.Layout(width="auto"))
+        self.zoom_label = W.HTML()
+        self.status = W.HTML()
+        h = self._handler
+        self.mode_buttons.observe(h(self._on_mode), "value")
+        self.object_dropdown.observe(h(self._on_object), "value")
+        self.add_object_button.on_click(h(lambda _b: self.add_object()))
+        self.undo_button.on_click(h(lambda _b: self.undo()))
+        self.redo_button.on_click(h(lambda _b: self.redo()))
+        self.clear_button.on_click(h(lambda _b: self.clear_prompts()))
+        self.opacity_slider.observe(h(lambda _c: self._redraw(prompts=False, candidates=False)), "value")
+        self.style_buttons.observe(h(lambda _c: self._redraw(prompts=False, candidates=False)), "value")
+        self.zoom_out_button.on_click(h(lambda _b: setattr(self, "zoom", self.zoom / ZOOM_STEP)))
+        self.zoom_in_button.on_click(h(lambda _b: setattr(self, "zoom", self.zoom * ZOOM_STEP)))
+        self.fit_button.on_click(h(lambda _b: setattr(self, "zoom", self.fit_zoom)))
+        self.one_button.on_click(h(lambda _b: setattr(self, "zoom", 1.0)))
+        self._toolbar = W.HBox([self.mode_buttons, self.object_dropdown, self.add_object_button, self.undo_button,
+                                self.redo_button, self.clear_button], layout=W.Layout(flex_flow="row wrap"))
+        self._viewbar = W.HBox([self.opacity_slider, self.style_buttons, self.zoom_out_button, self.zoom_in_button,
+                                self.fit_button, self.one_button, self.zoom_label],
+                               layout=W.Layout(flex_flow="row wrap"))
 
-        backend = getattr(self.session, "backend", None)
-        if generator is None:
-            gm = getattr(backend, "generate_masks", None)
-            generator = gm if callable(gm) and self.target.kind == "image" else classical_generate_masks
-        self.generator = generator
-        info = getattr(backend, "info", None)
-        classical = generator is classical_generate_masks or getattr(info, "backend", "") == "classical"
-        defaults = CLASSICAL_AMG_DEFAULTS if classical else {}
+    def _build_everything(self, generator) -> EverythingPanel:
+        self.generator = generator  # None: the session's generate_masks
+        classical = self.session.uses_classical_masks(generator)
+        defaults = self.session.mask_generator_defaults(generator)
         disabled = ("crop_n_layers", "use_m2m") if classical else ()
         return EverythingPanel(self._handler(self.run_everything), defaults, disabled)
+
+    # -- browser events (every handler is wrapped by _handler) -----------------------------------
+    def _on_mouse_down(self, x, y) -> None:
+        t0 = _now()
+        mode = self.mode
+        if mode in ("positive", "negative"):
+            self.click(x, y, mode == "positive", t0=t0)
+        elif mode == "box":
+            col, row = canvas_to_image(x, y, self.width_px, self.height_px)
+            self._drag = [col, row, col, row]
+            with DRAW_LOCK, hold_canvas():
+                self._draw_prompt_layer()
+        elif mode == "pick":
+            col, row = canvas_to_image(x, y, self.width_px, self.height_px)
+            self.pick(col, row)
+
+    def _on_mouse_move(self, x, y) -> None:
+        if self._drag is None:
+            return
+        col, row = clamp_to_image(x, y, self.width_px, self.height_px)
+        if (col, row) != tuple(self._drag[2:]):
+            self._drag[2:] = [col, row]
+            with DRAW_LOCK, hold_canvas():
+                self._draw_prompt_layer()
+
+    def _on_mouse_up(self, x, y) -> None:
+        if self._drag is None:
+            return
+        t0 = _now()
+        col, row = clamp_to_image(x, y, self.width_px, self.height_px)
+        c0, r0 = self._drag[:2]
+        self._drag = None
+        try:
+            self.set_box(min(c0, col), min(r0, row), max(c0, col), max(r0, row), t0=t0)
+        except Exception:
+            with DRAW_LOCK, hold_canvas():
+                self._draw_prompt_layer()  # remove the rubber band
+            raise
+
+    def _on_mouse_out(self, x, y) -> None:
+        self._on_mouse_up(x, y)  # a drag leaving the canvas ends at the border
+
+    def _on_key(self, key, shift=False, ctrl=False, meta=False) -> None:
+        k = key.lower() if len(key) == 1 else key
+        if (ctrl or meta) and k == "z":
+            self.redo() if shift else self.undo()
+        elif (ctrl or meta) and k == "y":
+            self.redo()
+        elif ctrl or meta:
+            return
+        elif k in KEYS:
+            self.mode = KEYS[k]
+        elif k == "z":
+            self.undo()
+        elif k == "y":
+            self.redo()
+        elif k == "Escape":
+            self.clear_prompts()
+
+    def _on_mode(self, change) -> None:
+        self._drag = None
+        self._redraw(masks="pick" in (change["old"], change["new"]), candidates=False)
+
+    def _on_object(self, change) -> None:
+        if self._syncing or change["new"] is None:
+            return
+        self.session.set_active(int(change["new"]))
+        self._redraw(masks=False)
+
+    def _on_candidate(self, index: int) -> None:
+        self._handler(self.select_candidate)(index)
+
+    # -- drawing (everything is read from the session) --------------------------------------------
+    def refresh(self, image: bool = False) -> None:
+        """Redraw masks, prompts, candidates and the object list from the session (e.g. after
+        a propagation); ``image=True`` also resends the image layer."""
+        if image:
+            data = encode_image(self.target.image(), self.image_format)
+            with DRAW_LOCK, hold_canvas():
+                self.image_layer.clear()
+                put_encoded(self.image_layer, data)
+            self.candidate_panel.set_image(self.target.image())
+        self._redraw()
+
+    def _redraw(self, masks: bool = True, prompts: bool = True, candidates: bool = True) -> None:
+        mask_png = self._mask_png() if masks else None
+        with DRAW_LOCK, hold_canvas():
+            if mask_png is not None:
+                self.mask_layer.clear()
+                put_encoded(self.mask_layer, mask_png)
+            if prompts:
+                self._draw_prompt_layer()
+        if candidates:
+            self._sync_objects()
+            info = self.target.candidates()
+            color = self.session.objects[info["obj_id"]].color if info else (0, 0, 0)
+            self.candidate_panel.update(info, color)
+
+    def _mask_png(self) -> bytes:
+        objects = self.session.objects
+        current = self.target.masks()
+        masks, colors = [], []
+        if self.mode == "pick" and self.everything_panel is not None and self.everything_panel.records:
+            masks, colors = self.everything_panel.overlay()
+        for oid, obj in objects.items():
+            if oid in current:
+                masks.append(current[oid])
+                colors.append(obj.color)
+        index, palette = compose_overlay(masks, colors, self.target.shape, self.opacity_slider.value,
+                                         self.style_buttons.value, outline_px=max(1, round(1.0 / self._zoom)))
+        return encode_index_png(index, palette)
+
+    def _draw_prompt_layer(self) -> None:
+        objects = self.session.objects
+        active = self.session.active_obj_id
+        items = []
+        for oid, p in self.target.prompts().items():
+            items.append({"point_coords": p.point_coords, "point_labels": p.point_labels, "box": p.box,
+                          "color": objects[oid].color if oid in objects else (255, 255, 255),
+                          "active": oid == active})
+        if self._pending:
+            pend = np.array(self._pending, np.float64).reshape(-1, 3)
+            items.append({"point_coords": pend[:, :2], "point_labels": pend[:, 2].astype(int), "box": None,
+                          "color": (255, 255, 255), "active": True})
+        radius = max(2.0, 5.0 / self._zoom)
+        draw_prompts(self.prompt_layer, items, radius, max(1.0, 1.5 / self._zoom), drag_box=self._drag)
+
+    def _sync_objects(self) -> None:
+        sync_object_selector(self, self.object_dropdown)
 
     # -- error handling: only around event handlers -----------------------------------------------
     def _handler(self, fn):
@@ -361,13 +528,18 @@ class PromptCanvas(CanvasEventsMixin, CanvasRenderMixin, W.VBox):
         if self.everything_panel is None:
             raise ConfigError("This PromptCanvas was built with everything=False.")
         p = {**self.everything_panel.params(), **params}
-        image, shape = np.array(self.target.image()), self.target.shape  # writable copy for torch
+        shape = self.target.shape
+        if self.generator is None:
+            run = lambda: self.target.generate_masks(**p)  # noqa: E731
+        else:
+            image = np.array(self.target.image())  # writable copy for torch
+            run = lambda: self.generator(image, **p)  # noqa: E731
 
         def store(records):
             self.everything_panel.set_records(records, shape)
             self.mode_buttons.value = "pick"
 
-        return self._call("segmenting everything", lambda: self.generator(image, **p), then=store)
+        return self._call("segmenting everything", run, then=store)
 
     def pick(self, x: int, y: int):
         """Make the everything-mask under image pixel ``(x, y)`` a new object (or the active
@@ -422,4 +594,23 @@ class PromptCanvas(CanvasEventsMixin, CanvasRenderMixin, W.VBox):
         self.zoom_label.value = f"{self._zoom * 100:.0f} %"
 
 
-__all__ = ["KEYS", "MODES", "PromptCanvas"]
+def sync_object_selector(widget, selector) -> bool:
+    """Show the session's objects (``"<obj_id>: <name>"``) in ``selector`` (a Dropdown or Select)
+    and select the active one, with ``widget._syncing`` set so the change handlers ignore it.
+    Returns True when the selected object changed."""
+    session = widget.session
+    options = [(f"{o.obj_id}: {o.name}", o.obj_id) for o in session.objects.values()]
+    active = session.active_obj_id
+    widget._syncing = True
+    try:
+        if list(selector.options) != options:
+            selector.options = options
+        if selector.value != active:
+            selector.value = active
+            return True
+        return False
+    finally:
+        widget._syncing = False
+
+
+__all__ = ["KEYS", "MODES", "PromptCanvas", "ZOOM_STEP", "sync_object_selector"]

@@ -13,8 +13,8 @@ from collections.abc import Callable
 import ipywidgets as W
 import numpy as np
 
-from ..errors import PromptError
-from .canvas_draw import instance_colors
+from ...errors import PromptError
+from .draw import instance_colors
 
 SAM2_AMG_UI_DEFAULTS = {"points_per_side": 32, "pred_iou_thresh": 0.8, "stability_score_thresh": 0.95,
                         "crop_n_layers": 0, "min_mask_region_area": 0, "use_m2m": False}

@@ -22,7 +22,7 @@ from ipycanvas import hold_canvas
 from ipycanvas.canvas import COMMANDS
 from PIL import Image
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 
 DRAW_LOCK = threading.RLock()
 """Serialises drawing: ipycanvas batches commands of every canvas in one global manager

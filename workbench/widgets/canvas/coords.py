@@ -2,7 +2,7 @@
 
 How the canvas is set up
 ------------------------
-:class:`~workbench.widgets.prompt_canvas.PromptCanvas` keeps its ``ipycanvas.MultiCanvas`` at the
+:class:`~workbench.widgets.canvas.prompt_canvas.PromptCanvas` keeps its ``ipycanvas.MultiCanvas`` at the
 image's **native resolution** (``canvas.width == W``, ``canvas.height == H``) and only changes
 its CSS size (``canvas.layout.width / height``) to zoom. The browser scales the bitmap; the
 drawing commands and the event coordinates stay in canvas pixels.
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 
-from ..errors import PromptError
+from ...errors import PromptError
 
 _EPS = 1e-6
 """Tolerance for floating-point error of the browser's scaling (a click at the exact left edge

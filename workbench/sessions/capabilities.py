@@ -1,0 +1,65 @@
+"""What a session asks of its backend beyond the protocol: the one place that probes.
+
+Sessions are typed against :class:`workbench.backends.ImageBackend` /
+:class:`~workbench.backends.VideoBackend`. Optional members -- an own "segment everything"
+generator, snapshot/restore of the model state, the :class:`~workbench.types.ModelInfo`
+(test doubles may lack it) -- are probed only by the functions here.
+
+TODO(capabilities): switch these probes to ``isinstance`` checks against the runtime-checkable
+capability Protocols of :mod:`workbench.backends.base` once they exist; nothing else in
+:mod:`workbench.sessions` probes a backend.
+"""
+from __future__ import annotations
+
+from ..types import ModelInfo
+
+
+def _supports_masks(backend) -> bool:
+    """True when ``backend`` has its own "segment everything" generator
+    (``generate_masks(image, **params) -> records``)."""
+    return callable(getattr(backend, "generate_masks", None))
+
+
+def _supports_snapshots(backend) -> bool:
+    """True when ``backend`` can copy and put back its model state (``snapshot()`` /
+    ``restore(snapshot)``), which exact undo of a video session needs."""
+    return callable(getattr(backend, "snapshot", None)) and callable(getattr(backend, "restore", None))
+
+
+def _model_info(backend) -> ModelInfo | None:
+    """``backend.info`` (a :class:`~workbench.types.ModelInfo`), None when the backend has none
+    (test doubles)."""
+    return getattr(backend, "info", None)
+
+
+def _info_field(backend, name: str, default=None):
+    """One field of ``backend.info``; ``default`` without info or without the field."""
+    return getattr(_model_info(backend), name, default)
+
+
+def backend_name(backend) -> str:
+    """``backend.info.backend`` (``"sam2"``, ``"classical"``, ...), ``""`` without info."""
+    return str(_info_field(backend, "backend", "") or "")
+
+
+def backend_label(backend) -> str:
+    """``"<backend> · <model> · <device>"`` from ``backend.info``, else the class name."""
+    info = _model_info(backend)
+    return type(backend).__name__ if info is None else f"{info.backend} · {info.model} · {info.device}"
+
+
+def backend_untrained(backend) -> bool:
+    """``backend.info.untrained`` (False without info)."""
+    return bool(_info_field(backend, "untrained", False))
+
+
+def backend_info_json(backend) -> dict:
+    """The backend's :class:`~workbench.types.ModelInfo` as a JSON-ready dict (for the record of
+    a save or an autosave); ``{}`` without info."""
+    if _model_info(backend) is None:
+        return {}
+    return {k: _info_field(backend, k) for k in ("backend", "model", "checkpoint", "checkpoint_sha256", "image_size",
+                                                 "device", "untrained")}
+
+
+__all__ = ["backend_info_json", "backend_label", "backend_name", "backend_untrained"]
