@@ -176,6 +176,31 @@ def test_video_annotator_frame_controls(open_notebook, screenshot_dir):
                       % (start + 1)) is True
     root.screenshot(path=str(screenshot_dir / "video_annotator.png"))
 
+    # the timeline's name column: the object label and its "mean J" line do not overlap, as
+    # laid out (ink boxes) and as rendered on screen (rows of ink separated by blank rows)
+    boxes = probe.eval("[__import__('workbench.widgets.video.timeline', fromlist=['x']).text_box("
+                       "t, b[0], b[1], sc) for t, b, sc, _ in ann.timeline.gutter_texts(ann.timeline.data, 0)]")
+    assert len(boxes) == 2, "ground truth is given: the row shows a mean J line"
+    (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = boxes
+    assert ay1 <= by0 or by1 <= ay0 or ax1 <= bx0 or bx1 <= ax0, f"label {boxes[0]} overlaps mean J {boxes[1]}"
+    tl = page.locator(".wb-timeline").first
+    tl.scroll_into_view_if_needed()
+    w, h = probe.eval("ann.timeline.width_px"), probe.eval("ann.timeline.rgb.shape[0]")
+    shot, png = _shot(tl, (w, h))
+    (screenshot_dir / "video_timeline.png").write_bytes(png)
+    row0 = probe.eval("ann.timeline.row_y(0)")
+    column = shot[row0:row0 + 36, 17:probe.eval("__import__('workbench.widgets.video.timeline', "
+                                                 "fromlist=['x']).GUTTER")]
+    ink = (column.min(axis=2) < 160).any(axis=1)  # rows holding dark text pixels
+    runs, prev = [], False
+    for y, on in enumerate(ink):
+        if on and not prev:
+            runs.append([y, y])
+        if on:
+            runs[-1][1] = y
+        prev = on
+    assert len(runs) >= 2, f"expected the label and the mean J line as separate rows of ink, got {runs}"
+
 
 # -- 3. dashboard: plotly figures with the runs ---------------------------------------------------------
 def test_dashboard_plots(open_notebook, lab_root, screenshot_dir):

@@ -44,6 +44,13 @@ AXIS_H = 16
 """Height of the frame-number axis under the rows."""
 GUTTER = 110
 """Width of the left column holding the object names."""
+LABEL_FONT = cv2.FONT_HERSHEY_SIMPLEX
+NAME_SCALE, NAME_BASELINE = 0.36, 15
+"""Object label ("<obj_id>: <name>"): font scale and baseline row inside an object row."""
+JMEAN_SCALE, JMEAN_BASELINE = 0.33, 31
+"""The "mean J" line under the label: font scale and baseline row inside an object row."""
+LABEL_GAP = 2
+"""Blank pixel rows kept between the label's lowest descender and the "mean J" line's top."""
 UNTRACKED = (232, 232, 232)
 ABSENT = (160, 160, 160)
 J_COLOR = (20, 20, 20)
@@ -170,6 +177,13 @@ def timeline_data(session, gt: np.ndarray | None = None, cache: dict | None = No
                         area > 0, area, score, j, prompted)
 
 
+def text_box(text: str, x: int, baseline_y: int, scale: float) -> tuple[int, int, int, int]:
+    """Ink box ``(x0, y0, x1, y1)`` (pixels, exclusive end) of ``text`` drawn by ``cv2.putText``
+    at ``(x, baseline_y)`` with :data:`LABEL_FONT`, thickness 1 (descenders included)."""
+    (w, h), base = cv2.getTextSize(text, LABEL_FONT, scale, 1)
+    return x, baseline_y - h, x + w, baseline_y + base
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(x, -30, 30)))
 
@@ -290,6 +304,21 @@ class TimelineStrip(W.VBox):
             self._update_readout()
             return data
 
+    def gutter_texts(self, data: TimelineData, r: int) -> list[tuple[str, tuple[int, int, int, int], float, tuple]]:
+        """The texts in the name column of row ``r``: ``(text, (x, baseline_y, x1, y1), scale, rgb)``
+        where ``(x, top, x1, y1)`` of :func:`text_box` is the ink box in image pixels.
+
+        The label ("<obj_id>: <name>", cut to fit the column) and, when J is known, the
+        "mean J" line; their boxes never intersect (tested in the browser)."""
+        y0 = self.row_y(r)
+        name = f"{data.obj_ids[r]}: {data.names[r]}"
+        while len(name) > 1 and text_box(name, 17, y0 + NAME_BASELINE, NAME_SCALE)[2] > GUTTER - 4:
+            name = name[:-1]
+        out = [(name, (17, y0 + NAME_BASELINE, 0, 0), NAME_SCALE, (30, 30, 30))]
+        if data.j is not None and np.isfinite(data.j[r]).any():
+            out.append((f"mean J {np.nanmean(data.j[r]):.3f}", (17, y0 + JMEAN_BASELINE, 0, 0), JMEAN_SCALE, J_COLOR))
+        return out
+
     def render(self, data: TimelineData) -> np.ndarray:
         """The strip of ``data`` as an ``(H, W, 3)`` uint8 RGB image (no cursor)."""
         k, t = data.tracked.shape
@@ -303,12 +332,9 @@ class TimelineStrip(W.VBox):
         for r in range(k):
             y0 = self.row_y(r)
             color = np.array(data.colors[r], np.uint8)
-            img[y0 + 10:y0 + 20, 4:14] = color
-            name = f"{data.obj_ids[r]}: {data.names[r]}"[:15]
-            cv2.putText(img, name, (17, y0 + 19), font, 0.36, (30, 30, 30), 1, cv2.LINE_AA)
-            if data.j is not None and np.isfinite(data.j[r]).any():
-                cv2.putText(img, f"mean J {np.nanmean(data.j[r]):.3f}", (17, y0 + 31), font, 0.33, J_COLOR, 1,
-                            cv2.LINE_AA)
+            img[y0 + 6:y0 + 16, 4:14] = color
+            for text, (x, y, _, _), scale, rgb in self.gutter_texts(data, r):
+                cv2.putText(img, text, (x, y), font, scale, rgb, 1, cv2.LINE_AA)
             img[y0 + PLOT[0]:y0 + PLOT[1], GUTTER:edges[-1]] = (248, 248, 248)
             for f in range(t):
                 x0, x1 = edges[f], max(edges[f + 1] - (1 if self.cell >= 4 else 0), edges[f] + 1)
