@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..backends.base import Snapshotable, supports
 from ..errors import BackendError, DataError, PromptError
 from ..io.frames import FrameSource
 from .actions import (Action, AddObject, AddPoints, ClearPrompts, Propagate, RemoveObject, SetBox, SetMask)
@@ -81,7 +82,7 @@ class VideoSession(SessionBase):
     def __init__(self, backend, video, *, first_object: str | None = "object 1", max_history: int = 100,
                  worker: Worker | None = None, autosave: str | Path | None = None):
         super().__init__(max_history=max_history, worker=worker)
-        if not (callable(getattr(backend, "snapshot", None)) and callable(getattr(backend, "restore", None))):
+        if not supports(backend, Snapshotable):
             raise BackendError(f"{type(backend).__name__} has no snapshot()/restore(); a VideoSession needs them "
                                "for exact undo.")
         self.backend = backend

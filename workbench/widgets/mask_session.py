@@ -9,7 +9,7 @@ like any other image session.
 
 The mask becomes the object's only candidate; its logits for the next click are the mask as
 signed-distance logits in SAM's 256 x 256 low-resolution frame
-(:func:`workbench.backends.classical_image.mask_to_logits`), so a later click refines the
+(:func:`workbench.backends.classical.common.mask_to_logits`), so a later click refines the
 picked mask (``mask_input``) instead of starting over. ``iou_predictions`` is NaN: no model
 estimated this mask.
 
@@ -65,7 +65,7 @@ class MaskableImageSession(ImageSession):
     def _dispatch(self, action, **ctx):
         if not isinstance(action, SetMask):
             return super()._dispatch(action, **ctx)
-        from ..backends.classical_image import mask_to_logits
+        from ..backends.classical import mask_to_logits
 
         if int(action.frame_idx) != 0:
             raise PromptError(f"Image sessions have one frame (frame_idx 0); got frame_idx={action.frame_idx}.")

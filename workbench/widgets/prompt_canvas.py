@@ -180,12 +180,13 @@ class PromptCanvas(CanvasEventsMixin, CanvasRenderMixin, W.VBox):
 
     # -- construction (controls: CanvasEventsMixin._build_controls) -----------------------------------
     def _build_everything(self, generator) -> EverythingPanel:
-        from ..backends.classical_everything import CLASSICAL_AMG_DEFAULTS, classical_generate_masks
+        from ..backends.base import MaskGenerator, supports
+        from ..backends.classical import CLASSICAL_AMG_DEFAULTS, classical_generate_masks
 
         backend = getattr(self.session, "backend", None)
         if generator is None:
-            gm = getattr(backend, "generate_masks", None)
-            generator = gm if callable(gm) and self.target.kind == "image" else classical_generate_masks
+            use_backend = self.target.kind == "image" and supports(backend, MaskGenerator)
+            generator = backend.generate_masks if use_backend else classical_generate_masks
         self.generator = generator
         info = getattr(backend, "info", None)
         classical = generator is classical_generate_masks or getattr(info, "backend", "") == "classical"
