@@ -20,7 +20,7 @@ def test_auto_falls_back_to_classical_without_checkpoints(tmp_path, monkeypatch)
 
 @pytest.mark.slow
 def test_auto_uses_a_present_checkpoint(tmp_path, monkeypatch):
-    from workbench.backends.sam2_loading import build_sam2_model, save_checkpoint
+    from workbench.backends.sam2.loading import build_sam2_model, save_checkpoint
 
     monkeypatch.setenv("SAM2_CHECKPOINT_DIR", str(tmp_path))
     model, _ = build_sam2_model("sam2.1_hiera_tiny", checkpoint="random", image_size=256)

@@ -329,14 +329,14 @@ def test_result_ids_beyond_the_first_frame_objects(gt, tmp_path):
 # -- names, prompts, empty / full masks ----------------------------------------------------------
 def test_unknown_names_list_the_valid_ones():
     from workbench.backends import make_image_backend
-    from workbench.backends.registry import get_sam1_spec
+    from workbench.backends.registry import get_spec
 
     with pytest.raises(UnknownNameError, match="sam2.1_hiera_tiny"):
         make_image_backend("sam2", model="sam3_hiera_tiny", checkpoint="random")
     with pytest.raises(UnknownNameError, match="classical"):
         make_image_backend("segformer")
     with pytest.raises(UnknownNameError, match="vit_b"):
-        get_sam1_spec("vit_x")
+        get_spec("vit_x", backend="sam")
 
 
 def test_clicks_outside_the_image_raise_prompt_error(frame_jpg):

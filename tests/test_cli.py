@@ -44,7 +44,7 @@ def test_checkpoint_download_fails_clearly_without_internet(tmp_path, monkeypatc
 
     monkeypatch.setenv("SAM2_CHECKPOINT_DIR", str(tmp_path))
     spec = registry.get_spec("sam2.1_hiera_tiny")
-    monkeypatch.setattr(registry, "get_spec", lambda name: spec.__class__(**{**spec.__dict__, "url": "http://127.0.0.1:9/x.pt"}))
+    monkeypatch.setattr(registry, "get_spec", lambda name, backend=None: spec.__class__(**{**spec.__dict__, "url": "http://127.0.0.1:9/x.pt"}))
     assert main(["checkpoints", "download", "sam2.1_hiera_tiny"]) == 2
     err = capsys.readouterr().err
     assert "internet" in err.lower() and str(tmp_path) in err

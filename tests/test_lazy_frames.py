@@ -17,10 +17,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from workbench.backends.sam2_frames import LazyFrames, preprocess_frame  # noqa: E402
-from workbench.backends.sam2_loading import build_sam2_model  # noqa: E402
-from workbench.backends.sam2_memory import SpilledOutput, state_nbytes, tracking_window  # noqa: E402
-from workbench.backends.sam2_video import SAM2VideoBackend  # noqa: E402
+from workbench.backends.sam2.frames import LazyFrames, preprocess_frame  # noqa: E402
+from workbench.backends.sam2.loading import build_sam2_model  # noqa: E402
+from workbench.backends.sam2.memory import SpilledOutput, state_nbytes, tracking_window  # noqa: E402
+from workbench.backends.sam2.video import SAM2VideoBackend  # noqa: E402
 from workbench.errors import ConfigError, UnknownNameError  # noqa: E402
 from workbench.io.frames import FrameSource  # noqa: E402
 from workbench.io.images import read_image  # noqa: E402

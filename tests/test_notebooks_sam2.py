@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def checkpoint_dir(tmp_path_factory):
-    from workbench.backends.sam2_loading import build_sam2_model, save_checkpoint
+    from workbench.backends.sam2.loading import build_sam2_model, save_checkpoint
 
     folder = tmp_path_factory.mktemp("ckpt")
     model, _ = build_sam2_model("sam2.1_hiera_tiny", checkpoint="random", image_size=256)

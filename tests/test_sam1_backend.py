@@ -19,12 +19,11 @@ from workbench.backends import BACKENDS, make_image_backend, make_video_backend 
 from workbench.backends.base import ImageBackend  # noqa: E402
 from workbench.backends.registry import (  # noqa: E402
     available_models,
-    available_sam1_models,
-    get_sam1_spec,
-    list_sam1_specs,
+    get_spec,
+    list_specs,
     sha256_file,
 )
-from workbench.backends.sam1_backend import (  # noqa: E402
+from workbench.backends.sam import (  # noqa: E402
     SAM1ImageBackend,
     build_sam1_model,
     load_sam1_checkpoint,
@@ -86,18 +85,18 @@ def backend(ckpt_dir, grabcut) -> SAM1ImageBackend:
 
 # -- registry, factory, options (no model built) --------------------------------------------------
 def test_official_sam1_checkpoints_are_listed_apart_from_sam2(tmp_path):
-    specs = list_sam1_specs()
+    specs = list_specs(backend="sam")
     assert [(s.size, s.filename) for s in specs] == [
         ("vit_b", "sam_vit_b_01ec64.pth"), ("vit_l", "sam_vit_l_0b3195.pth"), ("vit_h", "sam_vit_h_4b8939.pth")]
     assert all(s.url == "https://dl.fbaipublicfiles.com/segment_anything/" + s.filename for s in specs)
     assert all(s.family == "sam" for s in specs)
     for alias in ("vit_b", "sam_vit_b", "SAM_VIT_B_01EC64.pth", "facebook/sam-vit-base", "base"):
-        assert get_sam1_spec(alias).name == "sam_vit_b"
-    assert get_sam1_spec("default").size == "vit_h"  # segment_anything's "default" is ViT-H
+        assert get_spec(alias, backend="sam").name == "sam_vit_b"
+    assert get_spec("default", backend="sam").size == "vit_h"  # segment_anything's "default" is ViT-H
     with pytest.raises(UnknownNameError, match="vit_b"):
-        get_sam1_spec("sam2.1_hiera_tiny")
+        get_spec("sam2.1_hiera_tiny", backend="sam")
     (tmp_path / OFFICIAL).write_bytes(b"x")
-    assert available_sam1_models(tmp_path) == ["vit_b"]
+    assert available_models(tmp_path, backend="sam") == ["vit_b"]
     assert available_models(tmp_path) == []  # SAM 2 lookups ignore SAM 1 files
 
 
@@ -170,7 +169,7 @@ def test_wrong_keys_and_shapes_are_reported(tmp_path, random_backend):
     sd["extra.layer.weight"] = torch.zeros(2)
     torch.save(sd, tmp_path / "keys.pth")
     with pytest.raises(CheckpointMismatchError) as err:
-        load_sam1_checkpoint(net, tmp_path / "keys.pth", get_sam1_spec("vit_b"))
+        load_sam1_checkpoint(net, tmp_path / "keys.pth", get_spec("vit_b", backend="sam"))
     msg = str(err.value)
     assert dropped in msg and "extra.layer.weight" in msg and "vit_b" in msg
 

@@ -16,7 +16,7 @@ torch = pytest.importorskip("torch")
 
 from workbench.backends.base import ImageBackend, VideoBackend  # noqa: E402
 from workbench.backends.registry import sha256_file  # noqa: E402
-from workbench.backends.sam2_backend import (  # noqa: E402
+from workbench.backends.sam2 import (  # noqa: E402
     SAM2ImageBackend,
     SAM2VideoBackend,
     build_sam2_model,
@@ -24,7 +24,7 @@ from workbench.backends.sam2_backend import (  # noqa: E402
     make_sam2_video_backend,
     save_checkpoint,
 )
-from workbench.backends.sam2_loading import resolve_precision  # noqa: E402
+from workbench.backends.sam2.loading import resolve_precision  # noqa: E402
 from workbench.errors import (  # noqa: E402
     BackendError,
     CheckpointError,
@@ -218,7 +218,7 @@ def test_pickled_code_is_refused_and_never_run(tmp_path, random_image_backend):
     marker = tmp_path / "pwned"
     sd = random_image_backend.model.state_dict()
     torch.save({"model": sd, "evil": _Payload(marker)}, tmp_path / "evil.pt")
-    from workbench.backends.sam2_loading import load_checkpoint
+    from workbench.backends.sam2.loading import load_checkpoint
 
     with pytest.raises(UnsafeCheckpointError, match="(?i)refusing to load a checkpoint containing pickled code"):
         load_checkpoint(random_image_backend.model, tmp_path / "evil.pt")

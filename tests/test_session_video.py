@@ -242,7 +242,7 @@ STATE_KEYS = ("obj_ids", "point_inputs_per_obj", "mask_inputs_per_obj", "output_
 @pytest.mark.slow
 def test_sam2_exact_undo_restores_inference_state(frames_dir, gt0):
     torch = pytest.importorskip("torch")
-    from workbench.backends.sam2_backend import make_sam2_video_backend
+    from workbench.backends.sam2 import make_sam2_video_backend
 
     backend = make_sam2_video_backend("sam2.1_hiera_tiny", checkpoint="random", image_size=256, seed=0)
     # With sam2's default (False) a correction on a tracked frame is overwritten by the next

@@ -21,7 +21,7 @@ from workbench.errors import DownloadError, UnknownNameError
 
 
 def test_every_official_checkpoint_has_a_size_and_digest():
-    specs = [*registry.list_specs(), *registry.list_sam1_specs()]
+    specs = registry.list_specs(backend=None)
     assert len(specs) == 11 and {s.filename for s in specs} == set(registry.OFFICIAL_FILES)
     for s in specs:
         size, digest = registry.OFFICIAL_FILES[s.filename]
@@ -140,7 +140,7 @@ def http_server(tmp_path):
 def test_download_from_the_official_url_is_checked_against_the_official_size(tmp_path, http_server, monkeypatch):
     served, base = http_server
     (served / "sam_vit_b_01ec64.pth").write_bytes(b"an error page, not weights")
-    spec = registry.get_sam1_spec("vit_b")
+    spec = registry.get_spec("vit_b", backend="sam")
     official = dataclasses.replace(spec, url=f"{base}/sam_vit_b_01ec64.pth")  # same file name, same size/sha
     with pytest.raises(DownloadError, match=f"expected {spec.size_bytes}"):
         registry.download_checkpoint(official, tmp_path / "ckpts", timeout=5)
@@ -154,7 +154,7 @@ def test_download_from_the_official_url_is_checked_against_the_official_size(tmp
 @pytest.mark.slow  # builds SAM 2.1 tiny (random weights) and runs one click on one image
 def test_run_card_holds_the_real_sha256_of_the_checkpoint(tmp_path, data_dir):
     pytest.importorskip("torch")
-    from workbench.backends.sam2_backend import make_sam2_image_backend, save_checkpoint
+    from workbench.backends.sam2 import make_sam2_image_backend, save_checkpoint
     from workbench.runners.card import read_run
     from workbench.runners.image_runner import run_image_benchmark
 

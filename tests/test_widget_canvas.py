@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from workbench.backends import make_image_backend, make_video_backend
-from workbench.backends.classical_everything import classical_generate_masks
+from workbench.backends.classical.everything import classical_generate_masks
 from workbench.errors import ConfigError, PromptError, UnknownNameError
 from workbench.io.images import read_image, read_palette_mask
 from workbench.metrics.image import iou

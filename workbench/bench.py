@@ -82,7 +82,7 @@ class BenchOptions:
         ------
         UnknownNameError, ConfigError
         """
-        from .backends.sam2_reference import cuda_available
+        from .backends.sam2.reference import cuda_available
 
         bad = [s for s in self.only if s not in SECTIONS]
         if bad:
@@ -146,8 +146,8 @@ def _log(msg: str) -> None:
 # -- fps ------------------------------------------------------------------------------------------
 def bench_fps(o: BenchOptions, model: str | None = None) -> dict:
     """Propagation fps, raw loop vs VideoSession (preloaded and lazy frames), ``o.frames`` frames."""
-    from .backends.sam2_reference import RawVideoLoop, VideoPrompt, build_video_model
-    from .backends.sam2_video import SAM2VideoBackend
+    from .backends.sam2.reference import RawVideoLoop, VideoPrompt, build_video_model
+    from .backends.sam2.video import SAM2VideoBackend
     from .sessions import VideoSession
 
     model = model or o.model
@@ -221,7 +221,7 @@ def numpy_overlay_encoder() -> OverlayEncoder:
 
 
 def _image_pair(o: BenchOptions):
-    from .backends.sam2_reference import image_pair
+    from .backends.sam2.reference import image_pair
     from .io.images import read_image
 
     image = read_image(sorted(_bedroom(o).glob("*.jpg"))[0])
@@ -306,8 +306,8 @@ def unavailable(reason: str) -> SectionFn:
 # -- memory ---------------------------------------------------------------------------------------
 def memory_child(spec: dict) -> dict:
     """One memory configuration, run in a fresh process by :func:`bench_memory` (see
-    :func:`workbench.backends.sam2_reference.memory_run`)."""
-    from .backends.sam2_reference import memory_run
+    :func:`workbench.backends.sam2.reference.memory_run`)."""
+    from .backends.sam2.reference import memory_run
 
     return memory_run(spec, PROMPT_XY, BOX_XYXY)
 
@@ -369,7 +369,7 @@ def run_bench(options: BenchOptions, sections: Mapping[str, SectionFn] | None = 
 
     ``sections`` overrides section functions by name (the ``workbench bench`` command passes
     :func:`workbench.cli.bench_sections`: the click and widget sections with the widget parts)."""
-    from .backends.sam2_reference import runtime_info, set_threads
+    from .backends.sam2.reference import runtime_info, set_threads
 
     o = options.resolved()
     set_threads(o.threads)
@@ -397,7 +397,7 @@ def gpu_suite(options: BenchOptions) -> dict:
     if not o.device.startswith("cuda"):
         raise ConfigError("--gpu-suite needs a CUDA GPU (device 'cuda'); this run resolved to "
                           f"{o.device!r}. Run the plain benchmark on CPU.")
-    from .backends.sam2_reference import runtime_info
+    from .backends.sam2.reference import runtime_info
 
     rows = {m: bench_fps(o, m) for m in PUBLISHED_A100_FPS}
     out = {"meta": {**asdict(o), **runtime_info(o.device)}, "gpu_suite": {m: {**r, "published_a100_fps": PUBLISHED_A100_FPS[m]}

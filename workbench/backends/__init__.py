@@ -1,12 +1,21 @@
-"""Backends: the only place where ``sam2`` and ``torch`` are imported.
+"""Backends: the only place where ``sam2``, ``segment_anything`` and ``torch`` are imported.
 
-``make_image_backend`` / ``make_video_backend`` build a backend by name; ``sam2`` imports are
-deferred so the weight-free ``classical`` backend starts without loading torch.
+``make_image_backend`` / ``make_video_backend`` build a backend by name; the model families are
+imported lazily, so the weight-free ``classical`` backend starts without loading torch.
+
+Layout: one package per family, :mod:`.sam2` (SAM 2 / 2.1), :mod:`.sam` (SAM v1) and
+:mod:`.classical` (weight-free), on top of family-neutral modules: :mod:`.base` (protocols and
+capabilities), :mod:`.validate` (the one image / prompt validator), :mod:`.registry` (the
+official checkpoints of every family), :mod:`.loading` (devices, safe checkpoint loading) and
+:mod:`.verify` (checkpoint integrity). Families never import each other.
+
+Optional capabilities are tested with :func:`supports`, e.g.
+``supports(backend, MaskGenerator)`` before ``backend.generate_masks(image)``.
 """
 from __future__ import annotations
 
 from ..errors import UnknownNameError
-from .base import ImageBackend, VideoBackend
+from .base import CAPABILITIES, ImageBackend, MaskGenerator, Snapshotable, VideoBackend, supports
 
 BACKENDS = ("sam2", "sam", "classical")
 """Backend names accepted by the factories ("auto" picks sam2 when a checkpoint exists; "sam" is
@@ -19,10 +28,10 @@ def _choose(backend: str, model: str | None, checkpoint: str | None) -> tuple[st
 
         if checkpoint is not None:
             return "sam2", model
-        present = available_models()  # registry names, smallest SAM 2.1 model first
+        present = available_models(backend="sam2")  # registry names, smallest SAM 2.1 model first
         if model is None and present:
             return "sam2", present[0]
-        if model is not None and get_spec(model).name in present:
+        if model is not None and get_spec(model, backend="sam2").name in present:
             return "sam2", model
         return "classical", None
     if backend not in BACKENDS:
@@ -38,7 +47,7 @@ def make_image_backend(backend: str = "auto", model: str | None = None, checkpoi
     ----------
     backend : {"auto", "sam2", "sam", "classical"}
         "auto" uses SAM 2 when a checkpoint for ``model`` (or any) is present, else classical;
-        "sam" is SAM v1 (:func:`workbench.backends.sam1_backend.make_sam1_image_backend`).
+        "sam" is SAM v1 (:func:`workbench.backends.sam.factory.make_sam1_image_backend`).
     model : str, optional
         SAM 2 registry name (e.g. ``"sam2.1_hiera_tiny"``), or for "sam" a model type
         (``"vit_b"`` default, ``"vit_l"``, ``"vit_h"``); ignored by classical.
@@ -59,11 +68,11 @@ def make_image_backend(backend: str = "auto", model: str | None = None, checkpoi
 
         return make_classical_image_backend(**kw)
     if name == "sam":
-        from .sam1_backend import make_sam1_image_backend
+        from .sam.factory import make_sam1_image_backend
 
         return make_sam1_image_backend(model=model or "vit_b", checkpoint=checkpoint, device=device,
                                        image_size=image_size, **kw)
-    from .sam2_backend import make_sam2_image_backend
+    from .sam2.factory import make_sam2_image_backend
 
     return make_sam2_image_backend(model=model or "sam2.1_hiera_tiny", checkpoint=checkpoint, device=device,
                                    image_size=image_size, **kw)
@@ -77,14 +86,14 @@ def make_video_backend(backend: str = "auto", model: str | None = None, checkpoi
     "classical")."""
     name, model = _choose(backend, model, checkpoint)
     if name == "sam":
-        from .sam1_backend import make_sam1_video_backend
+        from .sam.factory import make_sam1_video_backend
 
         return make_sam1_video_backend()
     if name == "classical":
         from .classical import make_classical_video_backend
 
         return make_classical_video_backend(**kw)
-    from .sam2_backend import make_sam2_video_backend
+    from .sam2.factory import make_sam2_video_backend
 
     return make_sam2_video_backend(model=model or "sam2.1_hiera_tiny", checkpoint=checkpoint, device=device,
                                    image_size=image_size, **kw)
@@ -95,8 +104,8 @@ def available_backends(checkpoint_dir=None) -> list[tuple[str, str | None]]:
     checkpoint present in the checkpoint directory."""
     from .registry import available_models
 
-    return [("classical", None)] + [("sam2", m) for m in available_models(checkpoint_dir)]
+    return [("classical", None)] + [("sam2", m) for m in available_models(checkpoint_dir, backend="sam2")]
 
 
-__all__ = ["BACKENDS", "ImageBackend", "VideoBackend", "make_image_backend", "make_video_backend",
-           "available_backends"]
+__all__ = ["BACKENDS", "CAPABILITIES", "ImageBackend", "MaskGenerator", "Snapshotable", "VideoBackend",
+           "available_backends", "make_image_backend", "make_video_backend", "supports"]

@@ -1,10 +1,28 @@
-"""The two protocols every backend implements (image prompting and video tracking).
+"""The protocols backends implement, and the optional capabilities they declare.
+
+Two roles: :class:`ImageBackend` (image prompting) and :class:`VideoBackend` (video tracking).
+Optional capabilities are protocols too, tested with :func:`supports` (never by probing
+attributes): :class:`MaskGenerator` ("segment everything", ``generate_masks``) and
+:class:`Snapshotable` (exact undo through ``snapshot`` / ``restore``; every video backend has
+it). Which backend has which:
+
+============================  =============  =========  ============
+backend                       MaskGenerator  Snapshot.  role
+============================  =============  =========  ============
+classical GrabCut (image)     yes            no         image
+classical flow (video)        no             yes        video
+SAM (v1) image                yes            no         image
+SAM 2 image                   yes            no         image
+SAM 2 video                   no             yes        video
+============================  =============  =========  ============
 
 Only plain numpy values cross this boundary; torch stays inside the backends.
-Prompt names and conventions follow SAM 2's predictors (see :mod:`workbench.types`).
+Prompt names and conventions follow SAM 2's predictors (see :mod:`workbench.types`); every
+backend validates them with :mod:`workbench.backends.validate`.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -22,6 +40,11 @@ class ImageBackend(Protocol):
     """
 
     info: ModelInfo
+
+    @property
+    def low_res_size(self) -> int:
+        """Side in pixels of ``ImagePrediction.low_res_logits`` and of a valid ``mask_input``
+        (``image_size / 4``: 256 for SAM / SAM 2 at 1024; 256 for classical)."""
 
     def set_image(self, image: np.ndarray) -> None:
         """Embed ``image``: ``(H, W, 3)`` uint8 RGB. Later ``predict`` calls reuse it.
@@ -61,7 +84,76 @@ class ImageBackend(Protocol):
 
 
 @runtime_checkable
-class VideoBackend(Protocol):
+class MaskGenerator(Protocol):
+    """Capability: segment everything in an image without prompts ("automatic mask generation").
+
+    Mirrors ``sam2.automatic_mask_generator.SAM2AutomaticMaskGenerator.generate``.
+    """
+
+    def generate_masks(self, image: np.ndarray, **params) -> list[dict]:
+        """Segment everything in ``image`` (``(H, W, 3)`` uint8 RGB).
+
+        Returns
+        -------
+        list of dict
+            One record per mask in ``SAM2AutomaticMaskGenerator``'s format: ``segmentation``
+            ``(H, W)`` bool, ``area`` (pixels), ``bbox`` XYWH pixels, ``predicted_iou``,
+            ``point_coords`` ``[[x, y]]``, ``stability_score``, ``crop_box`` XYWH. Sorted by
+            ``area``, largest first.
+
+        Raises
+        ------
+        DataError, UnknownNameError, ConfigError
+            Bad image, unknown or out-of-range parameter."""
+
+
+@runtime_checkable
+class Snapshotable(Protocol):
+    """Capability: copy and put back the whole prompt and tracking state (exact undo)."""
+
+    def snapshot(self) -> object:
+        """An opaque copy of the prompt and tracking state that :meth:`restore` puts back
+        exactly. Raises ``BackendError`` before a video is loaded."""
+
+    def restore(self, snapshot: object) -> None:
+        """Return to the state of a :meth:`snapshot` (restorable any number of times).
+        Raises ``BackendError`` when it was taken on another video."""
+
+
+CAPABILITIES = (MaskGenerator, Snapshotable)
+"""The optional capabilities a backend may have (protocols, see :func:`supports`)."""
+
+_MEMBERS = {MaskGenerator: ("generate_masks",), Snapshotable: ("snapshot", "restore")}
+
+
+def supports(backend: object, capability: type) -> bool:
+    """True when ``backend`` has ``capability`` (one of :data:`CAPABILITIES`): all the
+    capability's methods are present and callable.
+
+    Examples
+    --------
+    >>> from workbench.backends import MaskGenerator, make_image_backend, supports
+    >>> supports(make_image_backend("classical"), MaskGenerator)
+    True
+
+    Raises
+    ------
+    TypeError
+        ``capability`` is not one of :data:`CAPABILITIES` (a programming error).
+    """
+    if capability not in _MEMBERS:
+        raise TypeError(f"supports() takes one of {[c.__name__ for c in CAPABILITIES]} as capability; "
+                        f"got {capability!r}.")
+    return isinstance(backend, capability) and all(callable(getattr(backend, m)) for m in _MEMBERS[capability])
+
+
+def with_extra(info: ModelInfo, **extra) -> ModelInfo:
+    """A copy of ``info`` with ``extra`` merged into ``info.extra``."""
+    return dataclasses.replace(info, extra={**info.extra, **extra})
+
+
+@runtime_checkable
+class VideoBackend(Snapshotable, Protocol):
     """Promptable video object tracking, mirroring ``SAM2VideoPredictor``.
 
     The backend keeps one ``inference_state`` (created by :meth:`init_state`). Prompts may be
@@ -112,9 +204,12 @@ class VideoBackend(Protocol):
     def snapshot(self) -> object:
         """An opaque copy of the prompt and tracking state (for SAM 2: the per-object inputs
         and outputs of ``inference_state``) that :meth:`restore` puts back exactly; used for
-        exact undo by :class:`workbench.sessions.VideoSession`. Raises ``BackendError`` before
-        ``init_state``."""
+        exact undo by :class:`workbench.sessions.VideoSession` (the :class:`Snapshotable`
+        capability). Raises ``BackendError`` before ``init_state``."""
 
     def restore(self, snapshot: object) -> None:
         """Return to the state of a :meth:`snapshot` (restorable any number of times).
         Raises ``BackendError`` when it was taken on another video."""
+
+
+__all__ = ["CAPABILITIES", "ImageBackend", "MaskGenerator", "Snapshotable", "VideoBackend", "supports", "with_extra"]

@@ -1,11 +1,20 @@
-"""The official SAM 2 / SAM 2.1 checkpoints: names, configs, files, URLs, download.
+"""The official checkpoints of every model backend: names, configs, files, URLs, download.
+
+One table of :class:`ModelSpec` for all backends that load weights: ``"sam2"`` (SAM 2 and
+SAM 2.1) and ``"sam"`` (SAM v1); each spec says its :attr:`ModelSpec.backend`. One set of
+functions takes that backend as a parameter (default ``"sam2"``, the workbench's main model):
+:func:`get_spec`, :func:`list_specs`, :func:`resolve_checkpoint`, :func:`available_models`,
+:func:`checkpoint_table`, :func:`download_checkpoint`. Each backend has its own aliases
+(``"tiny"``, ``"b+"`` for SAM 2; ``"vit_b"``, ``"huge"`` for SAM), so a name is always looked
+up among one backend's models.
 
 No torch import here: the CLI (``workbench checkpoints list/download``) and the backend
 chooser use this module without loading torch.
 
-Source: the checkpoint table and download script of the reference implementation
+Sources: SAM 2, the checkpoint table and download script of the reference implementation
 (https://github.com/facebookresearch/sam2, ``README.md`` and ``checkpoints/download_ckpts.sh``)
-and the config names of ``sam2.build_sam.HF_MODEL_ID_TO_FILENAMES`` (sam2 1.1.0).
+and the config names of ``sam2.build_sam.HF_MODEL_ID_TO_FILENAMES`` (sam2 1.1.0); SAM v1, the
+"Model Checkpoints" section of https://github.com/facebookresearch/segment-anything (README.md).
 Meta publishes no checksums; the sizes and SHA-256 digests in :data:`OFFICIAL_FILES` are those
 stated by public projects that pin the official files (sources at the table). Downloads from
 the official URL are checked against them; :func:`verify_checkpoints` checks files on disk.
@@ -26,28 +35,39 @@ from pathlib import Path
 from ..config import CHECKPOINT_DIR_ENV, checkpoint_dir as _default_checkpoint_dir
 from ..errors import CheckpointNotFoundError, DownloadError, UnknownNameError
 
+MODEL_BACKENDS = ("sam2", "sam")
+"""Backends whose models have official checkpoints (``ModelSpec.backend`` values)."""
+DEFAULT_BACKEND = "sam2"
 FAMILIES = ("sam2", "sam2.1")
+"""Releases of the ``"sam2"`` backend (``ModelSpec.family``; SAM v1 specs have family ``"sam"``)."""
 SIZES = ("tiny", "small", "base_plus", "large")
+"""Hiera sizes of the ``"sam2"`` backend."""
+SAM_MODELS = ("vit_b", "vit_l", "vit_h")
+"""Model types of the ``"sam"`` backend (``segment_anything.sam_model_registry``)."""
 DEFAULT_MODEL = "sam2.1_hiera_tiny"
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One official SAM 2 checkpoint.
+    """One official checkpoint of a model backend.
 
     Attributes
     ----------
     name : str
-        Registry name, e.g. ``"sam2.1_hiera_tiny"`` (the file name without ``.pt``).
-    family : {"sam2", "sam2.1"}
-        Release: SAM 2 (July 2024) or SAM 2.1 (September 2024).
-    size : {"tiny", "small", "base_plus", "large"}
-        Hiera image-encoder size.
+        Registry name, unique over all backends: ``"sam2.1_hiera_tiny"`` (SAM 2: the file name
+        without ``.pt``), ``"sam_vit_b"`` (SAM).
+    backend : {"sam2", "sam"}
+        The backend that loads it (``make_image_backend(backend, model=...)``).
+    family : {"sam2", "sam2.1", "sam"}
+        Release: SAM 2 (July 2024), SAM 2.1 (September 2024) or SAM v1 (April 2023).
+    size : str
+        SAM 2: Hiera image-encoder size (``"tiny"``, ``"small"``, ``"base_plus"``, ``"large"``);
+        SAM: the model type (``"vit_b"``, ``"vit_l"``, ``"vit_h"``).
     config : str
-        Hydra config name resolved inside the ``sam2`` package,
-        e.g. ``"configs/sam2.1/sam2.1_hiera_t.yaml"``.
+        SAM 2: Hydra config name resolved inside the ``sam2`` package, e.g.
+        ``"configs/sam2.1/sam2.1_hiera_t.yaml"``; SAM: the model type.
     filename : str
-        Official checkpoint file name, e.g. ``"sam2.1_hiera_tiny.pt"``.
+        Official checkpoint file name, e.g. ``"sam2.1_hiera_tiny.pt"``, ``"sam_vit_b_01ec64.pth"``.
     url : str
         Official download URL on ``dl.fbaipublicfiles.com``.
     size_bytes : int or None
@@ -58,6 +78,7 @@ class ModelSpec:
     """
 
     name: str
+    backend: str
     family: str
     size: str
     config: str
@@ -65,6 +86,13 @@ class ModelSpec:
     url: str
     size_bytes: int | None = None
     sha256: str | None = None
+
+    @property
+    def factory_name(self) -> str:
+        """The ``model`` name the backend's factory documents and :func:`available_models`
+        lists: the registry name for SAM 2 (``"sam2.1_hiera_tiny"``), the model type for SAM
+        (``"vit_b"``)."""
+        return self.size if self.backend == "sam" else self.name
 
 
 # Official file sizes (bytes) and SHA-256 digests, by file name. Meta publishes none, so every
@@ -105,6 +133,7 @@ def _make_spec(family: str, size: str) -> ModelSpec:
     size_bytes, sha256 = OFFICIAL_FILES.get(f"{name}.pt", (None, None))
     return ModelSpec(
         name=name,
+        backend="sam2",
         family=family,
         size=size,
         config=f"configs/{family}/{family}_hiera_{_CONFIG_LETTER[size]}.yaml",
@@ -115,17 +144,36 @@ def _make_spec(family: str, size: str) -> ModelSpec:
     )
 
 
-# SAM 2.1 first (recommended by the authors), small to large within a family.
-_SPECS: dict[str, ModelSpec] = {
-    s.name: s for s in (_make_spec(f, z) for f in ("sam2.1", "sam2") for z in SIZES)
-}
+_SAM_URL_BASE = "https://dl.fbaipublicfiles.com/segment_anything/"
+_SAM_FILES = {"vit_b": "sam_vit_b_01ec64.pth", "vit_l": "sam_vit_l_0b3195.pth", "vit_h": "sam_vit_h_4b8939.pth"}
 
+
+def _make_sam_spec(model_type: str) -> ModelSpec:
+    f = _SAM_FILES[model_type]
+    return ModelSpec(name=f"sam_{model_type}", backend="sam", family="sam", size=model_type, config=model_type,
+                     filename=f, url=_SAM_URL_BASE + f, size_bytes=OFFICIAL_FILES[f][0], sha256=OFFICIAL_FILES[f][1])
+
+
+# SAM 2.1 first (recommended by the authors), small to large within a family; then SAM v1.
+_SPECS: dict[str, ModelSpec] = {
+    s.name: s for s in [*(_make_spec(f, z) for f in ("sam2.1", "sam2") for z in SIZES),
+                        *(_make_sam_spec(t) for t in SAM_MODELS)]
+}
+"""Every official checkpoint by registry name (names are unique over all backends)."""
+
+# -- names and aliases, per backend ------------------------------------------------------------------
 _SIZE_ALIASES = {
     "t": "tiny", "tiny": "tiny",
     "s": "small", "small": "small",
     "b+": "base_plus", "base+": "base_plus", "base_plus": "base_plus", "baseplus": "base_plus",
     "bplus": "base_plus", "b_plus": "base_plus",
     "l": "large", "large": "large",
+}
+
+_SAM_ALIASES = {
+    "b": "vit_b", "base": "vit_b", "vit_b": "vit_b",
+    "l": "vit_l", "large": "vit_l", "vit_l": "vit_l",
+    "h": "vit_h", "huge": "vit_h", "vit_h": "vit_h", "default": "vit_h",  # "default" is vit_h upstream
 }
 
 
@@ -137,83 +185,163 @@ def _normalise(name: str) -> str:
     return key.replace("-", "_")
 
 
-def get_spec(name: str) -> ModelSpec:
-    """Look up a checkpoint by registry name or alias.
+def _sam2_name(name: str) -> str | None:
+    """Registry name of a SAM 2 name or alias (see :func:`get_spec`), None when none matches."""
+    key = _normalise(name)
+    if key in _SPECS and _SPECS[key].backend == "sam2":
+        return key
+    if key in _SIZE_ALIASES:
+        return f"sam2.1_hiera_{_SIZE_ALIASES[key]}"
+    m = re.fullmatch(r"(sam2(?:\.1)?)_hiera_(.+)", key)
+    if m and m.group(2) in _SIZE_ALIASES:
+        return f"{m.group(1)}_hiera_{_SIZE_ALIASES[m.group(2)]}"
+    return None
 
-    Accepted forms (case-insensitive): the registry name (``"sam2.1_hiera_tiny"``), the
-    config stem (``"sam2.1_hiera_t"``, ``"sam2.1_hiera_b+"``), the file or config name
-    (``"sam2.1_hiera_tiny.pt"``, ``"configs/sam2.1/sam2.1_hiera_t.yaml"``), the Hugging Face id
-    (``"facebook/sam2.1-hiera-tiny"``) and a bare size (``"tiny"``, ``"b+"``, ``"large"``), which
-    means SAM 2.1.
+
+def _sam_name(name: str) -> str | None:
+    """Registry name of a SAM (v1) name or alias (see :func:`get_spec`), None when none matches."""
+    key = name.strip().lower().replace("-", "_")
+    key = re.sub(r"^facebook/", "", key)
+    key = re.sub(r"\.pth?$", "", key)
+    key = re.sub(r"^(sam_vit_[blh])_[0-9a-f]{6}$", r"\1", key)  # official file stems
+    key = re.sub(r"^sam_", "", key)
+    key = re.sub(r"^vit_(base|large|huge)$", r"\1", key)  # Hugging Face ids sam-vit-base …
+    return f"sam_{_SAM_ALIASES[key]}" if key in _SAM_ALIASES else None
+
+
+_LOOKUP = {"sam2": ("model", _sam2_name), "sam": ("SAM model", _sam_name)}
+"""Per backend: the kind of name in error messages and the alias resolver."""
+
+
+def _check_backend(backend: str) -> str:
+    if backend not in MODEL_BACKENDS:
+        raise UnknownNameError("model backend", backend, MODEL_BACKENDS)
+    return backend
+
+
+def _valid_names(backend: str) -> list[str]:
+    names = [s.name for s in _SPECS.values() if s.backend == backend]
+    return names + list(SAM_MODELS) if backend == "sam" else names
+
+
+def get_spec(name: str | ModelSpec, backend: str | None = None) -> ModelSpec:
+    """Look up an official checkpoint by registry name or alias among one backend's models.
+
+    Parameters
+    ----------
+    name : str or ModelSpec
+        A name or alias (case-insensitive); a :class:`ModelSpec` is returned as is.
+
+        * ``"sam2"``: the registry name (``"sam2.1_hiera_tiny"``), the config stem
+          (``"sam2.1_hiera_t"``, ``"sam2.1_hiera_b+"``), the file or config name
+          (``"sam2.1_hiera_tiny.pt"``, ``"configs/sam2.1/sam2.1_hiera_t.yaml"``), the Hugging Face
+          id (``"facebook/sam2.1-hiera-tiny"``) and a bare size (``"tiny"``, ``"b+"``,
+          ``"large"``), which means SAM 2.1.
+        * ``"sam"``: the model type of ``segment_anything.sam_model_registry`` (``"vit_b"``,
+          ``"vit_l"``, ``"vit_h"``, ``"default"`` = vit_h), the registry name (``"sam_vit_b"``), the
+          official file name (``"sam_vit_b_01ec64.pth"``), the Hugging Face id
+          (``"facebook/sam-vit-base"``) and ``"b"`` / ``"base"`` / ``"l"`` / ``"large"`` / ``"h"`` /
+          ``"huge"``.
+    backend : {"sam2", "sam"}, optional
+        Whose names to look up; default ``"sam2"``. With a ModelSpec, None accepts any backend.
 
     Raises
     ------
     UnknownNameError
-        The name matches no checkpoint; the message lists the registry names.
+        The name matches no checkpoint of that backend (the message lists its names), a
+        ModelSpec of another backend, or an unknown backend.
     """
+    if backend is not None:
+        _check_backend(backend)
     if isinstance(name, ModelSpec):
-        return name
-    if not isinstance(name, str):
-        raise UnknownNameError("model", name, _SPECS)
-    key = _normalise(name)
-    if key in _SPECS:
-        return _SPECS[key]
-    if key in _SIZE_ALIASES:
-        return _SPECS[f"sam2.1_hiera_{_SIZE_ALIASES[key]}"]
-    m = re.fullmatch(r"(sam2(?:\.1)?)_hiera_(.+)", key)
-    if m and m.group(2) in _SIZE_ALIASES:
-        return _SPECS[f"{m.group(1)}_hiera_{_SIZE_ALIASES[m.group(2)]}"]
-    raise UnknownNameError("model", name, _SPECS)
+        if backend is None or name.backend == backend:
+            return name
+        raise UnknownNameError(_LOOKUP[backend][0], name.name, _valid_names(backend))
+    backend = backend or DEFAULT_BACKEND
+    what, lookup = _LOOKUP[backend]
+    key = lookup(name) if isinstance(name, str) else None
+    if key is None:
+        raise UnknownNameError(what, name, _valid_names(backend))
+    return _SPECS[key]
 
 
-def list_specs() -> list[ModelSpec]:
-    """All official checkpoints: SAM 2.1 tiny → large, then SAM 2 tiny → large."""
-    return list(_SPECS.values())
+def list_specs(backend: str | None = DEFAULT_BACKEND) -> list[ModelSpec]:
+    """Official checkpoints of ``backend`` (None: of every backend): SAM 2.1 tiny → large, SAM 2
+    tiny → large, SAM vit_b, vit_l, vit_h.
+
+    Raises
+    ------
+    UnknownNameError
+        Unknown backend.
+    """
+    if backend is not None:
+        _check_backend(backend)
+    return [s for s in _SPECS.values() if backend is None or s.backend == backend]
 
 
 def _dir(checkpoint_dir: str | Path | None) -> Path:
     return Path(checkpoint_dir).expanduser().resolve() if checkpoint_dir is not None else _default_checkpoint_dir()
 
 
-def resolve_checkpoint(name: str, checkpoint_dir: str | Path | None = None) -> Path:
+def _missing_message(spec: ModelSpec, folder: Path) -> str:
+    if spec.backend == "sam":
+        return (f"SAM checkpoint {spec.filename} for model {spec.size!r} not found in {folder}. Fetch {spec.url} into "
+                f"that folder (or in Python: workbench.backends.registry.download_checkpoint("
+                f"{spec.name!r}, backend='sam')). To use another folder, set {CHECKPOINT_DIR_ENV}. "
+                "For a quick test without weights pass checkpoint='random' (untrained, meaningless masks).")
+    return (f"Checkpoint {spec.filename} for model {spec.name!r} not found in {folder}. "
+            f"Download it with `workbench checkpoints download {spec.name}` (needs internet), or fetch "
+            f"{spec.url} by hand into that folder. To use another folder, set {CHECKPOINT_DIR_ENV}. "
+            "For a quick test without weights pass checkpoint='random' (untrained, meaningless masks).")
+
+
+def resolve_checkpoint(name: str | ModelSpec, checkpoint_dir: str | Path | None = None, *,
+                       backend: str | None = None) -> Path:
     """Path of the official checkpoint file of ``name`` in the checkpoint directory.
 
     Parameters
     ----------
-    name : str
+    name : str or ModelSpec
         Registry name or alias (see :func:`get_spec`).
     checkpoint_dir : str or Path, optional
-        Folder to look in; default :func:`workbench.config.checkpoint_dir`
-        (``$SAM2_CHECKPOINT_DIR`` or ``~/.cache/sam2_workbench/checkpoints``).
+        Folder to look in (one folder for every backend); default
+        :func:`workbench.config.checkpoint_dir` (``$SAM2_CHECKPOINT_DIR`` or
+        ``~/.cache/sam2_workbench/checkpoints``).
+    backend : {"sam2", "sam"}, optional
+        Whose names ``name`` is looked up among (see :func:`get_spec`); default ``"sam2"``.
 
     Raises
     ------
     UnknownNameError
         Unknown model name.
     CheckpointNotFoundError
-        The file is not there; the message says where it was looked for and how to get it.
+        The file is not there; the message names the file, the folder and how to get it.
     """
-    spec = get_spec(name)
+    spec = get_spec(name, backend)
     folder = _dir(checkpoint_dir)
     path = folder / spec.filename
     if path.is_file():
         return path
-    raise CheckpointNotFoundError(
-        f"Checkpoint {spec.filename} for model {spec.name!r} not found in {folder}. "
-        f"Download it with `workbench checkpoints download {spec.name}` (needs internet), or fetch "
-        f"{spec.url} by hand into that folder. To use another folder, set {CHECKPOINT_DIR_ENV}. "
-        "For a quick test without weights pass checkpoint='random' (untrained, meaningless masks)."
-    )
+    raise CheckpointNotFoundError(_missing_message(spec, folder))
 
 
-def available_models(checkpoint_dir: str | Path | None = None) -> list[str]:
-    """Registry names whose checkpoint file is present, in :func:`list_specs` order."""
+def available_models(checkpoint_dir: str | Path | None = None, backend: str = DEFAULT_BACKEND) -> list[str]:
+    """Models of ``backend`` whose official checkpoint file is present, in :func:`list_specs`
+    order, by the name its factory takes (:attr:`ModelSpec.factory_name`: registry names such
+    as ``"sam2.1_hiera_tiny"`` for SAM 2, model types such as ``"vit_b"`` for SAM).
+
+    Raises
+    ------
+    UnknownNameError
+        Unknown backend.
+    """
     folder = _dir(checkpoint_dir)
-    return [s.name for s in _SPECS.values() if (folder / s.filename).is_file()]
+    return [s.factory_name for s in list_specs(_check_backend(backend)) if (folder / s.filename).is_file()]
 
 
-def checkpoint_table(checkpoint_dir: str | Path | None = None) -> list[dict]:
-    """One row per official checkpoint for ``workbench checkpoints list``.
+def checkpoint_table(checkpoint_dir: str | Path | None = None, backend: str | None = DEFAULT_BACKEND) -> list[dict]:
+    """One row per official checkpoint of ``backend`` (None: every backend) for
+    ``workbench checkpoints list``.
 
     Returns
     -------
@@ -224,7 +352,7 @@ def checkpoint_table(checkpoint_dir: str | Path | None = None) -> list[dict]:
     """
     folder = _dir(checkpoint_dir)
     rows = []
-    for s in _SPECS.values():
+    for s in list_specs(backend):
         path = folder / s.filename
         present = path.is_file()
         rows.append({
@@ -259,10 +387,11 @@ def _manual_hint(spec: ModelSpec, folder: Path, url: str) -> str:
 
 
 def download_checkpoint(
-    name: str,
+    name: str | ModelSpec,
     checkpoint_dir: str | Path | None = None,
     timeout: float = 30,
     *,
+    backend: str | None = None,
     url: str | None = None,
     overwrite: bool = False,
     progress: Callable[[int, int | None], None] | None = None,
@@ -274,12 +403,14 @@ def download_checkpoint(
 
     Parameters
     ----------
-    name : str
+    name : str or ModelSpec
         Registry name or alias (see :func:`get_spec`).
     checkpoint_dir : str or Path, optional
         Target folder (created if needed); default :func:`workbench.config.checkpoint_dir`.
     timeout : float
         Socket timeout in seconds for connecting and for each read.
+    backend : {"sam2", "sam"}, optional
+        Whose names ``name`` is looked up among; default ``"sam2"``.
     url : str, optional
         Download from this URL instead of the official one (a mirror). A mirror may serve a
         re-saved file, so its download is checked against its ``Content-Length`` only; compare
@@ -300,7 +431,7 @@ def download_checkpoint(
         Network failure, HTTP error, or a size / checksum mismatch; the message says how to
         install the file by hand.
     """
-    spec = get_spec(name)
+    spec = get_spec(name, backend)
     folder = _dir(checkpoint_dir)
     target = folder / spec.filename
     if target.is_file() and not overwrite:
@@ -354,96 +485,8 @@ def download_checkpoint(
     return target
 
 
-# -- SAM (v1) ----------------------------------------------------------------------------------
-# Kept apart from the SAM 2 table above: ``get_spec``, ``list_specs``, ``available_models`` and
-# ``checkpoint_table`` are about SAM 2 only. A SAM 1 ``ModelSpec`` has ``family="sam"``, ``size``
-# and ``config`` = the model type of ``segment_anything.sam_model_registry`` (``"vit_b"`` …).
-# Source: the "Model Checkpoints" section of https://github.com/facebookresearch/segment-anything
-# (README.md). The official files are ``.pth``; sizes and digests: OFFICIAL_FILES (sources there).
-SAM1_FAMILY = "sam"
-SAM1_MODELS = ("vit_b", "vit_l", "vit_h")
-_SAM1_URL_BASE = "https://dl.fbaipublicfiles.com/segment_anything/"
-_SAM1_FILES = {"vit_b": "sam_vit_b_01ec64.pth", "vit_l": "sam_vit_l_0b3195.pth", "vit_h": "sam_vit_h_4b8939.pth"}
-SAM1_SPECS: dict[str, ModelSpec] = {
-    f"sam_{t}": ModelSpec(name=f"sam_{t}", family=SAM1_FAMILY, size=t, config=t, filename=f,
-                          url=_SAM1_URL_BASE + f, size_bytes=OFFICIAL_FILES[f][0], sha256=OFFICIAL_FILES[f][1])
-    for t, f in _SAM1_FILES.items()
-}
-"""The three official SAM checkpoints by registry name (``"sam_vit_b"``, ``"sam_vit_l"``, ``"sam_vit_h"``)."""
-
-_SAM1_ALIASES = {
-    "b": "vit_b", "base": "vit_b", "vit_b": "vit_b",
-    "l": "vit_l", "large": "vit_l", "vit_l": "vit_l",
-    "h": "vit_h", "huge": "vit_h", "vit_h": "vit_h", "default": "vit_h",  # "default" is vit_h upstream
-}
-
-
-def get_sam1_spec(name: str) -> ModelSpec:
-    """Look up an official SAM (v1) checkpoint.
-
-    Accepted forms (case-insensitive): the model type of ``segment_anything.sam_model_registry``
-    (``"vit_b"``, ``"vit_l"``, ``"vit_h"``, ``"default"`` = vit_h), the registry name
-    (``"sam_vit_b"``), the official file name (``"sam_vit_b_01ec64.pth"``), the Hugging Face id
-    (``"facebook/sam-vit-base"``) and ``"b"`` / ``"base"`` / ``"l"`` / ``"large"`` / ``"h"`` / ``"huge"``.
-
-    Raises
-    ------
-    UnknownNameError
-        No SAM 1 checkpoint has that name; the message lists the valid names.
-    """
-    if isinstance(name, ModelSpec) and name.family == SAM1_FAMILY:
-        return name
-    if not isinstance(name, str):
-        raise UnknownNameError("SAM model", name, [*SAM1_SPECS, *SAM1_MODELS])
-    key = name.strip().lower().replace("-", "_")
-    key = re.sub(r"^facebook/", "", key)
-    key = re.sub(r"\.pth?$", "", key)
-    key = re.sub(r"^(sam_vit_[blh])_[0-9a-f]{6}$", r"\1", key)  # official file stems
-    key = re.sub(r"^sam_", "", key)
-    key = re.sub(r"^vit_(base|large|huge)$", r"\1", key)  # Hugging Face ids sam-vit-base …
-    if key in _SAM1_ALIASES:
-        return SAM1_SPECS[f"sam_{_SAM1_ALIASES[key]}"]
-    raise UnknownNameError("SAM model", name, [*SAM1_SPECS, *SAM1_MODELS])
-
-
-def list_sam1_specs() -> list[ModelSpec]:
-    """The official SAM (v1) checkpoints: vit_b, vit_l, vit_h."""
-    return list(SAM1_SPECS.values())
-
-
-def resolve_sam1_checkpoint(name: str, checkpoint_dir: str | Path | None = None) -> Path:
-    """Path of the official SAM (v1) checkpoint file of ``name`` in the checkpoint directory
-    (the same folder as SAM 2's, see :func:`resolve_checkpoint`).
-
-    Raises
-    ------
-    UnknownNameError
-        Unknown model name.
-    CheckpointNotFoundError
-        The file is not there; the message names the file, the folder and the download URL.
-    """
-    spec = get_sam1_spec(name)
-    folder = _dir(checkpoint_dir)
-    path = folder / spec.filename
-    if path.is_file():
-        return path
-    raise CheckpointNotFoundError(
-        f"SAM checkpoint {spec.filename} for model {spec.size!r} not found in {folder}. Fetch {spec.url} into "
-        f"that folder (or in Python: workbench.backends.registry.download_checkpoint("
-        f"get_sam1_spec({spec.size!r}))). To use another folder, set {CHECKPOINT_DIR_ENV}. "
-        "For a quick test without weights pass checkpoint='random' (untrained, meaningless masks)."
-    )
-
-
-def available_sam1_models(checkpoint_dir: str | Path | None = None) -> list[str]:
-    """Model types (``"vit_b"`` …) whose official SAM (v1) checkpoint file is present."""
-    folder = _dir(checkpoint_dir)
-    return [s.size for s in SAM1_SPECS.values() if (folder / s.filename).is_file()]
-
-
 __all__ = [
-    "DEFAULT_MODEL", "FAMILIES", "ModelSpec", "SIZES", "available_models", "checkpoint_table", "download_checkpoint", "get_spec",
-    "list_specs", "resolve_checkpoint", "sha256_file",
-    "SAM1_FAMILY", "SAM1_MODELS", "SAM1_SPECS", "available_sam1_models", "get_sam1_spec", "list_sam1_specs",
-    "resolve_sam1_checkpoint",
+    "DEFAULT_BACKEND", "DEFAULT_MODEL", "FAMILIES", "MODEL_BACKENDS", "ModelSpec", "OFFICIAL_FILES", "SAM_MODELS",
+    "SIZES", "available_models", "checkpoint_table", "download_checkpoint", "get_spec", "list_specs",
+    "resolve_checkpoint", "sha256_file",
 ]

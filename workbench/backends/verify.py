@@ -81,11 +81,12 @@ class CheckpointCheck:
 
 
 def _all_specs() -> list[registry.ModelSpec]:
-    return [*registry.list_specs(), *registry.list_sam1_specs()]
+    return registry.list_specs(backend=None)
 
 
 def _resolve(name: str) -> tuple[registry.ModelSpec, Path | None]:
-    """Spec of a registry name / alias (SAM 2 first, then SAM v1) or of a checkpoint file
+    """Spec of a registry name / alias (looked up among the backends in
+    :data:`registry.MODEL_BACKENDS` order: SAM 2 first, then SAM v1) or of a checkpoint file
     path named like an official file; the path when one was given."""
     path = Path(str(name)).expanduser()
     if path.is_file():
@@ -93,14 +94,12 @@ def _resolve(name: str) -> tuple[registry.ModelSpec, Path | None]:
             if spec.filename == path.name:
                 return spec, path
         raise UnknownNameError("checkpoint file name", path.name, [s.filename for s in _all_specs()])
-    try:
-        return registry.get_spec(name), None
-    except UnknownNameError:
-        pass
-    try:
-        return registry.get_sam1_spec(name), None
-    except UnknownNameError:
-        raise UnknownNameError("checkpoint", name, [s.name for s in _all_specs()]) from None
+    for backend in registry.MODEL_BACKENDS:
+        try:
+            return registry.get_spec(name, backend=backend), None
+        except UnknownNameError:
+            pass
+    raise UnknownNameError("checkpoint", name, [s.name for s in _all_specs()])
 
 
 def verify_checkpoints(names: list[str] | None = None, checkpoint_dir: str | Path | None = None,

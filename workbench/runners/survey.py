@@ -44,8 +44,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from ..backends import BACKENDS
-from ..backends.registry import (available_models, available_sam1_models, get_sam1_spec, get_spec,
-                                 list_sam1_specs, list_specs)
+from ..backends.registry import available_models, get_spec, list_specs
 from ..config import checkpoint_dir as default_checkpoint_dir
 from ..errors import ConfigError, UnknownNameError
 from ..io.corruptions import CORRUPTIONS
@@ -102,7 +101,7 @@ def survey_models(smoke: bool = False, checkpoint_dir: str | Path | None = None)
     folder = Path(checkpoint_dir) if checkpoint_dir is not None else default_checkpoint_dir()
     models = [{"backend": "classical", "model": None, "checkpoint": None, "image_size": 1024}]
     sam2 = [(m, get_spec(m).filename) for m in available_models(folder)]
-    sam1 = [(m, get_sam1_spec(m).filename) for m in available_sam1_models(folder)]
+    sam1 = [(m, get_spec(m, backend="sam").filename) for m in available_models(folder, backend="sam")]
     for backend, present, fallback in (("sam2", sam2, "sam2.1_hiera_tiny"), ("sam", sam1, "vit_b")):
         if smoke:
             present = present[:1]
@@ -124,7 +123,7 @@ def missing_checkpoints(checkpoint_dir: str | Path | None = None) -> list[dict]:
     """
     folder = Path(checkpoint_dir) if checkpoint_dir is not None else default_checkpoint_dir()
     out = [{"backend": "sam2", "model": s.name, "file": s.filename} for s in list_specs()]
-    out += [{"backend": "sam", "model": s.size, "file": s.filename} for s in list_sam1_specs()]
+    out += [{"backend": "sam", "model": s.size, "file": s.filename} for s in list_specs(backend="sam")]
     return [{**m, "folder": str(folder)} for m in out if not (folder / m["file"]).is_file()]
 
 

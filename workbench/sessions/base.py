@@ -419,7 +419,7 @@ class SessionBase:
         ``use_m2m`` have no effect): ``generator`` is that function, the backend is the
         classical one, or (``generator`` None: ``generate_masks``) the backend has no generator
         of its own."""
-        from ..backends.classical_everything import classical_generate_masks
+        from ..backends.classical import classical_generate_masks
 
         if generator is classical_generate_masks or backend_name(self.backend) == "classical":
             return True
@@ -429,13 +429,13 @@ class SessionBase:
         """Parameter defaults of the "segment everything" generator that differ from SAM 2's
         (``SAM2AutomaticMaskGenerator``): the classical generator's when
         :meth:`uses_classical_masks`, else ``{}``."""
-        from ..backends.classical_everything import CLASSICAL_AMG_DEFAULTS
+        from ..backends.classical import CLASSICAL_AMG_DEFAULTS
 
         return dict(CLASSICAL_AMG_DEFAULTS) if self.uses_classical_masks(generator) else {}
 
     @staticmethod
     def _classical_masks(image: np.ndarray, **params) -> list[dict]:
-        from ..backends.classical_everything import classical_generate_masks
+        from ..backends.classical import classical_generate_masks
 
         return classical_generate_masks(image, **params)
 

@@ -5,25 +5,33 @@ Sessions are typed against :class:`workbench.backends.ImageBackend` /
 generator, snapshot/restore of the model state, the :class:`~workbench.types.ModelInfo`
 (test doubles may lack it) -- are probed only by the functions here.
 
-TODO(capabilities): switch these probes to ``isinstance`` checks against the runtime-checkable
-capability Protocols of :mod:`workbench.backends.base` once they exist; nothing else in
-:mod:`workbench.sessions` probes a backend.
+Capabilities are the declared protocols of :mod:`workbench.backends.base`
+(:class:`~workbench.backends.base.MaskGenerator`, :class:`~workbench.backends.base.Snapshotable`)
+tested with :func:`~workbench.backends.base.supports`; nothing else in :mod:`workbench.sessions`
+asks a backend what it can do.
 """
 from __future__ import annotations
 
+from ..backends.base import MaskGenerator, Snapshotable, supports
 from ..types import ModelInfo
 
 
 def _supports_masks(backend) -> bool:
     """True when ``backend`` has its own "segment everything" generator
     (``generate_masks(image, **params) -> records``)."""
-    return callable(getattr(backend, "generate_masks", None))
+    return supports(backend, MaskGenerator)
 
 
 def _supports_snapshots(backend) -> bool:
     """True when ``backend`` can copy and put back its model state (``snapshot()`` /
     ``restore(snapshot)``), which exact undo of a video session needs."""
-    return callable(getattr(backend, "snapshot", None)) and callable(getattr(backend, "restore", None))
+    return supports(backend, Snapshotable)
+
+
+def _low_res_size(backend) -> int:
+    """Side of the backend's low-resolution logits (``ImageBackend.low_res_size``; 256, SAM's at
+    1024, for test doubles without it)."""
+    return int(getattr(backend, "low_res_size", 256))
 
 
 def _model_info(backend) -> ModelInfo | None:

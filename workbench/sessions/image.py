@@ -28,7 +28,7 @@ from ..io.images import read_image
 from ..metrics.image import iou
 from .actions import Action, AddObject, AddPoints, ClearPrompts, SelectCandidate, SetBox, SetMask
 from .base import SessionBase
-from .capabilities import _supports_masks
+from .capabilities import _low_res_size, _supports_masks
 from .state import ImageResult, ImageState, ObjectTable, Prompt, default_color, frozen
 from .worker import Worker
 
@@ -359,7 +359,7 @@ class ImageSession(SessionBase):
         """"Segment everything" on the session's image: the backend's own generator
         (``generate_masks``: ``SAM2AutomaticMaskGenerator`` for SAM 2, the weight-free one for
         the classical backend), else the weight-free
-        :func:`~workbench.backends.classical_everything.classical_generate_masks`.
+        :func:`~workbench.backends.classical.classical_generate_masks`.
 
         Not an action (nothing in the session changes): give a record's ``segmentation`` to an
         object with :meth:`set_mask`.
@@ -443,7 +443,7 @@ class ImageSession(SessionBase):
             raise PromptError(f"SetMask mask is {m.shape}; the image is ({self.height}, {self.width}).")
         m = frozen(m)
         result = ImageResult(frozen(m[None]), frozen(np.array([np.nan], np.float32)),
-                             frozen(mask_to_logits(m)[None].astype(np.float32)), 0, False, False, 0.0)
+                             frozen(mask_to_logits(m, _low_res_size(self.backend))[None].astype(np.float32)), 0, False, False, 0.0)
         with self._lock:
             oid = ObjectTable.require(self._state.objects, action.obj_id)
             self._state.prompts[oid] = Prompt(mask=m)

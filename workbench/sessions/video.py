@@ -338,7 +338,7 @@ class VideoSession(SessionBase):
     # -- segment everything -------------------------------------------------------------------------
     def generate_masks(self, frame_idx: int, **params) -> list[dict]:
         """"Segment everything" on frame ``frame_idx`` with the weight-free generator
-        (:func:`~workbench.backends.classical_everything.classical_generate_masks`; video
+        (:func:`~workbench.backends.classical.classical_generate_masks`; video
         backends have no automatic mask generator). Not an action: give a record's
         ``segmentation`` to an object with :meth:`set_mask`.
 

@@ -4,7 +4,7 @@ a run button, the masks found (with their scores) and the lookup used by "pick" 
 The generator is any callable ``generate(image, **params) -> list of records`` in the format of
 SAM 2's ``SAM2AutomaticMaskGenerator`` (``segmentation`` (H, W) bool, ``area``, ``bbox`` XYWH,
 ``predicted_iou``, ``stability_score``): ``SAM2ImageBackend.generate_masks`` or the weight-free
-:func:`workbench.backends.classical_everything.classical_generate_masks`.
+:func:`workbench.backends.classical.everything.classical_generate_masks`.
 """
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""Prompt validation and mask helpers shared by the classical image and video backends.
+"""Mask helpers shared by the classical image and video backends (logits, components, holes,
+colour models, band refinement, overlaps).
 
-No torch. Prompts use SAM's names and order (``point_coords`` N x 2 **x, y** pixels,
-``point_labels`` 1/0, ``box`` XYXY pixels, ``mask_input`` low-resolution logits); masks are
-row/column ``(H, W)`` bool arrays.
+No torch. Masks are row/column ``(H, W)`` bool arrays. Images and prompts are validated by
+:mod:`workbench.backends.validate`, as in every backend.
 """
 from __future__ import annotations
 
@@ -11,113 +11,10 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from ..errors import DataError, PromptError
-
 LOW_RES = 256
 """Side of the square low-resolution logit grid (SAM 2: 1024 / 4)."""
 LOGIT_CLIP = 10.0
 """Absolute value the signed-distance logits are clipped to."""
-
-
-def validate_image(image: object) -> np.ndarray:
-    """Return ``image`` as a C-contiguous ``(H, W, 3)`` uint8 RGB array.
-
-    Raises
-    ------
-    DataError
-        Not a 3-channel uint8 array of at least 2 x 2 pixels.
-    """
-    arr = np.asarray(image)
-    if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
-        raise DataError(
-            f"The image must be an (H, W, 3) uint8 RGB array; got shape {arr.shape} dtype {arr.dtype}. "
-            "Read files with workbench.io.read_image, or convert with np.asarray(img, np.uint8)."
-        )
-    if arr.shape[0] < 2 or arr.shape[1] < 2:
-        raise DataError(f"The image must be at least 2 x 2 pixels; got {arr.shape[1]} x {arr.shape[0]}.")
-    return np.ascontiguousarray(arr)
-
-
-def validate_prompts(
-    shape: tuple[int, int],
-    point_coords: object,
-    point_labels: object,
-    box: object,
-    mask_input: object,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """Check SAM-style prompts against an image of ``shape`` = (H, W).
-
-    Returns
-    -------
-    coords : (N, 2) float64, x, y pixels (N may be 0)
-    labels : (N,) int64 in {0, 1}
-    box : (4,) float64 XYXY pixels, or None
-    mask_input : (h, w) float32 logits, or None
-
-    Raises
-    ------
-    PromptError
-        No prompt at all; coordinates of the wrong shape, not finite or outside the image
-        (the message gives the valid x and y ranges); labels missing, of another length or not
-        0/1; a box that is not 4 numbers with x0 < x1, y0 < y1 inside the image; a mask input
-        that is not ``(1, h, w)`` finite logits.
-    """
-    h, w = shape
-    coords = np.zeros((0, 2), np.float64)
-    labels = np.zeros((0,), np.int64)
-    if point_coords is not None:
-        coords = np.asarray(point_coords, dtype=np.float64)
-        if coords.ndim == 1 and coords.size == 2:
-            coords = coords.reshape(1, 2)
-        if coords.ndim != 2 or coords.shape[1] != 2:
-            raise PromptError(f"point_coords must be an (N, 2) array of x, y pixels; got shape {coords.shape}.")
-        if point_labels is None:
-            raise PromptError("point_labels is required with point_coords: one label per point, 1 positive / 0 negative.")
-        labels = np.asarray(point_labels).reshape(-1)
-        if labels.shape[0] != coords.shape[0]:
-            raise PromptError(f"point_labels has {labels.shape[0]} entries but point_coords has {coords.shape[0]} points.")
-        if labels.size and not np.isin(labels, (0, 1)).all():
-            raise PromptError(f"point_labels must be 1 (positive) or 0 (negative); got {sorted(set(labels.tolist()))}.")
-        labels = labels.astype(np.int64)
-        if not np.isfinite(coords).all():
-            raise PromptError("point_coords must be finite numbers (x, y pixels).")
-        bad = (coords[:, 0] < 0) | (coords[:, 0] >= w) | (coords[:, 1] < 0) | (coords[:, 1] >= h)
-        if bad.any():
-            raise PromptError(
-                f"Point(s) {coords[bad].tolist()} lie outside the {w} x {h} image: point_coords are (x, y) with "
-                f"0 <= x < {w} and 0 <= y < {h}. Check that x and y are not swapped (clicks are row/column)."
-            )
-    elif point_labels is not None and np.asarray(point_labels).size:
-        raise PromptError("point_labels was given without point_coords.")
-    bx = None
-    if box is not None:
-        bx = np.asarray(box, dtype=np.float64)
-        if bx.size != 4:
-            raise PromptError(f"box must be 4 numbers (x0, y0, x1, y1) in pixels, one box only; got shape {bx.shape}.")
-        bx = bx.reshape(4)
-        if not np.isfinite(bx).all():
-            raise PromptError("box must be finite numbers (x0, y0, x1, y1).")
-        x0, y0, x1, y1 = bx
-        if not (x0 < x1 and y0 < y1):
-            raise PromptError(f"box {bx.tolist()} is empty or not XYXY: it needs x0 < x1 and y0 < y1.")
-        if x0 < 0 or y0 < 0 or x1 > w or y1 > h:
-            raise PromptError(
-                f"box {bx.tolist()} leaves the {w} x {h} image: it needs 0 <= x0 < x1 <= {w} and 0 <= y0 < y1 <= {h}."
-            )
-    mi = None
-    if mask_input is not None:
-        mi = np.asarray(mask_input, dtype=np.float32)
-        if mi.ndim == 3 and mi.shape[0] == 1:
-            mi = mi[0]
-        if mi.ndim != 2 or min(mi.shape) < 2:
-            raise PromptError(
-                f"mask_input must be (1, h, w) logits, e.g. prediction.low_res_logits[i:i+1]; got shape {np.shape(mask_input)}."
-            )
-        if not np.isfinite(mi).all():
-            raise PromptError("mask_input must hold finite logits.")
-    if coords.shape[0] == 0 and bx is None and mi is None:
-        raise PromptError("No prompt given: pass point_coords + point_labels, a box, and/or a mask_input.")
-    return coords, labels, bx, mi
 
 
 def mask_to_logits(mask: np.ndarray, size: int = LOW_RES) -> np.ndarray:

@@ -5,79 +5,38 @@ The model is instantiated by the reference implementation's own builders
 ``ckpt_path=None``; weights are then loaded by :func:`load_checkpoint` here, which only
 unpickles tensors (``torch.load(weights_only=True)``), requires the official
 ``{"model": state_dict}`` layout and a strict key/shape match, and turns every failure into a
-:class:`~workbench.errors.CheckpointError` subclass whose message says how to fix it.
+:class:`~workbench.errors.CheckpointError` subclass whose message says how to fix it (the
+family-neutral part, shared with SAM v1, is :mod:`workbench.backends.loading`).
 """
 from __future__ import annotations
 
-import dataclasses
-import pickle
-import re
-import zipfile
 from contextlib import nullcontext
 from pathlib import Path
 
 import torch
 
-from ..errors import (
+from ...errors import (
     BackendError,
     CheckpointError,
     CheckpointFormatError,
-    CheckpointMismatchError,
-    CheckpointNotFoundError,
     ConfigError,
     UnknownNameError,
-    UnsafeCheckpointError,
 )
-from ..types import ModelInfo
-from .registry import (
-    ModelSpec,
-    get_spec,
-    resolve_checkpoint,
-    sha256_file,
+from ...types import ModelInfo
+from ..loading import (
+    RANDOM,
+    checkpoint_digest,
+    checkpoint_path,
+    load_state_dict_strict,
+    resolve_device,
+    safe_torch_load,
 )
+from ..registry import ModelSpec, get_spec, resolve_checkpoint
 
 MODES = ("image", "video")
 PRECISIONS = ("auto", "fp32", "bf16")
-RANDOM = "random"
-"""Value of ``checkpoint`` that asks for untrained (randomly initialised) weights."""
-
-_SHA_CACHE: dict[tuple[str, int, int], str] = {}
-
-
-def _checkpoint_digest(path: Path) -> str:
-    """SHA-256 of a checkpoint, cached per (path, size, mtime) for the process."""
-    st = path.stat()
-    key = (str(path), st.st_size, st.st_mtime_ns)
-    if key not in _SHA_CACHE:
-        _SHA_CACHE[key] = sha256_file(path)
-    return _SHA_CACHE[key]
-
-
-def resolve_device(device: str | torch.device = "cpu") -> torch.device:
-    """Parse ``device`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"auto"``) into a torch device.
-
-    ``"auto"`` means CUDA when available, else CPU.
-
-    Raises
-    ------
-    BackendError
-        CUDA was asked for but is not available, or the string is not a device.
-    """
-    if isinstance(device, str) and device.strip().lower() == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise BackendError(f"Invalid device {device!r}: {exc}. Use 'cpu', 'cuda', 'cuda:N' or 'auto'.") from exc
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise BackendError(f"Device {device!r} asked for, but CUDA is not available here "
-                               f"(torch {torch.__version__}). Use device='cpu' or 'auto'.")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise BackendError(f"Device {device!r} does not exist: {torch.cuda.device_count()} CUDA device(s).")
-    elif dev.type != "cpu":
-        raise BackendError(f"Unsupported device {device!r}; SAM 2 runs on 'cpu' or 'cuda'.")
-    return dev
+BACKEND = "sam2"
+"""Registry backend of the SAM 2 models (:attr:`ModelSpec.backend`)."""
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -143,81 +102,6 @@ def _has_sam2_extension() -> bool:
     return True
 
 
-def safe_torch_load(path: str | Path) -> object:
-    """``torch.load(path, map_location="cpu", weights_only=True)`` with every failure turned
-    into a :class:`CheckpointError` subclass (shared by the SAM 2 and SAM v1 loaders).
-
-    Raises
-    ------
-    CheckpointNotFoundError
-        No such file.
-    UnsafeCheckpointError
-        The file contains pickled Python objects (refused, never executed).
-    CheckpointFormatError
-        Truncated or corrupt file.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointNotFoundError(f"Checkpoint file not found: {path}.")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        msg = str(exc)
-        if "global" in msg.lower():  # the weights-only unpickler met a reference to code
-            found = re.search(r"GLOBAL\s+([\w.]+)", msg)
-            what = f" (it references {found.group(1)})" if found else ""
-            raise UnsafeCheckpointError(
-                f"Refusing to load a checkpoint containing pickled code: {path}{what}. Official SAM "
-                "checkpoints hold only tensors. Re-download the file, or, only if you trust its source, "
-                "re-save just its weights (workbench's save_checkpoint / save_sam1_checkpoint do this)."
-            ) from exc
-        raise CheckpointFormatError(f"Checkpoint {path} is corrupt ({msg.splitlines()[0] if msg else exc!r}). "
-                                    "Delete it and download it again.") from exc
-    except (RuntimeError, EOFError, KeyError, ValueError, OSError, zipfile.BadZipFile, IndexError) as exc:
-        first = (str(exc).splitlines() or [repr(exc)])[0][:200]
-        raise CheckpointFormatError(
-            f"Checkpoint {path} ({path.stat().st_size} bytes) is truncated or corrupt: {first or type(exc).__name__}. "
-            "Delete it and download it again (`workbench checkpoints download NAME`)."
-        ) from exc
-
-
-def load_state_dict_strict(model: torch.nn.Module, sd: dict, path: Path, against: str, key_hint: str,
-                           shape_hint=None) -> None:
-    """Load ``sd`` into ``model`` only if keys and shapes match exactly.
-
-    ``key_hint`` ends the message for missing/unexpected keys; ``shape_hint(bad_keys)`` (optional)
-    returns the end of the message for shape mismatches.
-
-    Raises
-    ------
-    CheckpointFormatError
-        ``sd`` is not a non-empty dict of tensors.
-    CheckpointMismatchError
-        Missing or unexpected keys, or tensor shapes that differ from the model.
-    """
-    if not isinstance(sd, dict) or not sd or not all(isinstance(v, torch.Tensor) for v in sd.values()):
-        raise CheckpointFormatError(f"Checkpoint {path}: the weights must be a state dict of tensors.")
-    expected = model.state_dict()
-    missing, unexpected = sorted(set(expected) - set(sd)), sorted(set(sd) - set(expected))
-    if missing or unexpected:
-        parts = [f"{len(missing)} missing key(s), e.g. {missing[:4]}"] if missing else []
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected key(s), e.g. {unexpected[:4]}")
-        raise CheckpointMismatchError(f"Checkpoint {path} does not match {against}: {'; '.join(parts)}. {key_hint}")
-    bad = [k for k, v in sd.items() if tuple(v.shape) != tuple(expected[k].shape)]
-    if bad:
-        k = bad[0]
-        hint = shape_hint(bad) if shape_hint else "Pick the model that matches the checkpoint."
-        raise CheckpointMismatchError(
-            f"Checkpoint {path} does not match {against}: {len(bad)} tensor(s) differ in shape, e.g. {k} is "
-            f"{tuple(sd[k].shape)} in the file but {tuple(expected[k].shape)} in the model. {hint}"
-        )
-    try:
-        model.load_state_dict(sd, strict=True)
-    except RuntimeError as exc:  # dtype problems etc.
-        raise CheckpointMismatchError(f"Checkpoint {path} cannot be loaded into {against}: {exc}") from exc
-
-
 def load_checkpoint(model: torch.nn.Module, path: str | Path, spec: ModelSpec | None = None) -> None:
     """Load an official-format SAM 2 checkpoint into ``model`` (strict).
 
@@ -270,28 +154,6 @@ def save_checkpoint(model: torch.nn.Module, path: str | Path) -> Path:
     return path
 
 
-def checkpoint_path(checkpoint, spec: ModelSpec, resolve) -> Path | None:
-    """The weights file a ``checkpoint`` argument names: None → ``resolve()`` (the official file
-    in the checkpoint directory), ``"random"`` → None (untrained), else an existing file.
-
-    Raises
-    ------
-    CheckpointNotFoundError
-        The file does not exist.
-    """
-    if checkpoint is None:
-        return resolve()
-    if isinstance(checkpoint, str) and checkpoint == RANDOM:
-        return None
-    path = Path(checkpoint).expanduser().resolve()
-    if not path.is_file():
-        raise CheckpointNotFoundError(
-            f"Checkpoint file not found: {path}. Pass an existing file, checkpoint=None to use "
-            f"{spec.filename} from the checkpoint directory, or checkpoint='random' for untrained weights."
-        )
-    return path
-
-
 def build_sam2_model(
     model: str = "sam2.1_hiera_tiny",
     checkpoint: str | Path | None = None,
@@ -307,7 +169,7 @@ def build_sam2_model(
     Parameters
     ----------
     model : str
-        Registry name or alias (see :func:`workbench.backends.registry.get_spec`).
+        Registry name or alias of a SAM 2 model (see :func:`workbench.backends.registry.get_spec`).
     checkpoint : None, str or Path
         None: the official file from the checkpoint directory (error when absent); a path: that
         file; ``"random"``: untrained weights from ``torch.manual_seed(seed)``.
@@ -336,7 +198,7 @@ def build_sam2_model(
     ------
     UnknownNameError, ConfigError, BackendError, CheckpointError
     """
-    spec = get_spec(model)
+    spec = get_spec(model, backend=BACKEND)
     if mode not in MODES:
         raise UnknownNameError("mode", mode, MODES)
     if vos_optimized and mode != "video":
@@ -344,7 +206,7 @@ def build_sam2_model(
     image_size = _check_image_size(image_size)
     dev = resolve_device(device)
     # Resolve the weights first: a missing file should fail before the (slow) build.
-    path = checkpoint_path(checkpoint, spec, lambda: resolve_checkpoint(spec.name, checkpoint_dir))
+    path = checkpoint_path(checkpoint, spec, lambda: resolve_checkpoint(spec, checkpoint_dir))
     from sam2.build_sam import build_sam2, build_sam2_video_predictor
 
     overrides = [f"++model.image_size={image_size}"] if image_size != 1024 else []
@@ -369,7 +231,7 @@ def build_sam2_model(
         backend="sam2",
         model=spec.name,
         checkpoint=str(path) if path is not None else None,
-        checkpoint_sha256=_checkpoint_digest(path) if path is not None else "untrained",
+        checkpoint_sha256=checkpoint_digest(path) if path is not None else "untrained",
         image_size=image_size,
         device=str(dev),
         untrained=path is None,
@@ -381,11 +243,6 @@ def build_sam2_model(
     return net, info
 
 
-def with_extra(info: ModelInfo, **extra) -> ModelInfo:
-    """A copy of ``info`` with ``extra`` merged into ``info.extra``."""
-    return dataclasses.replace(info, extra={**info.extra, **extra})
-
-
-__all__ = ["CheckpointError", "MODES", "PRECISIONS", "RANDOM", "autocast_context", "backbone_feature_sizes",
+__all__ = ["BACKEND", "CheckpointError", "MODES", "PRECISIONS", "RANDOM", "autocast_context", "backbone_feature_sizes",
            "build_sam2_model", "enable_tf32", "load_checkpoint", "resolve_device", "resolve_precision",
-           "save_checkpoint", "with_extra"]
+           "save_checkpoint"]

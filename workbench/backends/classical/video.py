@@ -22,7 +22,7 @@ bmx-trees 0.117 (thin bike and occluding trees: the track is lost); 0.02-0.11 s 
 object (flow ~0.01 s, refinement the rest).
 
 Prompts: a mask is used as is; a box or clicks are segmented on their frame with
-:class:`~workbench.backends.classical_image.GrabCutImageBackend` (the object's current mask on
+:class:`~workbench.backends.classical.image.GrabCutImageBackend` (the object's current mask on
 that frame, if any, is passed as ``mask_input``, as SAM 2's video predictor does). A frame with
 its own prompt for an object restarts that object's track there. An object whose mask becomes
 empty stays lost until it is prompted again.
@@ -41,11 +41,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import BackendError, PromptError, UnknownNameError
-from ..io.frames import FrameSource
-from ..types import FrameMasks, ModelInfo
-from .classical_common import learn_color_models, mask_to_logits, refine_in_band, resolve_overlaps, validate_prompts
-from .classical_image import GrabCutImageBackend
+from ...errors import BackendError, PromptError, UnknownNameError
+from ...io.frames import FrameSource
+from ...types import FrameMasks, ModelInfo
+from ..validate import check_box, check_frame_obj, check_mask, check_video_points
+from .common import learn_color_models, mask_to_logits, refine_in_band, resolve_overlaps
+from .image import GrabCutImageBackend
 
 FLOW_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
                 "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
@@ -145,12 +146,7 @@ class FlowVideoBackend:
         return self._frames
 
     def _check(self, frame_idx, obj_id) -> tuple[int, int]:
-        n = len(self._require_video())
-        if isinstance(frame_idx, bool) or not isinstance(frame_idx, (int, np.integer)) or not 0 <= frame_idx < n:
-            raise PromptError(f"frame_idx must be an integer in [0, {n - 1}]; got {frame_idx!r}.")
-        if isinstance(obj_id, bool) or not isinstance(obj_id, (int, np.integer)):
-            raise PromptError(f"obj_id must be an integer; got {obj_id!r}.")
-        return int(frame_idx), int(obj_id)
+        return check_frame_obj(frame_idx, obj_id, len(self._require_video()))
 
     def _shape(self) -> tuple[int, int]:
         return self._frames.height, self._frames.width
@@ -210,20 +206,16 @@ class FlowVideoBackend:
         BackendError
             No video loaded.
         PromptError
-            Bad frame index, object id or points.
+            Bad frame index, object id or points (:mod:`workbench.backends.validate`).
         """
         frame_idx, obj_id = self._check(frame_idx, obj_id)
-        coords = np.asarray(point_coords, dtype=np.float64).reshape(-1, 2) if point_coords is not None else None
-        if coords is None or coords.shape[0] == 0:
-            raise PromptError("add_points needs at least one point: point_coords (N, 2) x, y and point_labels (N,).")
-        labels = np.asarray(point_labels).reshape(-1) if point_labels is not None else None
+        coords, labels = check_video_points(point_coords, point_labels, self._shape())
         old = self._prompts.get(obj_id, {}).get(frame_idx)
         prompt = _Prompt(mask=np.zeros(self._shape(), bool))
         if not clear_old_points and old is not None:
             prompt.box = old.box
-            coords = np.concatenate([old.points, coords])
-            labels = np.concatenate([old.labels, labels]) if labels is not None else None
-        prompt.points, prompt.labels, _, _ = validate_prompts(self._shape(), coords, labels, prompt.box, None)
+            coords, labels = np.concatenate([old.points, coords]), np.concatenate([old.labels, labels])
+        prompt.points, prompt.labels = coords, labels
         self._segment(frame_idx, obj_id, prompt)
         return self._add(frame_idx, obj_id, prompt)
 
@@ -238,8 +230,7 @@ class FlowVideoBackend:
             Bad frame index, object id or box.
         """
         frame_idx, obj_id = self._check(frame_idx, obj_id)
-        _, _, bx, _ = validate_prompts(self._shape(), None, None, box, None)
-        prompt = _Prompt(mask=np.zeros(self._shape(), bool), box=bx)
+        prompt = _Prompt(mask=np.zeros(self._shape(), bool), box=check_box(box, self._shape()))
         self._segment(frame_idx, obj_id, prompt)
         return self._add(frame_idx, obj_id, prompt)
 
@@ -255,10 +246,7 @@ class FlowVideoBackend:
             Bad frame index or object id, or a mask of another size than the frames.
         """
         frame_idx, obj_id = self._check(frame_idx, obj_id)
-        m = np.asarray(mask)
-        if m.shape != self._shape():
-            raise PromptError(f"mask must be (H, W) = {self._shape()} like the video frames; got shape {m.shape}.")
-        return self._add(frame_idx, obj_id, _Prompt(mask=m.astype(bool) if m.dtype != bool else m.copy()))
+        return self._add(frame_idx, obj_id, _Prompt(mask=check_mask(mask, self._shape())))
 
     def _frame_masks(self, frame_idx: int) -> FrameMasks:
         h, w = self._shape()

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..errors import ConfigError
-from ..io.frames import FrameSource
+from ...errors import ConfigError
+from ...io.frames import FrameSource
 
 IMG_MEAN = (0.485, 0.456, 0.406)
 IMG_STD = (0.229, 0.224, 0.225)

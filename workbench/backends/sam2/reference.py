@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .sam2_loading import autocast_context, backbone_feature_sizes, build_sam2_model, enable_tf32, resolve_precision
+from .loading import autocast_context, backbone_feature_sizes, build_sam2_model, enable_tf32, resolve_precision
 
 
 def set_threads(n: int | None) -> int:
@@ -180,7 +180,7 @@ class RawImagePredictor:
 def image_pair(model: str, checkpoint, device: str, image_size: int, precision: str, image: np.ndarray):
     """``(RawImagePredictor, SAM2ImageBackend)`` sharing one model, the raw one with
     ``image`` already embedded."""
-    from .sam2_image import SAM2ImageBackend
+    from .image import SAM2ImageBackend
 
     net, info = build_image_model(model, checkpoint, device, image_size)
     raw = RawImagePredictor(net, precision)
@@ -231,10 +231,10 @@ def memory_run(spec: dict, point_xy, box_xyxy) -> dict:
         ``peak_rss_bytes`` (peak after the model was built when the kernel allows resetting
         the counter, ``peak_since_model``; else the process peak), ``model_rss_bytes`` (RSS
         after building the model), ``video_rss_bytes`` (the difference), ``gpu`` (:func:`gpu_memory`), ``state`` (bytes held by the tracking
-        state at the end, :func:`~workbench.backends.sam2_memory.state_nbytes`), ``seconds``.
+        state at the end, :func:`~workbench.backends.sam2.memory.state_nbytes`), ``seconds``.
     """
-    from .sam2_memory import state_nbytes
-    from .sam2_video import SAM2VideoBackend
+    from .memory import state_nbytes
+    from .video import SAM2VideoBackend
 
     set_threads(spec.get("threads"))
     net, info = build_video_model(spec["model"], spec["checkpoint"], spec["device"], spec["image_size"])

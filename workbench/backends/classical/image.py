@@ -30,11 +30,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..errors import BackendError
-from ..types import ImagePrediction, ModelInfo
-from .classical_common import (
-    fill_small_holes, keep_seeded_components, mask_iou, mask_to_logits, validate_image, validate_prompts,
-)
+from ...errors import BackendError
+from ...types import ImagePrediction, ModelInfo
+from ..validate import check_image, check_prompt
+from .common import LOW_RES, fill_small_holes, keep_seeded_components, mask_iou, mask_to_logits
+from .everything import classical_generate_masks
 
 _MIN_SAMPLES = 20
 """Fewest fore/background pixels GrabCut is run with (it fits 5-component GMMs to each)."""
@@ -117,19 +117,19 @@ class GrabCutImageBackend:
         Raises
         ------
         DataError
-            Wrong shape or dtype.
+            Not an ``(H, W, 3)`` uint8 array of at least 2 x 2 pixels (see
+            :func:`workbench.backends.validate.check_image`).
         """
-        img = validate_image(image)
+        img = check_image(image)
         self._shape = img.shape[:2]
         self._bgr = np.ascontiguousarray(img[..., ::-1])  # GrabCut's colour model is order-agnostic
         h, w = self._shape
         self._full = self._work_image((0, 0, w, h))
 
     def generate_masks(self, image: np.ndarray, **params) -> list[dict]:
-        """Weight-free "segment everything": scikit-image regions in the record format of
-        ``SAM2AutomaticMaskGenerator`` (see :func:`~.classical_everything.classical_generate_masks`)."""
-        from .classical_everything import classical_generate_masks
-
+        """Weight-free "segment everything" (the :class:`~workbench.backends.base.MaskGenerator`
+        capability): scikit-image regions in the record format of ``SAM2AutomaticMaskGenerator``
+        (see :func:`workbench.backends.classical.everything.classical_generate_masks`)."""
         return classical_generate_masks(image, **params)
 
     def reset_image(self) -> None:
@@ -142,6 +142,11 @@ class GrabCutImageBackend:
     def image_shape(self) -> tuple[int, int] | None:
         """(H, W) of the current image, None before :meth:`set_image`."""
         return self._shape
+
+    @property
+    def low_res_size(self) -> int:
+        """Side of ``low_res_logits`` and of a valid ``mask_input`` (256, SAM 2's at 1024)."""
+        return LOW_RES
 
     def _work_image(self, window: tuple[int, int, int, int]) -> tuple[np.ndarray, tuple[int, int, int, int], float, float]:
         """The ``window`` (x0, y0, x1, y1 pixels) of the image, downscaled to ``max_side``:
@@ -235,9 +240,10 @@ class GrabCutImageBackend:
         ----------
         point_coords : (N, 2) float array, x, y pixels of the original image, optional
         point_labels : (N,) int array, 1 positive / 0 negative, required with points
-        box : (4,) float array, XYXY pixels, optional
-        mask_input : (1, h, w) float32 logits, e.g. ``low_res_logits[i:i+1]`` of an earlier
-            call (any h, w; stretched over the image), optional
+        box : (4,) float array, XYXY pixels, optional; a box of zero width or height covers the
+            pixel column / row it lies on
+        mask_input : (1, 256, 256) float32 logits, e.g. ``low_res_logits[i:i+1]`` of an earlier
+            call (stretched over the image), optional
         multimask_output : bool
             3 candidates (clean, raw, coarse; see the class notes) or 1 (clean).
 
@@ -253,11 +259,15 @@ class GrabCutImageBackend:
         BackendError
             :meth:`set_image` was not called.
         PromptError
-            No prompt, or a malformed one (see :func:`validate_prompts`).
+            No prompt, or a malformed one (:func:`workbench.backends.validate.check_prompt`, the
+            checks of every backend).
         """
-        if self._bgr is None:
-            raise BackendError("No image set: call set_image(image) before predict().")
-        coords, labels, bx, mi = validate_prompts(self._shape, point_coords, point_labels, box, mask_input)
+        p = check_prompt(self._shape if self._bgr is not None else None, LOW_RES, point_coords, point_labels, box,
+                         mask_input)
+        coords = np.zeros((0, 2), np.float64) if p.point_coords is None else p.point_coords
+        labels = np.zeros((0,), np.int64) if p.point_labels is None else p.point_labels
+        bx = None if p.box is None else _widen_box(p.box, self._shape)
+        mi = None if p.mask_input is None else p.mask_input[0]
         window = self._window(coords, bx)
         work = self._full if window == self._full[1] else self._work_image(window)
         tri, seeds = self._trimap(work, coords, labels, bx, mi)
@@ -329,10 +339,22 @@ class GrabCutImageBackend:
         return out
 
 
+def _widen_box(box: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A box of zero width (height), e.g. the tight box with inclusive corners of a one-pixel-wide
+    mask, is widened to the pixel column (row) it lies on; other boxes are returned unchanged."""
+    if box[0] < box[2] and box[1] < box[3]:
+        return box
+    b = box.copy()
+    for lo, hi, size in ((0, 2, shape[1]), (1, 3, shape[0])):
+        if b[lo] == b[hi]:
+            b[lo] = np.floor(min(b[lo], size - 1))
+            b[hi] = b[lo] + 1
+    return b
+
+
 def make_classical_image_backend(**kw) -> GrabCutImageBackend:
     """Build a :class:`GrabCutImageBackend`; keyword arguments as its constructor."""
     return GrabCutImageBackend(**kw)
 
 
-__all__ = ["GrabCutImageBackend", "make_classical_image_backend", "mask_to_logits", "validate_image",
-           "validate_prompts"]
+__all__ = ["GrabCutImageBackend", "make_classical_image_backend"]

@@ -1,17 +1,15 @@
-"""SAM 2 backends: factories used by :mod:`workbench.backends` and re-exports.
-
-The implementation is split by concern: :mod:`.sam2_loading` (build + safe checkpoint
-loading), :mod:`.sam2_image` (``SAM2ImagePredictor``), :mod:`.sam2_video`
-(``SAM2VideoPredictor``); the checkpoint table and downloads are in :mod:`.registry`.
+"""SAM 2 factories used by :func:`workbench.backends.make_image_backend` /
+:func:`~workbench.backends.make_video_backend` (backend ``"sam2"``): split the options between
+model building (:mod:`.loading`) and the backend (:mod:`.image`, :mod:`.video`).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import ConfigError
-from .sam2_image import AMG_DEFAULTS, SAM2ImageBackend
-from .sam2_loading import RANDOM, build_sam2_model, load_checkpoint, save_checkpoint
-from .sam2_video import SAM2VideoBackend
+from ...errors import ConfigError
+from .image import SAM2ImageBackend
+from .loading import build_sam2_model
+from .video import SAM2VideoBackend
 
 _BUILD_KW = ("seed", "checkpoint_dir")
 _IMAGE_KW = ("precision", "mask_threshold", "max_hole_area", "max_sprinkle_area")
@@ -73,5 +71,4 @@ def make_sam2_video_backend(model: str = "sam2.1_hiera_tiny", checkpoint: str | 
     return SAM2VideoBackend(net, info, **backend)
 
 
-__all__ = ["AMG_DEFAULTS", "RANDOM", "SAM2ImageBackend", "SAM2VideoBackend", "build_sam2_model", "load_checkpoint",
-           "make_sam2_image_backend", "make_sam2_video_backend", "save_checkpoint"]
+__all__ = ["make_sam2_image_backend", "make_sam2_video_backend"]

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .sam2_frames import LazyFrames
+from .frames import LazyFrames
 
 MEMORY_MODES = ("bounded", "full")
 
@@ -104,7 +104,7 @@ class SpillStore:
         got = os.preadv(self._fd, [memoryview(buf.numpy())], ref.offset) if ref.nbytes else 0
         self.reads += 1
         if got != ref.nbytes:
-            from ..errors import BackendError
+            from ...errors import BackendError
 
             raise BackendError(f"The spilled tracking state is truncated ({got} of {ref.nbytes} bytes at offset "
                                f"{ref.offset}); was the temporary folder cleaned? Re-run init_state.")
@@ -267,7 +267,7 @@ class StateTrimmer:
 
 def state_nbytes(inference_state: dict) -> dict:
     """Memory held by an ``inference_state``: bytes of distinct tensor storages reachable
-    from it (spilled entries count 0, a :class:`~workbench.backends.sam2_frames.LazyFrames`
+    from it (spilled entries count 0, a :class:`~workbench.backends.sam2.frames.LazyFrames`
     counts the frames it holds).
 
     Returns

@@ -1,25 +1,23 @@
 """SAM (v1) image backend: the official ``SamPredictor`` behind :class:`ImageBackend`.
 
-Same prompts, validation and outputs as the SAM 2 image backend
-(:class:`workbench.backends.sam2_image.SAM2ImageBackend`), so image experiments (e.g. the
-click protocol) can compare SAM with SAM 2. SAM 1 has no video predictor.
+Same prompts, validation (:mod:`workbench.backends.validate`) and outputs as the SAM 2 image
+backend (:class:`workbench.backends.sam2.image.SAM2ImageBackend`), so image experiments (e.g.
+the click protocol) can compare SAM with SAM 2. SAM 1 has no video predictor.
 
 Source: Kirillov et al., "Segment Anything", ICCV 2023; reference implementation
 ``segment_anything/predictor.py`` and ``automatic_mask_generator.py`` (segment-anything 1.0).
-Model building and checkpoint loading: :mod:`workbench.backends.sam1_loading`.
+Model building and checkpoint loading: :mod:`workbench.backends.sam.loading`; factories:
+:mod:`workbench.backends.sam.factory`.
 """
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..errors import BackendError, ConfigError, UnknownNameError
-from ..types import ImagePrediction, ModelInfo
-from .sam1_loading import build_sam1_model, load_sam1_checkpoint, save_sam1_checkpoint
-from .sam2_image import check_image, check_prompt
-from .sam2_loading import RANDOM, with_extra
+from ...errors import ConfigError, UnknownNameError
+from ...types import ImagePrediction, ModelInfo
+from ..base import with_extra
+from ..validate import check_image, check_prompt
 
 AMG_DEFAULTS = {
     "points_per_side": 32, "points_per_batch": 64, "pred_iou_thresh": 0.88, "stability_score_thresh": 0.95,
@@ -39,7 +37,7 @@ class SAM1ImageBackend:
     Parameters
     ----------
     model : segment_anything.modeling.Sam
-        From :func:`workbench.backends.sam1_loading.build_sam1_model`.
+        From :func:`workbench.backends.sam.loading.build_sam1_model`.
     info : ModelInfo
         Its description; ``info.untrained`` is copied onto every prediction.
     mask_threshold : float
@@ -67,6 +65,11 @@ class SAM1ImageBackend:
         self._hw: tuple[int, int] | None = None
 
     @property
+    def low_res_size(self) -> int:
+        """Side of ``low_res_logits`` and of a valid ``mask_input``: ``image_size / 4``."""
+        return self.image_size // 4
+
+    @property
     def image_shape(self) -> tuple[int, int] | None:
         """``(H, W)`` of the current image, None before :meth:`set_image`."""
         return self._hw
@@ -77,11 +80,11 @@ class SAM1ImageBackend:
         Raises
         ------
         DataError
-            Not an ``(H, W, 3)`` uint8 array.
+            Not an ``(H, W, 3)`` uint8 array (see :func:`workbench.backends.validate.check_image`).
         """
         image = check_image(image)
         with torch.inference_mode():
-            self.predictor.set_image(np.ascontiguousarray(image), image_format="RGB")
+            self.predictor.set_image(image, image_format="RGB")
         self._hw = (int(image.shape[0]), int(image.shape[1]))
 
     def reset_image(self) -> None:
@@ -119,13 +122,15 @@ class SAM1ImageBackend:
         BackendError
             :meth:`set_image` was not called first.
         PromptError
-            No prompt, or a malformed one (same checks as the SAM 2 backend).
+            No prompt, or a malformed one (:func:`workbench.backends.validate.check_prompt`, the
+            checks of every backend).
         """
-        point_coords, point_labels, box, mask_input = check_prompt(
-            self._hw, self.image_size, point_coords, point_labels, box, mask_input)
+        p = check_prompt(self._hw, self.low_res_size, point_coords, point_labels, box, mask_input)
         with torch.inference_mode():
             logits, iou, low_res = self.predictor.predict(
-                point_coords=point_coords, point_labels=point_labels, box=box, mask_input=mask_input,
+                point_coords=None if p.point_coords is None else p.point_coords.astype(np.float32),
+                point_labels=None if p.point_labels is None else p.point_labels.astype(np.int32),
+                box=None if p.box is None else p.box.astype(np.float32), mask_input=p.mask_input,
                 multimask_output=bool(multimask_output), return_logits=True,
             )
         return ImagePrediction(masks=logits > self.mask_threshold, iou_predictions=iou.astype(np.float32),
@@ -174,54 +179,4 @@ class SAM1ImageBackend:
         return sorted(records, key=lambda r: -int(r["area"]))
 
 
-_BUILD_KW = ("seed", "checkpoint_dir")
-_BACKEND_KW = ("mask_threshold",)
-
-
-def make_sam1_image_backend(model: str = "vit_b", checkpoint: str | Path | None = None, device: str = "cpu",
-                            image_size: int = 1024, **kw) -> SAM1ImageBackend:
-    """Build a :class:`SAM1ImageBackend`.
-
-    Parameters
-    ----------
-    model : str
-        ``"vit_b"``, ``"vit_l"``, ``"vit_h"`` (or an alias: ``"sam_vit_b"``, the official file
-        name, ``"facebook/sam-vit-base"`` …).
-    checkpoint : None, str or Path
-        None: the official file (``sam_vit_b_01ec64.pth`` …) in ``$SAM2_CHECKPOINT_DIR``; a file
-        path; or ``"random"`` (untrained weights: every prediction is flagged ``untrained``).
-    device : str
-        ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``.
-    image_size : int
-        Model input size in pixels (1024 official; a multiple of 16 >= 64).
-    **kw
-        ``seed``, ``checkpoint_dir`` (model building); ``mask_threshold`` (predictor).
-
-    Raises
-    ------
-    UnknownNameError, ConfigError, BackendError, CheckpointError
-    """
-    unknown = sorted(set(kw) - {*_BUILD_KW, *_BACKEND_KW})
-    if unknown:
-        raise ConfigError(f"Unknown option(s) {unknown} for the SAM image backend. "
-                          f"Valid options: {', '.join(sorted({*_BUILD_KW, *_BACKEND_KW}))}.")
-    net, info = build_sam1_model(model, checkpoint, device, image_size,
-                                 **{k: kw[k] for k in _BUILD_KW if k in kw})
-    return SAM1ImageBackend(net, info, **{k: kw[k] for k in _BACKEND_KW if k in kw})
-
-
-def make_sam1_video_backend(*args, **kw):
-    """SAM (v1) has no video predictor: always raises.
-
-    Raises
-    ------
-    BackendError
-        With a hint to use ``"sam2"`` (memory-based tracking) or ``"classical"``.
-    """
-    raise BackendError("SAM (v1) is an image model and has no video predictor. For video tracking use "
-                       "backend='sam2' (SAM 2 memory attention) or backend='classical' (weight-free); "
-                       "SAM can still segment single frames through make_image_backend('sam', ...).")
-
-
-__all__ = ["AMG_DEFAULTS", "RANDOM", "SAM1ImageBackend", "build_sam1_model", "load_sam1_checkpoint",
-           "make_sam1_image_backend", "make_sam1_video_backend", "save_sam1_checkpoint"]
+__all__ = ["AMG_DEFAULTS", "SAM1ImageBackend"]

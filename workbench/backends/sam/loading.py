@@ -11,7 +11,7 @@ Checkpoint format: the official files (``sam_vit_b_01ec64.pth`` …) are a **bar
 accepts that and also ``{"model": state_dict}`` (the SAM 2 layout, which fine-tuning code often
 writes); it unpickles tensors only (``torch.load(weights_only=True)``) and requires a strict
 key/shape match. Failures raise the same :class:`~workbench.errors.CheckpointError` subclasses
-as the SAM 2 loader.
+as the SAM 2 loader (both use :mod:`workbench.backends.loading`).
 """
 from __future__ import annotations
 
@@ -20,21 +20,24 @@ from pathlib import Path
 
 import torch
 
-from ..errors import (
+from ...errors import (
     BackendError,
     CheckpointFormatError,
     CheckpointNotFoundError,
     ConfigError,
 )
-from ..types import ModelInfo
-from .registry import ModelSpec, get_sam1_spec, resolve_sam1_checkpoint
-from .sam2_loading import (
-    _checkpoint_digest,
+from ...types import ModelInfo
+from ..loading import (
+    checkpoint_digest,
     checkpoint_path,
     load_state_dict_strict,
     resolve_device,
     safe_torch_load,
 )
+from ..registry import ModelSpec, get_spec, resolve_checkpoint
+
+BACKEND = "sam"
+"""Registry backend of the SAM (v1) models (:attr:`ModelSpec.backend`)."""
 
 PATCH_SIZE = 16
 PROMPT_EMBED_DIM = 256
@@ -82,7 +85,7 @@ def build_sam1_net(model_type: str = "vit_b", image_size: int = 1024) -> torch.n
     from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
 
     image_size = check_sam1_image_size(image_size)
-    embed_dim, depth, num_heads, global_attn = ARCHITECTURES[get_sam1_spec(model_type).size]
+    embed_dim, depth, num_heads, global_attn = ARCHITECTURES[get_spec(model_type, backend=BACKEND).size]
     grid = image_size // PATCH_SIZE
     encoder = ImageEncoderViT(
         img_size=image_size, patch_size=PATCH_SIZE, embed_dim=embed_dim, depth=depth, num_heads=num_heads,
@@ -174,7 +177,7 @@ def build_sam1_model(
     ----------
     model : str
         ``"vit_b"``, ``"vit_l"``, ``"vit_h"`` or an alias (see
-        :func:`workbench.backends.registry.get_sam1_spec`).
+        :func:`workbench.backends.registry.get_spec`, backend ``"sam"``).
     checkpoint : None, str or Path
         None: the official file in the checkpoint directory (error when absent); a path; or
         ``"random"``: untrained weights from ``torch.manual_seed(seed)`` (global RNG untouched).
@@ -197,10 +200,10 @@ def build_sam1_model(
     ------
     UnknownNameError, ConfigError, BackendError, CheckpointError
     """
-    spec = get_sam1_spec(model)
+    spec = get_spec(model, backend=BACKEND)
     image_size = check_sam1_image_size(image_size)
     dev = resolve_device(device)
-    path = checkpoint_path(checkpoint, spec, lambda: resolve_sam1_checkpoint(spec.name, checkpoint_dir))
+    path = checkpoint_path(checkpoint, spec, lambda: resolve_checkpoint(spec, checkpoint_dir))
     try:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -214,7 +217,7 @@ def build_sam1_model(
         backend="sam",
         model=spec.name,
         checkpoint=str(path) if path is not None else None,
-        checkpoint_sha256=_checkpoint_digest(path) if path is not None else "untrained",
+        checkpoint_sha256=checkpoint_digest(path) if path is not None else "untrained",
         image_size=image_size,
         device=str(dev),
         untrained=path is None,
@@ -224,5 +227,5 @@ def build_sam1_model(
     return net, info
 
 
-__all__ = ["ARCHITECTURES", "PATCH_SIZE", "build_sam1_model", "build_sam1_net", "check_sam1_image_size",
+__all__ = ["ARCHITECTURES", "BACKEND", "PATCH_SIZE", "build_sam1_model", "build_sam1_net", "check_sam1_image_size",
            "load_sam1_checkpoint", "save_sam1_checkpoint"]

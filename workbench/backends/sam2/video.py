@@ -1,5 +1,7 @@
 """SAM 2 video backend: the official ``SAM2VideoPredictor`` behind :class:`VideoBackend`.
 
+Prompts are checked by :mod:`workbench.backends.validate` (the rules of every backend) before
+they reach the predictor.
 Source: ``sam2/sam2_video_predictor.py`` and ``sam2/utils/misc.py`` (sam2 1.1.0).
 """
 from __future__ import annotations
@@ -12,14 +14,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import BackendError, ConfigError, PromptError, UnknownNameError
-from ..io.frames import FrameSource
-from ..types import FrameMasks, ModelInfo
-from .sam2_frames import IMG_MEAN, IMG_STD, LazyFrames, PreparedFrames, install_loader_hook, preload_bytes, \
+from ...errors import BackendError, ConfigError, PromptError, UnknownNameError
+from ...io.frames import FrameSource
+from ...types import FrameMasks, ModelInfo
+from .frames import IMG_MEAN, IMG_STD, LazyFrames, PreparedFrames, install_loader_hook, preload_bytes, \
     preprocess_frame
-from .sam2_image import check_box, check_points
-from .sam2_loading import autocast_context, enable_tf32, resolve_precision, with_extra
-from .sam2_memory import MEMORY_MODES, SpilledOutput, StateTrimmer, state_nbytes, tracking_window
+from ..base import with_extra
+from ..validate import check_box, check_frame_obj, check_mask, check_video_points
+from .loading import autocast_context, enable_tf32, resolve_precision
+from .memory import MEMORY_MODES, SpilledOutput, StateTrimmer, state_nbytes, tracking_window
 
 _OFFICIAL_JPEG = (".jpg", ".jpeg", ".JPG", ".JPEG")
 
@@ -78,7 +81,7 @@ class SAM2VideoBackend:
     Parameters
     ----------
     predictor : SAM2VideoPredictor
-        From :func:`workbench.backends.sam2_loading.build_sam2_model` with ``mode="video"``
+        From :func:`workbench.backends.sam2.loading.build_sam2_model` with ``mode="video"``
         (``vos_optimized=True`` there gives ``SAM2VideoPredictorVOS`` with ``torch.compile``).
     info : ModelInfo
         Its description.
@@ -96,7 +99,7 @@ class SAM2VideoBackend:
     memory : {"bounded", "full"}
         ``"bounded"`` (default): per-frame tracking outputs that fall behind the tracking
         window are spilled to a temporary file and read back exactly when needed (see
-        :mod:`workbench.backends.sam2_memory`), so memory stays flat with video length and
+        :mod:`workbench.backends.sam2.memory`), so memory stays flat with video length and
         every mask is identical to ``"full"``, sam2's own behaviour (everything in memory).
     frame_cache : int
         Most prepared frames kept with lazy frames (prefetched ones included).
@@ -109,7 +112,7 @@ class SAM2VideoBackend:
         ``(S/16)^2 * 128 + (S/4)^2 * 4`` bytes per tracked frame and object (0.75 MB at 1024).
     spill_window : int, optional
         Outputs kept in memory behind the tracked frame; default
-        :func:`~workbench.backends.sam2_memory.tracking_window` (15 for SAM 2.1). Any value
+        :func:`~workbench.backends.sam2.memory.tracking_window` (15 for SAM 2.1). Any value
         gives the same masks; smaller ones read more back from disk.
     tf32 : bool or None
         Allow TF32 matmuls on Ampere+ GPUs (process-wide); None: with bf16 precision.
@@ -238,7 +241,7 @@ class SAM2VideoBackend:
             if isinstance(images, LazyFrames) else None
 
     def memory_stats(self) -> dict:
-        """Bytes held by the tracking state now (:func:`~workbench.backends.sam2_memory.state_nbytes`)
+        """Bytes held by the tracking state now (:func:`~workbench.backends.sam2.memory.state_nbytes`)
         plus ``spill_bytes`` written to disk so far.
 
         Raises
@@ -264,13 +267,7 @@ class SAM2VideoBackend:
 
     # -- prompts ----------------------------------------------------------------------------
     def _check_frame_obj(self, frame_idx, obj_id) -> tuple[int, int]:
-        state = self._require_state()
-        n = int(state["num_frames"])
-        if isinstance(frame_idx, bool) or not isinstance(frame_idx, (int, np.integer)) or not 0 <= frame_idx < n:
-            raise PromptError(f"frame_idx must be an integer in [0, {n - 1}]; got {frame_idx!r}.")
-        if isinstance(obj_id, bool) or not isinstance(obj_id, (int, np.integer)):
-            raise PromptError(f"obj_id must be an integer; got {obj_id!r}.")
-        return int(frame_idx), int(obj_id)
+        return check_frame_obj(frame_idx, obj_id, int(self._require_state()["num_frames"]))
 
     def _frame_masks(self, frame_idx: int, obj_ids, video_res_masks: torch.Tensor) -> FrameMasks:
         masks = (video_res_masks[:, 0] > 0.0).cpu().numpy()
@@ -300,11 +297,11 @@ class SAM2VideoBackend:
         BackendError, PromptError
         """
         frame_idx, obj_id = self._check_frame_obj(frame_idx, obj_id)
-        h, w = self.frame_size
-        coords, labels = check_points(point_coords, point_labels, h, w)
+        coords, labels = check_video_points(point_coords, point_labels, self.frame_size)
         with torch.inference_mode(), self._autocast():
             f, ids, masks = self.predictor.add_new_points_or_box(
-                self.inference_state, frame_idx, obj_id, points=coords, labels=labels,
+                self.inference_state, frame_idx, obj_id, points=coords.astype(np.float32),
+                labels=labels.astype(np.int32),
                 clear_old_points=bool(clear_old_points))
         return self._frame_masks(f, ids, masks)
 
@@ -316,8 +313,7 @@ class SAM2VideoBackend:
         BackendError, PromptError
         """
         frame_idx, obj_id = self._check_frame_obj(frame_idx, obj_id)
-        h, w = self.frame_size
-        b = check_box(box, h, w)
+        b = check_box(box, self.frame_size).astype(np.float32)
         with torch.inference_mode(), self._autocast():
             f, ids, masks = self.predictor.add_new_points_or_box(
                 self.inference_state, frame_idx, obj_id, box=b, clear_old_points=True)
@@ -332,10 +328,7 @@ class SAM2VideoBackend:
             Wrong mask shape (it must match the frame size).
         """
         frame_idx, obj_id = self._check_frame_obj(frame_idx, obj_id)
-        m = np.asarray(mask)
-        if m.shape != self.frame_size:
-            raise PromptError(f"mask must be (H, W) = {self.frame_size} like the video frames; got {m.shape}.")
-        m = torch.from_numpy(np.ascontiguousarray(m if m.dtype == bool else m > 0))
+        m = torch.from_numpy(np.ascontiguousarray(check_mask(mask, self.frame_size)))
         with torch.inference_mode(), self._autocast():
             f, ids, masks = self.predictor.add_new_mask(self.inference_state, frame_idx, obj_id, m)
         return self._frame_masks(f, ids, masks)

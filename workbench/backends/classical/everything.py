@@ -33,8 +33,8 @@ import math
 import cv2
 import numpy as np
 
-from ..errors import ConfigError, UnknownNameError
-from .classical_image import validate_image
+from ...errors import ConfigError, UnknownNameError
+from ..validate import check_image
 
 CLASSICAL_AMG_DEFAULTS: dict = {
     "points_per_side": 32, "pred_iou_thresh": 0.55, "stability_score_thresh": 0.5, "min_mask_region_area": 0,
@@ -126,7 +126,8 @@ def classical_generate_masks(image: np.ndarray, **params) -> list[dict]:
     Raises
     ------
     DataError
-        Not an (H, W, 3) uint8 image.
+        Not an (H, W, 3) uint8 image of at least 2 x 2 pixels
+        (:func:`workbench.backends.validate.check_image`).
     UnknownNameError
         An unknown parameter (the message lists the valid ones).
     ConfigError
@@ -134,7 +135,7 @@ def classical_generate_masks(image: np.ndarray, **params) -> list[dict]:
     """
     from skimage.segmentation import felzenszwalb
 
-    img = validate_image(image)
+    img = check_image(image)
     p = _check(params)
     h, w = img.shape[:2]
     f = min(1.0, p["max_side"] / max(h, w))
