@@ -38,7 +38,7 @@ def test_missing_extension_says_reinstall() -> None:
 
 
 def test_checkpoints_found_per_family(tmp_path: Path) -> None:
-    rows = registry.checkpoint_table(tmp_path)
+    rows = registry.checkpoint_table(tmp_path, backend=None)
     first = rows[0]
     Path(first["file"]).write_bytes(b"x")
     checks = {c.name: c for c in doctor.check_checkpoints(tmp_path)}

@@ -29,12 +29,12 @@ def _cmd_checkpoints(args) -> int:
     from .config import checkpoint_dir
 
     if args.action == "list":
-        rows = registry.checkpoint_table(args.dir)
+        rows = registry.checkpoint_table(args.dir, backend=None)  # every registered family
         width = max(len(r["name"]) for r in rows)
         print(f"checkpoint directory: {args.dir or checkpoint_dir()}")
         for r in rows:
             state = "present" if r["present"] else "missing"
-            print(f"  {r['name']:<{width}}  {state:<8} {r['file']}  {r.get('url', '')}")
+            print(f"  {r['backend']:<5} {r['name']:<{width}}  {state:<8} {r['file']}  {r.get('url', '')}")
         return 0
     path = registry.download_checkpoint(args.name, args.dir)
     print(f"downloaded {args.name} to {path}")

@@ -97,7 +97,7 @@ def check_checkpoints(folder: str | Path | None = None) -> list[Check]:
     from .backends import registry
 
     base = Path(folder) if folder is not None else checkpoint_dir()
-    rows = registry.checkpoint_table(base)
+    rows = registry.checkpoint_table(base, backend=None)
     out = []
     for family in sorted({r["family"] for r in rows}):
         fam = [r for r in rows if r["family"] == family]

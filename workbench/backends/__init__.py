@@ -39,8 +39,17 @@ def _choose(backend: str, model: str | None, checkpoint: str | None) -> tuple[st
     return backend, model
 
 
+def _classical_kw(kw: dict) -> dict:
+    """The settings the classical backends take: ``precision`` is for torch models, so it is
+    checked (a typo still fails) and dropped."""
+    precision = kw.pop("precision", "auto")
+    if precision not in ("auto", "fp32"):
+        raise UnknownNameError("precision of the classical backend", precision, ["auto", "fp32"])
+    return kw
+
+
 def make_image_backend(backend: str = "auto", model: str | None = None, checkpoint: str | None = None,
-                       device: str = "cpu", image_size: int = 1024, **kw) -> ImageBackend:
+                       device: str = "auto", image_size: int = 1024, **kw) -> ImageBackend:
     """Build an image backend.
 
     Parameters
@@ -54,9 +63,13 @@ def make_image_backend(backend: str = "auto", model: str | None = None, checkpoi
     checkpoint : str, optional
         None (resolve from ``$SAM2_CHECKPOINT_DIR``), a file path, or ``"random"`` (untrained).
     device : str
-        Torch device for SAM 2 (``"cpu"``, ``"cuda"``).
+        Torch device for SAM / SAM 2: ``"auto"`` (default: CUDA when available, else CPU),
+        ``"cpu"``, ``"cuda"``, ``"cuda:N"``; the chosen device is ``backend.info.device``.
     image_size : int
         SAM 2 input size in pixels (1024 official; smaller for tests).
+    **kw
+        Backend settings, e.g. ``precision`` (``"auto"`` default: bf16 autocast on CUDA GPUs
+        that support it, fp32 otherwise; recorded in ``backend.info.extra["precision"]``).
 
     Raises
     ------
@@ -66,7 +79,7 @@ def make_image_backend(backend: str = "auto", model: str | None = None, checkpoi
     if name == "classical":
         from .classical import make_classical_image_backend
 
-        return make_classical_image_backend(**kw)
+        return make_classical_image_backend(**_classical_kw(kw))
     if name == "sam":
         from .sam.factory import make_sam1_image_backend
 
@@ -79,7 +92,7 @@ def make_image_backend(backend: str = "auto", model: str | None = None, checkpoi
 
 
 def make_video_backend(backend: str = "auto", model: str | None = None, checkpoint: str | None = None,
-                       device: str = "cpu", image_size: int = 1024, **kw) -> VideoBackend:
+                       device: str = "auto", image_size: int = 1024, **kw) -> VideoBackend:
     """Build a video backend; parameters as :func:`make_image_backend`.
 
     Raises ``BackendError`` for ``"sam"`` (SAM v1 has no video predictor; use "sam2" or
@@ -92,7 +105,7 @@ def make_video_backend(backend: str = "auto", model: str | None = None, checkpoi
     if name == "classical":
         from .classical import make_classical_video_backend
 
-        return make_classical_video_backend(**kw)
+        return make_classical_video_backend(**_classical_kw(kw))
     from .sam2.factory import make_sam2_video_backend
 
     return make_sam2_video_backend(model=model or "sam2.1_hiera_tiny", checkpoint=checkpoint, device=device,

@@ -346,7 +346,7 @@ def checkpoint_table(checkpoint_dir: str | Path | None = None, backend: str | No
     Returns
     -------
     list of dict
-        Keys: ``name``, ``family``, ``file`` (path in the checkpoint folder), ``present`` (bool),
+        Keys: ``name``, ``backend`` (``"sam2"``, ``"sam"``), ``family`` (release), ``file`` (path in the checkpoint folder), ``present`` (bool),
         ``size`` (bytes on disk, None when absent), ``expected_size`` (official bytes or None),
         ``url``.
     """
@@ -356,7 +356,7 @@ def checkpoint_table(checkpoint_dir: str | Path | None = None, backend: str | No
         path = folder / s.filename
         present = path.is_file()
         rows.append({
-            "name": s.name, "family": s.family, "file": str(path), "present": present,
+            "name": s.name, "backend": s.backend, "family": s.family, "file": str(path), "present": present,
             "size": path.stat().st_size if present else None, "expected_size": s.size_bytes,
             "url": s.url,
         })

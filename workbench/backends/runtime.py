@@ -1,25 +1,20 @@
-"""The torch runtime: which device and precision ``"auto"`` means here, and what the machine has.
+"""What the torch runtime of this machine offers, read without building a model.
 
-The only module outside the model families that touches ``torch``; it imports it lazily so
-that ``workbench doctor`` and the classical backend start without loading it.
-
-``device="auto"`` is CUDA when ``torch.cuda.is_available()``, else CPU (the SAM 2 notebooks'
-own rule: ``torch.device("cuda" if torch.cuda.is_available() else "cpu")``, with MPS left out
-because sam2 documents degraded results there). ``precision="auto"`` is the SAM 2 demo's
-setting on that device: bfloat16 autocast (with TF32 matmuls on Ampere and newer) on CUDA,
-float32 on CPU — never bfloat16 on CPU, where it is about 150x slower.
+It imports torch lazily so that ``workbench doctor`` and the classical backend start without
+loading it. The rules for ``device="auto"`` and ``precision="auto"`` live with the model
+loaders (:func:`workbench.backends.loading.resolve_device`,
+:func:`workbench.backends.sam2.loading.resolve_precision`): CUDA when available, else CPU (the
+SAM 2 notebooks' own rule); bf16 autocast on CUDA GPUs that support it, fp32 otherwise — never
+bf16 on CPU, where it is about 150x slower.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
-from ..errors import UnknownNameError
+import logging
 
-DEVICES = ("auto", "cpu", "cuda")
-"""Accepted device names (``"cuda:N"`` is accepted too)."""
-PRECISIONS = ("auto", "float32", "bfloat16")
-"""Accepted precision names."""
+_log = logging.getLogger("workbench")
 
 
 def cuda_available() -> bool:
@@ -29,50 +24,6 @@ def cuda_available() -> bool:
     except ImportError:
         return False
     return bool(torch.cuda.is_available())
-
-
-def resolve_device(device: str = "auto") -> str:
-    """The concrete torch device name for ``device``.
-
-    Parameters
-    ----------
-    device : str
-        ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-
-    Returns
-    -------
-    str
-        ``"cuda"`` / ``"cuda:N"`` or ``"cpu"``.
-
-    Raises
-    ------
-    UnknownNameError
-        Any other name.
-    """
-    name = str(device).strip().lower()
-    if name == "auto":
-        return "cuda" if cuda_available() else "cpu"
-    if name in ("cpu", "cuda") or (name.startswith("cuda:") and name[5:].isdigit()):
-        return name
-    raise UnknownNameError("device", device, list(DEVICES))
-
-
-def resolve_precision_name(precision: str, device: str) -> str:
-    """The concrete precision for ``precision`` on a resolved ``device``.
-
-    ``"auto"`` is ``"bfloat16"`` on CUDA and ``"float32"`` on CPU (SAM 2's demo settings).
-
-    Raises
-    ------
-    UnknownNameError
-        A precision not in :data:`PRECISIONS`.
-    """
-    name = str(precision).strip().lower()
-    if name not in PRECISIONS:
-        raise UnknownNameError("precision", precision, list(PRECISIONS))
-    if name == "auto":
-        return "bfloat16" if str(device).startswith("cuda") else "float32"
-    return name
 
 
 def slow_cpu_hint(backend: str, device: str, image_size: int) -> str | None:
@@ -150,5 +101,17 @@ def torch_facts() -> TorchFacts:
                       threads=int(torch.get_num_threads()))
 
 
-__all__ = ["DEVICES", "PRECISIONS", "TorchFacts", "cuda_available", "resolve_device", "resolve_precision_name",
-           "slow_cpu_hint", "torch_facts"]
+def warn_if_slow(backend: str, device: str, image_size: int) -> str | None:
+    """Log :func:`slow_cpu_hint` once per (backend, image size) on the ``workbench`` logger
+    (shown in notebooks and terminals); returns the hint or None."""
+    hint = slow_cpu_hint(backend, device, image_size)
+    key = (backend, int(image_size))
+    if hint is not None and key not in _HINTED:
+        _HINTED.add(key)
+        _log.warning(hint)
+    return hint
+
+
+_HINTED: set[tuple[str, int]] = set()
+
+__all__ = ["TorchFacts", "cuda_available", "slow_cpu_hint", "torch_facts", "warn_if_slow"]

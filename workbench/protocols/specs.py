@@ -162,17 +162,22 @@ class BackendRequest:
         Checkpoint file path; None: the model's file in ``$SAM2_CHECKPOINT_DIR``;
         ``"random"``: UNTRAINED randomly initialised weights (speed tests only).
     device : str
-        Torch device string (``"cpu"``, ``"cuda"``, ``"cuda:1"``); a CUDA device makes Ray
-        workers reserve a GPU.
+        Torch device string: ``"auto"`` (default: CUDA when the worker has it, else CPU),
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"``; a CUDA device (or ``"auto"`` on a cluster with
+        GPUs) makes Ray workers reserve a GPU. The run card records the device chosen.
     image_size : int
         Model input size in pixels (the longer side images are resized to); default 1024.
+    precision : str
+        ``"auto"`` (default: bf16 autocast on CUDA GPUs that support it, fp32 otherwise, as
+        SAM 2's notebooks run), ``"fp32"`` or ``"bf16"`` (CUDA only). Ignored by classical.
     """
 
     backend: str = "classical"
     model: str | None = None
     checkpoint: str | None = None
-    device: str = "cpu"
+    device: str = "auto"
     image_size: int = 1024
+    precision: str = "auto"
 
     def __post_init__(self):
         _set(self, image_size=_int(self.image_size))

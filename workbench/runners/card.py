@@ -55,6 +55,7 @@ class RunCard:
     seed and wall time (seconds). ``spec`` is the run spec as data
     (:meth:`workbench.protocols.specs.RunSpec.to_dict`, ``kind`` included); ``kind``,
     ``dataset``, ``params`` (with ``backend_request``) and ``seed`` are derived from it and kept
+    (``device`` and ``precision`` are the ones the backend chose, e.g. for ``"auto"``)
     for the readers of run folders (dashboard, runs index, resume checks). Cards written before
     specs existed have no ``spec`` (see :func:`spec_from_card`).
     """
@@ -73,6 +74,7 @@ class RunCard:
     params: dict = field(default_factory=dict)
     spec: dict | None = None
     seed: int = 0
+    precision: str = "n/a"
     git_commit: str = field(default_factory=git_commit)
     versions: dict = field(default_factory=lambda: {
         d: _version(d) for d in ("sam2-workbench", "sam2", "torch", "torchvision", "opencv-python-headless", "numpy")
@@ -93,7 +95,8 @@ class RunCard:
         return cls(run_id=run_id, kind=spec.kind, backend=info.backend, model=info.model, checkpoint=info.checkpoint,
                    checkpoint_sha256=info.checkpoint_sha256, untrained=info.untrained,
                    image_size=info.image_size, device=info.device, dataset=spec.dataset, items=list(items),
-                   params=spec.params() if params is None else params, spec=spec.to_dict(), seed=spec.seed)
+                   params=spec.params() if params is None else params, spec=spec.to_dict(), seed=spec.seed,
+                   precision=str((info.extra or {}).get("precision", "n/a")))
 
     @property
     def label(self) -> str:

@@ -49,7 +49,7 @@ class BackendSpec:
     Attributes
     ----------
     kind : {"image", "video"}
-    backend, model, checkpoint, device, image_size
+    backend, model, checkpoint, device, image_size, precision
         As the factories take them (``device`` a torch device string, ``image_size`` pixels);
         see :class:`workbench.protocols.specs.BackendRequest`.
     """
@@ -58,8 +58,9 @@ class BackendSpec:
     backend: str = "classical"
     model: str | None = None
     checkpoint: str | None = None
-    device: str = "cpu"
+    device: str = "auto"
     image_size: int = 1024
+    precision: str = "auto"
 
     @classmethod
     def for_run(cls, spec: RunSpec) -> BackendSpec:
@@ -80,7 +81,7 @@ class BackendSpec:
             raise UnknownNameError("backend kind", self.kind, ["image", "video"])
         make = make_image_backend if self.kind == "image" else make_video_backend
         return make(self.backend, model=self.model, checkpoint=self.checkpoint, device=self.device,
-                    image_size=self.image_size)
+                    image_size=self.image_size, precision=self.precision)
 
     def request(self) -> dict:
         """The arguments as a JSON-serialisable dict (stored in the run card to resume a run)."""
@@ -88,7 +89,11 @@ class BackendSpec:
 
     @property
     def wants_gpu(self) -> bool:
-        """True when the backend runs on a CUDA device."""
+        """True when the backend runs on a CUDA device (``"auto"``: when this machine has one)."""
+        if str(self.device).strip().lower() == "auto":
+            from ..backends.runtime import cuda_available
+
+            return cuda_available()
         return str(self.device).startswith("cuda")
 
 

@@ -127,7 +127,7 @@ def missing_checkpoints(checkpoint_dir: str | Path | None = None) -> list[dict]:
     return [{**m, "folder": str(folder)} for m in out if not (folder / m["file"]).is_file()]
 
 
-def normalise_models(models: Sequence[dict] | None, smoke: bool = False, device: str = "cpu") -> list[dict]:
+def normalise_models(models: Sequence[dict] | None, smoke: bool = False, device: str = "auto") -> list[dict]:
     """Check a notebook's ``models`` list and fill in defaults.
 
     Parameters
@@ -214,7 +214,7 @@ class SurveyExperimentSpec:
     """Fields whose None means "the smoke / full size" (see :meth:`sizes`)."""
 
     models: tuple[dict, ...] | None = None
-    device: str = "cpu"
+    device: str = "auto"
     smoke: bool = False
     seed: int = 0
     name: str = ""

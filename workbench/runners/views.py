@@ -32,7 +32,7 @@ def run_header(run_dir: str | Path) -> str:
         "| field | value |", "|---|---|",
         f"| backend / model | {card['backend']} / {card['model']} |",
         f"| checkpoint | {card.get('checkpoint') or '—'} (sha256 `{sha[:16]}`) |",
-        f"| image size / device | {card['image_size']} / {card['device']} |",
+        f"| image size / device / precision | {card['image_size']} / {card['device']} / {card.get('precision', '-')} |",
         f"| dataset | {card['dataset']} ({len(card['items'])} items) |",
         f"| parameters | `{json.dumps(card.get('params', {}))}` |",
         f"| versions | {', '.join(f'{k} {v}' for k, v in card.get('versions', {}).items())} |",

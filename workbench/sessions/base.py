@@ -441,8 +441,8 @@ class SessionBase:
 
     @property
     def backend_label(self) -> str:
-        """``"<backend> · <model> · <device>"`` of the session's backend (its class name when
-        it has no ``info``)."""
+        """``"<backend> · <model> · <device> · <precision>"`` of the session's backend (its class
+        name when it has no ``info``): the device and precision actually chosen (``"auto"``)."""
         return backend_label(self.backend)
 
     @property

@@ -51,9 +51,13 @@ def backend_name(backend) -> str:
 
 
 def backend_label(backend) -> str:
-    """``"<backend> · <model> · <device>"`` from ``backend.info``, else the class name."""
+    """``"<backend> · <model> · <device> · <precision>"`` from ``backend.info`` (precision when
+    the backend records one, e.g. ``fp32`` / ``bf16`` for SAM 2), else the class name."""
     info = _model_info(backend)
-    return type(backend).__name__ if info is None else f"{info.backend} · {info.model} · {info.device}"
+    if info is None:
+        return type(backend).__name__
+    precision = (info.extra or {}).get("precision")
+    return f"{info.backend} · {info.model} · {info.device}" + (f" · {precision}" if precision else "")
 
 
 def backend_untrained(backend) -> bool:

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...errors import BackendError, ConfigError
+from ...errors import BackendError, ConfigError, UnknownNameError
+from ..runtime import warn_if_slow
 from .image import SAM1ImageBackend
 from .loading import build_sam1_model
 
 _BUILD_KW = ("seed", "checkpoint_dir")
-_BACKEND_KW = ("mask_threshold",)
+_BACKEND_KW = ("mask_threshold", "precision")
 
 
-def make_sam1_image_backend(model: str = "vit_b", checkpoint: str | Path | None = None, device: str = "cpu",
+def make_sam1_image_backend(model: str = "vit_b", checkpoint: str | Path | None = None, device: str = "auto",
                             image_size: int = 1024, **kw) -> SAM1ImageBackend:
     """Build a :class:`SAM1ImageBackend`.
 
@@ -30,7 +31,8 @@ def make_sam1_image_backend(model: str = "vit_b", checkpoint: str | Path | None 
     image_size : int
         Model input size in pixels (1024 official; a multiple of 16 >= 64).
     **kw
-        ``seed``, ``checkpoint_dir`` (model building); ``mask_threshold`` (predictor).
+        ``seed``, ``checkpoint_dir`` (model building); ``mask_threshold`` (predictor);
+        ``precision`` (``"auto"`` or ``"fp32"``: SAM v1 runs in fp32).
 
     Raises
     ------
@@ -42,6 +44,10 @@ def make_sam1_image_backend(model: str = "vit_b", checkpoint: str | Path | None 
                           f"Valid options: {', '.join(sorted({*_BUILD_KW, *_BACKEND_KW}))}.")
     net, info = build_sam1_model(model, checkpoint, device, image_size,
                                  **{k: kw[k] for k in _BUILD_KW if k in kw})
+    precision = kw.pop("precision", "auto")
+    if precision not in ("auto", "fp32"):
+        raise UnknownNameError("precision of SAM (v1)", precision, ["auto", "fp32"])
+    warn_if_slow("sam", info.device, info.image_size)
     return SAM1ImageBackend(net, info, **{k: kw[k] for k in _BACKEND_KW if k in kw})
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...errors import ConfigError
+from ..runtime import warn_if_slow
 from .image import SAM2ImageBackend
 from .loading import build_sam2_model
 from .video import SAM2VideoBackend
@@ -28,7 +29,7 @@ def _split(kw: dict, backend_keys: tuple[str, ...], what: str) -> tuple[dict, di
 
 
 def make_sam2_image_backend(model: str = "sam2.1_hiera_tiny", checkpoint: str | Path | None = None,
-                            device: str = "cpu", image_size: int = 1024, **kw) -> SAM2ImageBackend:
+                            device: str = "auto", image_size: int = 1024, **kw) -> SAM2ImageBackend:
     """Build a :class:`SAM2ImageBackend`.
 
     Parameters
@@ -52,11 +53,12 @@ def make_sam2_image_backend(model: str = "sam2.1_hiera_tiny", checkpoint: str | 
     """
     build, backend = _split(kw, _IMAGE_KW, "image")
     net, info = build_sam2_model(model, checkpoint, device, image_size, mode="image", **build)
+    warn_if_slow("sam2", info.device, info.image_size)
     return SAM2ImageBackend(net, info, **backend)
 
 
 def make_sam2_video_backend(model: str = "sam2.1_hiera_tiny", checkpoint: str | Path | None = None,
-                            device: str = "cpu", image_size: int = 1024, **kw) -> SAM2VideoBackend:
+                            device: str = "auto", image_size: int = 1024, **kw) -> SAM2VideoBackend:
     """Build a :class:`SAM2VideoBackend`; parameters as :func:`make_sam2_image_backend`, plus
     ``offload_video_to_cpu``, ``offload_state_to_cpu``, ``lazy_frames`` and
     ``vos_optimized`` (``SAM2VideoPredictorVOS`` with ``torch.compile``).
@@ -68,6 +70,7 @@ def make_sam2_video_backend(model: str = "sam2.1_hiera_tiny", checkpoint: str | 
     build, backend = _split(kw, _VIDEO_KW, "video")
     vos = backend.pop("vos_optimized", False)
     net, info = build_sam2_model(model, checkpoint, device, image_size, mode="video", vos_optimized=vos, **build)
+    warn_if_slow("sam2", info.device, info.image_size)
     return SAM2VideoBackend(net, info, **backend)
 
 

@@ -185,7 +185,8 @@ class PromptCanvas(W.VBox):
         self._apply_zoom()
         self.refresh(image=True)
         embed = session.embed_latency_ms if isinstance(session, ImageSession) else 0.0
-        self._set_status("ready", f"embedding took {embed:.0f} ms" if embed else "")
+        on = session.backend_label
+        self._set_status("ready", f"{on} · embedding took {embed:.0f} ms" if embed else on)
 
     # -- construction ----------------------------------------------------------------------------
     def _build_controls(self, opacity: float, style: str) -> None:
