@@ -11,7 +11,7 @@ import pytest
 from workbench.errors import UnknownNameError
 from workbench.runners.report import execute_notebook, notebooks_dir, summary_table
 
-NOTEBOOKS = sorted(Path(__file__).resolve().parents[1].joinpath("notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted(Path(__file__).resolve().parents[2].joinpath("notebooks").glob("*.ipynb"))
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

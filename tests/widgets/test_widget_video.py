@@ -30,7 +30,7 @@ from workbench.widgets.video.timeline import AXIS_H, BAND, ROW_H
 
 SEQ = "blackswan"
 N = 8
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from workbench.runners import run_image_benchmark, run_vos_benchmark
 from workbench.runners.runs_index import load_click_curves, load_frame_curves, load_runs, load_vos_sequences
 from workbench.widgets.dashboard import FIGURES, MetricDashboard
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "dashboard.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "dashboard.ipynb"
 VOS, IMG, UNT = "vos-a", "img-a", "vos-untrained"
 VOS_LABEL, IMG_LABEL = "classical/dis-flow", "classical/grabcut"
 UNT_LABEL = VOS_LABEL + " (UNTRAINED)"

@@ -25,7 +25,7 @@ from workbench.runners.items import ImageTask, VOSTask, comparable_outputs, corr
 from workbench.runners.report import SUITES, run_suite
 from workbench.runners.volume_runner import VOLUME_COLUMNS, run_volume_benchmark
 
-NB_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+NB_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 SURVEY_NOTEBOOKS = [*survey.SURVEY_EXPERIMENTS, survey.REPORT_NOTEBOOK]
 CLASSICAL = {"backend": "classical"}
 UNTRAINED_SAM2 = {"backend": "sam2", "model": "sam2.1_hiera_tiny", "checkpoint": "random", "image_size": 256}

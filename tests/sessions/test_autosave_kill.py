@@ -38,7 +38,7 @@ pytestmark = pytest.mark.slow
 ITEM, SEQ, N_FRAMES = "106024", "blackswan", 6
 KILLS = {"image": 20, "video": 22}
 CHAIN = 3  # a folder is killed up to this many times (the driver recovers and goes on)
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 DRIVER = r'''
 import json, random, sys
@@ -415,6 +415,6 @@ def test_kill_and_recover(inputs):
     if os.environ.get("WORKBENCH_RELIABILITY_REPORT"):
         out = REPO / "reports" / "reliability" / "autosave_kill.json"
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps({"test": "tests/test_autosave_kill.py", "seconds": round(time.monotonic() - t0, 1),
+        out.write_text(json.dumps({"test": "tests/sessions/test_autosave_kill.py", "seconds": round(time.monotonic() - t0, 1),
                                    **{k: round(v, 1) if isinstance(v, float) else v
                                       for k, v in sorted(stats.items())}}, indent=1))
