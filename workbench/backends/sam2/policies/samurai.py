@@ -50,7 +50,11 @@ Where this implementation goes beyond the reference (documented choices)
   object, as in the goldens, this is the reference exactly).
 * **State lifetime**: the reference builds a new predictor (hence a new filter) per video;
   here the state is cleared by ``init_state`` and ``reset_state``, and an object's state by
-  ``remove_object``. The state is plain data (:meth:`SamuraiPolicy.policy_state`).
+  ``remove_object``. Within a video the filter runs in call order, whatever the frame or
+  direction: propagating again (e.g. after a correction click) continues from the current
+  filter, as the reference's filter on the model does. The state is plain data
+  (:meth:`SamuraiPolicy.policy_state`); a session's undo must snapshot it beside
+  ``inference_state``.
 * **Frames missing from the memory bank**: the reference reads ``non_cond_frame_outputs[i]``
   for every ``i`` in its loop and raises ``KeyError`` when ``i`` is a conditioning frame or was
   never tracked (e.g. a prompt on a frame after 1); such frames are skipped here, as are
