@@ -53,8 +53,8 @@ from workbench.backends.sam2.policies.predictor import (  # noqa: E402
     PinnedKernelRoPEAttention,
     pinned_attention_backends,
 )
-from workbench.backends.sam2_loading import build_sam2_model, save_checkpoint  # noqa: E402
-from workbench.backends.sam2_video import SAM2VideoBackend  # noqa: E402
+from workbench.backends.sam2.loading import build_sam2_model, save_checkpoint  # noqa: E402
+from workbench.backends.sam2.video import SAM2VideoBackend  # noqa: E402
 from workbench.errors import BackendError, ConfigError  # noqa: E402
 
 SEQS = ("blackswan", "dog")

@@ -3,7 +3,7 @@
 Mechanism (chosen as the least invasive that composes with the workbench's video backend)
 ------------------------------------------------------------------------------------------
 :func:`apply_policy` takes a predictor *already built* (by
-:func:`workbench.backends.sam2_loading.build_sam2_model` with ``mode="video"``, or sam2's own
+:func:`workbench.backends.sam2.loading.build_sam2_model` with ``mode="video"``, or sam2's own
 ``build_sam2_video_predictor``) and
 
 1. swaps its class for :class:`SAM2VideoPredictorWithPolicy`, a subclass of
@@ -44,9 +44,9 @@ What the subclass overrides (every override calls the policy's
 * ``init_state`` / ``reset_state``: reset the policy (the reference builds a new predictor, and
   so a new filter, for every video); ``remove_object``: the policy forgets the object.
 
-Composition with :class:`workbench.backends.sam2_video.SAM2VideoBackend`: the backend only
+Composition with :class:`workbench.backends.sam2.video.SAM2VideoBackend`: the backend only
 calls public predictor methods, registers a forward pre-hook on ``memory_attention`` and
-replaces per-frame outputs by :class:`~workbench.backends.sam2_memory.SpilledOutput` (read
+replaces per-frame outputs by :class:`~workbench.backends.sam2.memory.SpilledOutput` (read
 back exactly on access). None of that is touched here: the memory hook still fires (the
 restated function calls ``self.memory_attention`` like sam2), the policy reads its scores from
 its own state (not from the spilled entries) and only tests membership in
