@@ -14,7 +14,7 @@ Optional capabilities are tested with :func:`supports`, e.g.
 """
 from __future__ import annotations
 
-from ..errors import UnknownNameError
+from ..errors import ConfigError, UnknownNameError
 from .base import CAPABILITIES, ImageBackend, MaskGenerator, Snapshotable, VideoBackend, supports
 
 BACKENDS = ("sam2", "sam", "classical")
@@ -45,6 +45,10 @@ def _classical_kw(kw: dict) -> dict:
     precision = kw.pop("precision", "auto")
     if precision not in ("auto", "fp32"):
         raise UnknownNameError("precision of the classical backend", precision, ["auto", "fp32"])
+    policy, params = kw.pop("policy", None), kw.pop("policy_params", None)
+    if policy not in (None, "sam2") or params:
+        raise ConfigError(f"Tracking policy {policy!r} (and policy_params) are SAM 2 policies; the classical backend "
+                          "tracks with optical flow. Use backend='sam2', or leave policy at 'sam2'.")
     return kw
 
 

@@ -51,7 +51,7 @@ DATASET_ALIASES = {"ct_structures": "sammed2d_ct", "nuclei": "stardist_nuclei"}
 OBJECT_SETS = ("sammed2d_ct", "stardist_nuclei")
 """Image sources beyond :data:`~workbench.io.datasets.IMAGE_SETS` (loaded through
 :mod:`workbench.io.medical`)."""
-BACKEND_FIELDS = ("backend", "model", "checkpoint", "device", "image_size")
+BACKEND_FIELDS = ("backend", "model", "checkpoint", "device", "image_size", "precision")
 """Fields of :class:`BackendRequest` (also accepted as flat settings by :meth:`RunSpec.from_settings`)."""
 
 
@@ -278,6 +278,11 @@ class RunSpec:
         out.update(corruption_params(getattr(self, "corruption", None), getattr(self, "severity", 0)))
         return _jsonable(out)
 
+    def backend_settings(self) -> dict:
+        """Keyword settings of the backend factory that come from the protocol's spec (none by
+        default; a VOS run's tracking policy, for instance)."""
+        return {}
+
     @property
     def tag(self) -> str:
         """Run-id suffix of corrupted runs: ``"-<corruption><severity>"``; ``""`` for clean runs."""
@@ -414,6 +419,14 @@ class VOSRunSpec(RunSpec):
         it; the first-frame prompt still comes from the clean ground truth. None: clean.
     severity : int
         Corruption severity 1..5; 0 with a corruption is the identity; must be 0 without one.
+    policy : str
+        SAM 2 tracking policy (``workbench.backends.sam2.policies.POLICIES``): ``"sam2"``
+        (default: sam2's own), ``"samurai"`` (arXiv 2411.11922), ... Other backends accept only
+        ``"sam2"``. Checked when the backend is built (before any item runs).
+    policy_params : dict or None
+        The policy's parameters by the names of its paper / reference code, e.g.
+        ``{"stable_frames_threshold": 10}``; None: its defaults. The backend records every
+        value (defaults included) in the run card's ``backend_extra``.
 
     Raises
     ------
@@ -437,9 +450,16 @@ class VOSRunSpec(RunSpec):
     smoke: bool = False
     corruption: str | None = None
     severity: int = 0
+    policy: str = "sam2"
+    policy_params: dict | None = None
 
     def __post_init__(self):
         super().__post_init__()
+        if not isinstance(self.policy, str) or not self.policy:
+            raise ConfigError(f"policy must be a tracking-policy name such as 'sam2' or 'samurai'; got {self.policy!r}.")
+        if self.policy_params is not None and not isinstance(self.policy_params, dict):
+            raise ConfigError(f"policy_params must be a dict of the policy's parameters (or None); got "
+                              f"{type(self.policy_params).__name__}.")
         corruption, severity = check_corruption(self.corruption, self.severity)
         prompt, n_clicks = self.prompt, _int(self.n_clicks)
         if prompt == "clicks":
@@ -456,6 +476,22 @@ class VOSRunSpec(RunSpec):
             n_clicks = int(prompt.removeprefix("clicks"))
         _set(self, corruption=corruption, severity=severity, prompt=prompt, n_clicks=n_clicks, sequences=sequences,
              max_frames=max_frames)
+
+    def params(self) -> dict:
+        """As :meth:`RunSpec.params`; ``policy`` / ``policy_params`` only when not sam2's own
+        (so the cards of plain runs read as before and older runs resume)."""
+        out = super().params()
+        if self.policy == "sam2" and not self.policy_params:
+            out.pop("policy", None)
+            out.pop("policy_params", None)
+        return out
+
+    def backend_settings(self) -> dict:
+        """``policy`` / ``policy_params`` for the video backend factory (empty for sam2's own
+        policy with its defaults, so every backend builds as before)."""
+        if self.policy == "sam2" and not self.policy_params:
+            return {}
+        return {"policy": self.policy, "policy_params": dict(self.policy_params or {})}
 
 
 @dataclass(frozen=True, kw_only=True)

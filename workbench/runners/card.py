@@ -55,7 +55,8 @@ class RunCard:
     seed and wall time (seconds). ``spec`` is the run spec as data
     (:meth:`workbench.protocols.specs.RunSpec.to_dict`, ``kind`` included); ``kind``,
     ``dataset``, ``params`` (with ``backend_request``) and ``seed`` are derived from it and kept
-    (``device`` and ``precision`` are the ones the backend chose, e.g. for ``"auto"``)
+    (``device`` and ``precision`` are the ones the backend chose, e.g. for ``"auto"``;
+    ``backend_extra`` is the backend's own settings, e.g. a tracking policy with every parameter)
     for the readers of run folders (dashboard, runs index, resume checks). Cards written before
     specs existed have no ``spec`` (see :func:`spec_from_card`).
     """
@@ -75,6 +76,7 @@ class RunCard:
     spec: dict | None = None
     seed: int = 0
     precision: str = "n/a"
+    backend_extra: dict = field(default_factory=dict)
     git_commit: str = field(default_factory=git_commit)
     versions: dict = field(default_factory=lambda: {
         d: _version(d) for d in ("sam2-workbench", "sam2", "torch", "torchvision", "opencv-python-headless", "numpy")
@@ -96,7 +98,8 @@ class RunCard:
                    checkpoint_sha256=info.checkpoint_sha256, untrained=info.untrained,
                    image_size=info.image_size, device=info.device, dataset=spec.dataset, items=list(items),
                    params=spec.params() if params is None else params, spec=spec.to_dict(), seed=spec.seed,
-                   precision=str((info.extra or {}).get("precision", "n/a")))
+                   precision=str((info.extra or {}).get("precision", "n/a")),
+                   backend_extra=json.loads(json.dumps(info.extra or {}, default=str)))
 
     @property
     def label(self) -> str:
@@ -190,5 +193,5 @@ def spec_from_card(card: dict) -> RunSpec:
     names = {f for f in SPEC_KINDS[kind].setting_names() if f not in BACKEND_FIELDS}
     data = {k: v for k, v in params.items() if k in names and k != "backend_request"}
     data.update(kind=kind, dataset=card["dataset"], seed=card.get("seed", 0),
-                backend_request={k: request[k] for k in BACKEND_FIELDS})
+                backend_request={k: request[k] for k in BACKEND_FIELDS if k in request})
     return spec_from_dict(data)

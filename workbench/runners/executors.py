@@ -18,6 +18,7 @@ completion.
 from __future__ import annotations
 
 import contextlib
+import json
 import importlib
 import logging
 import os
@@ -49,6 +50,10 @@ class BackendSpec:
     Attributes
     ----------
     kind : {"image", "video"}
+    settings : tuple of (name, JSON text)
+        Further factory settings from the run spec (:meth:`RunSpec.backend_settings`, e.g. a
+        tracking policy), kept as JSON text so the spec stays hashable (executors cache
+        backends by it) and picklable.
     backend, model, checkpoint, device, image_size, precision
         As the factories take them (``device`` a torch device string, ``image_size`` pixels);
         see :class:`workbench.protocols.specs.BackendRequest`.
@@ -61,11 +66,13 @@ class BackendSpec:
     device: str = "auto"
     image_size: int = 1024
     precision: str = "auto"
+    settings: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def for_run(cls, spec: RunSpec) -> BackendSpec:
         """The backend of a run spec: its ``backend_kind`` and its ``backend_request``."""
-        return cls(spec.backend_kind, **asdict(spec.backend_request))
+        extra = tuple(sorted((k, json.dumps(v, sort_keys=True)) for k, v in spec.backend_settings().items()))
+        return cls(spec.backend_kind, **asdict(spec.backend_request), settings=extra)
 
     def build(self):
         """Build the backend (loads the model; call once per worker).
@@ -81,7 +88,8 @@ class BackendSpec:
             raise UnknownNameError("backend kind", self.kind, ["image", "video"])
         make = make_image_backend if self.kind == "image" else make_video_backend
         return make(self.backend, model=self.model, checkpoint=self.checkpoint, device=self.device,
-                    image_size=self.image_size, precision=self.precision)
+                    image_size=self.image_size, precision=self.precision,
+                    **{k: json.loads(v) for k, v in self.settings})
 
     def request(self) -> dict:
         """The arguments as a JSON-serialisable dict (stored in the run card to resume a run)."""

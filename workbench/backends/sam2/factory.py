@@ -10,12 +10,15 @@ from ...errors import ConfigError
 from ..runtime import warn_if_slow
 from .image import SAM2ImageBackend
 from .loading import build_sam2_model
+from ..base import with_extra
+from .policies import DEFAULT_POLICY, apply_policy, make_policy
 from .video import SAM2VideoBackend
 
 _BUILD_KW = ("seed", "checkpoint_dir")
 _IMAGE_KW = ("precision", "mask_threshold", "max_hole_area", "max_sprinkle_area")
 _VIDEO_KW = ("precision", "offload_video_to_cpu", "offload_state_to_cpu", "lazy_frames", "vos_optimized", "memory",
-             "frame_cache", "prefetch", "preload_limit_mb", "spill_dir", "spill_window", "tf32")
+             "frame_cache", "prefetch", "preload_limit_mb", "spill_dir", "spill_window", "tf32", "policy",
+             "policy_params")
 
 
 def _split(kw: dict, backend_keys: tuple[str, ...], what: str) -> tuple[dict, dict]:
@@ -60,8 +63,12 @@ def make_sam2_image_backend(model: str = "sam2.1_hiera_tiny", checkpoint: str | 
 def make_sam2_video_backend(model: str = "sam2.1_hiera_tiny", checkpoint: str | Path | None = None,
                             device: str = "auto", image_size: int = 1024, **kw) -> SAM2VideoBackend:
     """Build a :class:`SAM2VideoBackend`; parameters as :func:`make_sam2_image_backend`, plus
-    ``offload_video_to_cpu``, ``offload_state_to_cpu``, ``lazy_frames`` and
-    ``vos_optimized`` (``SAM2VideoPredictorVOS`` with ``torch.compile``).
+    ``offload_video_to_cpu``, ``offload_state_to_cpu``, ``lazy_frames``,
+    ``vos_optimized`` (``SAM2VideoPredictorVOS`` with ``torch.compile``), ``policy``
+    (a tracking policy of :data:`workbench.backends.sam2.policies.POLICIES`: ``"sam2"`` default,
+    ``"samurai"``, ...) and ``policy_params`` (a mapping of that policy's parameters, named as
+    its paper / reference code names them). The policy and every parameter value are recorded
+    in ``backend.info.extra`` (``policy``, ``policy_params``) and so in run cards.
 
     Raises
     ------
@@ -69,8 +76,16 @@ def make_sam2_video_backend(model: str = "sam2.1_hiera_tiny", checkpoint: str | 
     """
     build, backend = _split(kw, _VIDEO_KW, "video")
     vos = backend.pop("vos_optimized", False)
+    policy_name = backend.pop("policy", None) or DEFAULT_POLICY
+    policy = make_policy(policy_name, **dict(backend.pop("policy_params", None) or {}))
+    if vos and policy_name != DEFAULT_POLICY:
+        raise ConfigError(f"vos_optimized=True compiles the methods the {policy_name!r} tracking policy replaces; "
+                          "use one or the other.")
     net, info = build_sam2_model(model, checkpoint, device, image_size, mode="video", vos_optimized=vos, **build)
     warn_if_slow("sam2", info.device, info.image_size)
+    if policy_name != DEFAULT_POLICY:
+        apply_policy(net, policy)
+    info = with_extra(info, policy=policy.name, policy_params=policy.params_dict())
     return SAM2VideoBackend(net, info, **backend)
 
 

@@ -6,6 +6,7 @@ Source: ``sam2/sam2_video_predictor.py`` and ``sam2/utils/misc.py`` (sam2 1.1.0)
 """
 from __future__ import annotations
 
+import copy
 import re
 import weakref
 from collections.abc import Iterator, Sequence
@@ -23,6 +24,7 @@ from ..base import with_extra
 from ..validate import check_box, check_frame_obj, check_mask, check_video_points
 from .loading import autocast_context, enable_tf32, resolve_precision
 from .memory import MEMORY_MODES, SpilledOutput, StateTrimmer, state_nbytes, tracking_window
+from .policies import installed_policy
 
 _OFFICIAL_JPEG = (".jpg", ".jpeg", ".JPG", ".JPEG")
 
@@ -411,7 +413,9 @@ class SAM2VideoBackend:
             if self.memory == "bounded":  # history never pins tracking tensors in memory
                 self._trimmer.spill_all(state)
             copied = {k: _copy_tree(state[k], clone_tensors) for k in self._SNAPSHOT_KEYS}
-        return {"video": weakref.ref(state["images"]), "state": copied}
+        policy = installed_policy(self.predictor)  # the tracking policy's own state (Kalman filters, ...)
+        return {"video": weakref.ref(state["images"]), "state": copied,
+                "policy": None if policy is None else copy.deepcopy(policy.policy_state())}
 
     def restore(self, snapshot: dict) -> None:
         """Put back a :meth:`snapshot` (copied again, so it can be restored more than once).
@@ -429,6 +433,9 @@ class SAM2VideoBackend:
         with torch.inference_mode():
             for k, v in snapshot["state"].items():
                 state[k] = _copy_tree(v, False)
+        policy = installed_policy(self.predictor)
+        if policy is not None and snapshot.get("policy") is not None:
+            policy.set_policy_state(copy.deepcopy(snapshot["policy"]))
 
     def remove_object(self, obj_id: int) -> None:
         """Remove ``obj_id`` with all its prompts and outputs.

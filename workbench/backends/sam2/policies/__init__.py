@@ -25,6 +25,9 @@ from .plain import Sam2Params, Sam2Policy
 from .predictor import SAM2VideoPredictorWithPolicy, apply_policy, installed_policy, remove_policy
 from .samurai import SamuraiParams, SamuraiPolicy
 
+DEFAULT_POLICY = "sam2"
+"""sam2's own mask and memory selection (today's behaviour, unchanged)."""
+
 POLICIES: dict[str, tuple[type, Any]] = {
     "sam2": (Sam2Policy, Sam2Params),
     "samurai": (SamuraiPolicy, SamuraiParams),
@@ -48,6 +51,6 @@ def make_policy(name: str, **params: Any) -> TrackingPolicy:
     return policy_cls(params_cls.from_kwargs(**params))
 
 
-__all__ = ["POLICIES", "PredictorHooks", "SAM2VideoPredictorWithPolicy", "Sam2Params", "Sam2Policy",
+__all__ = ["DEFAULT_POLICY", "POLICIES", "PredictorHooks", "SAM2VideoPredictorWithPolicy", "Sam2Params", "Sam2Policy",
            "SamuraiParams", "SamuraiPolicy", "TrackingPolicy", "apply_policy", "installed_policy", "make_policy",
            "remove_policy"]

@@ -1,0 +1,79 @@
+"""Tracking policies travel through the run spec, the backend spec, the run card and resume."""
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+
+from workbench.errors import ConfigError, UnknownNameError
+from workbench.protocols.specs import VOSRunSpec, spec_from_dict
+from workbench.runners import resume_run, run_vos_benchmark
+from workbench.runners.executors import BackendSpec
+
+pytestmark = pytest.mark.slow
+
+COMMON = dict(backend="sam2", checkpoint="random", image_size=256, sequences=["blackswan"], max_frames=3,
+              progress=False)
+
+
+def test_policy_is_a_backend_setting_of_the_spec() -> None:
+    spec = VOSRunSpec.from_settings(backend="sam2", policy="samurai", policy_params={"stable_frames_threshold": 5})
+    assert spec.backend_settings() == {"policy": "samurai", "policy_params": {"stable_frames_threshold": 5}}
+    assert spec_from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+    bspec = BackendSpec.for_run(spec)
+    assert pickle.loads(pickle.dumps(bspec)) == bspec and hash(bspec) == hash(BackendSpec.for_run(spec))
+    plain = VOSRunSpec.from_settings(backend="sam2")
+    assert plain.backend_settings() == {} and "policy" not in plain.params()
+    with pytest.raises(ConfigError):
+        VOSRunSpec.from_settings(policy_params=[1, 2])
+
+
+def test_samurai_run_card_records_every_policy_parameter_and_resumes(tmp_path) -> None:
+    run = run_vos_benchmark(policy="samurai", policy_params={"stable_frames_threshold": 2}, run_id="samurai-run",
+                            reports_root=tmp_path, **COMMON)
+    card = json.loads((run / "run_card.json").read_text())
+    extra = card["backend_extra"]
+    assert extra["policy"] == "samurai"
+    assert extra["policy_params"]["stable_frames_threshold"] == 2
+    assert extra["policy_params"]["kf_score_weight"] == 0.25  # defaults recorded too
+    assert card["params"]["policy"] == "samurai"
+    first = (run / "per_sequence_results.csv").read_text()
+    (run / "per_sequence_results.csv").unlink()
+    again = resume_run("samurai-run", reports_root=tmp_path, progress=False)
+    assert again == run and (run / "per_sequence_results.csv").read_text() == first
+
+
+def test_policy_changes_tracking_and_unknown_names_fail_before_items(tmp_path) -> None:
+    with pytest.raises(UnknownNameError, match="samurai"):
+        run_vos_benchmark(policy="samuria", reports_root=tmp_path, **COMMON)
+    classical = {**COMMON, "backend": "classical"}
+    classical.pop("checkpoint")
+    with pytest.raises(ConfigError, match="SAM 2 policies"):
+        run_vos_benchmark(policy="samurai", reports_root=tmp_path, **classical)
+    assert not any(tmp_path.rglob("items.jsonl")) or all(p.read_text() == "" for p in tmp_path.rglob("items.jsonl"))
+
+
+def test_session_undo_restores_the_policy_state_exactly() -> None:
+    from workbench.backends import make_video_backend
+    from workbench.backends.sam2.policies import installed_policy
+    from workbench.sessions import VideoSession
+
+    backend = make_video_backend("sam2", checkpoint="random", image_size=256, policy="samurai")
+    frames = [np.full((48, 64, 3), 40 * i, np.uint8) for i in range(4)]
+    for i, f in enumerate(frames):
+        f[10 + i:30 + i, 12:40] = 220
+    session = VideoSession(backend, frames)
+    mask = np.zeros((48, 64), bool)
+    mask[10:30, 12:40] = True
+    session.set_mask(0, None, mask)
+    policy = installed_policy(backend.predictor)
+    before = json.dumps(policy.policy_state(), sort_keys=True, default=str)
+    session.propagate()
+    after = json.dumps(policy.policy_state(), sort_keys=True, default=str)
+    assert after != before  # the Kalman filter moved
+    session.undo()
+    assert json.dumps(policy.policy_state(), sort_keys=True, default=str) == before
+    session.redo()
+    assert json.dumps(policy.policy_state(), sort_keys=True, default=str) == after
