@@ -77,3 +77,19 @@ def test_session_undo_restores_the_policy_state_exactly() -> None:
     assert json.dumps(policy.policy_state(), sort_keys=True, default=str) == before
     session.redo()
     assert json.dumps(policy.policy_state(), sort_keys=True, default=str) == after
+
+
+def test_annotator_policy_dropdown_switches_the_backend() -> None:
+    from workbench.backends import make_video_backend
+    from workbench.widgets import VideoAnnotator
+
+    frames = [np.full((48, 64, 3), 30 * i, np.uint8) for i in range(3)]
+    ann = VideoAnnotator(make_video_backend("sam2", checkpoint="random", image_size=256), frames)
+    assert ann.policy_dropdown.options == ("sam2", "samurai") and not ann.policy_dropdown.disabled
+    ann.policy_dropdown.value = "samurai"
+    assert ann.session.backend.policy_name == "samurai" and "policy samurai" in ann.info.value
+    assert ann.session.backend.info.extra["policy"] == "samurai"
+    ann.policy_dropdown.value = "sam2"
+    assert ann.session.backend.policy_name == "sam2"
+    classical = VideoAnnotator(make_video_backend("classical"), frames)
+    assert classical.policy_dropdown.disabled and classical.session.tracking_policy is None

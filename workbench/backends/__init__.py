@@ -15,7 +15,7 @@ Optional capabilities are tested with :func:`supports`, e.g.
 from __future__ import annotations
 
 from ..errors import ConfigError, UnknownNameError
-from .base import CAPABILITIES, ImageBackend, MaskGenerator, Snapshotable, VideoBackend, supports
+from .base import CAPABILITIES, ImageBackend, MaskGenerator, PolicySwitchable, Snapshotable, VideoBackend, supports
 
 BACKENDS = ("sam2", "sam", "classical")
 """Backend names accepted by the factories ("auto" picks sam2 when a checkpoint exists; "sam" is
@@ -124,5 +124,5 @@ def available_backends(checkpoint_dir=None) -> list[tuple[str, str | None]]:
     return [("classical", None)] + [("sam2", m) for m in available_models(checkpoint_dir, backend="sam2")]
 
 
-__all__ = ["BACKENDS", "CAPABILITIES", "ImageBackend", "MaskGenerator", "Snapshotable", "VideoBackend",
+__all__ = ["BACKENDS", "CAPABILITIES", "ImageBackend", "MaskGenerator", "PolicySwitchable", "Snapshotable", "VideoBackend",
            "available_backends", "make_image_backend", "make_video_backend", "supports"]

@@ -120,10 +120,30 @@ class Snapshotable(Protocol):
         Raises ``BackendError`` when it was taken on another video."""
 
 
-CAPABILITIES = (MaskGenerator, Snapshotable)
+@runtime_checkable
+class PolicySwitchable(Protocol):
+    """Capability: track with one of several tracking policies (SAM 2: ``"sam2"``,
+    ``"samurai"``, ...; see :mod:`workbench.backends.sam2.policies`)."""
+
+    @property
+    def tracking_policies(self) -> tuple[str, ...]:
+        """Names :meth:`set_policy` accepts."""
+
+    @property
+    def policy_name(self) -> str:
+        """The policy tracking uses now."""
+
+    def set_policy(self, name: str, params: dict | None = None) -> None:
+        """Track with policy ``name`` (``params`` by the names of its paper) from the next
+        propagation on; results already computed stay until re-propagated. Raises
+        ``UnknownNameError`` / ``ConfigError`` for bad names or parameters."""
+
+
+CAPABILITIES = (MaskGenerator, Snapshotable, PolicySwitchable)
 """The optional capabilities a backend may have (protocols, see :func:`supports`)."""
 
-_MEMBERS = {MaskGenerator: ("generate_masks",), Snapshotable: ("snapshot", "restore")}
+_MEMBERS = {MaskGenerator: ("generate_masks",), Snapshotable: ("snapshot", "restore"),
+            PolicySwitchable: ("set_policy",)}
 
 
 def supports(backend: object, capability: type) -> bool:
@@ -212,4 +232,4 @@ class VideoBackend(Snapshotable, Protocol):
         Raises ``BackendError`` when it was taken on another video."""
 
 
-__all__ = ["CAPABILITIES", "ImageBackend", "MaskGenerator", "Snapshotable", "VideoBackend", "supports", "with_extra"]
+__all__ = ["CAPABILITIES", "ImageBackend", "MaskGenerator", "PolicySwitchable", "Snapshotable", "VideoBackend", "supports", "with_extra"]

@@ -12,7 +12,7 @@ asks a backend what it can do.
 """
 from __future__ import annotations
 
-from ..backends.base import MaskGenerator, Snapshotable, supports
+from ..backends.base import MaskGenerator, PolicySwitchable, Snapshotable, supports
 from ..types import ModelInfo
 
 
@@ -32,6 +32,11 @@ def _low_res_size(backend) -> int:
     """Side of the backend's low-resolution logits (``ImageBackend.low_res_size``; 256, SAM's at
     1024, for test doubles without it)."""
     return int(getattr(backend, "low_res_size", 256))
+
+
+def _supports_policies(backend) -> bool:
+    """True when ``backend`` can switch tracking policy (SAM 2: ``"sam2"``, ``"samurai"``, ...)."""
+    return supports(backend, PolicySwitchable)
 
 
 def _model_info(backend) -> ModelInfo | None:

@@ -24,7 +24,7 @@ from ..io.frames import FrameSource
 from ..types import FrameMasks
 from .actions import (Action, AddObject, AddPoints, ClearPrompts, Propagate, RemoveObject, SetBox, SetMask)
 from .base import SessionBase
-from .capabilities import _supports_snapshots
+from .capabilities import _supports_policies, _supports_snapshots
 from .state import ObjectTable, PackedMask, Prompt, VideoState, default_color, frozen
 from .worker import CancelToken, Worker, is_cancelled
 
@@ -365,6 +365,36 @@ class VideoSession(SessionBase):
     def set_box_async(self, frame_idx, x0, y0, x1, y1, obj_id=None, on_done=None):
         return self.submit(self.set_box, frame_idx, x0, y0, x1, y1, obj_id,
                            key=("box", int(frame_idx), self._resolve(obj_id)), on_done=on_done)
+
+    # -- tracking policy ---------------------------------------------------------------------------
+    @property
+    def tracking_policies(self) -> tuple[str, ...]:
+        """Tracking policies the backend offers (empty when it has one way of tracking, e.g.
+        classical)."""
+        return tuple(self.backend.tracking_policies) if _supports_policies(self.backend) else ()
+
+    @property
+    def tracking_policy(self) -> str | None:
+        """The policy in use, None when the backend has no policies."""
+        return str(self.backend.policy_name) if _supports_policies(self.backend) else None
+
+    def set_tracking_policy(self, name: str, params: dict | None = None) -> None:
+        """Track with ``name`` from the next propagation on (frames already tracked keep their
+        masks until propagated again). Not an undoable action: it is a setting of the model,
+        like the device.
+
+        Raises
+        ------
+        BackendError
+            The backend has no tracking policies.
+        UnknownNameError, ConfigError
+            Unknown policy or parameter.
+        """
+        if not _supports_policies(self.backend):
+            raise BackendError(f"{type(self.backend).__name__} has no tracking policies; use a SAM 2 video "
+                               "backend (make_video_backend('sam2', ...)).")
+        with self._action_lock:  # not while a propagation runs
+            self.backend.set_policy(name, params)
 
     def set_mask_async(self, frame_idx, obj_id, mask, on_done=None):
         return self.submit(self.set_mask, frame_idx, obj_id, mask, on_done=on_done)

@@ -24,7 +24,7 @@ from ..base import with_extra
 from ..validate import check_box, check_frame_obj, check_mask, check_video_points
 from .loading import autocast_context, enable_tf32, resolve_precision
 from .memory import MEMORY_MODES, SpilledOutput, StateTrimmer, state_nbytes, tracking_window
-from .policies import installed_policy
+from .policies import DEFAULT_POLICY, POLICIES, apply_policy, installed_policy, make_policy, remove_policy
 
 _OFFICIAL_JPEG = (".jpg", ".jpeg", ".JPG", ".JPEG")
 
@@ -436,6 +436,35 @@ class SAM2VideoBackend:
         policy = installed_policy(self.predictor)
         if policy is not None and snapshot.get("policy") is not None:
             policy.set_policy_state(copy.deepcopy(snapshot["policy"]))
+
+    # -- tracking policy ----------------------------------------------------------------------
+    @property
+    def tracking_policies(self) -> tuple[str, ...]:
+        """Policies :meth:`set_policy` accepts (:data:`~workbench.backends.sam2.policies.POLICIES`)."""
+        return tuple(POLICIES)
+
+    @property
+    def policy_name(self) -> str:
+        """The tracking policy in use (``"sam2"``: sam2's own)."""
+        policy = installed_policy(self.predictor)
+        return DEFAULT_POLICY if policy is None else str(policy.name)
+
+    def set_policy(self, name: str, params: dict | None = None) -> None:
+        """Track with policy ``name`` from the next propagation on, on the same weights (the
+        predictor's class is swapped, see :mod:`workbench.backends.sam2.policies.predictor`);
+        ``backend.info.extra`` records it with every parameter.
+
+        Raises
+        ------
+        UnknownNameError, ConfigError
+            Unknown policy or parameter; a ``vos_optimized`` predictor (compiled methods).
+        """
+        policy = make_policy(name, **dict(params or {}))
+        if name == DEFAULT_POLICY:
+            remove_policy(self.predictor)
+        else:
+            apply_policy(self.predictor, policy)
+        self.info = with_extra(self.info, policy=policy.name, policy_params=policy.params_dict())
 
     def remove_object(self, obj_id: int) -> None:
         """Remove ``obj_id`` with all its prompts and outputs.

@@ -234,6 +234,13 @@ class VideoAnnotator(W.VBox):
         self.cancel_button = _button("cancel", "wb-cancel", "stop the propagation after the current frame", "stop",)
         self.cancel_button.disabled = True
         self.cancel_button.on_click(h(lambda _b: self.cancel()))
+        policies = self.session.tracking_policies
+        self.policy_dropdown = W.Dropdown(options=list(policies) or ["(none)"],
+                                          value=self.session.tracking_policy or "(none)", description="policy",
+                                          disabled=not policies, layout=W.Layout(width="220px"),
+                                          tooltip="SAM 2 tracking policy (sam2's own, SAMURAI, ...)")
+        self.policy_dropdown.add_class("wb-policy")
+        self.policy_dropdown.observe(h(lambda ch: self.set_policy(ch["new"])), names="value")
 
         self.output_dir_text = W.Text(value=str(output_dir), description="output", layout=W.Layout(width="520px"))
         self.output_dir_text.add_class("wb-output-dir")
@@ -254,7 +261,7 @@ class VideoAnnotator(W.VBox):
         tracking = W.VBox([W.HTML("<b>Propagation</b>"), W.HBox([self.propagate_buttons["backward"],
                                                                  self.propagate_buttons["forward"]]),
                            W.HBox([self.propagate_buttons["both"], self.cancel_button]), self.from_current,
-                           self.progress])
+                           self.policy_dropdown, self.progress])
         side = W.VBox([objects, tracking], layout=W.Layout(width="300px", margin="0 0 0 12px"))
         exports = W.HBox([self.output_dir_text, *self.export_buttons.values()],
                          layout=W.Layout(flex_flow="row wrap", align_items="center"))
@@ -386,13 +393,31 @@ class VideoAnnotator(W.VBox):
         """The last error shown in the status line (None after a success)."""
         return self.canvas.last_error
 
+    def set_policy(self, name: str, params: dict | None = None) -> None:
+        """Track with SAM 2 tracking policy ``name`` from the next propagation on (the dropdown
+        follows); the header and status line say which policy is in use.
+
+        Raises (shown in the status line when called from the dropdown)
+        ------
+        BackendError, UnknownNameError, ConfigError
+            No policies on this backend, unknown policy or parameter.
+        """
+        if name == self.session.tracking_policy and not params:
+            return
+        self.session.set_tracking_policy(name, params)
+        if self.policy_dropdown.value != name:
+            self.policy_dropdown.value = name
+        self.info.value = self._info_html()
+        self._status("ready", f"tracking policy {name}: propagate again to track with it")
+
     def _info_html(self) -> str:
         s = self.session
         model = s.backend_label
         warn = " · <b style='color:#c62828'>UNTRAINED weights: masks are meaningless</b>" if s.backend_untrained else ""
         gt = "ground truth: yes (J per frame)" if self.gt is not None else "no ground truth"
+        policy = f" · policy {html.escape(s.tracking_policy)}" if s.tracking_policy else ""
         return (f"<b>{html.escape(self.video_name)}</b> · {s.num_frames} frames · {s.width}×{s.height} · "
-                f"{html.escape(model)} · {gt}{warn}")
+                f"{html.escape(model)}{policy} · {gt}{warn}")
 
     # -- frames ----------------------------------------------------------------------------------
     @property
