@@ -297,5 +297,15 @@ def check_mask(mask: object, hw: tuple[int, int]) -> np.ndarray:
     return m.copy() if m.dtype == bool else m != 0
 
 
-__all__ = ["CheckedPrompt", "MIN_IMAGE_SIDE", "check_box", "check_frame_obj", "check_image", "check_mask",
-           "check_mask_input", "check_points", "check_prompt", "check_video_points"]
+__all__ = [
+    "MIN_IMAGE_SIDE",
+    "CheckedPrompt",
+    "check_box",
+    "check_frame_obj",
+    "check_image",
+    "check_mask",
+    "check_mask_input",
+    "check_points",
+    "check_prompt",
+    "check_video_points",
+]

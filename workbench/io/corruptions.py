@@ -127,9 +127,9 @@ def _occluder_geometry(h: int, w: int, seed: int) -> tuple[np.random.Generator, 
     sizes = []
     for frac in SEVERITY_PARAMS["occluder"]:
         area = frac * h * w
-        bh = min(h, max(1, int(round(np.sqrt(area * aspect)))))
-        bw = min(w, max(1, int(round(area / bh))))
-        bh = min(h, max(1, int(round(area / bw))))  # re-balance when the width was clipped
+        bh = min(h, max(1, round(float(np.sqrt(area * aspect)))))
+        bw = min(w, max(1, round(float(area / bh))))
+        bh = min(h, max(1, round(float(area / bw))))  # re-balance when the width was clipped
         sizes.append((bh, bw))
     return rng, aspect, sizes
 
@@ -141,7 +141,7 @@ def _centre_range(h: int, w: int, size: tuple[int, int]) -> tuple[float, float, 
 
 def _box(centre: tuple[float, float], size: tuple[int, int]) -> tuple[int, int, int, int]:
     (cy, cx), (bh, bw) = centre, size
-    y0, x0 = int(round(cy - bh / 2)), int(round(cx - bw / 2))
+    y0, x0 = round(float(cy - bh / 2)), round(float(cx - bw / 2))
     return y0, x0, y0 + bh, x0 + bw
 
 

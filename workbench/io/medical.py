@@ -432,7 +432,16 @@ def volume_to_frames(volume: np.ndarray, window: tuple[float, float] | None = No
 
 
 __all__ = [
-    "MODALITIES", "NUCLEI_MIN_AREA", "DEFAULT_PERCENTILES", "InstanceItem", "VolumeItem",
-    "load_ct_structures", "ct_structure", "load_nuclei_instances", "load_medical_set", "load_volumes",
-    "window_bounds", "volume_to_frames",
+    "DEFAULT_PERCENTILES",
+    "MODALITIES",
+    "NUCLEI_MIN_AREA",
+    "InstanceItem",
+    "VolumeItem",
+    "ct_structure",
+    "load_ct_structures",
+    "load_medical_set",
+    "load_nuclei_instances",
+    "load_volumes",
+    "volume_to_frames",
+    "window_bounds",
 ]

@@ -252,5 +252,11 @@ def run_volume_protocol(video_backend: VideoBackend, volume_item: VolumeItem, pr
     )
 
 
-__all__ = ["VOLUME_PROMPTS", "PROMPT_SLICES", "VolumeRun", "choose_prompt_slice", "mask_box_xyxy",
-           "run_volume_protocol"]
+__all__ = [
+    "PROMPT_SLICES",
+    "VOLUME_PROMPTS",
+    "VolumeRun",
+    "choose_prompt_slice",
+    "mask_box_xyxy",
+    "run_volume_protocol",
+]

@@ -25,10 +25,10 @@ from ..backends import available_backends
 from ..config import data_dir, reports_dir
 from ..errors import ConfigError, DatasetNotFoundError, UnknownNameError
 from ..io.datasets import find_davis_root
+from .card import new_run_dir, read_run, spec_from_card
 from .html_report import export_html
 from .params import validate_notebook_parameters
 from .progress import forward_progress
-from .card import new_run_dir, read_run, spec_from_card
 
 NOTEBOOKS = {"vos": "vos_benchmark", "image": "interactive_image_benchmark"}
 SUITES = ("demo", "survey")

@@ -42,7 +42,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import PromptError
-from .actions import (Action, AddObject, AddPoints, ClearPrompts, RecolorObject, Redo, RemoveObject, RenameObject, Undo)
+from .actions import Action, AddObject, AddPoints, ClearPrompts, RecolorObject, Redo, RemoveObject, RenameObject, Undo
 from .capabilities import _supports_masks, backend_label, backend_name, backend_untrained
 from .state import ObjectTable, SessionObject, check_color, default_color
 from .worker import Worker

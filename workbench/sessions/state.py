@@ -16,9 +16,8 @@ float32 **x, y** pixels, ``point_labels`` ``(N,)`` int32 (1 positive, 0 negative
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 

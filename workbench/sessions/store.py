@@ -128,5 +128,15 @@ def read_manifest(folder: str | Path, kind: str) -> tuple[dict, Path]:
     return manifest, data
 
 
-__all__ = ["FORMAT", "MANIFEST", "SaveTarget", "VERSION", "atomic_write_npz", "atomic_write_text",
-           "read_manifest", "read_mask", "write_mask", "write_rgb_png"]
+__all__ = [
+    "FORMAT",
+    "MANIFEST",
+    "VERSION",
+    "SaveTarget",
+    "atomic_write_npz",
+    "atomic_write_text",
+    "read_manifest",
+    "read_mask",
+    "write_mask",
+    "write_rgb_png",
+]

@@ -22,7 +22,7 @@ from ..backends import VideoBackend
 from ..errors import BackendError, DataError, PromptError, UnknownNameError
 from ..io.frames import FrameSource
 from ..types import FrameMasks
-from .actions import (Action, AddObject, AddPoints, ClearPrompts, Propagate, RemoveObject, SetBox, SetMask)
+from .actions import Action, AddObject, AddPoints, ClearPrompts, Propagate, RemoveObject, SetBox, SetMask
 from .base import SessionBase
 from .capabilities import _supports_snapshots
 from .state import ObjectTable, PackedMask, Prompt, VideoState, default_color, frozen

@@ -147,7 +147,7 @@ class Worker:
                 self._running = job
             try:
                 result = job.fn(*job.args, **job.kwargs)
-            except BaseException as exc:  # noqa: BLE001 - handed to the future's owner
+            except BaseException as exc:  # handed to the future's owner
                 job.future.set_exception(exc)
             else:
                 job.future.set_result(result)

@@ -33,7 +33,7 @@ from ..errors import UnknownNameError
 from ..runners.card import UNTRAINED_BANNER
 from ..runners.runs_index import load_click_curves, load_frame_curves, load_runs, load_vos_sequences
 
-__all__ = ["FILTERS", "FIGURES", "MetricDashboard"]
+__all__ = ["FIGURES", "FILTERS", "MetricDashboard"]
 
 FILTERS = ("backend", "model", "dataset", "runs")
 """Names of the filter widgets (:attr:`MetricDashboard.filters`)."""

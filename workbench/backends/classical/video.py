@@ -339,7 +339,7 @@ class FlowVideoBackend:
 
     def _track(self, order: list[int]) -> Iterator[FrameMasks]:
         h, w = self._shape()
-        tracks: dict[int, tuple[np.ndarray, object] | None] = {o: None for o in self._obj_ids}
+        tracks: dict[int, tuple[np.ndarray, object] | None] = dict.fromkeys(self._obj_ids)
         for obj_id in self._obj_ids:  # continue from an earlier result on the start frame
             out = self._output(obj_id, order[0]) if order else None
             if out is not None and order[0] not in self._prompts.get(obj_id, {}):

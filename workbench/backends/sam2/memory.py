@@ -72,7 +72,8 @@ class SpillStore:
     """
 
     def __init__(self, folder=None):
-        self._file = tempfile.TemporaryFile(dir=None if folder is None else str(folder))
+        # held open for the store's lifetime (closed in close() or when garbage-collected)
+        self._file = tempfile.TemporaryFile(dir=None if folder is None else str(folder))  # noqa: SIM115
         self._fd = self._file.fileno()
         self._lock = threading.Lock()
         self.bytes_written = 0
@@ -134,7 +135,7 @@ class SpilledOutput(dict):
         return self._load(dict.__getitem__(self, key))
 
     def get(self, key, default=None):
-        return self[key] if key in self else default
+        return self[key] if key in self else default  # noqa: SIM401 - self[key] loads spilled values
 
     def values(self):
         return [self[k] for k in self]

@@ -27,7 +27,8 @@ def set_threads(n: int | None) -> int:
 
 def runtime_info(device: str) -> dict:
     """Versions and hardware: ``torch``, ``sam2``, ``cuda`` (None on CPU), ``gpu`` name, ``threads``."""
-    from importlib.metadata import PackageNotFoundError, version as _v
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as _v
 
     def _version(name: str) -> str:
         try:

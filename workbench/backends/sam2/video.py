@@ -17,10 +17,9 @@ import torch
 from ...errors import BackendError, ConfigError, PromptError, UnknownNameError
 from ...io.frames import FrameSource
 from ...types import FrameMasks, ModelInfo
-from .frames import IMG_MEAN, IMG_STD, LazyFrames, PreparedFrames, install_loader_hook, preload_bytes, \
-    preprocess_frame
 from ..base import with_extra
 from ..validate import check_box, check_frame_obj, check_mask, check_video_points
+from .frames import IMG_MEAN, IMG_STD, LazyFrames, PreparedFrames, install_loader_hook, preload_bytes, preprocess_frame
 from .loading import autocast_context, enable_tf32, resolve_precision
 from .memory import MEMORY_MODES, SpilledOutput, StateTrimmer, state_nbytes, tracking_window
 
@@ -445,4 +444,4 @@ class SAM2VideoBackend:
             self.predictor.remove_object(state, obj_id, strict=True, need_output=False)
 
 
-__all__ = ["IMG_MEAN", "IMG_STD", "LazyFrames", "MEMORY_MODES", "PreparedFrames", "SAM2VideoBackend", "preprocess_frame"]
+__all__ = ["IMG_MEAN", "IMG_STD", "MEMORY_MODES", "LazyFrames", "PreparedFrames", "SAM2VideoBackend", "preprocess_frame"]

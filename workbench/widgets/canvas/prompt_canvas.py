@@ -367,7 +367,7 @@ class PromptCanvas(W.VBox):
         def run(*args, **kwargs):
             try:
                 return fn(*args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - shown to the user instead of a traceback
+            except Exception as exc:  # shown to the user instead of a traceback
                 self._show_error(exc)
                 return None
         return run
@@ -614,4 +614,4 @@ def sync_object_selector(widget, selector) -> bool:
         widget._syncing = False
 
 
-__all__ = ["KEYS", "MODES", "PromptCanvas", "ZOOM_STEP", "sync_object_selector"]
+__all__ = ["KEYS", "MODES", "ZOOM_STEP", "PromptCanvas", "sync_object_selector"]

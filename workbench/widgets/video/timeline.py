@@ -371,7 +371,7 @@ class TimelineStrip(W.VBox):
                 run.append(pts[i])
                 continue
             if len(run) == 1:
-                cv2.circle(img, (int(round(run[0][0])), int(round(run[0][1]))), 1, rgb, -1, cv2.LINE_AA)
+                cv2.circle(img, (round(float(run[0][0])), round(float(run[0][1]))), 1, rgb, -1, cv2.LINE_AA)
             elif run:
                 cv2.polylines(img, [np.round(np.array(run)).astype(np.int32)], False, rgb, 1, cv2.LINE_AA)
             run = []
@@ -400,7 +400,7 @@ class TimelineStrip(W.VBox):
         if d is None or not d.obj_ids:
             return f"frame {f}: no objects"
         parts = []
-        for r, oid in enumerate(d.obj_ids):
+        for r in range(len(d.obj_ids)):
             if not d.tracked[r, f]:
                 s = "not tracked"
             else:
@@ -422,8 +422,8 @@ class TimelineStrip(W.VBox):
         from PIL import Image
 
         rgb = self.rgb.copy()
-        x0 = int(round(self.x_of(self.frame_idx)))
-        x1 = max(x0 + 1, int(round(self.x_of(self.frame_idx + 1))))
+        x0 = round(float(self.x_of(self.frame_idx)))
+        x1 = max(x0 + 1, round(float(self.x_of(self.frame_idx + 1))))
         h = rgb.shape[0] - AXIS_H
         rgb[:h, x0:x1] = (0.75 * rgb[:h, x0:x1] + 0.25 * np.array([229, 57, 53])).astype(np.uint8)
         return Image.fromarray(rgb)
