@@ -276,7 +276,7 @@ def check_video_points(point_coords: object, point_labels: object,
     PromptError
     """
     coords, labels = check_points(point_coords, point_labels, hw)
-    if coords is None:
+    if coords is None or labels is None:
         raise PromptError("add_points needs at least one point: point_coords (N, 2) x, y pixels and "
                           "point_labels (N,), N >= 1.")
     return coords, labels

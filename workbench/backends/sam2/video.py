@@ -219,7 +219,8 @@ class SAM2VideoBackend:
             source = video if isinstance(video, FrameSource) else FrameSource(video, cache_size=2)
         lazy = self.lazy_frames
         if lazy is None:
-            lazy = preload_bytes(n_jpeg or len(source), size) > self.preload_limit_mb * 2**20
+            lazy = preload_bytes(n_jpeg if source is None else len(source), size) > self.preload_limit_mb * 2**20
+        src: str | PreparedFrames
         if n_jpeg and not lazy:
             src = str(video)
         else:
@@ -412,7 +413,7 @@ class SAM2VideoBackend:
             copied = {k: _copy_tree(state[k], clone_tensors) for k in self._SNAPSHOT_KEYS}
         return {"video": weakref.ref(state["images"]), "state": copied}
 
-    def restore(self, snapshot: dict) -> None:
+    def restore(self, snapshot: object) -> None:
         """Put back a :meth:`snapshot` (copied again, so it can be restored more than once).
 
         Raises
@@ -422,7 +423,7 @@ class SAM2VideoBackend:
         """
         state = self._require_state()
         ref = snapshot.get("video") if isinstance(snapshot, dict) else None
-        if not callable(ref) or ref() is not state["images"]:
+        if not isinstance(snapshot, dict) or not callable(ref) or ref() is not state["images"]:
             raise BackendError("This snapshot belongs to another video (init_state was called since); "
                                "it cannot be restored.")
         with torch.inference_mode():
