@@ -47,7 +47,7 @@ def check_color(color) -> tuple[int, int, int]:
         raise PromptError(f"color must be three integers (R, G, B) in 0..255; got {color!r}.") from exc
     if len(rgb) != 3 or not all(0 <= c <= 255 for c in rgb):
         raise PromptError(f"color must be three integers (R, G, B) in 0..255; got {color!r}.")
-    return rgb  # type: ignore[return-value]
+    return rgb
 
 
 @dataclass(frozen=True)

@@ -103,9 +103,9 @@ class Worker:
         with self._cv:
             if self._closed:
                 raise BackendError("This worker was shut down; create a new session (or Worker) to run more jobs.")
-            superseded = []
+            superseded: list[_Job] = []
             if key is not None:
-                keep = deque()
+                keep: deque[_Job] = deque()
                 for job in self._pending:
                     (superseded if job.key == key else keep).append(job)
                 self._pending = keep
