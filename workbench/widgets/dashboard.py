@@ -117,6 +117,7 @@ class MetricDashboard:
         try:
             for name, w in self.filters.items():
                 old = set(w.value)
+                opts: list[tuple[str, str]] | list[str]
                 if name == "runs":
                     opts = [(f"{r.run_id}: {r.legend} · {r.dataset}", r.run_id) for r in self.runs.itertuples()]
                 else:

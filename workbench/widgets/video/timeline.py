@@ -29,6 +29,7 @@ import ipywidgets as W
 import numpy as np
 from ipycanvas import MultiCanvas
 
+from ...errors import ConfigError
 from ...metrics.image import iou
 from ..canvas.draw import DRAW_LOCK, hold_canvas, put_encoded
 
@@ -166,7 +167,7 @@ def timeline_data(session, gt: np.ndarray | None = None, cache: dict | None = No
             tracked[r, f], area[r, f] = True, pm.area
             if pm.score is not None:
                 score[r, f] = pm.score
-            if j is not None and oid in gt_ids:
+            if j is not None and gt is not None and oid in gt_ids:
                 hit = cache.get((f, oid))
                 if hit is None or hit[0] is not pm:
                     g = gt[f]
@@ -421,6 +422,8 @@ class TimelineStrip(W.VBox):
         """The strip with the cursor as a ``PIL.Image`` (for static notebook output)."""
         from PIL import Image
 
+        if self.rgb is None:  # refresh() (run by __init__) draws it
+            raise ConfigError("The timeline has not been drawn yet: call refresh() first.")
         rgb = self.rgb.copy()
         x0 = round(float(self.x_of(self.frame_idx)))
         x1 = max(x0 + 1, round(float(self.x_of(self.frame_idx + 1))))
