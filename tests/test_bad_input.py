@@ -145,7 +145,7 @@ def _one_item(data_dir: Path, tmp_path: Path, name: str, encoding: str, mask: np
 
 def test_binary_and_grabcut_masks_with_unexpected_values_are_refused(data_dir, tmp_path):
     real = _one_item(data_dir, tmp_path, "real", "grabcut")
-    image, gt, ignore = real.load()
+    _image, gt, ignore = real.load()
     assert ignore.any() and gt.any()
     raw = read_palette_mask(real.mask_path)
     with pytest.raises(DataError, match=r"value\(s\) 128 besides 0/255 or 0/1"):
@@ -192,7 +192,7 @@ def test_gaps_in_frame_numbering_are_refused_or_explicitly_allowed(davis_dir, tm
         FrameSource(folder)
     assert "allow_gaps=True" in str(err.value)
     with pytest.raises(DataError, match="gaps"):
-        VideoItem("gaps", folder, None).num_frames
+        _ = VideoItem("gaps", folder, None).num_frames
     src = FrameSource(folder, allow_gaps=True)
     assert len(src) == 5 and src.frame_files[2].name == "00003.jpg"
     np.testing.assert_array_equal(src[2], read_image(folder / "00003.jpg"))

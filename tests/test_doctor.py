@@ -33,7 +33,7 @@ def test_disabled_widget_extension_is_a_problem_with_the_enable_command() -> Non
 
 
 def test_missing_extension_says_reinstall() -> None:
-    checks = {c.name: c for c in doctor.check_jupyter(lambda: {})}
+    checks = {c.name: c for c in doctor.check_jupyter(dict)}
     assert all(checks[d].ok is False and "Reinstall" in checks[d].fix for d in doctor.LAB_EXTENSIONS)
 
 

@@ -29,14 +29,18 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .bench_table import UNTRAINED, format_table
 from .errors import ConfigError, DatasetNotFoundError, UnknownNameError
+
+if TYPE_CHECKING:
+    from .sessions import ImageSession
 
 SECTIONS = ("fps", "click", "memory", "widget")
 PUBLISHED_A100_FPS = {"sam2.1_hiera_tiny": 91.2, "sam2.1_hiera_small": 84.8, "sam2.1_hiera_base_plus": 64.1,
@@ -73,7 +77,7 @@ class BenchOptions:
     out: str | None = "bench_results.json"
     data_dir: str | None = None
 
-    def resolved(self) -> BenchOptions:
+    def resolved(self) -> ResolvedBenchOptions:
         """Fill the defaults: 1024 px, all 200 frames, 5 repeats on CUDA; 256 px, 24 frames,
         3 repeats, memory runs at 64 px on CPU; ``smoke``: 256 px, 3 frames, 1 repeat, 3 clicks,
         memory 4 vs 8 frames.
@@ -89,15 +93,18 @@ class BenchOptions:
             raise UnknownNameError("bench section", bad[0], SECTIONS)
         device = ("cuda" if cuda_available() else "cpu") if self.device == "auto" else self.device
         gpu = device.startswith("cuda")
+        d: dict[str, Any]
         if self.smoke:
             d = dict(image_size=256, repeats=1, frames=3, clicks=3, memory_frames=(4, 8), memory_image_size=256,
                      warmup=False)
         else:
             d = dict(image_size=1024 if gpu else 256, repeats=5 if gpu else 3, frames=200 if gpu else 24, clicks=30,
                      memory_frames=(200, 2000), memory_image_size=None if gpu else 64, warmup=True)
-        o = replace(self, device=device, **{k: v if getattr(self, k) is None else getattr(self, k) for k, v in d.items()})
-        if o.memory_image_size is None:
-            o.memory_image_size = o.image_size
+        values: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(device=device, **{k: v if values[k] is None else values[k] for k, v in d.items()})
+        if values["memory_image_size"] is None:
+            values["memory_image_size"] = values["image_size"]
+        o = ResolvedBenchOptions(**values)
         if min(o.repeats, o.frames, o.clicks) < 1 or len(o.memory_frames) != 2 or min(o.memory_frames) < 2:
             raise ConfigError(f"repeats, frames and clicks must be >= 1 and --memory-frames two lengths >= 2; got "
                               f"repeats={o.repeats}, frames={o.frames}, clicks={o.clicks}, "
@@ -105,8 +112,23 @@ class BenchOptions:
         return o
 
 
+@dataclass
+class ResolvedBenchOptions(BenchOptions):
+    """:class:`BenchOptions` after :meth:`~BenchOptions.resolved` (what the sections run with):
+    the device chosen and the device-dependent defaults filled in. The fields are those of
+    :class:`BenchOptions`, in the same order."""
+
+    image_size: int = 0
+    repeats: int = 0
+    frames: int = 0
+    clicks: int = 0
+    memory_frames: tuple[int, int] = (0, 0)
+    memory_image_size: int = 0
+    warmup: bool = False
+
+
 # -- helpers -------------------------------------------------------------------------------------
-def _bedroom(o: BenchOptions) -> Path:
+def _bedroom(o: ResolvedBenchOptions) -> Path:
     from .config import data_dir
 
     root = Path(o.data_dir) if o.data_dir else data_dir(required=True)
@@ -144,7 +166,7 @@ def _log(msg: str) -> None:
 
 
 # -- fps ------------------------------------------------------------------------------------------
-def bench_fps(o: BenchOptions, model: str | None = None) -> dict:
+def bench_fps(o: ResolvedBenchOptions, model: str | None = None) -> dict:
     """Propagation fps, raw loop vs VideoSession (preloaded and lazy frames), ``o.frames`` frames."""
     from .backends.sam2.reference import RawVideoLoop, VideoPrompt, build_video_model
     from .backends.sam2.video import SAM2VideoBackend
@@ -177,7 +199,8 @@ def bench_fps(o: BenchOptions, model: str | None = None) -> dict:
 
     for k in ("raw", *sessions) if o.warmup else ():
         run(k, min(n, 4))
-    runs, cpu = {k: [] for k in ("raw", *sessions)}, {k: [] for k in ("raw", *sessions)}
+    runs: dict[str, list[float]] = {k: [] for k in ("raw", *sessions)}
+    cpu: dict[str, list[float]] = {k: [] for k in ("raw", *sessions)}
     for r in range(o.repeats):
         for k in ["raw", *sessions] if r % 2 == 0 else [*sessions, "raw"]:
             fw, fc = run(k, n)
@@ -187,7 +210,7 @@ def bench_fps(o: BenchOptions, model: str | None = None) -> dict:
     for s in sessions.values():
         s.close()
     tmp.cleanup()
-    out = {"model": model, "frames": n, "objects": 1, "prompt_xy": list(PROMPT_XY), "runs_fps": runs,
+    out: dict[str, Any] = {"model": model, "frames": n, "objects": 1, "prompt_xy": list(PROMPT_XY), "runs_fps": runs,
            "runs_cpu_fps": cpu, "raw_fps": _median(runs["raw"]), "raw_cpu_fps": _median(cpu["raw"])}
     for k in sessions:
         sfx = "" if k == "workbench" else "_lazy"
@@ -220,7 +243,7 @@ def numpy_overlay_encoder() -> OverlayEncoder:
     return "numpy RGBA", encode
 
 
-def _image_pair(o: BenchOptions):
+def _image_pair(o: ResolvedBenchOptions):
     from .backends.sam2.reference import image_pair
     from .io.images import read_image
 
@@ -228,7 +251,7 @@ def _image_pair(o: BenchOptions):
     return (image, *image_pair(o.model, o.checkpoint, o.device, o.image_size, o.precision, image))
 
 
-def bench_click(o: BenchOptions, overlay: OverlayEncoder | None = None) -> dict:
+def bench_click(o: ResolvedBenchOptions, overlay: OverlayEncoder | None = None) -> dict:
     """Click latency with a cached embedding: ImageSession.add_point + overlay vs raw predict.
     ``overlay``: the overlay encoder timed with each click (default :func:`numpy_overlay_encoder`)."""
     from .sessions import ImageSession
@@ -237,10 +260,12 @@ def bench_click(o: BenchOptions, overlay: OverlayEncoder | None = None) -> dict:
     s = ImageSession(backend, image)
     enc_name, encode = overlay if overlay is not None else numpy_overlay_encoder()
     color = s.objects[1].color
-    t_raw, t_wb, t_enc = [], [], []
+    t_raw: list[float] = []
+    t_wb: list[float] = []
+    t_enc: list[float] = []
     for i in range(o.clicks + (1 if o.warmup else 0)):
         x, y = CLICKS_XY[i % len(CLICKS_XY)]
-        pair = {}
+        pair: dict[str, float] = {}
         for k in (("raw", "wb") if i % 2 == 0 else ("wb", "raw")):
             t0 = time.perf_counter()
             if k == "raw":
@@ -257,7 +282,7 @@ def bench_click(o: BenchOptions, overlay: OverlayEncoder | None = None) -> dict:
             t_wb.append(pair["wb"])
             t_enc.append(pair["enc"])
     over = [w - r for w, r in zip(t_wb, t_raw)]
-    out = {"clicks": len(t_raw), "overlay_encoder": enc_name, "raw_ms": _q(t_raw), "workbench_ms": _q(t_wb),
+    out: dict[str, Any] = {"clicks": len(t_raw), "overlay_encoder": enc_name, "raw_ms": _q(t_raw), "workbench_ms": _q(t_wb),
            "overhead_ms": _q(over), "overlay_ms": _q(t_enc), "ratio": _median([w / r for w, r in zip(t_wb, t_raw)]),
            "goal": GOALS["click"]}
     out["met"] = bool(out["overhead_ms"]["p50"] <= 10.0 or out["ratio"] <= 1.10)
@@ -265,7 +290,7 @@ def bench_click(o: BenchOptions, overlay: OverlayEncoder | None = None) -> dict:
 
 
 # -- widget ---------------------------------------------------------------------------------------
-CanvasTimings = Callable[[object, Sequence[tuple[int, int]], int, bool], dict]
+CanvasTimings = Callable[["ImageSession", Sequence[tuple[int, int]], int, bool], dict]
 """``timings(session, clicks_xy, n_clicks, warmup) -> {"overhead_ms": [...], "wall_minus_session_ms":
 [...]}`` (or ``{"failed": reason}``): clicks through a PromptCanvas on an ImageSession,
 :func:`workbench.widgets.bench.canvas_click_timings`."""
@@ -274,7 +299,7 @@ WIDGET_SECTION_MISSING = ("the widget section is run by the `workbench bench` co
                           "workbench.widgets.bench); this entry point runs the core sections only")
 
 
-def bench_widget(o: BenchOptions, timings: CanvasTimings | None = None) -> dict:
+def bench_widget(o: ResolvedBenchOptions, timings: CanvasTimings | None = None) -> dict:
     """PromptCanvas overhead per click (its ``last_overhead_ms``), model time excluded.
     ``timings`` does the clicking in the widget layer; without it the section is "not available"."""
     if timings is None:
@@ -287,13 +312,13 @@ def bench_widget(o: BenchOptions, timings: CanvasTimings | None = None) -> dict:
     if "failed" in t:
         return {"available": False, "reason": f"the simulated click failed: {t['failed']}"}
     over, e2e = t["overhead_ms"], t["wall_minus_session_ms"]
-    out = {"available": True, "clicks": len(over), "overhead_ms": _q(over), "wall_minus_session_ms": _q(e2e),
+    out: dict[str, Any] = {"available": True, "clicks": len(over), "overhead_ms": _q(over), "wall_minus_session_ms": _q(e2e),
            "goal": GOALS["widget"]}
     out["met"] = bool(out["overhead_ms"]["p50"] <= 15.0)
     return out
 
 
-SectionFn = Callable[[BenchOptions], dict]
+SectionFn = Callable[[ResolvedBenchOptions], dict]
 """A section: ``fn(resolved options) -> results dict``."""
 
 
@@ -317,11 +342,12 @@ def _same_masks(a: Path, b: Path) -> bool:
         return sorted(x.files) == sorted(y.files) and bool(x.files) and all(np.array_equal(x[k], y[k]) for k in x.files)
 
 
-def bench_memory(o: BenchOptions) -> dict:
+def bench_memory(o: ResolvedBenchOptions) -> dict:
     """Peak memory of raw ``init_state`` + tracking vs the bounded backend, at two lengths."""
     short, long = o.memory_frames
     keep = min(200, short, o.memory_track or short)
-    runs, tmp = {}, tempfile.TemporaryDirectory(prefix="wb-bench-mem-")
+    runs: dict[str, dict] = {}
+    tmp = tempfile.TemporaryDirectory(prefix="wb-bench-mem-")
     root = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     for n in (short, long):
@@ -348,7 +374,7 @@ def bench_memory(o: BenchOptions) -> dict:
     def get(impl, n, what):
         return runs[f"{impl}@{n}"][what]
 
-    out = {"image_size": o.memory_image_size, "frames": [short, long], "tracked": o.memory_track or "all",
+    out: dict[str, Any] = {"image_size": o.memory_image_size, "frames": [short, long], "tracked": o.memory_track or "all",
            "objects": 2, "runs": runs,
            "masks_identical_first_frames": keep, "masks_identical": all(same.values())}
     for what, tag in (("peak_rss_bytes", ""), ("video_rss_bytes", "_video")):
@@ -375,11 +401,11 @@ def run_bench(options: BenchOptions, sections: Mapping[str, SectionFn] | None = 
     set_threads(o.threads)
     if o.checkpoint == "random":
         _log(f"!!! {UNTRAINED} !!!")
-    results = {"meta": {**{k: v for k, v in asdict(o).items() if k != "data_dir"},
+    results: dict[str, Any] = {"meta": {**{k: v for k, v in asdict(o).items() if k != "data_dir"},
                         **runtime_info(o.device), "python": platform.python_version(), "cpus": os.cpu_count(),
                         "untrained": o.checkpoint == "random", "date": time.strftime("%Y-%m-%d %H:%M:%S")}}
-    fns = {"fps": bench_fps, "click": bench_click, "memory": bench_memory, "widget": bench_widget,
-           **(sections or {})}
+    fns: dict[str, SectionFn] = {"fps": bench_fps, "click": bench_click, "memory": bench_memory,
+                                 "widget": bench_widget, **(sections or {})}
     for name in SECTIONS:
         if name in o.only:
             _log(f"section {name} ...")

@@ -54,7 +54,7 @@ def format_table(results: dict) -> str:
                      f"{g['ratio']:.3f}", f"A100 published {g['published_a100_fps']}", yn[g["met"]]))
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(str(v).ljust(widths[i]) for i, v in enumerate(r)).rstrip() for r in rows]
-    return "\n".join(head + [lines[0], "-" * len(lines[0]), *lines[1:]])
+    return "\n".join([*head, lines[0], "-" * len(lines[0]), *lines[1:]])
 
 
 __all__ = ["UNTRAINED", "format_table"]

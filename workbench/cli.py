@@ -146,7 +146,7 @@ def bench_sections() -> dict:
 
     try:  # the widget layer is only read here, to time it
         from .widgets.bench import canvas_click_timings, overlay_encoder
-    except Exception as exc:  # noqa: BLE001 - any import problem means "not measurable here"
+    except Exception as exc:  # any import problem means "not measurable here"
         return {"widget": unavailable(f"workbench.widgets.canvas.prompt_canvas is not importable: {exc!r}")}
     return {"click": partial(bench_click, overlay=overlay_encoder()),
             "widget": partial(bench_widget, timings=canvas_click_timings)}

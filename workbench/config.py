@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal, overload
 
 from .errors import ConfigError
 
@@ -11,6 +12,10 @@ CHECKPOINT_DIR_ENV = "SAM2_CHECKPOINT_DIR"
 REPORTS_DIR_ENV = "WORKBENCH_REPORTS_DIR"
 
 
+@overload
+def data_dir(required: Literal[True]) -> Path: ...
+@overload
+def data_dir(required: bool = False) -> Path | None: ...
 def data_dir(required: bool = False) -> Path | None:
     """Root of the evaluation data (``$WORKBENCH_DATA_DIR``), or None when unset.
 

@@ -299,7 +299,7 @@ def test_generate_masks_with_the_official_generator(random_image_backend, grabcu
         seg = r["segmentation"]
         assert seg.shape == img.shape[:2] and seg.dtype == bool and int(seg.sum()) == r["area"]
         x, y, bw, bh = r["bbox"]
-        assert 0 <= x and 0 <= y and x + bw <= img.shape[1] and y + bh <= img.shape[0]
+        assert x >= 0 and y >= 0 and x + bw <= img.shape[1] and y + bh <= img.shape[0]
     with pytest.raises(UnknownNameError, match="points_per_side"):
         random_image_backend.generate_masks(img, points_per_sid=4)
     with pytest.raises(ConfigError):

@@ -14,7 +14,13 @@ from PIL import Image
 from workbench.backends import CAPABILITIES, MaskGenerator, Snapshotable, make_image_backend, supports
 from workbench.backends.classical import FlowVideoBackend, GrabCutImageBackend
 from workbench.backends.validate import (
-    check_box, check_frame_obj, check_image, check_mask, check_mask_input, check_points, check_prompt,
+    check_box,
+    check_frame_obj,
+    check_image,
+    check_mask,
+    check_mask_input,
+    check_points,
+    check_prompt,
 )
 from workbench.errors import BackendError, DataError, PromptError, WorkbenchError
 

@@ -10,13 +10,14 @@ A server or browser that cannot start FAILS the tests (never skips): CI runs the
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from labdriver import LabError, LabServer, NotebookPage, inject_parameters, launch_chromium  # noqa: E402
+from labdriver import LabError, LabServer, NotebookPage, inject_parameters, launch_chromium
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
@@ -90,7 +91,7 @@ def open_notebook(lab_server, chromium, screenshot_dir, request):
         pages.append(nb)
         try:
             nb.open()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             pytest.fail(f"JupyterLab did not open {name}: {exc}\n{lab_server.log_tail(2000)}")
         probe = lab_server.probe(name)
         probes.append(probe)
@@ -100,19 +101,15 @@ def open_notebook(lab_server, chromium, screenshot_dir, request):
     failed = getattr(request.node, "rep_call", None)
     for nb in pages:
         if failed is not None and failed.failed:
-            try:
+            with contextlib.suppress(Exception):  # best effort
                 nb.page.screenshot(path=str(screenshot_dir / f"{request.node.name}-failure.png"), full_page=True)
-            except Exception:  # noqa: BLE001 - best effort
-                pass
     for probe in probes:
         probe.close()
     for ctx in contexts:
         ctx.close()
     for nb in pages:  # shut the notebook's kernel down: the next test has the CPU to itself
-        try:
+        with contextlib.suppress(Exception):  # best effort; the server's shutdown stops it anyway
             lab_server.close_session(nb.notebook)
-        except Exception:  # noqa: BLE001 - best effort; the server's shutdown stops it anyway
-            pass
 
 
 @pytest.hookimpl(wrapper=True)

@@ -15,6 +15,7 @@ Failures raise ``LabError`` with the server log tail, so a broken setup fails th
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -125,7 +126,7 @@ class LabServer:
                "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
                f"--LabServerApp.user_settings_dir={settings}",
                f"--LabServerApp.workspaces_dir={self.state / 'workspaces'}"]
-        self._log = open(self.log_path, "wb")
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - stays open for the server's lifetime; closed in stop()
         self.proc = subprocess.Popen(cmd, cwd=self.root, env=env, stdout=self._log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         deadline = time.monotonic() + timeout
@@ -149,10 +150,8 @@ class LabServer:
         if self.proc is None:
             return
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(urllib.error.URLError, OSError, ValueError):
                 self.api("/api/shutdown", method="POST", timeout=10)
-            except (urllib.error.URLError, OSError, ValueError):
-                pass
             try:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -283,7 +282,7 @@ def launch_chromium(playwright):
         raise LabError("Chromium not found on PATH: install it with `make browser` (apt-get install chromium).")
     try:
         return playwright.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True, timeout=60_000)
-    except Exception as exc:  # noqa: BLE001 - reported as a test failure with the cause
+    except Exception as exc:  # reported as a test failure with the cause
         raise LabError(f"Chromium at {exe} failed to start under Playwright: {exc}") from exc
 
 

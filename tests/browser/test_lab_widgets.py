@@ -118,7 +118,7 @@ def test_quickstart_click_on_canvas(open_notebook, screenshot_dir):
         return (shot, data) if err < 20 else None
 
     try:
-        after, after_png = wait_until(overlay_drawn, 30, what="object overlay on the canvas")
+        after, _after_png = wait_until(overlay_drawn, 30, what="object overlay on the canvas")
     finally:
         (screenshot_dir / "quickstart-after.png").write_bytes(canvas_el.screenshot())
         page.screenshot(path=str(screenshot_dir / "quickstart-page.png"))
@@ -172,8 +172,8 @@ def test_video_annotator_frame_controls(open_notebook, screenshot_dir):
     wait_until(lambda: np.abs(_png(canvas_el.screenshot()).astype(np.int16) - _png(shot0)).mean() > 1.0, 30,
                what="canvas showing a different frame")
     # the propagated mask of the shown frame is there
-    assert probe.eval("ann.frame_idx == %d and any(bool(m.any()) for m in ann.canvas.target.masks().values())"
-                      % (start + 1)) is True
+    assert probe.eval(f"ann.frame_idx == {start + 1} and any(bool(m.any()) for m in ann.canvas.target.masks().values())"
+                      ) is True
     root.screenshot(path=str(screenshot_dir / "video_annotator.png"))
 
     # the timeline's name column: the object label and its "mean J" line do not overlap, as

@@ -2,6 +2,7 @@
 monotonicity, identity at severity 0, real JPEG re-encoding, occluder masks and motion."""
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import cv2
@@ -49,9 +50,9 @@ def davis_frames(davis_dir: Path) -> np.ndarray:
 @pytest.mark.parametrize("kind", CORRUPTIONS)
 def test_psnr_decreases_with_severity_on_real_images(grabcut_images, kind):
     for img in grabcut_images:
-        psnrs = [_psnr(img, corrupt(img, kind, s, seed=7)) for s in range(0, 6)]
+        psnrs = [_psnr(img, corrupt(img, kind, s, seed=7)) for s in range(6)]
         assert psnrs[0] == float("inf")  # severity 0 is the identity
-        assert all(a > b for a, b in zip(psnrs, psnrs[1:])), (kind, psnrs)
+        assert all(a > b for a, b in pairwise(psnrs)), (kind, psnrs)
         assert psnrs[5] < 35.0, (kind, psnrs)  # severity 5 is a visible change
 
 
@@ -129,7 +130,7 @@ def test_occluder_mask_grows_nested_and_matches_the_painted_pixels(image):
     masks = [occluder_mask(image.shape, s, seed=4) for s in range(6)]
     assert not masks[0].any()
     areas = [m.mean() for m in masks]
-    assert all(a < b for a, b in zip(areas, areas[1:]))
+    assert all(a < b for a, b in pairwise(areas))
     for s in range(1, 6):
         assert abs(areas[s] - SEVERITY_PARAMS["occluder"][s - 1]) < 0.01
         assert not (masks[s - 1] & ~masks[s]).any()  # nested: same centre and aspect

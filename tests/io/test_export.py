@@ -13,8 +13,14 @@ import pytest
 from PIL import Image
 
 from workbench.errors import DataError, ResultsFormatError
-from workbench.io.export import (export_coco_rle, export_davis_pngs, export_overlay_mp4, load_coco_rle,
-                                 session_colors, session_label_maps)
+from workbench.io.export import (
+    export_coco_rle,
+    export_davis_pngs,
+    export_overlay_mp4,
+    load_coco_rle,
+    session_colors,
+    session_label_maps,
+)
 from workbench.io.frames import FrameSource
 from workbench.io.images import DAVIS_PALETTE, read_palette_mask
 

@@ -58,7 +58,7 @@ def test_davis_sequences_and_annotations(davis_dir):
 def test_samples_need_no_data_folder():
     items = sample_items()
     assert len(items) >= 3
-    image, gt, ignore = items[0].load()
+    image, gt, _ignore = items[0].load()
     assert image.shape[:2] == gt.shape and gt.any()
 
 

@@ -155,7 +155,7 @@ def test_volume_errors(tmp_path, data_dir):
         return path
 
     img = save(np.arange(48, dtype=np.int16).reshape(4, 4, 3), "img.nii.gz")
-    volume, mask, spacing = VolumeItem("ok", img, save(np.ones((4, 4, 3), np.uint8), "m.nii.gz")).load()
+    volume, _mask, spacing = VolumeItem("ok", img, save(np.ones((4, 4, 3), np.uint8), "m.nii.gz")).load()
     assert volume.shape == (3, 4, 4) and spacing == (2.0, 0.5, 0.5)
     assert volume[1, 2, 3] == 2 * 12 + 3 * 3 + 1  # voxel (i=2, j=3, k=1) is volume[k, i, j]
     with pytest.raises(DataError, match="same voxel grid"):

@@ -164,7 +164,7 @@ def test_first_and_last_results_frames_not_needed(davis_dir, golden_dir, golden,
 
 def test_results_size_mismatch_and_unknown_sequence(davis_dir, tmp_path):
     gt = load_davis_gt(davis_dir, sequences="car-shadow")
-    names, ids = gt.read("car-shadow")
+    names, _ids = gt.read("car-shadow")
     res = tmp_path / "res"
     for n in names:
         write_palette_mask(res / "car-shadow" / f"{n}.png", np.zeros((240, 427), np.uint8))
@@ -196,7 +196,6 @@ def _two_object_tree(tmp_path: Path, n: int = 5, h: int = 40, w: int = 60):
 
 def test_multi_object_ids_matched_by_id(tmp_path):
     gt_root, obj1, obj2 = _two_object_tree(tmp_path)
-    h, w = obj1.shape
     # object 1 perfect; object 2 shifted right by 5 columns: |A∩B| = 50, |A∪B| = 150.
     pred_ids = obj1 * 1 + np.roll(obj2, 5, axis=1) * 2
     res = tmp_path / "res"

@@ -215,7 +215,7 @@ def test_protocol_noc_by_hand(grabcut_dir):
 
     run = run_click_protocol(ScriptedBackend(masks, gt), image, gt, ignore, max_clicks=6,
                              multimask="never")
-    assert run.ious == pytest.approx(by_hand + [1.0, 1.0])
+    assert run.ious == pytest.approx([*by_hand, 1.0, 1.0])
     assert run.noc(0.85) == 3 and run.noc(0.90) == 4 and run.noc(run.ious[1]) == 2  # >=
     assert run.noc(0.0) == 1 and run.noc(1.01) == 20 and run.noc(1.01, max_clicks=6) == 6
     assert run.noc(0.90, max_clicks=3) == 3  # only the first 3 clicks count
@@ -237,7 +237,7 @@ def test_protocol_noc_by_hand(grabcut_dir):
 
 
 def test_protocol_rejects_bad_input(grabcut_dir):
-    image, gt, ignore = _load(grabcut_dir, "106024")
+    image, gt, _ignore = _load(grabcut_dir, "106024")
     with pytest.raises(UnknownNameError, match="always"):
         run_click_protocol(DiskBackend(), image, gt, multimask="sometimes")
     with pytest.raises(DataError):

@@ -11,8 +11,7 @@ import pytest
 from workbench.errors import ConfigError, UnknownNameError
 from workbench.io.datasets import load_davis
 from workbench.runners import run_image_benchmark, run_vos_benchmark
-from workbench.runners.executors import (BackendSpec, LocalExecutor, RayExecutor, gpus_per_worker,
-                                         make_executor)
+from workbench.runners.executors import BackendSpec, LocalExecutor, RayExecutor, gpus_per_worker, make_executor
 from workbench.runners.items import VOSTask, comparable_outputs
 from workbench.runners.runlog import read_records
 
@@ -87,13 +86,13 @@ def test_worker_errors_reach_the_driver_as_the_original_error(tmp_path, davis_di
             list(pool.imap_unordered(VOSTask("scribble", 3, False, str(tmp_path)), [item]))
         assert err.value.name == "scribble" and "Ray worker pid" in err.value.__notes__[0]
         one.resource_wait_s = 0.5
-        with pytest.raises(ConfigError, match="0 CPUs and 0 GPUs free; 1 workers need 2 CPUs"):  # the open pool holds every CPU: refused, no hang
-            with one.pool(BackendSpec("video")):
-                pass
-    one.resource_wait_s = 30.0
-    with pytest.raises(UnknownNameError, match="classical"):  # raised while a worker builds its backend
-        with one.pool(BackendSpec("image", backend="sam3")):
+        with (pytest.raises(ConfigError, match="0 CPUs and 0 GPUs free; 1 workers need 2 CPUs"),  # the open pool holds every CPU: refused, no hang
+              one.pool(BackendSpec("video"))):
             pass
+    one.resource_wait_s = 30.0
+    with (pytest.raises(UnknownNameError, match="classical"),  # raised while a worker builds its backend
+          one.pool(BackendSpec("image", backend="sam3"))):
+        pass
     assert ray_executor.describe()["num_workers"] == 2
 
 

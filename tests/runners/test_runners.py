@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from workbench.errors import ConfigError, UnknownNameError
-from workbench.runners.vos_eval import evaluate_vos
 from workbench.runners import read_run, run_image_benchmark, run_vos_benchmark
 from workbench.runners.card import new_run_dir
+from workbench.runners.vos_eval import evaluate_vos
 
 pytestmark = pytest.mark.slow
 

@@ -15,11 +15,27 @@ import pytest
 
 import workbench.runners as runners_pkg
 from workbench.errors import ConfigError, UnknownNameError
-from workbench.protocols.specs import (SPEC_KINDS, BackendRequest, ImageRunSpec, VolumeRunSpec, VOSRunSpec,
-                                       image_datasets, spec_from_dict)
-from workbench.runners import (RUNNERS, ExecutionOptions, read_run, resume_run, run_image_benchmark, run_spec,
-                               run_volume_benchmark, run_vos_benchmark, spec_from_card)
-from workbench.runners import survey
+from workbench.protocols.specs import (
+    SPEC_KINDS,
+    BackendRequest,
+    ImageRunSpec,
+    VolumeRunSpec,
+    VOSRunSpec,
+    image_datasets,
+    spec_from_dict,
+)
+from workbench.runners import (
+    RUNNERS,
+    ExecutionOptions,
+    read_run,
+    resume_run,
+    run_image_benchmark,
+    run_spec,
+    run_volume_benchmark,
+    run_vos_benchmark,
+    spec_from_card,
+    survey,
+)
 from workbench.runners.items import ImageTask, VOSTask, comparable_outputs
 from workbench.runners.report import notebook_parameters
 from workbench.runners.runlog import read_records
@@ -321,7 +337,7 @@ def test_runners_package_has_no_import_cycle():
         state[node] = 1
         for dep in sorted(graph[node]):
             if state.get(dep) == 1:
-                cycles.append(stack[stack.index(dep):] + [dep])
+                cycles.append([*stack[stack.index(dep):], dep])
             elif dep not in state:
                 visit(dep, [*stack, dep])
         state[node] = 2

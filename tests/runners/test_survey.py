@@ -17,8 +17,7 @@ from workbench.errors import ConfigError, DataError, UnknownNameError
 from workbench.io.corruptions import corrupt, corrupt_frames
 from workbench.io.datasets import load_davis, load_image_set
 from workbench.io.frames import FrameSource
-from workbench.runners import read_run, run_image_benchmark, run_vos_benchmark
-from workbench.runners import survey
+from workbench.runners import read_run, run_image_benchmark, run_vos_benchmark, survey
 from workbench.runners import survey_tables as st
 from workbench.runners.image_runner import image_datasets
 from workbench.runners.items import ImageTask, VOSTask, comparable_outputs, corruption_seed
@@ -77,7 +76,7 @@ def test_survey_suite_is_registered():
 # --------------------------------------------------------------------------- corruptions in the tasks
 def test_image_task_gives_the_backend_the_corrupted_image(data_dir, tmp_path):
     item = load_image_set("grabcut", data_dir, 1)[0]
-    clean, gt, _ = item.load()
+    clean, _gt, _ = item.load()
     rec = Recorder(make_image_backend("classical"))
     record = ImageTask("grabcut", 1, "first", True, None, False, 1, str(tmp_path), "jpeg", 5, 7)(rec, item)
     expected = corrupt(clean, "jpeg", 5, corruption_seed(7, item.item_id))
@@ -321,7 +320,7 @@ def test_tables_hold_the_run_summaries(tiny_survey):
 
 @pytest.mark.slow
 def test_figures_and_notes_mark_untrained_rows(tiny_survey):
-    root, (img, med, vid, rob) = tiny_survey
+    root, _ = tiny_survey
     runs = st.collect_runs(reports_root=root)
     banner = st.untrained_banner(runs)
     assert "UNTRAINED" in banner and "sam2/sam2.1_hiera_tiny (UNTRAINED)" in banner

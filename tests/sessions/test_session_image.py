@@ -12,9 +12,23 @@ from workbench.backends.classical import GrabCutImageBackend
 from workbench.errors import DataError, PromptError, UnknownNameError
 from workbench.io.images import read_image, read_palette_mask
 from workbench.metrics.image import iou
-from workbench.sessions import (ACTION_TYPES, AddObject, AddPoints, ClearPrompts, ImageSession, Propagate,
-                                RecolorObject, Redo, RemoveObject, RenameObject, SelectCandidate, SetBox, SetMask,
-                                Undo, action_from_json)
+from workbench.sessions import (
+    ACTION_TYPES,
+    AddObject,
+    AddPoints,
+    ClearPrompts,
+    ImageSession,
+    Propagate,
+    RecolorObject,
+    Redo,
+    RemoveObject,
+    RenameObject,
+    SelectCandidate,
+    SetBox,
+    SetMask,
+    Undo,
+    action_from_json,
+)
 
 ITEM = "106024"
 
@@ -124,7 +138,7 @@ def test_selected_candidate_logits_feed_the_next_click(grabcut):
 def test_objects_and_errors(grabcut, backend):
     image, gt, _ = grabcut
     s = ImageSession(backend, image)
-    h, w = gt.shape
+    _h, w = gt.shape
     with pytest.raises(PromptError, match="outside"):
         s.add_point(w, 5)
     with pytest.raises(PromptError, match="outside"):

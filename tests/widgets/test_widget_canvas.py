@@ -16,9 +16,19 @@ from workbench.errors import ConfigError, PromptError, UnknownNameError
 from workbench.io.images import read_image, read_palette_mask
 from workbench.metrics.image import iou
 from workbench.sessions import SetMask, VideoSession, action_from_json, default_color
-from workbench.widgets import (DrawRecorder, MaskableImageSession, PromptCanvas, canvas_to_image, click_button,
-                               client_to_canvas, image_to_canvas, image_to_client, send_key, send_mouse,
-                               set_from_frontend)
+from workbench.widgets import (
+    DrawRecorder,
+    MaskableImageSession,
+    PromptCanvas,
+    canvas_to_image,
+    click_button,
+    client_to_canvas,
+    image_to_canvas,
+    image_to_client,
+    send_key,
+    send_mouse,
+    set_from_frontend,
+)
 
 ITEM = "106024"
 
@@ -319,7 +329,7 @@ def test_segment_everything_then_pick_a_mask_into_an_object(pc, grabcut):
     i = int(np.argmax([iou(r["segmentation"], gt) for r in recs]))
     col, row = _inside(panel._index == i)
     assert panel.record_at(col, row) == i
-    print(f"\nclassical everything: {len(recs)} masks, best IoU with the GrabCut object "
+    print(f"\nclassical everything: {len(recs)} masks, best IoU with the GrabCut object "  # noqa: T201 - shown with -s
           f"{iou(recs[i]['segmentation'], gt):.3f}")
     rgba = _overlay(rec, pc)
     assert (rgba[row, col, :3] == panel._colors[i]).all() and rgba[row, col, 3] > 0
@@ -413,10 +423,10 @@ def test_widget_overhead_on_a_davis_frame(davis_frames, backend):
     pc = PromptCanvas(backend, frames[0], gt, sync=True)
     col, row = _inside(gt)
     times = []
-    for k, (dx, dy) in enumerate([(0, 0), (15, 5), (-20, 8)]):
+    for dx, dy in [(0, 0), (15, 5), (-20, 8)]:
         send_mouse(pc.canvas, "mouse_down", *image_to_canvas(col + dx, row + dy))
         assert pc.state == "ready", pc.status_text
         times.append(dict(pc.last_timings))
-    print("\nPromptCanvas overhead on 854x480 (ms):",
+    print("\nPromptCanvas overhead on 854x480 (ms):",  # noqa: T201 - shown with -s
           [(round(t["overhead"], 2), round(t["model"], 1)) for t in times])
     assert all(np.isfinite(t["overhead"]) and t["overhead"] > 0 for t in times)

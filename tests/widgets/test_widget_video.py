@@ -24,8 +24,17 @@ from workbench.io.images import read_image, read_palette_mask
 from workbench.metrics.image import iou
 from workbench.protocols.clicks import ClickSimulator
 from workbench.sessions import ImageSession, VideoSession, default_color
-from workbench.widgets import (DrawRecorder, TimelineStrip, VideoAnnotator, click_button, send_key, send_mouse,
-                               set_from_frontend, simulate_clicks, snapshot)
+from workbench.widgets import (
+    DrawRecorder,
+    TimelineStrip,
+    VideoAnnotator,
+    click_button,
+    send_key,
+    send_mouse,
+    set_from_frontend,
+    simulate_clicks,
+    snapshot,
+)
 from workbench.widgets.video.timeline import AXIS_H, BAND, ROW_H
 
 SEQ = "blackswan"

@@ -32,7 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import CHECKPOINT_DIR_ENV, checkpoint_dir as _default_checkpoint_dir
+from ..config import CHECKPOINT_DIR_ENV
+from ..config import checkpoint_dir as _default_checkpoint_dir
 from ..errors import CheckpointNotFoundError, DownloadError, UnknownNameError
 
 MODEL_BACKENDS = ("sam2", "sam")
@@ -486,7 +487,19 @@ def download_checkpoint(
 
 
 __all__ = [
-    "DEFAULT_BACKEND", "DEFAULT_MODEL", "FAMILIES", "MODEL_BACKENDS", "ModelSpec", "OFFICIAL_FILES", "SAM_MODELS",
-    "SIZES", "available_models", "checkpoint_table", "download_checkpoint", "get_spec", "list_specs",
-    "resolve_checkpoint", "sha256_file",
+    "DEFAULT_BACKEND",
+    "DEFAULT_MODEL",
+    "FAMILIES",
+    "MODEL_BACKENDS",
+    "OFFICIAL_FILES",
+    "SAM_MODELS",
+    "SIZES",
+    "ModelSpec",
+    "available_models",
+    "checkpoint_table",
+    "download_checkpoint",
+    "get_spec",
+    "list_specs",
+    "resolve_checkpoint",
+    "sha256_file",
 ]

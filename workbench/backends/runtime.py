@@ -9,10 +9,9 @@ bf16 on CPU, where it is about 150x slower.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
-
-import logging
 
 _log = logging.getLogger("workbench")
 

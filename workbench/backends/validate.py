@@ -276,7 +276,7 @@ def check_video_points(point_coords: object, point_labels: object,
     PromptError
     """
     coords, labels = check_points(point_coords, point_labels, hw)
-    if coords is None:
+    if coords is None or labels is None:
         raise PromptError("add_points needs at least one point: point_coords (N, 2) x, y pixels and "
                           "point_labels (N,), N >= 1.")
     return coords, labels
@@ -297,5 +297,15 @@ def check_mask(mask: object, hw: tuple[int, int]) -> np.ndarray:
     return m.copy() if m.dtype == bool else m != 0
 
 
-__all__ = ["CheckedPrompt", "MIN_IMAGE_SIDE", "check_box", "check_frame_obj", "check_image", "check_mask",
-           "check_mask_input", "check_points", "check_prompt", "check_video_points"]
+__all__ = [
+    "MIN_IMAGE_SIDE",
+    "CheckedPrompt",
+    "check_box",
+    "check_frame_obj",
+    "check_image",
+    "check_mask",
+    "check_mask_input",
+    "check_points",
+    "check_prompt",
+    "check_video_points",
+]

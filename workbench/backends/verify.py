@@ -14,7 +14,7 @@ from pathlib import Path
 from ..errors import UnknownNameError
 from . import registry
 
-__all__ = ["CheckpointCheck", "verify_checkpoints", "add_verify_command"]
+__all__ = ["CheckpointCheck", "add_verify_command", "verify_checkpoints"]
 
 
 @dataclass(frozen=True)

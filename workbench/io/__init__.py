@@ -1,5 +1,5 @@
 """Reading and writing images, masks, videos and datasets (numpy + OpenCV/Pillow/PyAV)."""
-from .images import read_image, read_mask, read_palette_mask, write_palette_mask, DAVIS_PALETTE
 from .frames import FrameSource
+from .images import DAVIS_PALETTE, read_image, read_mask, read_palette_mask, write_palette_mask
 
-__all__ = ["read_image", "read_mask", "read_palette_mask", "write_palette_mask", "DAVIS_PALETTE", "FrameSource"]
+__all__ = ["DAVIS_PALETTE", "FrameSource", "read_image", "read_mask", "read_palette_mask", "write_palette_mask"]

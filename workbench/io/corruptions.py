@@ -110,7 +110,10 @@ def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(image[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
         raise DataError(f"OpenCV could not JPEG-encode an image of shape {image.shape}.")
-    return np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
+    decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    if decoded is None:
+        raise DataError(f"OpenCV could not decode the JPEG it encoded from an image of shape {image.shape}.")
+    return np.ascontiguousarray(decoded[..., ::-1])
 
 
 def _contrast(image: np.ndarray, factor: float) -> np.ndarray:
@@ -127,9 +130,9 @@ def _occluder_geometry(h: int, w: int, seed: int) -> tuple[np.random.Generator, 
     sizes = []
     for frac in SEVERITY_PARAMS["occluder"]:
         area = frac * h * w
-        bh = min(h, max(1, int(round(np.sqrt(area * aspect)))))
-        bw = min(w, max(1, int(round(area / bh))))
-        bh = min(h, max(1, int(round(area / bw))))  # re-balance when the width was clipped
+        bh = min(h, max(1, round(float(np.sqrt(area * aspect)))))
+        bw = min(w, max(1, round(float(area / bh))))
+        bh = min(h, max(1, round(float(area / bw))))  # re-balance when the width was clipped
         sizes.append((bh, bw))
     return rng, aspect, sizes
 
@@ -141,7 +144,7 @@ def _centre_range(h: int, w: int, size: tuple[int, int]) -> tuple[float, float, 
 
 def _box(centre: tuple[float, float], size: tuple[int, int]) -> tuple[int, int, int, int]:
     (cy, cx), (bh, bw) = centre, size
-    y0, x0 = int(round(cy - bh / 2)), int(round(cx - bw / 2))
+    y0, x0 = round(float(cy - bh / 2)), round(float(cx - bw / 2))
     return y0, x0, y0 + bh, x0 + bw
 
 
@@ -322,11 +325,12 @@ def corrupt_frames(frames: Sequence[np.ndarray] | Iterable[np.ndarray] | np.ndar
     """
     _check_kind(kind)
     severity = _check_severity(severity)
-    as_array = isinstance(frames, np.ndarray)
-    if as_array and (frames.ndim != 4 or frames.shape[-1] != 3):
-        raise DataError(f"frames must be a (T, H, W, 3) uint8 array or a sequence of (H, W, 3) frames; "
-                        f"got an array of shape {frames.shape}.")
-    array_shape = frames.shape if as_array else None
+    array_shape: tuple[int, ...] | None = None  # set when frames is an array
+    if isinstance(frames, np.ndarray):
+        if frames.ndim != 4 or frames.shape[-1] != 3:
+            raise DataError(f"frames must be a (T, H, W, 3) uint8 array or a sequence of (H, W, 3) frames; "
+                            f"got an array of shape {frames.shape}.")
+        array_shape = frames.shape
     frames = list(frames)
     shapes = {tuple(np.shape(f)) for f in frames}
     if len(shapes) > 1:
@@ -340,7 +344,7 @@ def corrupt_frames(frames: Sequence[np.ndarray] | Iterable[np.ndarray] | np.ndar
                for f, (m, box) in zip(frames, moves)]
     else:
         out = [corrupt(f, kind, severity, frame_seed(seed, t)) for t, f in enumerate(frames)]
-    if as_array:
+    if array_shape is not None:
         return np.stack(out) if out else np.zeros(array_shape, np.uint8)
     return out
 

@@ -122,6 +122,8 @@ class ImageItem:
         if self._arrays is not None:
             image, gt, ignore = self._arrays
         else:
+            if self.image_path is None or self.mask_path is None:
+                raise DataError(f"{self.dataset}/{self.item_id}: an item without arrays needs an image and a mask file.")
             image = read_image(self.image_path)
             ids = read_palette_mask(self.mask_path)
             gt, ignore = decode_mask(ids, self.encoding, f"{self.dataset}/{self.item_id} ({self.mask_path})")

@@ -84,7 +84,7 @@ def _objects_of(session) -> Mapping:
     return (session.objects if isinstance(session, HasObjects) else None) or {}
 
 
-def session_colors(session: HasObjects) -> dict[int, tuple[int, int, int]]:
+def session_colors(session: HasObjects) -> dict[int, tuple[int, ...]]:
     """``obj_id -> (R, G, B)`` display colours of a session's objects (``session.objects``:
     mapping ``obj_id -> object with .color``, :class:`~workbench.types.HasColor`; the DAVIS
     palette colour of the id for an object without one); empty when the session has none."""
@@ -254,7 +254,8 @@ def export_coco_rle(label_maps: LabelMaps, path: str | Path, video_name: str = "
     cat_ids: dict[str, int] = {}
     for name in cat_of_obj.values():
         cat_ids.setdefault(name, len(cat_ids) + 1)
-    images, anns = [], []
+    images: list[dict] = []
+    anns: list[dict] = []
     for frame_idx, m in pairs:
         image_id = frame_idx + 1
         images.append({"id": image_id, "frame_idx": frame_idx, "file_name": f"{video_name}/{frame_idx:05d}.jpg",

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -60,7 +62,7 @@ def list_frame_files(folder: str | Path, allow_gaps: bool = False) -> list[Path]
     files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
     if not files:
         raise DatasetNotFoundError(f"No frames ({', '.join(IMAGE_SUFFIXES)}) in {folder}.")
-    keyed = {}
+    keyed: dict[int, Path] = {}
     for p in files:
         m = re.search(r"(\d+)(?!.*\d)", p.stem)
         if m is None:
@@ -80,6 +82,15 @@ def list_frame_files(folder: str | Path, allow_gaps: bool = False) -> list[Path]
             "to index the frames in number order (frame_idx i = i-th file)."
         )
     return [keyed[k] for k in order]
+
+
+@dataclass
+class _Decoder:
+    """An open video file read front to back (PyAV objects)."""
+
+    container: Any  # av.container.InputContainer
+    frames: Iterator[Any]  # its decoded av.VideoFrame objects
+    pos: int = 0  # index of the next frame
 
 
 class FrameSource(Sequence):
@@ -113,7 +124,7 @@ class FrameSource(Sequence):
         self._files: list[Path] | None = None
         self._arrays: Sequence[np.ndarray] | None = None
         self._video_path: Path | None = None
-        self._decoder = None  # (container, iterator, next index) for sequential video decoding
+        self._decoder: _Decoder | None = None  # for sequential video decoding
         if isinstance(video, (str, Path)):
             path = Path(video)
             self.path: Path | None = path
@@ -191,25 +202,28 @@ class FrameSource(Sequence):
     def _decode_video_frame(self, idx: int) -> np.ndarray:
         import av
 
+        path = self._video_path
+        if path is None:
+            raise DataError("This frame source is not a video file.")
         try:
-            if self._decoder is None or self._decoder[2] > idx:
+            if self._decoder is None or self._decoder.pos > idx:
                 if self._decoder is not None:
-                    self._decoder[0].close()
-                container = av.open(str(self._video_path))
-                self._decoder = [container, container.decode(container.streams.video[0]), 0]
-            container, frames, pos = self._decoder
-            for frame in frames:
+                    self._decoder.container.close()
+                container = av.open(str(path))
+                self._decoder = _Decoder(container, container.decode(container.streams.video[0]))
+            decoder = self._decoder
+            for frame in decoder.frames:
                 arr = frame.to_ndarray(format="rgb24")
-                self._decoder[2] = pos = pos + 1
-                if pos - 1 == idx:
+                decoder.pos += 1
+                if decoder.pos - 1 == idx:
                     return arr
-                self._remember(pos - 1, arr)
+                self._remember(decoder.pos - 1, arr)
         except (av.error.FFmpegError, IndexError, OSError, ValueError, EOFError) as exc:
             self.close()
-            raise self._video_error(self._video_path, exc) from exc
+            raise self._video_error(path, exc) from exc
         self.close()
-        raise DataError(f"Frame {idx} could not be decoded from {self._video_path} (the file changed or is "
-                        f"truncated after frame {pos - 1}).")
+        raise DataError(f"Frame {idx} could not be decoded from {path} (the file changed or is "
+                        f"truncated after frame {decoder.pos - 1}).")
 
     # -- Sequence API --------------------------------------------------------------
     def __len__(self) -> int:
@@ -221,7 +235,7 @@ class FrameSource(Sequence):
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
-    def __getitem__(self, idx):  # type: ignore[override]
+    def __getitem__(self, idx):
         if isinstance(idx, slice):
             return [self[i] for i in range(*idx.indices(len(self)))]
         idx = int(idx)
@@ -256,5 +270,5 @@ class FrameSource(Sequence):
     def close(self) -> None:
         """Release the video decoder, if any."""
         if self._decoder is not None:
-            self._decoder[0].close()
+            self._decoder.container.close()
             self._decoder = None

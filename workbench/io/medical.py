@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -32,6 +33,9 @@ from PIL import Image, UnidentifiedImageError
 from ..errors import DataError, DatasetNotFoundError, UnknownNameError
 from .datasets import IMAGE_SETS, ImageItem, _resolve_root, _take, load_image_set
 from .images import read_image
+
+if TYPE_CHECKING:
+    from nibabel.spatialimages import SpatialImage
 
 MODALITIES: dict[str, str] = {
     "hc18_ultrasound": "ultrasound",
@@ -132,6 +136,8 @@ def ct_structure(item: ImageItem) -> tuple[str, str, int]:
     """Split a CT item's id into ``(slice, structure, k)``, e.g. ``("s0619_32", "hip_left", 1)``."""
     slice_id, rest = item.item_id.split("/", 1)
     m = _CT_MASK.match(rest)
+    if m is None:
+        raise DataError(f"CT item id {item.item_id!r} does not end in <structure>_<k>.")
     return slice_id, m.group("structure"), int(m.group("k"))
 
 
@@ -174,6 +180,8 @@ class InstanceItem(ImageItem):
         DataError
             Sizes differ, or the instance id is absent from the map.
         """
+        if self.image_path is None or self.mask_path is None:
+            raise DataError(f"{self.dataset}/{self.item_id}: an instance item needs an image and a label map file.")
         image = read_image(self.image_path)
         gt = _read_label_map(Path(self.mask_path)) == self.instance_id
         if gt.shape != image.shape[:2]:
@@ -248,7 +256,7 @@ def load_medical_set(name: str, root: str | Path | None = None, subset: int | li
     if name == "sammed2d_ct":
         return load_ct_structures(root, subset)
     if name == "stardist_nuclei":
-        return load_nuclei_instances(root, subset=subset)
+        return [*load_nuclei_instances(root, subset=subset)]
     if name in MODALITIES and name in IMAGE_SETS:
         return load_image_set(name, root, subset)
     raise UnknownNameError("2-D medical set", name, [n for n in MODALITIES if n != "mri_volumes"])
@@ -326,8 +334,9 @@ class VolumeItem:
         return np.ascontiguousarray(volume), np.ascontiguousarray(mask), (zk, zi, zj)
 
 
-def _nifti(path: Path):
+def _nifti(path: Path) -> SpatialImage:
     import nibabel as nib
+    from nibabel.spatialimages import SpatialImage
 
     if not Path(path).is_file():
         raise DatasetNotFoundError(f"NIfTI file not found: {path}.")
@@ -335,6 +344,8 @@ def _nifti(path: Path):
         img = nib.load(str(path))
     except Exception as exc:  # nibabel raises several unrelated types (ImageFileError, EOFError, zlib …)
         raise DataError(f"Cannot read NIfTI file {path}: {exc}. Re-save it as .nii or .nii.gz.") from exc
+    if not isinstance(img, SpatialImage):
+        raise DataError(f"{path} is not a NIfTI image volume ({type(img).__name__}).")
     if len(img.shape) != 3:
         raise DataError(f"{path} has shape {img.shape}; a 3-D (X, Y, slices) volume is required.")
     return img
@@ -356,7 +367,7 @@ def load_volumes(root: str | Path | None = None, subset: int | list[str] | None 
         Folder missing, or no image with a matching mask.
     """
     folder = _folder(root, VOLUMES_DIR, "The MRI volume set (mri_volumes)", "images/<id>.nii.gz and masks/<id>.nii.gz")
-    items = []
+    items: list[VolumeItem] = []
     for suffix in (".nii.gz", ".nii"):
         for img in sorted((folder / "images").glob(f"*{suffix}")) if (folder / "images").is_dir() else []:
             stem = img.name.removesuffix(suffix)
@@ -432,7 +443,16 @@ def volume_to_frames(volume: np.ndarray, window: tuple[float, float] | None = No
 
 
 __all__ = [
-    "MODALITIES", "NUCLEI_MIN_AREA", "DEFAULT_PERCENTILES", "InstanceItem", "VolumeItem",
-    "load_ct_structures", "ct_structure", "load_nuclei_instances", "load_medical_set", "load_volumes",
-    "window_bounds", "volume_to_frames",
+    "DEFAULT_PERCENTILES",
+    "MODALITIES",
+    "NUCLEI_MIN_AREA",
+    "InstanceItem",
+    "VolumeItem",
+    "ct_structure",
+    "load_ct_structures",
+    "load_medical_set",
+    "load_nuclei_instances",
+    "load_volumes",
+    "volume_to_frames",
+    "window_bounds",
 ]

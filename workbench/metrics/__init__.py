@@ -24,8 +24,24 @@ from .image import (
 from .vos_eval import GLOBAL_COLUMNS, VOSEvaluation, evaluate_vos_arrays, global_stats, write_vos_csvs
 
 __all__ = [
-    "Confusion", "boundary_f", "boundary_map", "boundary_prf", "class_mean_iou", "confusion",
-    "dice", "iou", "mean_iou", "pixel_accuracy",
-    "db_eval_boundary", "db_eval_iou", "db_statistics", "global_accuracy", "youtube_vos_g",
-    "GLOBAL_COLUMNS", "VOSEvaluation", "evaluate_vos_arrays", "global_stats", "write_vos_csvs",
+    "GLOBAL_COLUMNS",
+    "Confusion",
+    "VOSEvaluation",
+    "boundary_f",
+    "boundary_map",
+    "boundary_prf",
+    "class_mean_iou",
+    "confusion",
+    "db_eval_boundary",
+    "db_eval_iou",
+    "db_statistics",
+    "dice",
+    "evaluate_vos_arrays",
+    "global_accuracy",
+    "global_stats",
+    "iou",
+    "mean_iou",
+    "pixel_accuracy",
+    "write_vos_csvs",
+    "youtube_vos_g",
 ]

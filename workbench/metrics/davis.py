@@ -23,8 +23,8 @@ from ..errors import DataError
 from .image import as_mask, boundary_prf_stack
 
 __all__ = [
-    "db_eval_iou",
     "db_eval_boundary",
+    "db_eval_iou",
     "db_statistics",
     "global_accuracy",
     "youtube_vos_g",

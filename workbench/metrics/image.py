@@ -31,17 +31,17 @@ from ..errors import DataError
 __all__ = [
     "Confusion",
     "as_mask",
-    "confusion",
-    "iou",
-    "dice",
-    "pixel_accuracy",
-    "mean_iou",
-    "class_mean_iou",
-    "boundary_map",
-    "boundary_radius",
-    "disk_kernel",
     "boundary_f",
+    "boundary_map",
     "boundary_prf",
+    "boundary_radius",
+    "class_mean_iou",
+    "confusion",
+    "dice",
+    "disk_kernel",
+    "iou",
+    "mean_iou",
+    "pixel_accuracy",
 ]
 
 

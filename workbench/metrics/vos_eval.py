@@ -67,7 +67,7 @@ class VOSEvaluation:
     bound_th: float = 0.008
 
     @classmethod
-    def merge(cls, parts: list["VOSEvaluation"]) -> "VOSEvaluation":
+    def merge(cls, parts: list[VOSEvaluation]) -> VOSEvaluation:
         """Combine per-sequence evaluations into one (global numbers recomputed over all
         objects, as davis2017-evaluation averages them)."""
         per_object, per_frame, frames = {}, {}, {}

@@ -33,7 +33,7 @@ import numbers
 import typing
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from ..errors import ConfigError, UnknownNameError
 from ..io.corruptions import CORRUPTIONS, severity_parameter
@@ -196,6 +196,9 @@ class RunSpec:
         Run seed (stored in the run card ``seed``); seeds the corruptions of robustness runs
         (``workbench.runners.items.corruption_seed``). The click and VOS protocols themselves
         are deterministic. Default 0.
+    dataset : str
+        The data set run over (stored in the run card ``dataset``); every kind of spec sets
+        its own default and checks.
 
     Class attributes: ``kind`` (``"image"``, ``"vos"``, ``"volume"``: run card ``kind`` and
     :data:`SPEC_KINDS` key), ``backend_kind`` (``"image"`` or ``"video"``: which backend factory
@@ -208,6 +211,7 @@ class RunSpec:
 
     backend_request: BackendRequest = field(default_factory=BackendRequest)
     seed: int = 0
+    dataset: str = ""  # redefined, first of their fields, by every subclass: the field order is unchanged
 
     def __post_init__(self):
         request = self.backend_request
@@ -226,7 +230,7 @@ class RunSpec:
         return [*BACKEND_FIELDS, *(f.name for f in fields(cls) if f.init)]
 
     @classmethod
-    def from_settings(cls, base: RunSpec | None = None, **settings) -> RunSpec:
+    def from_settings(cls, base: Self | None = None, **settings) -> Self:
         """A spec from flat settings, e.g. ``ImageRunSpec.from_settings(backend="sam2",
         dataset="grabcut", max_clicks=5)``: the :data:`BACKEND_FIELDS` go into
         ``backend_request``, the others are fields of the spec.
@@ -568,11 +572,12 @@ class VolumeRunSpec(RunSpec):
         window = self.window
         if window is not None:
             try:
-                window = tuple(float(v) for v in window)
+                values = tuple(float(v) for v in window)
             except (TypeError, ValueError):
-                window = ()
-            if len(window) != 2:
+                values = ()
+            if len(values) != 2:
                 raise ConfigError(f"window must be two numbers (lo, hi) in the volume's units, got {self.window!r}.")
+            window = (values[0], values[1])
         _set(self, volumes=volumes, max_frame_num_to_track=track, window=window,
              prompt_slice=_int(self.prompt_slice))
 

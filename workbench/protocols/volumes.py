@@ -246,11 +246,17 @@ def run_volume_protocol(video_backend: VideoBackend, volume_item: VolumeItem, pr
         dice_3d=dice(pred, gt), iou_3d=iou(pred, gt),
         per_slice_dice=[dice(p, g) for p, g in zip(pred, gt)],
         pred=pred, seconds=time.perf_counter() - start, propagate_seconds=propagate_seconds,
-        spacing=tuple(spacing), forward_slices=visited[False], backward_slices=visited[True],
+        spacing=(spacing[0], spacing[1], spacing[2]), forward_slices=visited[False], backward_slices=visited[True],
         gt_volume_mm3=float(gt.sum()) * voxel_mm3, pred_volume_mm3=float(pred.sum()) * voxel_mm3,
         prompt_clicks=list(clicks), untrained=bool(getattr(info, "untrained", False)),
     )
 
 
-__all__ = ["VOLUME_PROMPTS", "PROMPT_SLICES", "VolumeRun", "choose_prompt_slice", "mask_box_xyxy",
-           "run_volume_protocol"]
+__all__ = [
+    "PROMPT_SLICES",
+    "VOLUME_PROMPTS",
+    "VolumeRun",
+    "choose_prompt_slice",
+    "mask_box_xyxy",
+    "run_volume_protocol",
+]

@@ -88,7 +88,7 @@ class RunCard:
 
     @classmethod
     def from_model(cls, run_id: str, info: ModelInfo, spec: RunSpec, items: list[str],
-                   params: dict | None = None) -> "RunCard":
+                   params: dict | None = None) -> RunCard:
         """Build a card from a backend's :class:`~workbench.types.ModelInfo` and the run spec.
 
         ``kind``, ``dataset``, ``seed`` and ``spec`` come from ``spec``; ``params`` default

@@ -109,6 +109,7 @@ class Experiment:
         self.run_id, self.dir = new_run_dir(options.run_id, prefix=name, root=options.reports_root)
         self.runs_dir = self.dir / "runs"
         self.runs_dir.mkdir(exist_ok=True)
+        self.executor: Executor
         if options.executor in (None, "local"):
             self.executor = CachingLocalExecutor()
         else:
@@ -116,7 +117,7 @@ class Experiment:
         self.options = replace(options, executor=self.executor, reports_root=self.runs_dir, run_id=None,
                                resume=True, progress=False)
         self._stack = contextlib.ExitStack()
-        if hasattr(self.executor, "__enter__"):  # Ray: one cluster session for all the runs (closed by finish)
+        if isinstance(self.executor, contextlib.AbstractContextManager):  # Ray: one cluster session for all the runs (closed by finish)
             self._stack.enter_context(self.executor)
         self._t0 = time.perf_counter()
         self.record = {"experiment": name, "run_id": self.run_id, "params": _jsonable(params or {}),

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -79,7 +80,7 @@ def _assemble(spec: ImageRunSpec, run_dir: Path, card: RunCard, records: list[di
     table.to_csv(run_dir / "per_image.csv", index=False)
     write_json(run_dir / "clicks.json", clicks_log(records))
     ks = [k for k in (1, 3, 5) if k <= max_clicks]
-    summary = {k: float(v) for k, v in summarize_click_runs(runs, thresholds=(0.85, 0.90), ks=ks, max_clicks=max_clicks).items()}
+    summary: dict[str, Any] = {k: float(v) for k, v in summarize_click_runs(runs, thresholds=(0.85, 0.90), ks=ks, max_clicks=max_clicks).items()}
     for k in ks:
         summary[f"mDice@{k}"] = float(table[f"Dice@{k}"].mean())
     curve_df = pd.DataFrame({"clicks": np.arange(1, max_clicks + 1), "mIoU": miou_curve(runs, max_clicks),

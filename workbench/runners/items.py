@@ -42,7 +42,7 @@ from ..metrics.davis import global_accuracy
 from ..metrics.image import dice, iou, pixel_accuracy
 from ..metrics.vos_eval import VOSEvaluation, global_stats
 from ..protocols.clicks import ClickRun, run_click_protocol
-from ..protocols.specs import ImageRunSpec, VOSRunSpec, check_corruption, corruption_params  # noqa: F401 (re-exported)
+from ..protocols.specs import ImageRunSpec, VOSRunSpec, check_corruption, corruption_params
 from ..protocols.vos import run_vos_sequence
 from ..types import Click
 

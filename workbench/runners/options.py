@@ -13,12 +13,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import ConfigError, UnknownNameError
 
 if TYPE_CHECKING:
+    from ..protocols.specs import RunSpec
     from .executors import Executor
+
+_Spec = TypeVar("_Spec", bound="RunSpec")
 
 __all__ = ["ExecutionOptions", "bind_settings"]
 
@@ -84,8 +87,8 @@ class ExecutionOptions:
         return replace(base, **settings) if settings else base
 
 
-def bind_settings(spec_cls: type, spec=None, options: ExecutionOptions | None = None,
-                  settings: Mapping[str, Any] | None = None, caller: str = "") -> tuple[Any, ExecutionOptions]:
+def bind_settings(spec_cls: type[_Spec], spec: _Spec | None = None, options: ExecutionOptions | None = None,
+                  settings: Mapping[str, Any] | None = None, caller: str = "") -> tuple[_Spec, ExecutionOptions]:
     """The spec and options of a runner call: ``spec`` and ``options`` as given (defaults when
     None), with flat ``settings`` applied — names of ``spec_cls.setting_names()`` to the spec
     (``spec_cls.from_settings``), names of :class:`ExecutionOptions` to the options.

@@ -25,10 +25,11 @@ from ..backends import available_backends
 from ..config import data_dir, reports_dir
 from ..errors import ConfigError, DatasetNotFoundError, UnknownNameError
 from ..io.datasets import find_davis_root
+from ..protocols.specs import ImageRunSpec, VOSRunSpec
+from .card import new_run_dir, read_run, spec_from_card
 from .html_report import export_html
 from .params import validate_notebook_parameters
 from .progress import forward_progress
-from .card import new_run_dir, read_run, spec_from_card
 
 NOTEBOOKS = {"vos": "vos_benchmark", "image": "interactive_image_benchmark"}
 SUITES = ("demo", "survey")
@@ -87,12 +88,12 @@ def notebook_parameters(card: dict) -> tuple[str, dict]:
         has no benchmark notebook (volume runs: use :func:`workbench.runners.resume_run`).
     """
     spec = spec_from_card(card)
-    if spec.kind not in NOTEBOOKS:
+    if spec.kind not in NOTEBOOKS or not isinstance(spec, (ImageRunSpec, VOSRunSpec)):
         raise ConfigError(f"Run {card.get('run_id')!r} is a {spec.kind} run, which no benchmark notebook makes "
                           f"(notebooks: {sorted(NOTEBOOKS)}); resume it with workbench.runners.resume_run.")
     out = asdict(spec.backend_request)
     out.update(dataset=spec.dataset, smoke=spec.smoke, save_masks=spec.save_masks)
-    if spec.kind == "vos":
+    if isinstance(spec, VOSRunSpec):
         out.update(subset=spec.sequences, prompt=spec.prompt, max_frames=spec.max_frames)
     else:
         out.update(subset=spec.subset, n_clicks=spec.max_clicks, multimask=spec.multimask,

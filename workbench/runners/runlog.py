@@ -20,15 +20,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-
 from ..config import reports_dir
 from ..errors import ConfigError, ResultsFormatError
 from ..protocols.specs import RunSpec
 from ..types import ModelInfo
 from .card import RunCard, git_commit, new_run_dir, write_json
-from .progress import ItemProgress
 from .executors import BackendSpec, make_executor
 from .options import ExecutionOptions
+from .progress import ItemProgress
 
 ITEMS_FILE = "items.jsonl"
 EXECUTION_FILE = "execution.json"

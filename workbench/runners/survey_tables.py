@@ -36,11 +36,30 @@ VOS_METRICS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall"
 VOLUME_METRICS = ("mDice-3D", "mIoU-3D", "mPromptSliceDice", "volumes", "slices_per_s")
 LOWER_IS_BETTER = ("NoC@85", "NoC@90", "J-Decay", "F-Decay")
 
-__all__ = ["IMAGE_METRICS", "LOWER_IS_BETTER", "VOLUME_METRICS", "VOS_METRICS", "collect_runs", "degradation_table",
-           "domain_gap_table", "experiment_notes", "method_dataset_table", "metric_tables", "models_table",
-           "modality_table", "plot_bars", "plot_click_curves", "plot_degradation", "report_header", "run_index", "show",
-           "untrained_banner", "volume_table",
-           "vos_detail_table", "vos_prompt_table"]
+__all__ = [
+    "IMAGE_METRICS",
+    "LOWER_IS_BETTER",
+    "VOLUME_METRICS",
+    "VOS_METRICS",
+    "collect_runs",
+    "degradation_table",
+    "domain_gap_table",
+    "experiment_notes",
+    "method_dataset_table",
+    "metric_tables",
+    "modality_table",
+    "models_table",
+    "plot_bars",
+    "plot_click_curves",
+    "plot_degradation",
+    "report_header",
+    "run_index",
+    "show",
+    "untrained_banner",
+    "volume_table",
+    "vos_detail_table",
+    "vos_prompt_table",
+]
 
 
 # --------------------------------------------------------------------------- loading

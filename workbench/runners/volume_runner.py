@@ -94,7 +94,7 @@ class VolumeTask:
         """
         t0 = time.perf_counter()
         run = run_volume_protocol(backend, item, prompt=self.prompt, prompt_slice=self.prompt_slice,
-                                  window=None if self.window is None else tuple(self.window),
+                                  window=None if self.window is None else (self.window[0], self.window[1]),
                                   max_frame_num_to_track=self.max_frame_num_to_track)
         masks = None
         if self.save_masks:

@@ -21,7 +21,7 @@ from ..errors import DataError, DatasetNotFoundError, ResultsFormatError, Unknow
 from ..io.images import read_palette_mask
 from ..metrics.vos_eval import VOSEvaluation, evaluate_vos_arrays, global_stats, write_vos_csvs
 
-__all__ = ["DavisGroundTruth", "load_davis_gt", "evaluate_vos", "evaluate_vos_cli"]
+__all__ = ["DavisGroundTruth", "evaluate_vos", "evaluate_vos_cli", "load_davis_gt"]
 
 VOID_ID = 255
 _RESULTS_LAYOUT = (

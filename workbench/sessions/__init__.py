@@ -23,9 +23,25 @@ Layering: widgets -> sessions -> backends -> types. Sessions are typed against t
 protocols (:class:`workbench.backends.ImageBackend` / ``VideoBackend``); nothing here imports
 :mod:`workbench.widgets`.
 """
-from .actions import (ACTION_TYPES, Action, AddObject, AddPoints, ClearPrompts, Propagate, RecolorObject, Redo,
-                      RemoveObject, RenameObject, SelectCandidate, SetBox, SetMask, Undo, action_from_json,
-                      mask_to_rle, rle_to_mask)
+from .actions import (
+                      ACTION_TYPES,
+                      Action,
+                      AddObject,
+                      AddPoints,
+                      ClearPrompts,
+                      Propagate,
+                      RecolorObject,
+                      Redo,
+                      RemoveObject,
+                      RenameObject,
+                      SelectCandidate,
+                      SetBox,
+                      SetMask,
+                      Undo,
+                      action_from_json,
+                      mask_to_rle,
+                      rle_to_mask,
+)
 from .autosave import Autosaver
 from .base import SessionBase
 from .image import ImageSession, MaskableImageSession
@@ -34,8 +50,40 @@ from .state import ImageResult, ImageState, PackedMask, Prompt, SessionObject, V
 from .video import DIRECTIONS, PropagationResult, VideoSession
 from .worker import CancelToken, Worker, is_cancelled
 
-__all__ = ["ACTION_TYPES", "Action", "AddObject", "AddPoints", "Autosaver", "CancelToken", "ClearPrompts",
-           "DIRECTIONS", "ImageResult", "ImageSession", "ImageState", "MaskableImageSession", "PackedMask", "Prompt", "Propagate",
-           "PropagationResult", "RecolorObject", "RecoveryReport", "Redo", "RemoveObject", "RenameObject",
-           "SelectCandidate", "SessionBase", "SessionObject", "SetBox", "SetMask", "Undo", "VideoSession", "VideoState", "Worker",
-           "action_from_json", "default_color", "is_cancelled", "mask_to_rle", "rle_to_mask"]
+__all__ = [
+                      "ACTION_TYPES",
+                      "DIRECTIONS",
+                      "Action",
+                      "AddObject",
+                      "AddPoints",
+                      "Autosaver",
+                      "CancelToken",
+                      "ClearPrompts",
+                      "ImageResult",
+                      "ImageSession",
+                      "ImageState",
+                      "MaskableImageSession",
+                      "PackedMask",
+                      "Prompt",
+                      "Propagate",
+                      "PropagationResult",
+                      "RecolorObject",
+                      "RecoveryReport",
+                      "Redo",
+                      "RemoveObject",
+                      "RenameObject",
+                      "SelectCandidate",
+                      "SessionBase",
+                      "SessionObject",
+                      "SetBox",
+                      "SetMask",
+                      "Undo",
+                      "VideoSession",
+                      "VideoState",
+                      "Worker",
+                      "action_from_json",
+                      "default_color",
+                      "is_cancelled",
+                      "mask_to_rle",
+                      "rle_to_mask",
+]

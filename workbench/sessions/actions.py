@@ -27,6 +27,18 @@ def _register(cls):
     return cls
 
 
+def _rgb(values) -> tuple[int, int, int]:
+    """A JSON colour as three ints (ValueError, a malformed record, unless there are three)."""
+    r, g, b = (int(c) for c in values)
+    return r, g, b
+
+
+def _xyxy(values) -> tuple[float, float, float, float]:
+    """A JSON box as four floats (ValueError, a malformed record, unless there are four)."""
+    x0, y0, x1, y1 = (float(v) for v in values)
+    return x0, y0, x1, y1
+
+
 def mask_to_rle(mask: np.ndarray) -> dict:
     """``(H, W)`` bool mask -> COCO run-length encoding ``{"size": [H, W], "counts": str}``
     (pycocotools, column-major runs as in COCO annotations)."""
@@ -87,7 +99,7 @@ class AddObject(Action):
 
     @classmethod
     def _from_fields(cls, d):
-        return cls(int(d["obj_id"]), str(d["name"]), tuple(int(c) for c in d["color"]))
+        return cls(int(d["obj_id"]), str(d["name"]), _rgb(d["color"]))
 
 
 @_register
@@ -105,7 +117,7 @@ class RecolorObject(Action):
 
     @classmethod
     def _from_fields(cls, d):
-        return cls(int(d["obj_id"]), tuple(int(c) for c in d["color"]))
+        return cls(int(d["obj_id"]), _rgb(d["color"]))
 
 
 @_register
@@ -148,7 +160,7 @@ class SetBox(Action):
 
     @classmethod
     def _from_fields(cls, d):
-        return cls(int(d["obj_id"]), int(d["frame_idx"]), tuple(float(v) for v in d["box"]))
+        return cls(int(d["obj_id"]), int(d["frame_idx"]), _xyxy(d["box"]))
 
 
 @_register
@@ -169,7 +181,7 @@ class SetMask(Action):
         return (isinstance(other, SetMask) and (self.obj_id, self.frame_idx) == (other.obj_id, other.frame_idx)
                 and np.array_equal(self.mask, other.mask))
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # unhashable: the mask compares by value (typeshed: a method)
 
 
 @_register

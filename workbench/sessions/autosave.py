@@ -66,7 +66,7 @@ from pathlib import Path
 
 from ..errors import DataError, DatasetNotFoundError
 from .actions import Propagate
-from .journal import (ActionLog, atomic_write_bytes, encode_mask_png, encode_rgb_png, fsync_dir, write_files)
+from .journal import ActionLog, atomic_write_bytes, encode_mask_png, encode_rgb_png, fsync_dir, write_files
 from .state import mask_array, mask_items, mask_score
 
 FORMAT = "workbench-autosave"
@@ -195,7 +195,7 @@ class Autosaver:
         self._begin = None
         try:
             self.log.append({"event": "abort", "begin": seq})
-        except Exception as exc:  # noqa: BLE001 - the action's own error is being raised
+        except Exception as exc:  # the action's own error is being raised
             warnings.warn(f"Autosave to {self.folder} stopped: the rollback of a propagation could not be logged "
                           f"({exc}). Enable autosave again in a new folder.", RuntimeWarning, stacklevel=3)
             self.session._autosave = None
@@ -323,4 +323,4 @@ def read_header(folder: str | Path, kind: str | None = None) -> dict:
     return header
 
 
-__all__ = ["Autosaver", "FORMAT", "HEADER", "LOG", "MASKS", "VERSION", "enable_autosave", "read_header"]
+__all__ = ["FORMAT", "HEADER", "LOG", "MASKS", "VERSION", "Autosaver", "enable_autosave", "read_header"]

@@ -41,10 +41,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..backends.base import ImageBackend, VideoBackend
 from ..errors import PromptError
-from .actions import (Action, AddObject, AddPoints, ClearPrompts, RecolorObject, Redo, RemoveObject, RenameObject, Undo)
+from .actions import Action, AddObject, AddPoints, RecolorObject, Redo, RemoveObject, RenameObject, Undo
 from .capabilities import _supports_masks, backend_label, backend_name, backend_untrained
-from .state import ObjectTable, SessionObject, check_color, default_color
+from .state import ImageState, ObjectTable, SessionObject, VideoState, check_color, default_color
 from .worker import Worker
 
 
@@ -52,6 +53,11 @@ class SessionBase:
     """Shared machinery of :class:`ImageSession` and :class:`VideoSession` (not used alone)."""
 
     kind: ClassVar[str] = ""
+    # set by the subclasses' __init__ (each narrows the types to its own backend and state)
+    backend: ImageBackend | VideoBackend
+    width: int
+    height: int
+    _state: ImageState | VideoState
 
     def _check_inside(self, x, y, what: str) -> None:
         """Raise ``PromptError`` unless ``(x, y)`` are numbers inside the ``width`` x ``height``
@@ -379,12 +385,6 @@ class SessionBase:
         else:
             return False
         return True
-
-    def clear(self, obj_id: int | None = None, all_objects: bool = False, **kw) -> None:
-        """Remove the prompts and masks of ``obj_id`` (default: the active object), or of every
-        object with ``all_objects=True``. Undoable."""
-        oid = None if all_objects else self._resolve(obj_id)
-        self._do(ClearPrompts(obj_id=oid, **kw))
 
     # -- clicks through the worker ------------------------------------------------------------------
     def _check_xy(self, x: float, y: float, frame_idx: int) -> None:

@@ -12,17 +12,19 @@ asks a backend what it can do.
 """
 from __future__ import annotations
 
+from typing import TypeGuard
+
 from ..backends.base import MaskGenerator, PolicySwitchable, Snapshotable, supports
 from ..types import ModelInfo
 
 
-def _supports_masks(backend) -> bool:
+def _supports_masks(backend: object) -> TypeGuard[MaskGenerator]:
     """True when ``backend`` has its own "segment everything" generator
     (``generate_masks(image, **params) -> records``)."""
     return supports(backend, MaskGenerator)
 
 
-def _supports_snapshots(backend) -> bool:
+def _supports_snapshots(backend: object) -> TypeGuard[Snapshotable]:
     """True when ``backend`` can copy and put back its model state (``snapshot()`` /
     ``restore(snapshot)``), which exact undo of a video session needs."""
     return supports(backend, Snapshotable)
@@ -34,7 +36,7 @@ def _low_res_size(backend) -> int:
     return int(getattr(backend, "low_res_size", 256))
 
 
-def _supports_policies(backend) -> bool:
+def _supports_policies(backend: object) -> TypeGuard[PolicySwitchable]:
     """True when ``backend`` can switch tracking policy (SAM 2: ``"sam2"``, ``"samurai"``, ...)."""
     return supports(backend, PolicySwitchable)
 

@@ -99,6 +99,8 @@ class ImageSession(SessionBase):
     """
 
     kind = "image"
+    backend: ImageBackend
+    _state: ImageState
 
     def __init__(self, backend: ImageBackend, image, gt_mask=None, *, gt_ignore=None, multimask_output: bool | None = None,
                  use_mask_input: bool = True, first_object: str | None = "object 1", max_history: int = 100,
@@ -295,7 +297,7 @@ class ImageSession(SessionBase):
             Not x0 < x1 and y0 < y1 inside the image.
         """
         oid = self._resolve(obj_id)
-        box = tuple(float(v) for v in (x0, y0, x1, y1))
+        box = (float(x0), float(y0), float(x1), float(y1))
         if not (0 <= box[0] < box[2] <= self.width and 0 <= box[1] < box[3] <= self.height):
             raise PromptError(f"box {list(box)} must be XYXY with 0 <= x0 < x1 <= {self.width} and "
                               f"0 <= y0 < y1 <= {self.height}.")
@@ -354,6 +356,12 @@ class ImageSession(SessionBase):
         if not m.any():
             raise PromptError("The mask is empty: give an object a mask with at least one pixel.")
         return self._do(SetMask(oid, 0, frozen(m)))
+
+    def clear(self, obj_id: int | None = None, all_objects: bool = False) -> None:
+        """Remove the prompts and masks of ``obj_id`` (default: the active object), or of every
+        object with ``all_objects=True``. Undoable."""
+        oid = None if all_objects else self._resolve(obj_id)
+        self._do(ClearPrompts(obj_id=oid))
 
     def generate_masks(self, **params) -> list[dict]:
         """"Segment everything" on the session's image: the backend's own generator

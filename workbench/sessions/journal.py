@@ -33,6 +33,7 @@ import io
 import json
 import os
 import re
+import sys
 import threading
 import uuid
 import zlib
@@ -43,10 +44,10 @@ import numpy as np
 
 from ..errors import DataError
 
-try:  # advisory lock: one live session per autosave folder (POSIX only)
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
+if sys.platform == "win32":  # pragma: no cover - advisory locks (one live session per folder) are POSIX only
     fcntl = None
+else:
+    import fcntl
 
 _CRC = re.compile(rb',"crc":"([0-9a-f]{8})"\}$')
 _TEMP = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp$"  # ours and the store's: .<name>.<hex>.tmp
@@ -223,7 +224,7 @@ def scan_log(path: str | Path, stop_at_corrupt: bool = False) -> LogScan:
             problem = "fails its checksum (or is not a complete JSON record)"
         elif rec["seq"] != len(out.records):
             problem = f"has seq {rec['seq']} where {len(out.records)} was expected"
-        if problem is not None:
+        if problem is not None or rec is None:
             rest = data[nl + 1:]
             if rec is None and not rest.strip(b"\x00\n"):  # the last line: torn, not corrupt
                 out.torn_bytes = len(data) - pos

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -73,7 +74,7 @@ def _fold(records: list[dict], path: Path) -> _Plan:
     """Walk the log: the records to replay, the saved mask of every key, the files named."""
     plan = _Plan()
 
-    def bad(rec, why):
+    def bad(rec, why) -> NoReturn:
         raise DataError(f"{path}: line seq {rec.get('seq')} ({rec.get('event')!r}) {why}. The log does not follow "
                         "the autosave format (edited by hand?); recover an earlier copy of the folder.")
 

@@ -16,9 +16,8 @@ float32 **x, y** pixels, ``point_labels`` ``(N,)`` int32 (1 positive, 0 negative
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -48,7 +47,7 @@ def check_color(color) -> tuple[int, int, int]:
         raise PromptError(f"color must be three integers (R, G, B) in 0..255; got {color!r}.") from exc
     if len(rgb) != 3 or not all(0 <= c <= 255 for c in rgb):
         raise PromptError(f"color must be three integers (R, G, B) in 0..255; got {color!r}.")
-    return rgb  # type: ignore[return-value]
+    return rgb
 
 
 @dataclass(frozen=True)

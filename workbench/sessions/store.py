@@ -16,6 +16,7 @@ import os
 import shutil
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -44,8 +45,9 @@ def atomic_write_npz(path: Path, **arrays: np.ndarray) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    named: dict[str, Any] = dict(arrays)  # Any: mypy would match the arrays against allow_pickle: bool
     with open(tmp, "wb") as fh:
-        np.savez_compressed(fh, **arrays)
+        np.savez_compressed(fh, **named)
     os.replace(tmp, path)
 
 
@@ -128,5 +130,15 @@ def read_manifest(folder: str | Path, kind: str) -> tuple[dict, Path]:
     return manifest, data
 
 
-__all__ = ["FORMAT", "MANIFEST", "SaveTarget", "VERSION", "atomic_write_npz", "atomic_write_text",
-           "read_manifest", "read_mask", "write_mask", "write_rgb_png"]
+__all__ = [
+    "FORMAT",
+    "MANIFEST",
+    "VERSION",
+    "SaveTarget",
+    "atomic_write_npz",
+    "atomic_write_text",
+    "read_manifest",
+    "read_mask",
+    "write_mask",
+    "write_rgb_png",
+]

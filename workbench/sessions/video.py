@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from ..backends import VideoBackend
 from ..errors import BackendError, DataError, PromptError, UnknownNameError
 from ..io.frames import FrameSource
 from ..types import FrameMasks
-from .actions import (Action, AddObject, AddPoints, ClearPrompts, Propagate, RemoveObject, SetBox, SetMask)
+from .actions import Action, AddObject, AddPoints, ClearPrompts, Propagate, RemoveObject, SetBox, SetMask
 from .base import SessionBase
 from .capabilities import _supports_policies, _supports_snapshots
 from .state import ObjectTable, PackedMask, Prompt, VideoState, default_color, frozen
@@ -91,6 +92,8 @@ class VideoSession(SessionBase):
     """
 
     kind = "video"
+    backend: VideoBackend
+    _state: VideoState
 
     def __init__(self, backend: VideoBackend, video, *, first_object: str | None = "object 1", max_history: int = 100,
                  worker: Worker | None = None, autosave: str | Path | None = None):
@@ -108,7 +111,7 @@ class VideoSession(SessionBase):
             raise DataError(f"The backend loaded {backend.num_frames} frames but the video has {self.num_frames}.")
         self.last_latency_ms: float = 0.0
         """Wall time of the last prompt call on the backend, milliseconds."""
-        self._cancel = None  # token of the running propagation
+        self._cancel: Any = None  # token of the running propagation (anything with set() / is_set())
         self._state = VideoState()
         if first_object is not None:
             self._object_action(AddObject(1, str(first_object), default_color(1)))
@@ -243,7 +246,7 @@ class VideoSession(SessionBase):
         """
         oid = self._resolve(obj_id)
         f = self._check_frame(frame_idx)
-        box = tuple(float(v) for v in (x0, y0, x1, y1))
+        box = (float(x0), float(y0), float(x1), float(y1))
         if not (0 <= box[0] < box[2] <= self.width and 0 <= box[1] < box[3] <= self.height):
             raise PromptError(f"box {list(box)} must be XYXY with 0 <= x0 < x1 <= {self.width} and "
                               f"0 <= y0 < y1 <= {self.height}.")
@@ -270,7 +273,8 @@ class VideoSession(SessionBase):
         on those frames. The backend forgets the object and gets its remaining prompts again,
         so propagate afterwards."""
         f = None if frame_idx is None else self._check_frame(frame_idx)
-        super().clear(obj_id, all_objects, frame_idx=f)
+        oid = None if all_objects else self._resolve(obj_id)
+        self._do(ClearPrompts(obj_id=oid, frame_idx=f))
 
     # -- tracking ---------------------------------------------------------------------------------------
     def propagate(self, direction: str = "forward", start_frame_idx: int | None = None,
@@ -407,7 +411,7 @@ class VideoSession(SessionBase):
                            on_done=on_done)
 
     # -- dispatch ----------------------------------------------------------------------------------------
-    def _dispatch(self, action: Action, progress=None, cancel=None):
+    def _dispatch(self, action: Action, progress=None, cancel=None, **_ctx) -> tuple[Any, Action]:
         if isinstance(action, Propagate):
             res = self._propagate(action, progress, cancel)
             if res.cancelled:
@@ -452,8 +456,9 @@ class VideoSession(SessionBase):
             else:
                 fm = self.backend.add_points(f, oid, prompt.point_coords, prompt.point_labels, clear_old_points=True)
         elif isinstance(action, SetBox):
-            prompt = Prompt(box=frozen(np.asarray(action.box, np.float32)))
-            fm = self.backend.add_box(f, oid, prompt.box)
+            box = frozen(np.asarray(action.box, np.float32))
+            prompt = Prompt(box=box)
+            fm = self.backend.add_box(f, oid, box)
         else:
             prompt = Prompt(mask=frozen(np.asarray(action.mask, bool)))
             fm = self.backend.add_mask(f, oid, np.array(prompt.mask))  # writable copy for torch.from_numpy

@@ -103,9 +103,9 @@ class Worker:
         with self._cv:
             if self._closed:
                 raise BackendError("This worker was shut down; create a new session (or Worker) to run more jobs.")
-            superseded = []
+            superseded: list[_Job] = []
             if key is not None:
-                keep = deque()
+                keep: deque[_Job] = deque()
                 for job in self._pending:
                     (superseded if job.key == key else keep).append(job)
                 self._pending = keep
@@ -147,7 +147,7 @@ class Worker:
                 self._running = job
             try:
                 result = job.fn(*job.args, **job.kwargs)
-            except BaseException as exc:  # noqa: BLE001 - handed to the future's owner
+            except BaseException as exc:  # handed to the future's owner
                 job.future.set_exception(exc)
             else:
                 job.future.set_result(result)

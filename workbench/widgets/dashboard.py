@@ -33,7 +33,7 @@ from ..errors import UnknownNameError
 from ..runners.card import UNTRAINED_BANNER
 from ..runners.runs_index import load_click_curves, load_frame_curves, load_runs, load_vos_sequences
 
-__all__ = ["FILTERS", "FIGURES", "MetricDashboard"]
+__all__ = ["FIGURES", "FILTERS", "MetricDashboard"]
 
 FILTERS = ("backend", "model", "dataset", "runs")
 """Names of the filter widgets (:attr:`MetricDashboard.filters`)."""
@@ -117,6 +117,7 @@ class MetricDashboard:
         try:
             for name, w in self.filters.items():
                 old = set(w.value)
+                opts: list[tuple[str, str]] | list[str]
                 if name == "runs":
                     opts = [(f"{r.run_id}: {r.legend} · {r.dataset}", r.run_id) for r in self.runs.itertuples()]
                 else:

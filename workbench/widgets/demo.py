@@ -20,7 +20,7 @@ from ..io.datasets import ImageItem, find_davis_root, load_image_set, sample_ite
 from ..io.export import overlay_label_map
 from ..io.images import DAVIS_PALETTE, read_palette_mask
 from ..protocols.clicks import ClickSimulator
-from ..sessions import ImageSession
+from ..sessions import ImageSession, VideoSession
 from ..types import Click
 from .canvas.draw import NEGATIVE, POSITIVE
 from .canvas.prompt_canvas import PromptCanvas
@@ -123,7 +123,7 @@ def _parts(widget, frame_idx: int | None):
     """``(canvas, target)`` of a PromptCanvas or VideoAnnotator (the target of ``frame_idx``)."""
     canvas = widget if isinstance(widget, PromptCanvas) else widget.canvas
     target = canvas.target
-    if frame_idx is not None and target.kind == "video":
+    if frame_idx is not None and target.kind == "video" and isinstance(canvas.session, VideoSession):
         target = VideoFrameTarget(canvas.session, frame_idx)
     return canvas, target
 

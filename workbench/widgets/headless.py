@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from ipycanvas.canvas import _CANVAS_MANAGER, _CMD_LIST
@@ -97,11 +99,11 @@ class DrawRecorder:
         self.commands: list[DrawCommand] = []
         self.messages = 0
         self._current: str | None = None
-        self._orig = None
+        self._orig: Callable[..., Any] | None = None  # the manager's send while recording
 
     def __enter__(self) -> DrawRecorder:
         self._had_attr = "send" in vars(self.manager)
-        self._orig = self.manager.send
+        self._orig = orig = self.manager.send
         # the manager may already have a canvas selected: force a switch on the next command
         self.manager._current_canvas = None
 
@@ -109,7 +111,7 @@ class DrawRecorder:
             cmds, self._current = decode_message(list(buffers or []), self._current)
             self.commands.extend(cmds)
             self.messages += 1
-            return self._orig(content, buffers=buffers)
+            return orig(content, buffers=buffers)
 
         self.manager.send = send
         return self

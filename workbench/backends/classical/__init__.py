@@ -12,6 +12,15 @@ from .everything import CLASSICAL_AMG_DEFAULTS, SAM_ONLY_PARAMS, classical_gener
 from .image import GrabCutImageBackend, make_classical_image_backend
 from .video import FlowVideoBackend, make_classical_video_backend
 
-__all__ = ["CLASSICAL_AMG_DEFAULTS", "FlowVideoBackend", "GrabCutImageBackend", "LOW_RES", "SAM_ONLY_PARAMS",
-           "classical_generate_masks", "make_classical_image_backend", "make_classical_video_backend",
-           "mask_to_logits", "resolve_overlaps"]
+__all__ = [
+           "CLASSICAL_AMG_DEFAULTS",
+           "LOW_RES",
+           "SAM_ONLY_PARAMS",
+           "FlowVideoBackend",
+           "GrabCutImageBackend",
+           "classical_generate_masks",
+           "make_classical_image_backend",
+           "make_classical_video_backend",
+           "mask_to_logits",
+           "resolve_overlaps",
+]

@@ -15,6 +15,11 @@ LOW_RES = 256
 """Side of the square low-resolution logit grid (SAM 2: 1024 / 4)."""
 LOGIT_CLIP = 10.0
 """Absolute value the signed-distance logits are clipped to."""
+NO_RECT = (0, 0, 0, 0)
+"""``rect`` argument of ``cv2.grabCut`` in the mask modes, which ignore it (what ``None`` converts to)."""
+
+ColorModels = tuple[np.ndarray, np.ndarray]
+"""GrabCut colour GMMs ``(bgd, fgd)``, each ``(1, 65)`` float64."""
 
 
 def mask_to_logits(mask: np.ndarray, size: int = LOW_RES) -> np.ndarray:
@@ -81,10 +86,10 @@ def _band_crop(mask: np.ndarray, band: float, max_side: int) -> tuple[tuple[int,
     return (int(y0), int(y1), int(x0), int(x1)), s, max(1, round(r * s))
 
 
-def _crop(frame: np.ndarray, mask: np.ndarray, box, s: float) -> tuple[np.ndarray, np.ndarray]:
+def _crop(frame: np.ndarray, mask: np.ndarray, box: tuple[int, int, int, int], s: float) -> tuple[np.ndarray, np.ndarray]:
     y0, y1, x0, x1 = box
     img = frame[y0:y1, x0:x1, ::-1]
-    m = mask[y0:y1, x0:x1].astype(np.uint8)
+    m: np.ndarray = mask[y0:y1, x0:x1].astype(np.uint8)
     if s < 1:
         size = (max(1, round((x1 - x0) * s)), max(1, round((y1 - y0) * s)))
         img = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
@@ -92,7 +97,8 @@ def _crop(frame: np.ndarray, mask: np.ndarray, box, s: float) -> tuple[np.ndarra
     return np.ascontiguousarray(img), m
 
 
-def learn_color_models(frame: np.ndarray, mask: np.ndarray, band: float = 0.1, max_side: int = 320):
+def learn_color_models(frame: np.ndarray, mask: np.ndarray, band: float = 0.1,
+                       max_side: int = 320) -> ColorModels | None:
     """GrabCut colour GMMs ``(bgd, fgd)`` (each ``(1, 65)`` float64) of ``mask`` on ``frame``
     ((H, W, 3) uint8 RGB), learnt in the crop :func:`refine_in_band` uses; None when the crop
     holds too few object or background pixels."""
@@ -106,11 +112,11 @@ def learn_color_models(frame: np.ndarray, mask: np.ndarray, band: float = 0.1, m
     tri = np.where(m > 0, cv2.GC_FGD, cv2.GC_BGD).astype(np.uint8)
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     cv2.setRNGSeed(0)  # k-means initialisation of the GMMs: reproducible models
-    cv2.grabCut(img, tri, None, bgd, fgd, 1, cv2.GC_INIT_WITH_MASK)
+    cv2.grabCut(img, tri, NO_RECT, bgd, fgd, 1, cv2.GC_INIT_WITH_MASK)
     return bgd, fgd
 
 
-def refine_in_band(frame: np.ndarray, warped: np.ndarray, models, band: float = 0.1,
+def refine_in_band(frame: np.ndarray, warped: np.ndarray, models: ColorModels | None, band: float = 0.1,
                    max_side: int = 320) -> np.ndarray:
     """Snap a warped ``(H, W)`` bool mask onto ``frame`` ((H, W, 3) uint8 RGB) with one frozen-
     model GrabCut cut in a band of ``band`` x sqrt(area) pixels around its boundary."""
@@ -123,7 +129,7 @@ def refine_in_band(frame: np.ndarray, warped: np.ndarray, models, band: float = 
     tri[cv2.dilate(m, kernel) > 0] = cv2.GC_PR_BGD
     tri[m > 0] = cv2.GC_PR_FGD
     tri[cv2.erode(m, kernel) > 0] = cv2.GC_FGD
-    cv2.grabCut(img, tri, None, models[0].copy(), models[1].copy(), 1, cv2.GC_EVAL_FREEZE_MODEL)
+    cv2.grabCut(img, tri, NO_RECT, models[0].copy(), models[1].copy(), 1, cv2.GC_EVAL_FREEZE_MODEL)
     res = ((tri == cv2.GC_FGD) | (tri == cv2.GC_PR_FGD)).astype(np.float32)
     y0, y1, x0, x1 = box
     out = np.zeros_like(warped)

@@ -33,8 +33,11 @@ import numpy as np
 from ...errors import BackendError
 from ...types import ImagePrediction, ModelInfo
 from ..validate import check_image, check_prompt
-from .common import LOW_RES, fill_small_holes, keep_seeded_components, mask_iou, mask_to_logits
+from .common import LOW_RES, NO_RECT, fill_small_holes, keep_seeded_components, mask_iou, mask_to_logits
 from .everything import classical_generate_masks
+
+_Work = tuple[np.ndarray, tuple[int, int, int, int], float, float]
+"""A window of the image at work resolution: (BGR image, window x0, y0, x1, y1 pixels, x scale, y scale)."""
 
 _MIN_SAMPLES = 20
 """Fewest fore/background pixels GrabCut is run with (it fits 5-component GMMs to each)."""
@@ -90,6 +93,10 @@ class GrabCutImageBackend:
     compactness (share of its area in its largest connected component). Empty masks score 0.
     """
 
+    _shape: tuple[int, int] | None  # (H, W) of the current image
+    _bgr: np.ndarray | None  # its BGR copy
+    _full: _Work | None  # the whole image at work resolution
+
     def __init__(self, max_side: int = 320, iterations: int = 2, seed_radius: float = 0.01,
                  prior_radius: float = 0.15, refine_radius: float = 0.06, box_margin: float = 0.0,
                  box_context: float | None = 0.5, seed: int = 0):
@@ -121,10 +128,10 @@ class GrabCutImageBackend:
             :func:`workbench.backends.validate.check_image`).
         """
         img = check_image(image)
-        self._shape = img.shape[:2]
+        h, w = img.shape[:2]
+        self._shape = (h, w)
         self._bgr = np.ascontiguousarray(img[..., ::-1])  # GrabCut's colour model is order-agnostic
-        h, w = self._shape
-        self._full = self._work_image((0, 0, w, h))
+        self._full = self._work_image(self._bgr, (0, 0, w, h))
 
     def generate_masks(self, image: np.ndarray, **params) -> list[dict]:
         """Weight-free "segment everything" (the :class:`~workbench.backends.base.MaskGenerator`
@@ -134,9 +141,15 @@ class GrabCutImageBackend:
 
     def reset_image(self) -> None:
         """Forget the current image."""
-        self._shape: tuple[int, int] | None = None
-        self._bgr: np.ndarray | None = None
+        self._shape = None
+        self._bgr = None
         self._full = None
+
+    def _current(self) -> tuple[tuple[int, int], np.ndarray, _Work]:
+        """(H, W), BGR copy and work image of the current image; BackendError before set_image."""
+        if self._shape is None or self._bgr is None or self._full is None:
+            raise BackendError("No image set: call set_image(image) before predict().")
+        return self._shape, self._bgr, self._full
 
     @property
     def image_shape(self) -> tuple[int, int] | None:
@@ -148,11 +161,11 @@ class GrabCutImageBackend:
         """Side of ``low_res_logits`` and of a valid ``mask_input`` (256, SAM 2's at 1024)."""
         return LOW_RES
 
-    def _work_image(self, window: tuple[int, int, int, int]) -> tuple[np.ndarray, tuple[int, int, int, int], float, float]:
-        """The ``window`` (x0, y0, x1, y1 pixels) of the image, downscaled to ``max_side``:
+    def _work_image(self, bgr: np.ndarray, window: tuple[int, int, int, int]) -> _Work:
+        """The ``window`` (x0, y0, x1, y1 pixels) of the BGR image ``bgr``, downscaled to ``max_side``:
         (BGR work image, window, x scale, y scale)."""
         x0, y0, x1, y1 = window
-        crop = self._bgr[y0:y1, x0:x1]
+        crop = bgr[y0:y1, x0:x1]
         ch, cw = crop.shape[:2]
         scale = min(1.0, self.max_side / max(ch, cw))
         sw, sh = max(2, round(cw * scale)), max(2, round(ch * scale))
@@ -163,7 +176,7 @@ class GrabCutImageBackend:
     def _window(self, coords: np.ndarray, box: np.ndarray | None) -> tuple[int, int, int, int]:
         """Region GrabCut works in: the whole image, or with a box the box grown by
         ``box_context`` of its size on every side (and covering every click)."""
-        h, w = self._shape
+        h, w = self._current()[0]
         if box is None or self.box_context is None:
             return 0, 0, w, h
         bw, bh = box[2] - box[0], box[3] - box[1]
@@ -181,7 +194,7 @@ class GrabCutImageBackend:
         img, (wx, wy, wx1, wy1), sx, sy = work
         sh, sw = img.shape[:2]
         diag = float(np.hypot(sh, sw))
-        h, w = self._shape
+        h, w = self._current()[0]
         tri = np.full((sh, sw), cv2.GC_PR_BGD, np.uint8)
         if box is not None:
             x0, y0 = int(np.floor((box[0] - wx) * sx)), int(np.floor((box[1] - wy) * sy))
@@ -266,10 +279,11 @@ class GrabCutImageBackend:
                          mask_input)
         coords = np.zeros((0, 2), np.float64) if p.point_coords is None else p.point_coords
         labels = np.zeros((0,), np.int64) if p.point_labels is None else p.point_labels
-        bx = None if p.box is None else _widen_box(p.box, self._shape)
+        shape, bgr, full = self._current()
+        bx = None if p.box is None else _widen_box(p.box, shape)
         mi = None if p.mask_input is None else p.mask_input[0]
         window = self._window(coords, bx)
-        work = self._full if window == self._full[1] else self._work_image(window)
+        work = full if window == full[1] else self._work_image(bgr, window)
         tri, seeds = self._trimap(work, coords, labels, bx, mi)
         fg = (tri == cv2.GC_FGD) | (tri == cv2.GC_PR_FGD)
         if fg.all():  # nothing marked background: the window border is probable background
@@ -277,7 +291,7 @@ class GrabCutImageBackend:
             border[1:-1, 1:-1] = False
             tri[border & (tri != cv2.GC_FGD)] = cv2.GC_PR_BGD
             fg = (tri == cv2.GC_FGD) | (tri == cv2.GC_PR_FGD)
-        n_fg, n_bg = np.count_nonzero(fg), fg.size - np.count_nonzero(fg)
+        n_fg, n_bg = int(np.count_nonzero(fg)), fg.size - int(np.count_nonzero(fg))
         if n_fg == 0:
             cands = [np.zeros(tri.shape, bool)] * 3
         elif min(n_fg, n_bg) < _MIN_SAMPLES:  # too few pixels to fit GrabCut's colour models
@@ -297,21 +311,20 @@ class GrabCutImageBackend:
         GrabCut sometimes collapses to a few pixels when its random k-means initialisation is
         unlucky; a result covering less than ``_COLLAPSE`` of the initial foreground region is
         retried with the next 2 seeds and the largest result kept."""
-        best = None
+        results: list[tuple[int, np.ndarray, np.ndarray]] = []  # (area, raw, coarse) per attempt
         for attempt in range(3):
             t = tri.copy()
             bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
             cv2.setRNGSeed(self.seed + attempt)  # GrabCut's k-means initialisation draws from OpenCV's RNG
-            cv2.grabCut(img, t, None, bgd, fgd, 1, cv2.GC_INIT_WITH_MASK)
+            cv2.grabCut(img, t, NO_RECT, bgd, fgd, 1, cv2.GC_INIT_WITH_MASK)
             coarse = (t == cv2.GC_FGD) | (t == cv2.GC_PR_FGD)
-            cv2.grabCut(img, t, None, bgd, fgd, self.iterations - 1, cv2.GC_EVAL)
+            cv2.grabCut(img, t, NO_RECT, bgd, fgd, self.iterations - 1, cv2.GC_EVAL)
             raw = (t == cv2.GC_FGD) | (t == cv2.GC_PR_FGD)
-            area = np.count_nonzero(raw)
-            if best is None or area > best[0]:
-                best = (area, raw, coarse)
+            area = int(np.count_nonzero(raw))
+            results.append((area, raw, coarse))
             if area >= _COLLAPSE * n_fg:
                 break
-        _, raw, coarse = best
+        _, raw, coarse = max(results, key=lambda r: r[0])  # the largest; the first of equal ones
         return [fill_small_holes(keep_seeded_components(raw, seeds)), raw, coarse]
 
     @staticmethod
@@ -330,7 +343,7 @@ class GrabCutImageBackend:
     def _paste(self, mask: np.ndarray, window: tuple[int, int, int, int]) -> np.ndarray:
         """Work-resolution ``mask`` of ``window`` -> (H, W) bool mask of the image."""
         x0, y0, x1, y1 = window
-        out = np.zeros(self._shape, bool)
+        out = np.zeros(self._current()[0], bool)
         if mask.shape == (y1 - y0, x1 - x0):
             out[y0:y1, x0:x1] = mask
         else:

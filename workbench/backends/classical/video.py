@@ -45,7 +45,7 @@ from ...errors import BackendError, PromptError, UnknownNameError
 from ...io.frames import FrameSource
 from ...types import FrameMasks, ModelInfo
 from ..validate import check_box, check_frame_obj, check_mask, check_video_points
-from .common import learn_color_models, mask_to_logits, refine_in_band, resolve_overlaps
+from .common import ColorModels, learn_color_models, mask_to_logits, refine_in_band, resolve_overlaps
 from .image import GrabCutImageBackend
 
 FLOW_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
@@ -61,7 +61,7 @@ class _Prompt:
     points: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float64))
     labels: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.int64))
     box: np.ndarray | None = None
-    models: tuple[np.ndarray, np.ndarray] | None = None  # GrabCut (bgd, fgd) GMMs, learnt lazily
+    models: ColorModels | None = None  # GrabCut (bgd, fgd) GMMs, learnt lazily
     models_done: bool = False
 
 
@@ -96,7 +96,7 @@ class FlowVideoBackend:
         self.flow_scale, self.flow_preset = float(flow_scale), flow_preset
         self.band, self.max_side = float(band), int(max_side)
         self._image = GrabCutImageBackend(**(image_kw or {}))
-        self._dis = cv2.DISOpticalFlow_create(FLOW_PRESETS[flow_preset])
+        self._dis = cv2.DISOpticalFlow.create(FLOW_PRESETS[flow_preset])
         self.info = ModelInfo(
             backend="classical", model="dis-flow", checkpoint=None, checkpoint_sha256="none", image_size=0,
             device="cpu", extra={"flow_scale": self.flow_scale, "flow_preset": flow_preset, "band": self.band,
@@ -138,7 +138,7 @@ class FlowVideoBackend:
         self._image.reset_image()
         self._image_frame: int | None = None
         self._grays: dict[int, np.ndarray] = {}
-        self._grid: list[np.ndarray] | None = None
+        self._grid: Sequence[np.ndarray] | None = None  # pixel (x, y) coordinates, np.meshgrid
 
     def _require_video(self) -> FrameSource:
         if self._frames is None:
@@ -149,7 +149,8 @@ class FlowVideoBackend:
         return check_frame_obj(frame_idx, obj_id, len(self._require_video()))
 
     def _shape(self) -> tuple[int, int]:
-        return self._frames.height, self._frames.width
+        frames = self._require_video()
+        return frames.height, frames.width
 
     def _store(self, obj_id: int, frame_idx: int, mask: np.ndarray) -> None:
         self._outputs.setdefault(obj_id, {})[frame_idx] = np.packbits(mask, axis=None)
@@ -164,7 +165,7 @@ class FlowVideoBackend:
     # -- prompts -------------------------------------------------------------------------------
     def _segment(self, frame_idx: int, obj_id: int, prompt: _Prompt) -> None:
         if self._image_frame != frame_idx:
-            self._image.set_image(self._frames[frame_idx])
+            self._image.set_image(self._require_video()[frame_idx])
             self._image_frame = frame_idx
         prev = self._output(obj_id, frame_idx)
         mask_input = None
@@ -269,12 +270,13 @@ class FlowVideoBackend:
         grays = []
         for idx in (dst_idx, src_idx):
             if idx not in self._grays:
-                g = cv2.cvtColor(self._frames[idx], cv2.COLOR_RGB2GRAY)
+                g = cv2.cvtColor(self._require_video()[idx], cv2.COLOR_RGB2GRAY)
                 self._grays[idx] = cv2.resize(g, size, interpolation=cv2.INTER_AREA) if s < 1 else g
             grays.append(self._grays[idx])
         for idx in [k for k in self._grays if k not in (dst_idx, src_idx)]:
             del self._grays[idx]
-        flow = self._dis.calc(grays[0], grays[1], None)  # dst(x) ~ src(x + flow(x))
+        # dst(x) ~ src(x + flow(x)); the cv2 stubs lack flow=None (allocate the output), which OpenCV accepts
+        flow = self._dis.calc(grays[0], grays[1], None)  # type: ignore[call-overload]
         if s < 1:
             flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
             flow[..., 0] *= w / size[0]
@@ -326,25 +328,27 @@ class FlowVideoBackend:
             order = range(start, min(start + max_frame_num_to_track, n - 1) + 1)
         return self._track(list(order))
 
-    def _models(self, obj_id: int, frame_idx: int):
+    def _models(self, obj_id: int, frame_idx: int) -> ColorModels | None:
         prompt = self._prompts[obj_id][frame_idx]
         if not prompt.models_done:
-            prompt.models = learn_color_models(self._frames[frame_idx], prompt.mask, self.band, self.max_side)
+            prompt.models = learn_color_models(self._require_video()[frame_idx], prompt.mask, self.band,
+                                               self.max_side)
             prompt.models_done = True
         return prompt.models
 
-    def _nearest_models(self, obj_id: int, frame_idx: int):
+    def _nearest_models(self, obj_id: int, frame_idx: int) -> ColorModels | None:
         frames = sorted(self._prompts.get(obj_id, {}), key=lambda f: abs(f - frame_idx))
         return self._models(obj_id, frames[0]) if frames else None
 
     def _track(self, order: list[int]) -> Iterator[FrameMasks]:
+        frames = self._require_video()
         h, w = self._shape()
-        tracks: dict[int, tuple[np.ndarray, object] | None] = {o: None for o in self._obj_ids}
+        tracks: dict[int, tuple[np.ndarray, ColorModels | None] | None] = dict.fromkeys(self._obj_ids)
         for obj_id in self._obj_ids:  # continue from an earlier result on the start frame
             out = self._output(obj_id, order[0]) if order else None
             if out is not None and order[0] not in self._prompts.get(obj_id, {}):
                 tracks[obj_id] = (out, self._nearest_models(obj_id, order[0]))
-        prev = None
+        prev: int | None = None
         for t in order:
             ids = list(self._obj_ids)
             masks = np.zeros((len(ids), h, w), bool)
@@ -352,23 +356,25 @@ class FlowVideoBackend:
             maps = None
             for k, obj_id in enumerate(ids):
                 prompt = self._prompts.get(obj_id, {}).get(t)
+                track = tracks.get(obj_id)
                 if prompt is not None:
                     masks[k], priority[k] = prompt.mask, 1
                     tracks[obj_id] = (prompt.mask, self._models(obj_id, t))
-                elif tracks.get(obj_id) is not None and prev is None:
-                    masks[k] = tracks[obj_id][0]
-                elif tracks.get(obj_id) is not None and tracks[obj_id][0].any():
+                elif track is not None and prev is None:
+                    masks[k] = track[0]
+                elif track is not None and prev is not None and track[0].any():
                     if maps is None:
                         maps = self._flow(prev, t)
-                    warped = cv2.remap(tracks[obj_id][0].astype(np.float32), maps[0], maps[1], cv2.INTER_LINEAR,
+                    warped = cv2.remap(track[0].astype(np.float32), maps[0], maps[1], cv2.INTER_LINEAR,
                                        borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0.5
                     if self.band > 0:
-                        warped = refine_in_band(self._frames[t], warped, tracks[obj_id][1], self.band, self.max_side)
+                        warped = refine_in_band(frames[t], warped, track[1], self.band, self.max_side)
                     masks[k] = warped
             masks = resolve_overlaps(masks, priority)
             for k, obj_id in enumerate(ids):
-                if tracks.get(obj_id) is not None:
-                    tracks[obj_id] = (masks[k], tracks[obj_id][1])
+                track = tracks.get(obj_id)
+                if track is not None:
+                    tracks[obj_id] = (masks[k], track[1])
                     self._store(obj_id, t, masks[k])
             prev = t
             yield FrameMasks(t, ids, masks)
@@ -376,14 +382,13 @@ class FlowVideoBackend:
     def snapshot(self) -> dict:
         """Copy of the objects, prompts and tracking outputs, for :meth:`restore` (exact undo).
         Mask arrays are never written in place, so they are shared, not copied."""
-        self._require_video()
-        return _copy_state(weakref.ref(self._frames), self._obj_ids, self._outputs, self._prompts)
+        return _copy_state(weakref.ref(self._require_video()), self._obj_ids, self._outputs, self._prompts)
 
-    def restore(self, snapshot: dict) -> None:
+    def restore(self, snapshot: object) -> None:
         """Put back a :meth:`snapshot` (copied again, so it can be restored more than once).
         Raises ``BackendError`` for a snapshot of another video."""
         ref = snapshot.get("video") if isinstance(snapshot, dict) else None
-        if self._frames is None or not callable(ref) or ref() is not self._frames:
+        if not isinstance(snapshot, dict) or self._frames is None or not callable(ref) or ref() is not self._frames:
             raise BackendError("This snapshot belongs to another video (init_state was called since).")
         s = _copy_state(snapshot["video"], snapshot["obj_ids"], snapshot["outputs"], snapshot["prompts"])
         self._obj_ids, self._outputs, self._prompts = s["obj_ids"], s["outputs"], s["prompts"]

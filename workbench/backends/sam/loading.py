@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -35,6 +36,9 @@ from ..loading import (
     safe_torch_load,
 )
 from ..registry import ModelSpec, get_spec, resolve_checkpoint
+
+if TYPE_CHECKING:
+    from segment_anything.modeling import Sam
 
 BACKEND = "sam"
 """Registry backend of the SAM (v1) models (:attr:`ModelSpec.backend`)."""
@@ -104,7 +108,7 @@ def build_sam1_net(model_type: str = "vit_b", image_size: int = 1024) -> torch.n
     return sam.eval()
 
 
-def load_sam1_checkpoint(model: torch.nn.Module, path: str | Path, spec: ModelSpec | None = None) -> str:
+def load_sam1_checkpoint(model: Sam, path: str | Path, spec: ModelSpec | None = None) -> str:
     """Load a SAM (v1) checkpoint into ``model`` (strict).
 
     Parameters
@@ -132,7 +136,7 @@ def load_sam1_checkpoint(model: torch.nn.Module, path: str | Path, spec: ModelSp
         raise CheckpointNotFoundError(f"Checkpoint file not found: {path}.")
     obj = safe_torch_load(path)
     layout = "model" if isinstance(obj, dict) and isinstance(obj.get("model"), dict) else "state_dict"
-    sd = obj["model"] if layout == "model" else obj
+    sd = obj["model"] if isinstance(obj, dict) and layout == "model" else obj
     if not isinstance(sd, dict) or not sd or not all(isinstance(v, torch.Tensor) for v in sd.values()):
         found = sorted(map(str, sd))[:5] if isinstance(sd, dict) else type(sd).__name__
         raise CheckpointFormatError(

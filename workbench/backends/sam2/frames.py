@@ -226,7 +226,7 @@ def install_loader_hook() -> None:
             return video_path.load(image_size, offload_video_to_cpu, device)
         return original(video_path, image_size, offload_video_to_cpu, *args, **kwargs)
 
-    load_video_frames._workbench_hook = True
+    vars(load_video_frames)["_workbench_hook"] = True  # marks the hook as installed
     svp.load_video_frames = load_video_frames
 
 

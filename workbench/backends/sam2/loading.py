@@ -243,6 +243,18 @@ def build_sam2_model(
     return net, info
 
 
-__all__ = ["BACKEND", "CheckpointError", "MODES", "PRECISIONS", "RANDOM", "autocast_context", "backbone_feature_sizes",
-           "build_sam2_model", "enable_tf32", "load_checkpoint", "resolve_device", "resolve_precision",
-           "save_checkpoint"]
+__all__ = [
+    "BACKEND",
+    "MODES",
+    "PRECISIONS",
+    "RANDOM",
+    "CheckpointError",
+    "autocast_context",
+    "backbone_feature_sizes",
+    "build_sam2_model",
+    "enable_tf32",
+    "load_checkpoint",
+    "resolve_device",
+    "resolve_precision",
+    "save_checkpoint",
+]

@@ -72,7 +72,8 @@ class SpillStore:
     """
 
     def __init__(self, folder=None):
-        self._file = tempfile.TemporaryFile(dir=None if folder is None else str(folder))
+        # held open for the store's lifetime (closed in close() or when garbage-collected)
+        self._file = tempfile.TemporaryFile(dir=None if folder is None else str(folder))  # noqa: SIM115
         self._fd = self._file.fileno()
         self._lock = threading.Lock()
         self.bytes_written = 0
@@ -91,8 +92,8 @@ class SpillStore:
             offset = self.bytes_written
             self.bytes_written += nbytes
         done = 0
-        while done < nbytes:
-            done += os.pwrite(self._fd, memoryview(data)[done:], offset + done)
+        while data is not None and done < nbytes:
+            done += os.pwrite(self._fd, data.data[done:], offset + done)
         device = self._devices.setdefault(str(t.device), t.device)
         shape, stride = tuple(t.shape), tuple(t.stride())
         shape, stride = self._tuples.setdefault(shape, shape), self._tuples.setdefault(stride, stride)
@@ -101,7 +102,7 @@ class SpillStore:
     def get(self, ref: SpillRef) -> torch.Tensor:
         """A new tensor equal, bit for bit, to the one :meth:`put` wrote."""
         buf = torch.empty(ref.nbytes, dtype=torch.uint8)
-        got = os.preadv(self._fd, [memoryview(buf.numpy())], ref.offset) if ref.nbytes else 0
+        got = os.preadv(self._fd, [buf.numpy().data], ref.offset) if ref.nbytes else 0
         self.reads += 1
         if got != ref.nbytes:
             from ...errors import BackendError
@@ -128,13 +129,19 @@ class SpilledOutput(dict):
     store: SpillStore | None = None
 
     def _load(self, value):
-        return self.store.get(value) if isinstance(value, SpillRef) else value
+        if not isinstance(value, SpillRef):
+            return value
+        if self.store is None:
+            from ...errors import BackendError
+
+            raise BackendError("A spilled tracking output has no store to read it back from.")
+        return self.store.get(value)
 
     def __getitem__(self, key):
         return self._load(dict.__getitem__(self, key))
 
     def get(self, key, default=None):
-        return self[key] if key in self else default
+        return self[key] if key in self else default  # noqa: SIM401 - self[key] loads spilled values
 
     def values(self):
         return [self[k] for k in self]

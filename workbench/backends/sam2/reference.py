@@ -11,11 +11,15 @@ import os
 import resource
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from .loading import autocast_context, backbone_feature_sizes, build_sam2_model, enable_tf32, resolve_precision
+
+if TYPE_CHECKING:
+    from sam2.sam2_video_predictor import SAM2VideoPredictor
 
 
 def set_threads(n: int | None) -> int:
@@ -27,7 +31,8 @@ def set_threads(n: int | None) -> int:
 
 def runtime_info(device: str) -> dict:
     """Versions and hardware: ``torch``, ``sam2``, ``cuda`` (None on CPU), ``gpu`` name, ``threads``."""
-    from importlib.metadata import PackageNotFoundError, version as _v
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as _v
 
     def _version(name: str) -> str:
         try:
@@ -107,7 +112,7 @@ class RawVideoLoop:
         Masks of the first ``keep_masks`` frames are kept (bit-packed) in :attr:`masks`.
     """
 
-    predictor: object
+    predictor: SAM2VideoPredictor
     video_dir: str
     precision: str = "auto"
     offload_video_to_cpu: bool = False

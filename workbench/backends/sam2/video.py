@@ -18,10 +18,9 @@ import torch
 from ...errors import BackendError, ConfigError, PromptError, UnknownNameError
 from ...io.frames import FrameSource
 from ...types import FrameMasks, ModelInfo
-from .frames import IMG_MEAN, IMG_STD, LazyFrames, PreparedFrames, install_loader_hook, preload_bytes, \
-    preprocess_frame
 from ..base import with_extra
 from ..validate import check_box, check_frame_obj, check_mask, check_video_points
+from .frames import IMG_MEAN, IMG_STD, LazyFrames, PreparedFrames, install_loader_hook, preload_bytes, preprocess_frame
 from .loading import autocast_context, enable_tf32, resolve_precision
 from .memory import MEMORY_MODES, SpilledOutput, StateTrimmer, state_nbytes, tracking_window
 from .policies import DEFAULT_POLICY, POLICIES, apply_policy, installed_policy, make_policy, remove_policy
@@ -222,7 +221,8 @@ class SAM2VideoBackend:
             source = video if isinstance(video, FrameSource) else FrameSource(video, cache_size=2)
         lazy = self.lazy_frames
         if lazy is None:
-            lazy = preload_bytes(n_jpeg or len(source), size) > self.preload_limit_mb * 2**20
+            lazy = preload_bytes(n_jpeg if source is None else len(source), size) > self.preload_limit_mb * 2**20
+        src: str | PreparedFrames
         if n_jpeg and not lazy:
             src = str(video)
         else:
@@ -417,7 +417,7 @@ class SAM2VideoBackend:
         return {"video": weakref.ref(state["images"]), "state": copied,
                 "policy": None if policy is None else copy.deepcopy(policy.policy_state())}
 
-    def restore(self, snapshot: dict) -> None:
+    def restore(self, snapshot: object) -> None:
         """Put back a :meth:`snapshot` (copied again, so it can be restored more than once).
 
         Raises
@@ -427,7 +427,7 @@ class SAM2VideoBackend:
         """
         state = self._require_state()
         ref = snapshot.get("video") if isinstance(snapshot, dict) else None
-        if not callable(ref) or ref() is not state["images"]:
+        if not isinstance(snapshot, dict) or not callable(ref) or ref() is not state["images"]:
             raise BackendError("This snapshot belongs to another video (init_state was called since); "
                                "it cannot be restored.")
         with torch.inference_mode():
@@ -481,4 +481,4 @@ class SAM2VideoBackend:
             self.predictor.remove_object(state, obj_id, strict=True, need_output=False)
 
 
-__all__ = ["IMG_MEAN", "IMG_STD", "LazyFrames", "MEMORY_MODES", "PreparedFrames", "SAM2VideoBackend", "preprocess_frame"]
+__all__ = ["IMG_MEAN", "IMG_STD", "MEMORY_MODES", "LazyFrames", "PreparedFrames", "SAM2VideoBackend", "preprocess_frame"]

@@ -9,6 +9,18 @@ from .coords import canvas_to_image, clamp_to_image, client_to_canvas, image_to_
 from .prompt_canvas import KEYS, MODES, PromptCanvas, sync_object_selector
 from .targets import ImageTarget, VideoFrameTarget, add_mask_object, make_target
 
-__all__ = ["ImageTarget", "KEYS", "MODES", "PromptCanvas", "VideoFrameTarget", "add_mask_object", "canvas_to_image",
-           "clamp_to_image", "client_to_canvas", "image_to_canvas", "image_to_client", "make_target",
-           "sync_object_selector"]
+__all__ = [
+           "KEYS",
+           "MODES",
+           "ImageTarget",
+           "PromptCanvas",
+           "VideoFrameTarget",
+           "add_mask_object",
+           "canvas_to_image",
+           "clamp_to_image",
+           "client_to_canvas",
+           "image_to_canvas",
+           "image_to_client",
+           "make_target",
+           "sync_object_selector",
+]

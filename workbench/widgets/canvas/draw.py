@@ -211,7 +211,7 @@ def thumbnail_jpeg(small_image: np.ndarray, mask: np.ndarray, rgb: Sequence[int]
     out[m] = (1 - alpha) * out[m] + alpha * np.asarray(rgb, np.float32)
     out = out.astype(np.uint8)
     out[boundary_of_labels(m.astype(np.uint8))] = np.asarray(rgb, np.uint8)
-    ok, data = cv2.imencode(".jpg", np.ascontiguousarray(out[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    _ok, data = cv2.imencode(".jpg", np.ascontiguousarray(out[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 90])
     return data.tobytes()
 
 

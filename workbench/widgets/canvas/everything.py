@@ -147,4 +147,4 @@ class EverythingPanel(W.Accordion):
         self.summary.value = head + table
 
 
-__all__ = ["EXPOSED", "EverythingPanel", "SAM2_AMG_UI_DEFAULTS"]
+__all__ = ["EXPOSED", "SAM2_AMG_UI_DEFAULTS", "EverythingPanel"]

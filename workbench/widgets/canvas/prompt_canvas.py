@@ -38,7 +38,7 @@ import numpy as np
 from ipycanvas import MultiCanvas, hold_canvas
 
 from ...errors import ConfigError, PromptError
-from ...sessions import ImageSession, SessionBase
+from ...sessions import ImageSession, VideoSession
 from .candidates import CandidatePanel
 from .coords import canvas_to_image, clamp_to_image
 from .draw import DRAW_LOCK, STYLES, compose_overlay, draw_prompts, encode_image, encode_index_png, put_encoded
@@ -135,13 +135,14 @@ class PromptCanvas(W.VBox):
         if image_format not in ("jpeg", "png"):
             raise ConfigError(f"image_format must be 'jpeg' or 'png'; got {image_format!r}.")
         obj = session_or_backend
-        if isinstance(obj, SessionBase):
+        session: ImageSession | VideoSession
+        if isinstance(obj, (ImageSession, VideoSession)):
             if image is not None:
                 raise ConfigError("Pass image only with a backend: this session already has its image.")
             session = obj
-            if gt_mask is not None and session.kind != "image":
+            if gt_mask is not None and not isinstance(session, ImageSession):
                 raise ConfigError("gt_mask applies to image sessions only (candidates' true IoU).")
-            if gt_mask is not None:
+            if gt_mask is not None and isinstance(session, ImageSession):
                 session.gt_mask = session._check_gt(gt_mask, "gt_mask")
                 session.gt_ignore = session._check_gt(gt_ignore, "gt_ignore")
         else:
@@ -332,7 +333,8 @@ class PromptCanvas(W.VBox):
     def _mask_png(self) -> bytes:
         objects = self.session.objects
         current = self.target.masks()
-        masks, colors = [], []
+        masks: list[np.ndarray] = []
+        colors: list = []
         if self.mode == "pick" and self.everything_panel is not None and self.everything_panel.records:
             masks, colors = self.everything_panel.overlay()
         for oid, obj in objects.items():
@@ -367,7 +369,7 @@ class PromptCanvas(W.VBox):
         def run(*args, **kwargs):
             try:
                 return fn(*args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - shown to the user instead of a traceback
+            except Exception as exc:  # shown to the user instead of a traceback
                 self._show_error(exc)
                 return None
         return run
@@ -526,9 +528,10 @@ class PromptCanvas(W.VBox):
     def run_everything(self, **params):
         """Run the segment-everything generator on the shown image with the panel's parameters
         (overridden by ``params``); switches to pick mode when done."""
-        if self.everything_panel is None:
+        panel = self.everything_panel
+        if panel is None:
             raise ConfigError("This PromptCanvas was built with everything=False.")
-        p = {**self.everything_panel.params(), **params}
+        p = {**panel.params(), **params}
         shape = self.target.shape
         if self.generator is None:
             run = lambda: self.target.generate_masks(**p)  # noqa: E731
@@ -537,7 +540,7 @@ class PromptCanvas(W.VBox):
             run = lambda: self.generator(image, **p)  # noqa: E731
 
         def store(records):
-            self.everything_panel.set_records(records, shape)
+            panel.set_records(records, shape)
             self.mode_buttons.value = "pick"
 
         return self._call("segmenting everything", run, then=store)
@@ -556,9 +559,10 @@ class PromptCanvas(W.VBox):
 
     def set_frame(self, frame_idx: int) -> None:
         """Video sessions: show frame ``frame_idx`` (image, masks, prompts)."""
-        if self.target.kind != "video":
+        session = self.session
+        if self.target.kind != "video" or not isinstance(session, VideoSession):
             raise PromptError("Only video sessions have frames to switch; this canvas shows one image.")
-        self.target.frame_idx = self.session._check_frame(frame_idx)
+        self.target.frame_idx = session._check_frame(frame_idx)
         self._drag, self._pending = None, []
         if self.everything_panel is not None:
             self.everything_panel.clear()
@@ -614,4 +618,4 @@ def sync_object_selector(widget, selector) -> bool:
         widget._syncing = False
 
 
-__all__ = ["KEYS", "MODES", "PromptCanvas", "ZOOM_STEP", "sync_object_selector"]
+__all__ = ["KEYS", "MODES", "ZOOM_STEP", "PromptCanvas", "sync_object_selector"]

@@ -29,6 +29,7 @@ import ipywidgets as W
 import numpy as np
 from ipycanvas import MultiCanvas
 
+from ...errors import ConfigError
 from ...metrics.image import iou
 from ..canvas.draw import DRAW_LOCK, hold_canvas, put_encoded
 
@@ -166,7 +167,7 @@ def timeline_data(session, gt: np.ndarray | None = None, cache: dict | None = No
             tracked[r, f], area[r, f] = True, pm.area
             if pm.score is not None:
                 score[r, f] = pm.score
-            if j is not None and oid in gt_ids:
+            if j is not None and gt is not None and oid in gt_ids:
                 hit = cache.get((f, oid))
                 if hit is None or hit[0] is not pm:
                     g = gt[f]
@@ -371,7 +372,7 @@ class TimelineStrip(W.VBox):
                 run.append(pts[i])
                 continue
             if len(run) == 1:
-                cv2.circle(img, (int(round(run[0][0])), int(round(run[0][1]))), 1, rgb, -1, cv2.LINE_AA)
+                cv2.circle(img, (round(float(run[0][0])), round(float(run[0][1]))), 1, rgb, -1, cv2.LINE_AA)
             elif run:
                 cv2.polylines(img, [np.round(np.array(run)).astype(np.int32)], False, rgb, 1, cv2.LINE_AA)
             run = []
@@ -400,7 +401,7 @@ class TimelineStrip(W.VBox):
         if d is None or not d.obj_ids:
             return f"frame {f}: no objects"
         parts = []
-        for r, oid in enumerate(d.obj_ids):
+        for r in range(len(d.obj_ids)):
             if not d.tracked[r, f]:
                 s = "not tracked"
             else:
@@ -421,9 +422,11 @@ class TimelineStrip(W.VBox):
         """The strip with the cursor as a ``PIL.Image`` (for static notebook output)."""
         from PIL import Image
 
+        if self.rgb is None:  # refresh() (run by __init__) draws it
+            raise ConfigError("The timeline has not been drawn yet: call refresh() first.")
         rgb = self.rgb.copy()
-        x0 = int(round(self.x_of(self.frame_idx)))
-        x1 = max(x0 + 1, int(round(self.x_of(self.frame_idx + 1))))
+        x0 = round(float(self.x_of(self.frame_idx)))
+        x1 = max(x0 + 1, round(float(self.x_of(self.frame_idx + 1))))
         h = rgb.shape[0] - AXIS_H
         rgb[:h, x0:x1] = (0.75 * rgb[:h, x0:x1] + 0.25 * np.array([229, 57, 53])).astype(np.uint8)
         return Image.fromarray(rgb)
