@@ -238,7 +238,8 @@ def test_cards_without_settings_are_refused_with_a_fix():
 def test_notebook_parameters_come_from_the_spec():
     spec = VOSRunSpec(sequences=["dog"], prompt="clicks3", smoke=True)
     card = {"run_id": "r", "kind": "vos", "dataset": "davis", "spec": spec.to_dict(), "params": {}}
-    assert notebook_parameters(card) == ("vos", {"backend": "classical", "device": "cpu", "image_size": 1024,
+    assert notebook_parameters(card) == ("vos", {"backend": "classical", "device": "auto", "image_size": 1024,
+                                                 "precision": "auto",
                                                  "dataset": "davis", "smoke": True, "save_masks": False,
                                                  "subset": ["dog"], "prompt": "clicks3", "max_frames": 8})
     vol = {"run_id": "v", "kind": "volume", "spec": VolumeRunSpec().to_dict()}

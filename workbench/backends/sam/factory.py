@@ -46,7 +46,8 @@ def make_sam1_image_backend(model: str = "vit_b", checkpoint: str | Path | None 
                                  **{k: kw[k] for k in _BUILD_KW if k in kw})
     precision = kw.pop("precision", "auto")
     if precision not in ("auto", "fp32"):
-        raise UnknownNameError("precision of SAM (v1)", precision, ["auto", "fp32"])
+        raise ConfigError(f"SAM (v1) runs in fp32: precision={precision!r} is not supported (use 'auto' or 'fp32'). "
+                          f"Valid options: {', '.join(sorted({*_BUILD_KW, *_BACKEND_KW}))}.")
     warn_if_slow("sam", info.device, info.image_size)
     return SAM1ImageBackend(net, info, **{k: kw[k] for k in _BACKEND_KW if k in kw})
 

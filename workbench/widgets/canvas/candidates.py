@@ -42,7 +42,7 @@ class CandidatePanel(W.HBox):
         self.shown = 0
         self.info: dict | None = None
         self._drawn: tuple | None = None  # (candidate array, colour) the thumbnails show
-        super().__init__(self._slots, layout=W.Layout(display="none", gap="6px"))
+        super().__init__(self._slots, layout=W.Layout(display="none", grid_gap="6px"))
 
     def set_image(self, image: np.ndarray) -> None:
         """A new image / frame: thumbnails are drawn on a downscaled copy of it."""

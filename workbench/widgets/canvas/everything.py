@@ -67,7 +67,7 @@ class EverythingPanel(W.Accordion):
         for name in disabled:
             if name in self.controls:
                 self.controls[name].disabled = True
-                self.controls[name].description_tooltip = "not used by this generator"
+                self.controls[name].tooltip = "not used by this generator"
         self.run_button = W.Button(description="Segment everything", icon="th", button_style="info")
         self.run_button.on_click(lambda _b: on_run())
         self.pick_into_active = W.Checkbox(False, description="pick into the active object (else a new object)",

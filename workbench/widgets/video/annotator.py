@@ -218,7 +218,8 @@ class VideoAnnotator(W.VBox):
         self.object_list.observe(h(self._on_select_object), "value")
         self.add_button.on_click(h(lambda _b: self.add_object()))
         self.rename_button.on_click(h(lambda _b: self.rename_object(None, self.object_name.value)))
-        self.object_name.on_submit(h(lambda _t: self.rename_object(None, self.object_name.value)))
+        self.object_name.continuous_update = False  # Enter (or leaving the box) renames; ipywidgets 8 way of on_submit
+        self.object_name.observe(h(self._on_name_entered), names="value")
         self.remove_button.on_click(h(lambda _b: self.remove_object()))
 
         self.propagate_buttons = {}
@@ -299,6 +300,15 @@ class VideoAnnotator(W.VBox):
         """Add an object (default name ``"object <id>"``) and select it. Returns its ``obj_id``
         (a Future in async mode). Undoable."""
         return self.canvas._call("adding object", self.session.add_object, name)
+
+    def _on_name_entered(self, change) -> None:
+        """The name box was submitted: rename the selected object (not when the box merely
+        follows the selection)."""
+        if self._syncing or not str(change["new"]).strip():
+            return
+        oid = self.session.active_obj_id
+        if oid in self.session.objects and self.session.objects[oid].name != str(change["new"]).strip():
+            self.rename_object(None, change["new"])
 
     def rename_object(self, obj_id: int | None, name: str):
         """Rename ``obj_id`` (default: the selected object).

@@ -106,6 +106,10 @@ class PredictorHooks(Protocol):
         ...
 
 
+class InstalledPolicy(TrackingPolicy, PredictorHooks, Protocol):
+    """What a predictor holds as ``tracking_policy``: a policy with its predictor hooks."""
+
+
 def params_from_kwargs(cls, kwargs: Mapping[str, Any], policy: str):
     """Build the frozen parameter dataclass ``cls`` from ``kwargs``, checking names and types.
 

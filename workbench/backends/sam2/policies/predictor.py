@@ -55,6 +55,8 @@ below ``init_state``.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import torch
 import torch.nn.functional as F
 from sam2.modeling.sam.transformer import Attention, RoPEAttention
@@ -63,10 +65,17 @@ from sam2.modeling.sam2_utils import get_1d_sine_pe, select_closest_cond_frames
 from sam2.sam2_video_predictor import SAM2VideoPredictor
 
 from ....errors import BackendError, ConfigError
+from .base import InstalledPolicy
 
 
 # -- attention kernel --------------------------------------------------------------------------
-class _PinnedKernelMixin:
+if TYPE_CHECKING:  # mixed in before sam2's attention modules (untyped: Any to mypy)
+    _AttentionBase: Any = Attention
+else:
+    _AttentionBase = object
+
+
+class _PinnedKernelMixin(_AttentionBase):
     """``forward`` under ``sdpa_kernel(self._policy_sdpa_backends)``; if that raises, torch's
     default kernels from then on (for every attention module of the predictor), which is what
     the reference's ``sdp_kernel_context`` fallback does (``ALLOW_ALL_KERNELS``)."""
@@ -139,11 +148,17 @@ def _obj_id_of(inference_state: dict, output_dict) -> int:
                        "of inference_state (sam2 1.1.0 passes output_dict_per_obj[obj_idx]).")
 
 
-class PolicyPredictorMixin:
+if TYPE_CHECKING:  # the mixin only ever sits in front of SAM2VideoPredictor (untyped: Any to mypy)
+    _PredictorBase: Any = SAM2VideoPredictor
+else:
+    _PredictorBase = object
+
+
+class PolicyPredictorMixin(_PredictorBase):
     """The overrides that route sam2 1.1.0's video predictor through ``self.tracking_policy``
     (see the module docstring). Mixed in before ``SAM2VideoPredictor``."""
 
-    tracking_policy = None
+    tracking_policy: InstalledPolicy  # set on the instance by apply_policy before any call
 
     # -- lifecycle ------------------------------------------------------------------------------
     def init_state(self, *args, **kwargs):
