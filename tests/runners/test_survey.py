@@ -247,6 +247,9 @@ def tiny_survey(tmp_path_factory, data_dir):
                                 data_root=str(data_dir), sequences=1, max_frames=4, reports_root=root, run_id="vid"),
         survey.robustness_experiment([CLASSICAL], corruptions=["jpeg"], severities=[5], subset=1, sequences=1,
                                      max_frames=4, run_id="rob", **common),
+        survey.tracking_policy_experiment([CLASSICAL, UNTRAINED_SAM2], policies=["sam2", "samurai"], prompts=["mask"],
+                                          data_root=str(data_dir), sequences=1, max_frames=3, reports_root=root,
+                                          run_id="pol"),
     ]
     return root, exps
 
@@ -258,9 +261,13 @@ def _summary(exp, run_prefix: str) -> dict:
 
 @pytest.mark.slow
 def test_experiment_folders_record_runs_skips_and_missing_checkpoints(tiny_survey):
-    root, (img, med, vid, rob) = tiny_survey
-    assert [e.dir.name for e in (img, med, vid, rob)] == ["img", "med", "vid", "rob"]
-    assert sorted(p.name for p in survey.find_experiments(root)) == ["img", "med", "rob", "vid"]
+    root, (img, med, vid, rob, pol) = tiny_survey
+    assert [e.dir.name for e in (img, med, vid, rob, pol)] == ["img", "med", "vid", "rob", "pol"]
+    assert sorted(p.name for p in survey.find_experiments(root)) == ["img", "med", "pol", "rob", "vid"]
+    pol_rec = survey.read_experiment(pol.dir)
+    assert pol_rec["status"] == "done" and pol_rec["failures"] == []
+    assert pol_rec["runs"] == ["vos-mask-m1-sam2-sam2.1_hiera_tiny-random-256", "vos-mask-m1-sam2-sam2.1_hiera_tiny-random-256-samurai"]
+    assert [s["reason"] for s in pol_rec["skipped"]] == ["tracking policies are SAM 2 policies"]
     rec = survey.read_experiment(vid.dir)
     assert rec["status"] == "done" and rec["failures"] == [] and len(rec["runs"]) == 2
     assert [s["what"] for s in rec["skipped"]] == ["vos box", "vos mask"]
@@ -279,7 +286,7 @@ def test_experiment_folders_record_runs_skips_and_missing_checkpoints(tiny_surve
 
 @pytest.mark.slow
 def test_tables_hold_the_run_summaries(tiny_survey):
-    root, (img, med, vid, rob) = tiny_survey
+    root, (img, med, vid, rob, pol) = tiny_survey
     runs = st.collect_runs(reports_root=root)
     assert set(runs["experiment"]) == set(survey.SURVEY_EXPERIMENTS)
     assert set(runs["kind"]) == {"image", "vos", "volume"}
@@ -362,3 +369,18 @@ def test_survey_suite_smoke_end_to_end(tmp_path, data_dir):
     assert set(table["kind"]) == {"image", "vos", "volume"}
     assert {"grabcut", "coco_mval", "davis345", "sammed2d_ct", "stardist_nuclei", "davis",
             "mri_volumes"} <= set(table["dataset"])
+
+
+@pytest.mark.slow
+def test_policy_table_compares_sam2_and_samurai_on_the_same_runs(tiny_survey):
+    root, (_img, _med, _vid, _rob, pol) = tiny_survey
+    runs = st.collect_runs([pol.dir])
+    table = st.policy_table(runs, experiment="exp_tracking_policies")
+    assert [idx[2] for idx in table.index] == ["sam2", "samurai"]
+    for policy, run in (("sam2", "vos-mask-m1-sam2-sam2.1_hiera_tiny-random-256"),
+                        ("samurai", "vos-mask-m1-sam2-sam2.1_hiera_tiny-random-256-samurai")):
+        summary = read_run(pol.runs_dir / run)["summary"]
+        row = table.xs(policy, level=2).iloc[0]
+        assert row["J&F-Mean"] == summary["J&F-Mean"] and row["FPS"] == summary["FPS"]
+        card = read_run(pol.runs_dir / run)["card"]
+        assert card["backend_extra"]["policy"] == policy

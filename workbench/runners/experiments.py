@@ -192,8 +192,11 @@ class Experiment:
 
 
 def _tag(settings: dict) -> str:
-    """Run-id / label suffix of a corrupted run's settings (``-<corruption><severity>``)."""
-    return f"-{settings['corruption']}{settings.get('severity', 0)}" if settings.get("corruption") else ""
+    """Run-id / label suffix of a run's settings: ``-<corruption><severity>`` for corrupted
+    runs, ``-<policy>`` for a tracking policy other than sam2's own."""
+    tag = f"-{settings['corruption']}{settings.get('severity', 0)}" if settings.get("corruption") else ""
+    policy = settings.get("policy")
+    return tag + (f"-{policy}" if policy not in (None, "sam2") else "")
 
 
 def _jsonable(obj):

@@ -120,6 +120,7 @@ def load_runs(root: str | Path | Iterable[str | Path] | None = None,
                "items": len(card.get("items", []))}
         row.update({k: card.get(k) for k in _CARD_FIELDS})
         row["prompt"] = card.get("params", {}).get("prompt")
+        row["policy"] = (card.get("backend_extra") or {}).get("policy") or card.get("params", {}).get("policy")
         row["dir"] = rd
         for k, v in summary.items():
             if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in row:

@@ -21,6 +21,7 @@ exp_medical               the same per model × medical set (:data:`MEDICAL_SETS
                           by slice propagation (video backends)
 exp_video_prompts         semi-supervised VOS on DAVIS per video model × first-frame prompt
                           (mask, box, 1/3/5 clicks)
+exp_tracking_policies     SAM 2 vs SAMURAI (tracking policies) per SAM 2 model × prompt
 exp_robustness            image and VOS protocols per model × corruption × severity, plus the
                           clean run (severity 0)
 ========================  ======================================================================
@@ -52,7 +53,8 @@ from ..protocols.vos import VOS_PROMPTS
 from .experiments import EXPERIMENT_FILE, Experiment, experiment_runs, find_experiments, read_experiment
 from .options import ExecutionOptions, bind_settings
 
-SURVEY_EXPERIMENTS = ("exp_image_sam_vs_sam2", "exp_medical", "exp_video_prompts", "exp_robustness")
+SURVEY_EXPERIMENTS = ("exp_image_sam_vs_sam2", "exp_medical", "exp_video_prompts", "exp_robustness",
+                      "exp_tracking_policies")
 """Experiment notebooks of the survey suite, in run order."""
 REPORT_NOTEBOOK = "survey_report"
 NATURAL_SETS = ("grabcut", "coco_mval", "davis345")
@@ -75,7 +77,8 @@ __all__ = ["EXPERIMENT_FILE", "FULL", "MEDICAL_SETS", "NATURAL_SETS", "REPORT_NO
            "RobustnessExperimentSpec", "SurveyExperimentSpec", "VideoExperimentSpec", "experiment_runs",
            "find_experiments", "image_experiment",
            "medical_experiment", "missing_checkpoints", "normalise_models", "read_experiment",
-           "robustness_experiment", "survey_models", "survey_plan", "video_experiment"]
+           "robustness_experiment", "survey_models", "survey_plan", "tracking_policy_experiment", "video_experiment",
+           "TrackingPolicyExperimentSpec"]
 
 
 # --------------------------------------------------------------------------- models
@@ -360,6 +363,45 @@ class VideoExperimentSpec(SurveyExperimentSpec):
 
 
 @dataclass(frozen=True, kw_only=True)
+class TrackingPolicyExperimentSpec(SurveyExperimentSpec):
+    """``exp_tracking_policies``: SAM 2 with each tracking policy (sam2's own, SAMURAI, ...) per
+    SAM 2 model and first-frame prompt on DAVIS (the survey's SAM 2-based video methods).
+
+    Attributes
+    ----------
+    policies : tuple of str
+        Tracking policies (``workbench.backends.sam2.policies.POLICIES``), each with its
+        defaults as the paper / reference code sets them. Default ``("sam2", "samurai")``.
+    prompts : tuple of str
+        First-frame prompts; default GT mask and GT box (SAMURAI's own prompt is the box).
+    sequences, max_frames
+        DAVIS sequences and frames per sequence (None: all; smoke 1 and 6).
+    models, device, smoke, seed, name
+        See :class:`SurveyExperimentSpec`; entries other than SAM 2 are skipped (the policies
+        change how SAM 2 picks masks and memories).
+
+    Raises
+    ------
+    ConfigError
+        An unknown prompt.
+    """
+
+    SIZES: ClassVar[tuple[str, ...]] = ("sequences", "max_frames")
+
+    name: str = "exp_tracking_policies"
+    policies: tuple[str, ...] = ("sam2", "samurai")
+    prompts: tuple[str, ...] = ("mask", "box")
+    sequences: int | tuple[str, ...] | None = None
+    max_frames: int | None = None
+
+    def __post_init__(self):
+        bad = [p for p in self.prompts if p not in VOS_PROMPTS]
+        if bad:
+            raise ConfigError(f"Unknown VOS prompt(s) {bad}; valid: {list(VOS_PROMPTS)}.")
+        super().__post_init__()
+
+
+@dataclass(frozen=True, kw_only=True)
 class RobustnessExperimentSpec(SurveyExperimentSpec):
     """``exp_robustness``: image and VOS protocols per model × corruption × severity, plus the
     clean run (severity 0) the degradation curves start from.
@@ -528,8 +570,30 @@ def robustness_experiment(models: Sequence[dict] | RobustnessExperimentSpec | No
     return exp.finish()
 
 
+def tracking_policy_experiment(models: Sequence[dict] | TrackingPolicyExperimentSpec | None = None,
+                               spec: TrackingPolicyExperimentSpec | None = None,
+                               options: ExecutionOptions | None = None, **settings) -> Experiment:
+    """SAM 2 vs its tracking policies (SAMURAI, ...) per SAM 2 model × first-frame prompt on
+    DAVIS: J&F-Mean, J/F recall and decay, FPS; non-SAM 2 entries are skipped and recorded.
+    """
+    spec, options = _bind(TrackingPolicyExperimentSpec, models, spec, options, settings, "tracking_policy_experiment")
+    exp, models, sz = _open(spec, options)
+    for i, m in enumerate(models):
+        if m["backend"] != "sam2":
+            entry = {"what": "tracking policies", "model": m, "reason": "tracking policies are SAM 2 policies"}
+            if entry not in exp.record["skipped"]:
+                exp.record["skipped"].append(entry)
+            continue
+        for prompt in spec.prompts:
+            for policy in spec.policies:
+                exp.vos(i, m, prompt, sequences=sz["sequences"], max_frames=sz["max_frames"], seed=spec.seed,
+                        policy=policy)
+    return exp.finish()
+
+
 for _fn, _cls in ((image_experiment, ImageExperimentSpec), (medical_experiment, MedicalExperimentSpec),
-                  (video_experiment, VideoExperimentSpec), (robustness_experiment, RobustnessExperimentSpec)):
+                  (video_experiment, VideoExperimentSpec), (robustness_experiment, RobustnessExperimentSpec),
+                  (tracking_policy_experiment, TrackingPolicyExperimentSpec)):
     if _fn.__doc__ is not None:  # None under python -OO
         _fn.__doc__ += _CALL_DOC.format(spec=_cls.__name__)
 del _fn, _cls

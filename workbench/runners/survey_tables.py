@@ -52,6 +52,7 @@ __all__ = [
     "plot_bars",
     "plot_click_curves",
     "plot_degradation",
+    "policy_table",
     "report_header",
     "run_index",
     "show",
@@ -233,6 +234,19 @@ def vos_prompt_table(runs: pd.DataFrame, metric: str = "J&F-Mean", experiment: s
     table = _pivot(_select(runs, "vos", True, experiment), "prompt", metric, VOS_PROMPTS)
     table.attrs["metric"] = metric
     return table
+
+
+def policy_table(runs: pd.DataFrame, metrics: Sequence[str] = ("J&F-Mean", "J-Recall", "F-Recall", "J-Decay",
+                                                              "F-Decay", "FPS"),
+                 experiment: str | None = None) -> pd.DataFrame:
+    """(method, prompt, policy) × J&F-Mean, J/F recall and decay and FPS of the clean VOS runs
+    (the tracking-policy comparison: sam2's own vs SAMURAI vs ...); the last run of each."""
+    sel = _select(runs, "vos", True, experiment)
+    if sel.empty:
+        return pd.DataFrame()
+    sel = sel.assign(policy=sel["policy"].fillna("sam2") if "policy" in sel else "sam2")
+    last = sel.groupby(["method", "prompt", "policy"], sort=False).tail(1)
+    return last.set_index(["method", "prompt", "policy"])[[m for m in metrics if m in last]]
 
 
 def vos_detail_table(runs: pd.DataFrame, metrics: Sequence[str] = VOS_METRICS,
