@@ -73,7 +73,13 @@ def test_smoke_run_writes_every_section_with_finite_ratios(smoke):
     else:
         assert widget["reason"]
 
-    assert "UNTRAINED WEIGHTS" in stdout and "propagation fps" in stdout and "masks identical" in stdout
+    pol = res["policies"]
+    assert pol["frames"] == 3 and set(pol["policies"]) >= {"sam2", "samurai"}
+    assert pol["policies"]["sam2"]["ratio"] == 1.0  # each policy against sam2 in the same repeat
+    assert all(_finite(p["fps"]) and _finite(p["ratio"]) and p["ratio"] > 0 for p in pol["policies"].values())
+    assert isinstance(pol["met"], bool)
+
+    assert "UNTRAINED WEIGHTS" in stdout and "propagation fps" in stdout and "masks identical" in stdout and "samurai fps" in stdout
     assert format_table(res).splitlines()[0].startswith("workbench bench: sam2.1_hiera_tiny")
 
 
@@ -89,7 +95,7 @@ def test_command_line_options_and_defaults():
     assert (o.image_size, o.memory_image_size, o.memory_frames) == (256, 64, (200, 2000))
     s = BenchOptions(device="cpu", smoke=True, frames=5).resolved()
     assert (s.image_size, s.repeats, s.frames, s.warmup) == (256, 1, 5, False)
-    with pytest.raises(UnknownNameError, match="click, fps, memory, widget"):
+    with pytest.raises(UnknownNameError, match="click, fps, memory, policies, widget"):
         BenchOptions(device="cpu", only=("fps", "speed")).resolved()
     with pytest.raises(ConfigError, match="memory-frames"):
         BenchOptions(device="cpu", memory_frames=(1, 10)).resolved()

@@ -42,13 +42,13 @@ from .errors import ConfigError, DatasetNotFoundError, UnknownNameError
 if TYPE_CHECKING:
     from .sessions import ImageSession
 
-SECTIONS = ("fps", "click", "memory", "widget")
+SECTIONS = ("fps", "click", "memory", "widget", "policies")
 PUBLISHED_A100_FPS = {"sam2.1_hiera_tiny": 91.2, "sam2.1_hiera_small": 84.8, "sam2.1_hiera_base_plus": 64.1,
                       "sam2.1_hiera_large": 39.5}
 """SAM 2.1 video fps on one A100 (bf16, torch.compile), from the sam2 README model table."""
 GOALS = {"fps": "workbench/raw >= 0.97 (CPU: by CPU time)", "click": "overhead <= 10 ms or <= 10%",
          "memory": "wb peak @long <= 1.3x @short; raw/wb @long >= 5x; masks identical",
-         "widget": "overhead <= 15 ms (CPU)"}
+         "widget": "overhead <= 15 ms (CPU)", "policies": "samurai <= 5% slower than sam2 (same run)"}
 PROMPT_XY = (210.0, 350.0)  # the click of sam2's tools/benchmark.py on bedroom
 BOX_XYXY = (600.0, 100.0, 900.0, 400.0)  # a second object for the memory runs
 CLICKS_XY = ((210, 350), (480, 270), (700, 200), (300, 120), (820, 430))
@@ -222,6 +222,57 @@ def bench_fps(o: ResolvedBenchOptions, model: str | None = None) -> dict:
     out["goal_basis"] = "wall" if o.device.startswith("cuda") else "cpu_time"
     out["goal"] = GOALS["fps"]
     out["met"] = bool(out["ratio" if out["goal_basis"] == "wall" else "ratio_cpu"] >= 0.97)
+    return out
+
+
+# -- policies -------------------------------------------------------------------------------------
+def bench_policies(o: ResolvedBenchOptions) -> dict:
+    """Propagation fps of every tracking policy (``workbench.backends.sam2.policies.POLICIES``)
+    on the same weights and frames, in alternating order, each as a ratio to sam2's own policy
+    measured in the same repeat (CPU-time basis on CPU, wall time on CUDA)."""
+    from .backends.sam2.policies import DEFAULT_POLICY, POLICIES
+    from .backends.sam2.reference import build_video_model
+    from .backends.sam2.video import SAM2VideoBackend
+    from .sessions import VideoSession
+
+    n = min(o.frames, len(list(_bedroom(o).glob("*.jpg"))))
+    tmp = _frame_folder(_bedroom(o), n)
+    net, info = build_video_model(o.model, o.checkpoint, o.device, o.image_size, False)
+    backend = SAM2VideoBackend(net, info, precision=o.precision, memory="bounded")
+    session = VideoSession(backend, tmp.name)
+    names = list(POLICIES)
+
+    def run(policy: str, frames: int) -> tuple[float, float]:
+        backend.set_policy(policy)
+        session.clear(all_objects=True)
+        session.add_point(0, *PROMPT_XY, obj_id=1)
+        w, c = time.perf_counter(), time.process_time()
+        k = len(session.propagate(max_frame_num_to_track=frames - 1).frames)
+        return k / (time.perf_counter() - w), k / max(time.process_time() - c, 1e-9)
+
+    if o.warmup:
+        for p in names:
+            run(p, min(n, 4))
+    wall: dict[str, list[float]] = {p: [] for p in names}
+    cpu: dict[str, list[float]] = {p: [] for p in names}
+    for r in range(o.repeats):
+        for p in names if r % 2 == 0 else names[::-1]:
+            fw, fc = run(p, n)
+            wall[p].append(fw)
+            cpu[p].append(fc)
+        _log(f"policies repeat {r + 1}/{o.repeats}: " + ", ".join(f"{p} {v[-1]:.2f}" for p, v in wall.items()))
+    backend.set_policy(DEFAULT_POLICY)
+    session.close()
+    tmp.cleanup()
+    basis = wall if o.device.startswith("cuda") else cpu
+    out: dict[str, Any] = {"model": o.model, "frames": n, "basis": "wall" if basis is wall else "cpu_time",
+                           "policies": {}}
+    for p in names:
+        ratio = _median([a / b for a, b in zip(basis[p], basis[DEFAULT_POLICY])])
+        out["policies"][p] = {"fps": _median(wall[p]), "cpu_fps": _median(cpu[p]), "ratio": ratio}
+    samurai = out["policies"].get("samurai")
+    out["goal"] = GOALS["policies"]
+    out["met"] = None if samurai is None else bool(samurai["ratio"] >= 0.95)
     return out
 
 
@@ -405,7 +456,7 @@ def run_bench(options: BenchOptions, sections: Mapping[str, SectionFn] | None = 
                         **runtime_info(o.device), "python": platform.python_version(), "cpus": os.cpu_count(),
                         "untrained": o.checkpoint == "random", "date": time.strftime("%Y-%m-%d %H:%M:%S")}}
     fns: dict[str, SectionFn] = {"fps": bench_fps, "click": bench_click, "memory": bench_memory,
-                                 "widget": bench_widget, **(sections or {})}
+                                 "widget": bench_widget, "policies": bench_policies, **(sections or {})}
     for name in SECTIONS:
         if name in o.only:
             _log(f"section {name} ...")

@@ -49,6 +49,11 @@ def format_table(results: dict) -> str:
     if w := results.get("widget"):
         rows.append(("widget", "overhead p50/p95 ms", "", _p(w["overhead_ms"]), "", w["goal"], yn[w["met"]])
                     if w.get("available") else ("widget", "not available", "", "", w.get("reason", "")[:70], "", ""))
+    if pol := results.get("policies"):
+        for name, p in pol["policies"].items():
+            rows.append(("policies", f"{name} fps, {pol['frames']} frames ({pol['basis']} ratio)", "",
+                         f"{p['fps']:.2f}", f"x{p['ratio']:.3f} vs sam2", pol["goal"] if name == "samurai" else "",
+                         yn[pol["met"]] if name == "samurai" else ""))
     for model, g in results.get("gpu_suite", {}).items():
         rows.append(("gpu", f"{model} fps, {g['frames']} frames", f"{g['raw_fps']:.1f}", f"{g['workbench_fps']:.1f}",
                      f"{g['ratio']:.3f}", f"A100 published {g['published_a100_fps']}", yn[g["met"]]))
