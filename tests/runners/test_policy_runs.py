@@ -85,7 +85,7 @@ def test_annotator_policy_dropdown_switches_the_backend() -> None:
 
     frames = [np.full((48, 64, 3), 30 * i, np.uint8) for i in range(3)]
     ann = VideoAnnotator(make_video_backend("sam2", checkpoint="random", image_size=256), frames)
-    assert ann.policy_dropdown.options == ("sam2", "samurai") and not ann.policy_dropdown.disabled
+    assert ann.policy_dropdown.options == ("sam2", "samurai", "sam2long") and not ann.policy_dropdown.disabled
     ann.policy_dropdown.value = "samurai"
     assert ann.session.backend.policy_name == "samurai" and "policy samurai" in ann.info.value
     assert ann.session.backend.info.extra["policy"] == "samurai"
@@ -93,3 +93,17 @@ def test_annotator_policy_dropdown_switches_the_backend() -> None:
     assert ann.session.backend.policy_name == "sam2"
     classical = VideoAnnotator(make_video_backend("classical"), frames)
     assert classical.policy_dropdown.disabled and classical.session.tracking_policy is None
+
+
+def test_switching_between_policies_installs_one_at_a_time() -> None:
+    from workbench.backends import make_video_backend
+    from workbench.backends.sam2.policies import installed_policy
+
+    backend = make_video_backend("sam2", checkpoint="random", image_size=256, policy="sam2long",
+                                 policy_params={"num_pathway": 2})
+    assert backend.policy_name == "sam2long" and backend.info.extra["policy_params"]["num_pathway"] == 2
+    backend.set_policy("samurai")
+    assert backend.policy_name == "samurai"
+    assert "_run_single_frame_inference" not in backend.predictor.__dict__  # SAM2Long's patches are gone
+    backend.set_policy("sam2")
+    assert installed_policy(backend.predictor) is None and type(backend.predictor).__name__ == "SAM2VideoPredictor"

@@ -26,8 +26,8 @@ from workbench.backends.sam2.policies.sam2long import (
     memory_key_weights,
 )
 from workbench.backends.sam2.policies.sam2long_tree import expand_and_prune, plan_memory
-from workbench.backends.sam2_loading import build_sam2_model, safe_torch_load, save_checkpoint
-from workbench.backends.sam2_video import SAM2VideoBackend
+from workbench.backends.sam2.loading import build_sam2_model, safe_torch_load, save_checkpoint
+from workbench.backends.sam2.video import SAM2VideoBackend
 from workbench.errors import ConfigError
 
 STATE_DICT_SHA256 = "1380109b4aac6ce42c264c32251b4d2dc907b61aefd59a8322bac2fd2790b0a1"  # golden README

@@ -1,5 +1,5 @@
-"""Tracking policies for sam2 1.1.0's video predictor: ``"sam2"`` (sam2's own) and
-``"samurai"`` (SAMURAI, arXiv:2411.11922).
+"""Tracking policies for sam2 1.1.0's video predictor: ``"sam2"`` (sam2's own),
+``"samurai"`` (SAMURAI, arXiv:2411.11922) and ``"sam2long"`` (SAM2Long, arXiv:2410.16268).
 
 Usage::
 
@@ -23,6 +23,8 @@ from ....errors import UnknownNameError
 from .base import PredictorHooks, TrackingPolicy
 from .plain import Sam2Params, Sam2Policy
 from .predictor import SAM2VideoPredictorWithPolicy, apply_policy, installed_policy, remove_policy
+from .base import params_from_kwargs
+from .sam2long import SAM2LongParams, SAM2LongPolicy
 from .samurai import SamuraiParams, SamuraiPolicy
 
 DEFAULT_POLICY = "sam2"
@@ -31,6 +33,7 @@ DEFAULT_POLICY = "sam2"
 POLICIES: dict[str, tuple[type, Any]] = {
     "sam2": (Sam2Policy, Sam2Params),
     "samurai": (SamuraiPolicy, SamuraiParams),
+    "sam2long": (SAM2LongPolicy, SAM2LongParams),
 }
 """Policy name -> (policy class, parameter dataclass with ``from_kwargs``)."""
 
@@ -48,9 +51,9 @@ def make_policy(name: str, **params: Any) -> TrackingPolicy:
     if name not in POLICIES:
         raise UnknownNameError("tracking policy", name, POLICIES)
     policy_cls, params_cls = POLICIES[name]
-    return policy_cls(params_cls.from_kwargs(**params))
+    return policy_cls(params_from_kwargs(params_cls, params, name))
 
 
 __all__ = ["DEFAULT_POLICY", "POLICIES", "PredictorHooks", "SAM2VideoPredictorWithPolicy", "Sam2Params", "Sam2Policy",
-           "SamuraiParams", "SamuraiPolicy", "TrackingPolicy", "apply_policy", "installed_policy", "make_policy",
+           "SAM2LongParams", "SAM2LongPolicy", "SamuraiParams", "SamuraiPolicy", "TrackingPolicy", "apply_policy", "installed_policy", "make_policy",
            "remove_policy"]

@@ -426,6 +426,8 @@ def apply_policy(predictor, policy):
     if not callable(install):
         raise ConfigError(f"{policy!r} is not a tracking policy (it has no install(predictor) method); "
                           "use workbench.backends.sam2.policies.make_policy(name, **params).")
+    if installed_policy(predictor) is not None and installed_policy(predictor) is not policy:
+        remove_policy(predictor)  # one policy at a time (SAM2Long patches methods, SAMURAI swaps the class)
     return install(predictor)
 
 
@@ -456,16 +458,19 @@ def install_hooks(predictor, policy):
 def remove_policy(predictor):
     """Undo :func:`apply_policy`: the predictor is sam2's ``SAM2VideoPredictor`` again, with
     torch's default attention kernels. Returns it."""
+    uninstall = getattr(predictor.__dict__.get("tracking_policy"), "uninstall", None)
+    if callable(uninstall):  # policies that patch methods and hooks (SAM2Long) undo them themselves
+        uninstall()
     if isinstance(predictor, SAM2VideoPredictorWithPolicy):
-        predictor.__dict__.pop("tracking_policy", None)
         predictor.__class__ = SAM2VideoPredictor
+    predictor.__dict__.pop("tracking_policy", None)
     _unpin_attention(predictor)
     return predictor
 
 
 def installed_policy(predictor):
     """The policy ``predictor`` tracks with, or None for sam2's own behaviour."""
-    return predictor.__dict__.get("tracking_policy") if isinstance(predictor, SAM2VideoPredictorWithPolicy) else None
+    return predictor.__dict__.get("tracking_policy")
 
 
 __all__ = ["PinnedKernelAttention", "PinnedKernelRoPEAttention", "PolicyPredictorMixin",

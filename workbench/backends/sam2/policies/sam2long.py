@@ -49,7 +49,7 @@ predictor instance, not the class, and nothing in sam2's files:
 * optionally the attention kernel (``math_attention``, below).
 
 ``propagate_in_video``, ``add_new_*``, ``init_state``, frame loading and the state layout stay
-sam2's, so the workbench's :class:`~workbench.backends.sam2_video.SAM2VideoBackend` composes
+sam2's, so the workbench's :class:`~workbench.backends.sam2.video.SAM2VideoBackend` composes
 with it as is: lazy frames (the policy reads frames only through ``_get_image_feature``) and
 bounded memory (each tracked frame's entry keeps sam2's keys, holding slot 0, plus tensors
 ``sam2long_alt_*`` for slots 1.. and a small plain-data record under ``"sam2long"``; the
@@ -755,7 +755,7 @@ class SAM2LongPolicy:
 
 def apply_sam2long(predictor, params: SAM2LongParams | None = None, **kwargs) -> SAM2LongPolicy:
     """Install SAM2Long on a built sam2 1.1.0 ``SAM2VideoPredictor`` (e.g. from
-    :func:`workbench.backends.sam2_loading.build_sam2_model` with ``mode="video"``) and return
+    :func:`workbench.backends.sam2.loading.build_sam2_model` with ``mode="video"``) and return
     the policy (also reachable as ``predictor.tracking_policy``).
 
     Raises
