@@ -267,7 +267,7 @@ def test_policy_state_is_plain_data_that_round_trips_exactly():
 
 
 def test_registry_params_and_errors():
-    assert set(POLICIES) == {"sam2", "samurai"}
+    assert set(POLICIES) == {"sam2", "samurai", "sam2long"}
     p = make_policy("samurai")
     assert isinstance(p, TrackingPolicy) and isinstance(make_policy("sam2"), TrackingPolicy)
     assert p.params_dict() == {
