@@ -276,7 +276,7 @@ def test_registry_params_and_errors():
         "memory_bank_obj_score_threshold": 0.0, "memory_bank_kf_score_threshold": 0.0}
     assert make_policy("samurai", stable_frames_threshold=5, kf_score_weight=1).params_dict()["kf_score_weight"] == 1.0
     assert make_policy("sam2").params_dict() == {} and isinstance(make_policy("sam2"), Sam2Policy)
-    with pytest.raises(UnknownNameError, match="sam2, samurai"):
+    with pytest.raises(UnknownNameError, match="sam2, sam2long, samurai"):
         make_policy("samurai2")
     with pytest.raises(ConfigError, match="Valid parameters"):
         make_policy("samurai", stable_frame_threshold=5)
