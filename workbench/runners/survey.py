@@ -371,7 +371,7 @@ class TrackingPolicyExperimentSpec(SurveyExperimentSpec):
     ----------
     policies : tuple of str
         Tracking policies (``workbench.backends.sam2.policies.POLICIES``), each with its
-        defaults as the paper / reference code sets them. Default ``("sam2", "samurai")``.
+        defaults as the paper / reference code sets them. Default ``("sam2", "samurai", "sam2long")``.
     prompts : tuple of str
         First-frame prompts; default GT mask and GT box (SAMURAI's own prompt is the box).
     sequences, max_frames
@@ -389,7 +389,7 @@ class TrackingPolicyExperimentSpec(SurveyExperimentSpec):
     SIZES: ClassVar[tuple[str, ...]] = ("sequences", "max_frames")
 
     name: str = "exp_tracking_policies"
-    policies: tuple[str, ...] = ("sam2", "samurai")
+    policies: tuple[str, ...] = ("sam2", "samurai", "sam2long")
     prompts: tuple[str, ...] = ("mask", "box")
     sequences: int | tuple[str, ...] | None = None
     max_frames: int | None = None
