@@ -214,6 +214,7 @@ class SAM2VideoBackend:
             Missing or unreadable video.
         """
         self.close()
+        self._reset_policy()
         size = int(self.predictor.image_size)
         n_jpeg = _official_jpeg_count(Path(video)) if isinstance(video, (str, Path)) else 0
         source = None
@@ -259,6 +260,14 @@ class SAM2VideoBackend:
         """Clear all prompts and tracking results, keeping the loaded video."""
         self.predictor.reset_state(self._require_state())
         self._trimmer.new_video()
+        self._reset_policy()
+
+    def _reset_policy(self) -> None:
+        """A new video or a reset: the tracking policy starts over (as each reference builds a
+        new predictor per video)."""
+        policy = installed_policy(self.predictor)
+        if policy is not None:
+            policy.reset()
 
     def close(self) -> None:
         """Release the loaded video and its tracking state."""
@@ -479,6 +488,9 @@ class SAM2VideoBackend:
             raise PromptError(f"obj_id {obj_id!r} is not tracked. Tracked ids: {list(state['obj_ids'])}.")
         with torch.inference_mode():
             self.predictor.remove_object(state, obj_id, strict=True, need_output=False)
+        policy = installed_policy(self.predictor)
+        if policy is not None:
+            policy.forget_object(int(obj_id))
 
 
 __all__ = ["IMG_MEAN", "IMG_STD", "MEMORY_MODES", "LazyFrames", "PreparedFrames", "SAM2VideoBackend", "preprocess_frame"]
