@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from workbench.backends import CAPABILITIES, MaskGenerator, Snapshotable, make_image_backend, supports
+from workbench.backends import CAPABILITIES, MaskGenerator, MaskLogits, Snapshotable, make_image_backend, supports
 from workbench.backends.classical import FlowVideoBackend, GrabCutImageBackend
 from workbench.backends.validate import (
     check_box, check_frame_obj, check_image, check_mask, check_mask_input, check_points, check_prompt,
@@ -286,7 +286,8 @@ def test_capabilities_are_declared_protocols():
     image, video = GrabCutImageBackend(), FlowVideoBackend()
     assert supports(image, MaskGenerator) and not supports(image, Snapshotable)
     assert supports(video, Snapshotable) and not supports(video, MaskGenerator)
-    assert set(CAPABILITIES) == {MaskGenerator, Snapshotable}
+    assert not supports(video, MaskLogits)
+    assert set(CAPABILITIES) == {MaskGenerator, Snapshotable, MaskLogits}
 
     class NotCallable:
         generate_masks = None
@@ -304,3 +305,4 @@ def test_sam_backends_declare_their_capabilities(sam_backend, sam2_backend):
     assert not supports(sam2_backend, Snapshotable)
     video = make_video_backend("sam2", model="tiny", checkpoint="random", image_size=SIZE)
     assert supports(video, Snapshotable) and not supports(video, MaskGenerator)
+    assert supports(video, MaskLogits)

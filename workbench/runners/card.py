@@ -20,6 +20,11 @@ from ..errors import ConfigError, DataError, UnknownNameError
 from ..protocols.specs import BACKEND_FIELDS, SPEC_KINDS, RunSpec, spec_from_dict
 from ..types import ModelInfo
 
+BACKEND_SETTINGS = ("memory_preset", "video_settings")
+"""Keys of ``ModelInfo.extra`` copied into the card's ``backend_settings``: the SAM 2 video
+backend's memory preset and the value of every setting in effect
+(:mod:`workbench.backends.sam2.settings`)."""
+
 UNTRAINED_BANNER = (
     "UNTRAINED WEIGHTS: this run used randomly initialised weights. Its accuracy numbers are "
     "meaningless (speed numbers are valid)."
@@ -55,7 +60,8 @@ class RunCard:
     seed and wall time (seconds). ``spec`` is the run spec as data
     (:meth:`workbench.protocols.specs.RunSpec.to_dict`, ``kind`` included); ``kind``,
     ``dataset``, ``params`` (with ``backend_request``) and ``seed`` are derived from it and kept
-    (``device`` and ``precision`` are the ones the backend chose, e.g. for ``"auto"``)
+    (``device`` and ``precision`` are the ones the backend chose, e.g. for ``"auto"``;
+    ``backend_settings`` the SAM 2 video settings in effect, :data:`BACKEND_SETTINGS`)
     for the readers of run folders (dashboard, runs index, resume checks). Cards written before
     specs existed have no ``spec`` (see :func:`spec_from_card`).
     """
@@ -75,6 +81,7 @@ class RunCard:
     spec: dict | None = None
     seed: int = 0
     precision: str = "n/a"
+    backend_settings: dict = field(default_factory=dict)
     git_commit: str = field(default_factory=git_commit)
     versions: dict = field(default_factory=lambda: {
         d: _version(d) for d in ("sam2-workbench", "sam2", "torch", "torchvision", "opencv-python-headless", "numpy")
@@ -96,7 +103,8 @@ class RunCard:
                    checkpoint_sha256=info.checkpoint_sha256, untrained=info.untrained,
                    image_size=info.image_size, device=info.device, dataset=spec.dataset, items=list(items),
                    params=spec.params() if params is None else params, spec=spec.to_dict(), seed=spec.seed,
-                   precision=str((info.extra or {}).get("precision", "n/a")))
+                   precision=str((info.extra or {}).get("precision", "n/a")),
+                   backend_settings={k: info.extra[k] for k in BACKEND_SETTINGS if k in (info.extra or {})})
 
     @property
     def label(self) -> str:

@@ -391,8 +391,10 @@ class VideoAnnotator(W.VBox):
         model = s.backend_label
         warn = " · <b style='color:#c62828'>UNTRAINED weights: masks are meaningless</b>" if s.backend_untrained else ""
         gt = "ground truth: yes (J per frame)" if self.gt is not None else "no ground truth"
+        settings = s.backend_video_settings
+        settings = f" · {html.escape(settings)}" if settings else ""
         return (f"<b>{html.escape(self.video_name)}</b> · {s.num_frames} frames · {s.width}×{s.height} · "
-                f"{html.escape(model)} · {gt}{warn}")
+                f"{html.escape(model)}{settings} · {gt}{warn}")
 
     # -- frames ----------------------------------------------------------------------------------
     @property
