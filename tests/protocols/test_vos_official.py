@@ -200,6 +200,9 @@ def test_runner_writes_the_official_two_object_pngs(build, two_objects_root, gol
     card = json.loads((run / "run_card.json").read_text())
     assert card["backend_settings"]["video_settings"]["non_overlap_masks"] is official_main
     assert card["backend_settings"]["video_settings"]["apply_postprocessing"] is not official_main
+    from workbench.runners.views import run_header
+
+    assert "SAM 2 video settings" in run_header(run)
     wb = {s: _davis_masks(run / "masks" / s, 16) for s in SEQS}
     golden = {s: _davis_masks(golden2 / build / s, 16) for s in SEQS}
     key = "2obj" if official_main else "2obj_default_build"

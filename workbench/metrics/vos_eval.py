@@ -31,6 +31,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -235,7 +236,7 @@ SAV_COLUMNS = ("J&F", "J", "F")
 
 
 def sav_object_scores(gt: np.ndarray, pred: np.ndarray, bound_th: float = 0.008,
-                      skip_first_last: bool = True) -> dict[str, object] | None:
+                      skip_first_last: bool = True) -> dict[str, Any] | None:
     """J and F of ONE object of the per-object (SA-V) layout, as ``sav_evaluator.py`` scores it.
 
     ``VideoEvaluator`` runs one ``Evaluator`` per object folder on the binary masks (PNG > 0):

@@ -199,6 +199,22 @@ def merge_object_logits(best: np.ndarray, winner: np.ndarray, frame_idx: int, ob
     w[higher] = obj_id
 
 
+class _LogitMerge:
+    """Running :func:`merge_object_logits` over a sequence: ``best`` ``(T, H, W)`` float32 logits
+    (start :data:`MISSING_LOGIT`) and ``winner`` ids (start the first object's id)."""
+
+    def __init__(self, shape: tuple[int, ...], first_id: int):
+        self.best = np.full(shape, MISSING_LOGIT, dtype=np.float32)
+        self.winner = np.full(shape, first_id, dtype=np.uint8)
+
+    def add(self, frame_idx: int, obj_id: int, logits: np.ndarray) -> None:
+        merge_object_logits(self.best, self.winner, frame_idx, obj_id, logits)
+
+    def ids(self) -> np.ndarray:
+        """``(T, H, W)`` uint8 id map: the winner where its logit > 0, else 0."""
+        return np.where(self.best > 0, self.winner, np.uint8(0)).astype(np.uint8)
+
+
 def _masks_as_logits(fm: FrameMasks) -> np.ndarray:
     """Stand-in logits for a backend without :class:`~workbench.backends.base.MaskLogits`: 1 on
     the mask, -1 off it (the merge then gives each pixel to the lowest id holding it)."""
@@ -236,10 +252,7 @@ def _track_separately(backend: VideoBackend, gt: np.ndarray, prompt: str, sequen
     obj_ids = list(firsts)
     use_logits = supports(backend, MaskLogits)
     objects = {k: np.zeros(gt.shape, dtype=bool) for k in obj_ids} if per_object else None
-    best = winner = None
-    if not per_object:
-        best = np.full(gt.shape, MISSING_LOGIT, dtype=np.float32)
-        winner = np.full(gt.shape, obj_ids[0], dtype=np.uint8)
+    merger = None if per_object else _LogitMerge(gt.shape, obj_ids[0])
     clicks: dict[int, list[Click]] = {}
     seconds, n = 0.0, 0
     for obj_id in obj_ids:
@@ -256,15 +269,11 @@ def _track_separately(backend: VideoBackend, gt: np.ndarray, prompt: str, sequen
             _check_shape(fm, gt, sequence)
             if objects is not None:
                 objects[obj_id][fm.frame_idx] = fm.mask_of(obj_id)
-            else:
+            elif merger is not None:
                 k = fm.obj_ids.index(obj_id)
-                logits = fm.logits[k] if fm.logits is not None else _masks_as_logits(fm)[k]
-                merge_object_logits(best, winner, fm.frame_idx, obj_id, logits)
+                merger.add(fm.frame_idx, obj_id, fm.logits[k] if fm.logits is not None else _masks_as_logits(fm)[k])
         seconds += time.perf_counter() - start
-    if objects is not None:
-        pred = merge_object_masks(objects, gt.shape)
-    else:
-        pred = np.where(best > 0, winner, np.uint8(0)).astype(np.uint8)
+    pred = merger.ids() if merger is not None else merge_object_masks(objects or {}, gt.shape)
     return obj_ids, clicks, firsts, pred, objects, n, seconds
 
 

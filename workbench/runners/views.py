@@ -106,9 +106,9 @@ def _saved_masks(folder: Path):
     if not objects:
         files = sorted(folder.glob("*.png"))
         return len(files), lambda t: read_palette_mask(files[t])
-    files = {int(p.name): sorted(p.glob("*.png")) for p in objects}
-    n = min(len(f) for f in files.values())
-    return n, lambda t: merge_object_masks({k: read_palette_mask(f[t]) > 0 for k, f in files.items()})
+    per_object = {int(p.name): sorted(p.glob("*.png")) for p in objects}
+    n = min(len(f) for f in per_object.values())
+    return n, lambda t: merge_object_masks({k: read_palette_mask(f[t]) > 0 for k, f in per_object.items()})
 
 
 def plot_vos_overlays(run_dir: str | Path, data_root: str | Path | None = None, per_sequence: int = 3):
