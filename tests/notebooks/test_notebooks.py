@@ -34,7 +34,7 @@ def test_vos_notebook_exposes_the_sam2_video_settings_and_modes():
     cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
     params = {p.name: p.default for p in PythonTranslator.inspect(cell)}
     names = (*VOSRunSpec.VIDEO_FIELDS, *VOSRunSpec.MODE_FIELDS)
-    assert {k: params.get(k) for k in names} == {"memory_preset": '"official"', **{k: "None" for k in names[1:6]},
+    assert {k: params.get(k) for k in names} == {"memory_preset": '"official"', **dict.fromkeys(names[1:6], "None"),
                                                  "track_objects_appearing_later": "False", "per_object_png": "False"}
     run_cell = next(c.source for c in nb.cells if "run_vos_benchmark(" in c.source)
     assert all(f"{k}={k}" in run_cell for k in names)
