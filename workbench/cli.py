@@ -42,12 +42,17 @@ def _cmd_checkpoints(args) -> int:
 
 
 def _cmd_eval(args) -> int:
+    from .metrics.vos_eval import SAVEvaluation
     from .runners.vos_eval import evaluate_vos_cli
 
-    ev = evaluate_vos_cli(args.gt_root, args.results, args.out)
+    ev = evaluate_vos_cli(args.gt_root, args.results, args.out, layout=args.layout)
+    per_object = isinstance(ev, SAVEvaluation)
+    if per_object:
+        print("per-object (SA-V) layout, scored as sav_evaluator.py (percent)")
     for k, v in ev.global_.items():
         print(f"{k:>10}: {v:.6f}")
-    print(f"wrote {Path(args.out) / 'global_results.csv'} and per_sequence_results.csv")
+    other = "per_object_results.csv" if per_object else "per_sequence_results.csv"
+    print(f"wrote {Path(args.out) / 'global_results.csv'} and {other}")
     return 0
 
 
@@ -102,10 +107,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="evaluate results folders")
     ev_sub = ev.add_subparsers(dest="task", required=True)
-    vos = ev_sub.add_parser("vos", help="DAVIS J/F of a DAVIS-format results folder (davis2017-evaluation compatible)")
+    vos = ev_sub.add_parser("vos", help="J/F of a results folder: DAVIS layout (davis2017-evaluation compatible) or "
+                            "per-object SA-V layout (sav_evaluator.py compatible)")
     vos.add_argument("--gt-root", required=True, help="DAVIS root (Annotations/[480p/]<seq>/*.png)")
     vos.add_argument("--results", required=True, help="results folder <seq>/%%05d.png (palette PNGs)")
-    vos.add_argument("--out", required=True, help="folder for global_results.csv and per_sequence_results.csv")
+    vos.add_argument("--out", required=True, help="folder for global_results.csv and per_sequence_results.csv "
+                     "(per-object layout: per_object_results.csv)")
+    vos.add_argument("--layout", choices=["auto", "davis", "per-object"], default="auto",
+                     help="results layout: davis (<seq>/%%05d.png id maps, davis2017-evaluation), per-object "
+                     "(<seq>/<obj:03d>/%%05d.png, scored as SAM 2's sav_evaluator.py), or auto (detected)")
     ev.set_defaults(func=_cmd_eval)
 
     rp = sub.add_parser("report", help="run benchmark notebooks with papermill and export HTML reports")

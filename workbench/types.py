@@ -132,12 +132,17 @@ class FrameMasks:
         ``(O, H, W)`` bool, one mask per object, original frame size.
     object_scores : np.ndarray or None
         ``(O,)`` float object scores (logits, > 0 = present) when the backend reports them.
+    logits : np.ndarray or None
+        ``(O, H, W)`` float32 mask logits at frame size (``masks`` is ``logits > 0``) when asked
+        for: ``propagate_logits`` of the :class:`~workbench.backends.base.MaskLogits`
+        capability; None otherwise.
     """
 
     frame_idx: int
     obj_ids: list[int]
     masks: np.ndarray
     object_scores: np.ndarray | None = None
+    logits: np.ndarray | None = None
 
     def mask_of(self, obj_id: int) -> np.ndarray:
         """``(H, W)`` bool mask of ``obj_id`` (raises KeyError-like WorkbenchError if absent)."""

@@ -146,6 +146,23 @@ def test_bounded_state_size_does_not_grow_with_frames(model, bedroom):
     assert np.array_equal(fm.masks, fm_full.masks)
 
 
+@pytest.mark.parametrize("size", [SIZE, 1024])
+def test_prepared_frames_equal_sam2s_own_jpeg_loader(bedroom, size):
+    """Frames given as arrays (a list, a video file, PNGs, corrupted frames, the VOS runner's
+    ``max_frames``) reach the predictor bit for bit as sam2's ``load_video_frames`` prepares
+    the JPEG folder: PIL resize, /255, ImageNet mean/std in float32."""
+    from sam2.utils.misc import load_video_frames
+
+    from workbench.backends.sam2.frames import PreparedFrames
+
+    ref, h, w = load_video_frames(str(bedroom), size, offload_video_to_cpu=True)
+    frames = FrameSource([read_image(bedroom / f"{i:05d}.jpg") for i in range(N)])
+    for lazy in (False, True):
+        ours, oh, ow = PreparedFrames(frames, lazy=lazy).load(size, True, torch.device("cpu"))
+        assert (oh, ow) == (h, w) and len(ours) == len(ref)
+        assert all(torch.equal(ours[i], ref[i]) for i in range(N))
+
+
 def test_lazy_frame_cache_never_exceeds_its_bound(bedroom):
     src = FrameSource(bedroom, cache_size=1)
     lazy = LazyFrames(src, 64, torch.device("cpu"), cache_size=3, prefetch=2)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from workbench.backends import CAPABILITIES, MaskGenerator, Snapshotable, make_image_backend, supports
+from workbench.backends import CAPABILITIES, MaskGenerator, MaskLogits, Snapshotable, make_image_backend, supports
 from workbench.backends.classical import FlowVideoBackend, GrabCutImageBackend
 from workbench.backends.validate import (
     check_box,
@@ -292,7 +292,8 @@ def test_capabilities_are_declared_protocols():
     image, video = GrabCutImageBackend(), FlowVideoBackend()
     assert supports(image, MaskGenerator) and not supports(image, Snapshotable)
     assert supports(video, Snapshotable) and not supports(video, MaskGenerator)
-    assert set(CAPABILITIES) == {MaskGenerator, Snapshotable}
+    assert not supports(video, MaskLogits)
+    assert set(CAPABILITIES) == {MaskGenerator, Snapshotable, MaskLogits}
 
     class NotCallable:
         generate_masks = None
@@ -310,3 +311,4 @@ def test_sam_backends_declare_their_capabilities(sam_backend, sam2_backend):
     assert not supports(sam2_backend, Snapshotable)
     video = make_video_backend("sam2", model="tiny", checkpoint="random", image_size=SIZE)
     assert supports(video, Snapshotable) and not supports(video, MaskGenerator)
+    assert supports(video, MaskLogits)

@@ -23,6 +23,23 @@ def test_committed_notebooks_have_no_outputs_and_a_parameters_cell(path):
     assert any("parameters" in c.metadata.get("tags", []) for c in nb.cells)
 
 
+def test_vos_notebook_exposes_the_sam2_video_settings_and_modes():
+    """Every setting papermill can inject (its parser skips lines it cannot read) and that the
+    runner takes: the SAM 2 memory preset and overrides and the two output modes."""
+    from papermill.translators import PythonTranslator
+
+    from workbench.protocols.specs import VOSRunSpec
+
+    nb = nbformat.read(notebooks_dir() / "vos_benchmark.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    params = {p.name: p.default for p in PythonTranslator.inspect(cell)}
+    names = (*VOSRunSpec.VIDEO_FIELDS, *VOSRunSpec.MODE_FIELDS)
+    assert {k: params.get(k) for k in names} == {"memory_preset": '"official"', **dict.fromkeys(names[1:6], "None"),
+                                                 "track_objects_appearing_later": "False", "per_object_png": "False"}
+    run_cell = next(c.source for c in nb.cells if "run_vos_benchmark(" in c.source)
+    assert all(f"{k}={k}" in run_cell for k in names)
+
+
 def _executed(run_dir: Path, name: str):
     nb = nbformat.read(run_dir / f"{name}.ipynb", as_version=4)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]

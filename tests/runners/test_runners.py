@@ -44,6 +44,28 @@ def test_vos_runner_writes_davis_files_that_rescore_identically(tmp_path, davis_
         assert ev.global_[k] == pytest.approx(glob[k][0], abs=1e-6)
 
 
+def test_vos_runner_per_object_pngs_rescore_with_the_sav_evaluator(tmp_path, davis_dir):
+    from workbench.runners.vos_eval import detect_layout, evaluate_vos_per_object
+
+    run_dir = run_vos_benchmark(backend="classical", data_root=davis_dir, sequences=["blackswan"], max_frames=5,
+                                save_masks=True, per_object_png=True, track_objects_appearing_later=True,
+                                run_id="vos-po", reports_root=tmp_path, progress=False)
+    card = read_run(run_dir)["card"]
+    assert card["params"]["per_object_png"] is True and card["params"]["track_objects_appearing_later"] is True
+    assert card["backend_settings"] == {}  # the classical backend has no SAM 2 video settings
+    pngs = sorted((run_dir / "masks" / "blackswan" / "001").glob("*.png"))
+    assert [p.name for p in pngs] == [f"{t:05d}.png" for t in range(5)] and detect_layout(run_dir / "masks") == "per-object"
+    gt_root = tmp_path / "gt"
+    (gt_root / "Annotations" / "blackswan").mkdir(parents=True)
+    for t in range(5):
+        (gt_root / "Annotations" / "blackswan" / f"{t:05d}.png").symlink_to(
+            davis_dir / "Annotations" / "blackswan" / f"{t:05d}.png")
+    ev = evaluate_vos_per_object(gt_root, run_dir / "masks")
+    assert list(ev.per_object["blackswan"]) == ["001"] and 30 < ev.global_["J"] <= 100
+    rec = json.loads((run_dir / "items.jsonl").read_text().splitlines()[0])
+    assert rec["result"]["masks_layout"] == "per-object" and rec["result"]["prompt_frames"] == {"1": 0}
+
+
 def test_vos_runner_click_prompt_records_clicks(tmp_path, davis_dir):
     run_dir = run_vos_benchmark(backend="classical", data_root=davis_dir, sequences=1, max_frames=4,
                                 prompt="clicks", n_clicks=3, reports_root=tmp_path, progress=False)

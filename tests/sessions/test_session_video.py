@@ -244,11 +244,13 @@ def test_sam2_exact_undo_restores_inference_state(frames_dir, gt0):
     torch = pytest.importorskip("torch")
     from workbench.backends.sam2 import make_sam2_video_backend
 
-    backend = make_sam2_video_backend("sam2.1_hiera_tiny", checkpoint="random", image_size=256, seed=0)
-    # With sam2's default (False) a correction on a tracked frame is overwritten by the next
-    # propagation through it (facebookresearch/sam2 issues #546, #731); make it a conditioning
-    # frame so the refinement below really changes the model state.
-    backend.predictor.add_all_frames_to_correct_as_cond = True
+    # With sam2's default (add_all_frames_to_correct_as_cond=False) a correction on a tracked frame
+    # is overwritten by the next propagation through it (facebookresearch/sam2 issues #546, #731);
+    # the "interactive" preset makes it a conditioning frame, so the refinement below really
+    # changes the model state.
+    backend = make_sam2_video_backend("sam2.1_hiera_tiny", checkpoint="random", image_size=256, seed=0,
+                                      memory_preset="interactive")
+    assert backend.predictor.add_all_frames_to_correct_as_cond is True
     small = [np.ascontiguousarray(f[::2, ::2]) for f in read_frames(frames_dir, 3)]
     s = VideoSession(backend, small)
     s.set_mask(0, 1, gt0[::2, ::2])  # random weights: mask prompts give non-trivial outputs and memories
@@ -278,6 +280,29 @@ def test_sam2_exact_undo_restores_inference_state(frames_dir, gt0):
     s.propagate()  # tracking again from the restored state reproduces the first run
     assert _same_masks(_all_masks(s), masks_before)
     assert _equal_tree(state()["output_dict_per_obj"], before["output_dict_per_obj"], torch)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", ["interactive", "official"])
+def test_refinement_click_survives_repropagation_with_the_interactive_preset(frames_dir, gt0, preset):
+    pytest.importorskip("torch")
+    from workbench.backends.sam2 import make_sam2_video_backend
+
+    backend = make_sam2_video_backend("sam2.1_hiera_tiny", checkpoint="random", image_size=256, seed=0,
+                                      memory_preset=preset)
+    s = VideoSession(backend, [np.ascontiguousarray(f[::2, ::2]) for f in read_frames(frames_dir, 4)])
+    assert s.backend_video_settings.startswith(f"memory preset {preset}")
+    s.set_mask(0, 1, gt0[::2, ::2])
+    s.propagate()
+    tracked = s.masks_at(2)[1]
+    refined = s.add_point(2, *_inside(~tracked), positive=True)  # a correction on an already tracked frame
+    assert not np.array_equal(refined, tracked)
+    s.propagate()  # again from frame 0, through the corrected frame
+    after = s.masks_at(2)[1]
+    if preset == "interactive":  # the corrected frame is a conditioning frame: its mask is kept
+        assert np.array_equal(after, refined)
+    else:  # sam2's default: recomputed from memory, the correction is overwritten
+        assert not np.array_equal(after, refined)
 
 
 def read_frames(folder: Path, n: int) -> list[np.ndarray]:

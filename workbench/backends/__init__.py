@@ -15,7 +15,8 @@ Optional capabilities are tested with :func:`supports`, e.g.
 from __future__ import annotations
 
 from ..errors import ConfigError, UnknownNameError
-from .base import CAPABILITIES, ImageBackend, MaskGenerator, PolicySwitchable, Snapshotable, VideoBackend, supports
+from .base import (CAPABILITIES, ImageBackend, MaskGenerator, MaskLogits, PolicySwitchable, Snapshotable, VideoBackend,
+                   supports)
 
 BACKENDS = ("sam2", "sam", "classical")
 """Backend names accepted by the factories ("auto" picks sam2 when a checkpoint exists; "sam" is
@@ -49,6 +50,19 @@ def _classical_kw(kw: dict) -> dict:
     if policy not in (None, "sam2") or params:
         raise ConfigError(f"Tracking policy {policy!r} (and policy_params) are SAM 2 policies; the classical backend "
                           "tracks with optical flow. Use backend='sam2', or leave policy at 'sam2'.")
+    return kw
+
+
+def _without_sam2_video_settings(kw: dict, name: str) -> dict:
+    """Drop SAM 2's video settings (``memory_preset`` and the names of
+    :data:`workbench.backends.sam2.settings.SETTING_NAMES`) for another backend when they ask
+    for sam2's own behaviour (the official preset, no override); refuse them otherwise."""
+    from .sam2.settings import SETTING_NAMES, video_settings  # torch-free
+
+    given = {k: kw.pop(k) for k in ("memory_preset", *SETTING_NAMES) if k in kw}
+    if given and not video_settings(given.pop("memory_preset", None), **given).is_default:
+        raise ConfigError(f"SAM 2 memory presets and video settings ({', '.join(SETTING_NAMES)}) apply to the "
+                          f"'sam2' video backend only, not to {name!r}. Use backend='sam2', or leave them unset.")
     return kw
 
 
@@ -99,8 +113,15 @@ def make_video_backend(backend: str = "auto", model: str | None = None, checkpoi
                        device: str = "auto", image_size: int = 1024, **kw) -> VideoBackend:
     """Build a video backend; parameters as :func:`make_image_backend`.
 
+    SAM 2's memory/runtime settings are keyword settings too: ``memory_preset``
+    (``"official"`` default, ``"interactive"``, or a
+    :class:`~workbench.backends.sam2.settings.SAM2VideoSettings`) and the overrides
+    ``max_cond_frames_in_attn``, ``add_all_frames_to_correct_as_cond``,
+    ``clear_non_cond_mem_around_input``, ``non_overlap_masks``, ``apply_postprocessing`` (see
+    :mod:`workbench.backends.sam2.settings`). The classical backend accepts only their defaults.
+
     Raises ``BackendError`` for ``"sam"`` (SAM v1 has no video predictor; use "sam2" or
-    "classical")."""
+    "classical"); ``ConfigError`` for SAM 2 video settings given to another backend."""
     name, model = _choose(backend, model, checkpoint)
     if name == "sam":
         from .sam.factory import make_sam1_video_backend
@@ -109,7 +130,7 @@ def make_video_backend(backend: str = "auto", model: str | None = None, checkpoi
     if name == "classical":
         from .classical import make_classical_video_backend
 
-        return make_classical_video_backend(**_classical_kw(kw))
+        return make_classical_video_backend(**_classical_kw(_without_sam2_video_settings(kw, name)))
     from .sam2.factory import make_sam2_video_backend
 
     return make_sam2_video_backend(model=model or "sam2.1_hiera_tiny", checkpoint=checkpoint, device=device,
@@ -124,5 +145,6 @@ def available_backends(checkpoint_dir=None) -> list[tuple[str, str | None]]:
     return [("classical", None)] + [("sam2", m) for m in available_models(checkpoint_dir, backend="sam2")]
 
 
-__all__ = ["BACKENDS", "CAPABILITIES", "ImageBackend", "MaskGenerator", "PolicySwitchable", "Snapshotable", "VideoBackend",
+__all__ = ["BACKENDS", "CAPABILITIES", "ImageBackend", "MaskGenerator", "MaskLogits", "PolicySwitchable", "Snapshotable",
+           "VideoBackend",
            "available_backends", "make_image_backend", "make_video_backend", "supports"]

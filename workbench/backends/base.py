@@ -2,19 +2,20 @@
 
 Two roles: :class:`ImageBackend` (image prompting) and :class:`VideoBackend` (video tracking).
 Optional capabilities are protocols too, tested with :func:`supports` (never by probing
-attributes): :class:`MaskGenerator` ("segment everything", ``generate_masks``) and
+attributes): :class:`MaskGenerator` ("segment everything", ``generate_masks``),
 :class:`Snapshotable` (exact undo through ``snapshot`` / ``restore``; every video backend has
-it). Which backend has which:
+it) and :class:`MaskLogits` (propagation that also returns mask logits, ``propagate_logits``).
+Which backend has which:
 
-============================  =============  =========  ============
-backend                       MaskGenerator  Snapshot.  role
-============================  =============  =========  ============
-classical GrabCut (image)     yes            no         image
-classical flow (video)        no             yes        video
-SAM (v1) image                yes            no         image
-SAM 2 image                   yes            no         image
-SAM 2 video                   no             yes        video
-============================  =============  =========  ============
+============================  =============  =========  ==========  ============
+backend                       MaskGenerator  Snapshot.  MaskLogits  role
+============================  =============  =========  ==========  ============
+classical GrabCut (image)     yes            no         no          image
+classical flow (video)        no             yes        no          video
+SAM (v1) image                yes            no         no          image
+SAM 2 image                   yes            no         no          image
+SAM 2 video                   no             yes        yes         video
+============================  =============  =========  ==========  ============
 
 Only plain numpy values cross this boundary; torch stays inside the backends.
 Prompt names and conventions follow SAM 2's predictors (see :mod:`workbench.types`); every
@@ -139,11 +140,23 @@ class PolicySwitchable(Protocol):
         ``UnknownNameError`` / ``ConfigError`` for bad names or parameters."""
 
 
-CAPABILITIES = (MaskGenerator, Snapshotable, PolicySwitchable)
+class MaskLogits(Protocol):
+    """Capability: video propagation that also returns every object's mask logits.
+
+    Needed where objects tracked separately are merged by their scores, as
+    ``tools/vos_inference.py`` does for objects that appear later in a video."""
+
+    def propagate_logits(self, start_frame_idx: int | None = None, max_frame_num_to_track: int | None = None,
+                         reverse: bool = False) -> Iterator[FrameMasks]:
+        """As ``VideoBackend.propagate``, with ``FrameMasks.logits`` set (``(O, H, W)`` float32
+        mask logits at frame size; ``masks == logits > 0``)."""
+
+
+CAPABILITIES = (MaskGenerator, Snapshotable, MaskLogits, PolicySwitchable)
 """The optional capabilities a backend may have (protocols, see :func:`supports`)."""
 
 _MEMBERS = {MaskGenerator: ("generate_masks",), Snapshotable: ("snapshot", "restore"),
-            PolicySwitchable: ("set_policy",)}
+            MaskLogits: ("propagate_logits",), PolicySwitchable: ("set_policy",)}
 
 
 def supports(backend: object, capability: type) -> bool:
@@ -232,4 +245,5 @@ class VideoBackend(Snapshotable, Protocol):
         Raises ``BackendError`` when it was taken on another video."""
 
 
-__all__ = ["CAPABILITIES", "ImageBackend", "MaskGenerator", "PolicySwitchable", "Snapshotable", "VideoBackend", "supports", "with_extra"]
+__all__ = ["CAPABILITIES", "ImageBackend", "MaskGenerator", "MaskLogits", "PolicySwitchable", "Snapshotable",
+           "VideoBackend", "supports", "with_extra"]

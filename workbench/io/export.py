@@ -10,6 +10,10 @@ Every function here takes label maps in any of these forms:
 * a :class:`~workbench.types.LabelMapSource` (``tracked_frames`` and ``label_map_at(frame_idx)``,
   as :class:`workbench.sessions.VideoSession` provides).
 
+Sessions merge overlapping objects into their label maps with the lower id on top, the rule of
+SAM 2's ``tools/vos_inference.py`` (:func:`workbench.io.label_maps.merge_object_masks`); masks
+kept per object go through that function too.
+
 ``io`` lies below ``sessions``: this module imports no session code. What it reads from a
 session is spelled out by the runtime-checkable protocols of :mod:`workbench.types`
 (:class:`~workbench.types.LabelMapSource`, :class:`~workbench.types.FrameStack`,

@@ -18,6 +18,11 @@ pixels, so both give the same numbers there.
 
 The folder evaluator (``evaluate_vos``: DAVIS layouts, palette PNGs) lives in
 :mod:`workbench.runners.vos_eval`; this module holds the pure-array scoring.
+
+SA-V scoring (:func:`evaluate_sav_arrays`, :class:`SAVEvaluation`) reproduces SAM 2's
+``sav_dataset/sav_evaluator.py`` (``sav_dataset/utils/sav_benchmark.py``, adapted there from
+vos-benchmark) for its per-object layout (one binary PNG folder per object): see
+:func:`sav_object_scores`.
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +39,8 @@ from ..errors import DataError
 from .davis import db_statistics, jaccard_stack
 from .image import as_mask, boundary_prf_stack
 
-__all__ = ["GLOBAL_COLUMNS", "VOSEvaluation", "evaluate_vos_arrays", "global_stats", "write_vos_csvs"]
+__all__ = ["GLOBAL_COLUMNS", "SAV_COLUMNS", "SAVEvaluation", "VOSEvaluation", "evaluate_sav_arrays",
+           "evaluate_vos_arrays", "global_stats", "sav_object_scores", "write_sav_csvs", "write_vos_csvs"]
 
 GLOBAL_COLUMNS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 """Columns of ``global_results.csv`` and keys of :attr:`VOSEvaluation.global_`."""
@@ -219,3 +226,167 @@ def write_vos_csvs(evaluation: VOSEvaluation, out_dir: str | Path) -> tuple[Path
         for name, st in evaluation.per_object.items():
             w.writerow((name, _fmt(st["J-Mean"]), _fmt(st["F-Mean"])))
     return g_path, s_path
+
+
+# --------------------------------------------------------------------------------------------
+# SA-V (sav_evaluator.py) scoring of per-object masks
+# --------------------------------------------------------------------------------------------
+SAV_COLUMNS = ("J&F", "J", "F")
+"""Numbers of the SA-V evaluator, in percent (as it prints them)."""
+
+
+def sav_object_scores(gt: np.ndarray, pred: np.ndarray, bound_th: float = 0.008,
+                      skip_first_last: bool = True) -> dict[str, Any] | None:
+    """J and F of ONE object of the per-object (SA-V) layout, as ``sav_evaluator.py`` scores it.
+
+    ``VideoEvaluator`` runs one ``Evaluator`` per object folder on the binary masks (PNG > 0):
+
+    * frames: the object's ground-truth frames in name order, first and last left out when
+      ``skip_first_last`` (``all_frames[1:-1]``);
+    * a frame is counted from the first evaluated frame on which the ground truth OR the
+      prediction is not empty (``Evaluator.feed_frame`` scores the objects seen so far);
+    * J = ``|A ∩ B| / (|A| + |B| - |A ∩ B|)``, 1 when both are empty (``get_iou``);
+    * F: boundaries by ``_seg2bmap`` (:func:`~workbench.metrics.image.boundary_map`), each
+      dilated by a disk of radius ``ceil(bound_th * norm((H, W)))`` (``np.linalg.norm``), the
+      davis2017 precision/recall rules (P=R=1 when both have no boundary);
+    * the object's J and F are the means over its counted frames, times 100;
+    * an object whose ground truth is empty on every evaluated frame has no score (the
+      reference stops with an assertion; None here).
+
+    Parameters
+    ----------
+    gt, pred : (T, H, W) bool
+        The object's ground truth and prediction on its T ground-truth frames.
+    bound_th : float
+        Boundary tolerance, fraction of the diagonal (the reference's 0.008).
+    skip_first_last : bool
+        Leave out the first and last frame (SA-V val/test; ``--do_not_skip_first_and_last_frame``
+        turns it off).
+
+    Returns
+    -------
+    dict or None
+        ``{"J": float, "F": float, "J&F": float, "frames": list of int, "J_frames": list,
+        "F_frames": list}`` (percent; ``frames`` are indices into the T frames), or None.
+
+    Raises
+    ------
+    DataError
+        Shapes differ or are not (T, H, W).
+    """
+    g, p = as_mask(gt, "gt"), as_mask(pred, "pred")
+    if g.shape != p.shape or g.ndim != 3:
+        raise DataError(f"SA-V scoring needs (T, H, W) ground truth and prediction of one shape; got {g.shape} and "
+                        f"{p.shape}.")
+    idx = np.arange(g.shape[0])
+    if skip_first_last:
+        idx = idx[1:-1]
+    if idx.size == 0:
+        return None
+    g, p = g[idx], p[idx]
+    seen = np.logical_or(g.any(axis=(1, 2)), p.any(axis=(1, 2)))
+    if not g.any():
+        return None
+    start = int(np.argmax(seen))
+    g, p = g[start:], p[start:]
+    j = jaccard_stack(g, p, None)
+    radius = float(np.ceil(bound_th * np.linalg.norm(g.shape[1:]))) if bound_th < 1 else float(bound_th)
+    f = boundary_prf_stack(p, g, None, max(radius, 1.0))[2]
+    jm, fm = float(np.mean(j.tolist()) * 100), float(np.mean(f.tolist()) * 100)
+    return {"J": jm, "F": fm, "J&F": (jm + fm) / 2, "frames": idx[start:].tolist(), "J_frames": j.tolist(),
+            "F_frames": f.tolist()}
+
+
+@dataclass
+class SAVEvaluation:
+    """Result of an SA-V style evaluation (``sav_evaluator.py``), numbers in percent.
+
+    Attributes
+    ----------
+    global_ : dict[str, float]
+        :data:`SAV_COLUMNS`: ``J`` and ``F`` are means over every scored object of every
+        sequence (``benchmark``: ``np.array(all_iou).mean()``), ``J&F`` their mean.
+    per_object : dict[str, dict[str, dict[str, float]]]
+        ``seq`` → object name (the folder name, e.g. ``"001"``) → ``J&F``, ``J``, ``F``.
+    per_frame : dict[str, dict[str, dict[str, list]]]
+        ``seq`` → object → ``frames`` (indices of the counted frames), ``J``, ``F`` per frame
+        (fractions).
+    skipped : dict[str, list[str]]
+        ``seq`` → objects without a score (ground truth empty on every evaluated frame).
+    bound_th : float
+    """
+
+    global_: dict[str, float]
+    per_object: dict[str, dict[str, dict[str, float]]]
+    per_frame: dict[str, dict[str, dict[str, list]]] = field(default_factory=dict)
+    skipped: dict[str, list[str]] = field(default_factory=dict)
+    bound_th: float = 0.008
+
+
+def sav_global(per_object: Mapping[str, Mapping[str, Mapping[str, float]]]) -> dict[str, float]:
+    """Global SA-V numbers from per-object ones (``benchmark`` of ``sav_benchmark.py``)."""
+    js = [o["J"] for objs in per_object.values() for o in objs.values()]
+    fs = [o["F"] for objs in per_object.values() for o in objs.values()]
+    if not js:
+        return {k: float("nan") for k in SAV_COLUMNS}
+    gj, gf = float(np.array(js).mean()), float(np.array(fs).mean())
+    return {"J&F": (gj + gf) / 2, "J": gj, "F": gf}
+
+
+def evaluate_sav_arrays(gt: Mapping[str, np.ndarray], pred: Mapping[str, np.ndarray], sequence: str = "sequence",
+                        bound_th: float = 0.008, skip_first_last: bool = True) -> SAVEvaluation:
+    """Score one sequence's objects as ``sav_evaluator.py`` does (see :func:`sav_object_scores`).
+
+    Parameters
+    ----------
+    gt, pred : mapping ``object name -> (T, H, W) bool``
+        Every ground-truth object (its folder name, e.g. ``"001"``) and its prediction on the
+        object's frames. ``pred`` may hold more objects (ignored, as in the reference).
+
+    Raises
+    ------
+    DataError
+        A ground-truth object without prediction, or shapes that differ.
+    """
+    missing = sorted(set(gt) - set(pred))
+    if missing:
+        raise DataError(f"{sequence}: no prediction for object(s) {missing}; the per-object layout needs a folder "
+                        "of masks for every ground-truth object.")
+    per_object: dict[str, dict[str, float]] = {}
+    per_frame: dict[str, dict[str, list]] = {}
+    skipped = []
+    for name in sorted(gt):
+        r = sav_object_scores(gt[name], pred[name], bound_th, skip_first_last)
+        if r is None:
+            skipped.append(name)
+            continue
+        per_object[name] = {"J&F": r["J&F"], "J": r["J"], "F": r["F"]}
+        per_frame[name] = {"frames": r["frames"], "J": r["J_frames"], "F": r["F_frames"]}
+    objs = {sequence: per_object}
+    return SAVEvaluation(sav_global(objs), objs, {sequence: per_frame}, {sequence: skipped} if skipped else {},
+                         bound_th)
+
+
+def write_sav_csvs(evaluation: SAVEvaluation, out_dir: str | Path) -> tuple[Path, Path]:
+    """Write ``global_results.csv`` (columns :data:`SAV_COLUMNS`, percent) and
+    ``per_object_results.csv`` (``sequence,obj,J&F,J,F``), full float precision (the reference
+    prints one decimal).
+
+    Returns
+    -------
+    (global_path, per_object_path) : tuple of Path
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    g_path, o_path = out / "global_results.csv", out / "per_object_results.csv"
+    with g_path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(SAV_COLUMNS)
+        w.writerow([_fmt(evaluation.global_[k]) for k in SAV_COLUMNS])
+    with o_path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(("sequence", "obj", *SAV_COLUMNS))
+        for seq, objs in evaluation.per_object.items():
+            for name, st in objs.items():
+                w.writerow((seq, name, *(_fmt(st[k]) for k in SAV_COLUMNS)))
+    return g_path, o_path

@@ -35,6 +35,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from typing import Any, ClassVar, Self
 
+from ..backends.sam2.settings import SETTING_NAMES, SAM2VideoSettings, video_settings
 from ..errors import ConfigError, UnknownNameError
 from ..io.corruptions import CORRUPTIONS, severity_parameter
 from ..io.datasets import IMAGE_SETS, SAMPLE_SET
@@ -431,19 +432,51 @@ class VOSRunSpec(RunSpec):
         The policy's parameters by the names of its paper / reference code, e.g.
         ``{"stable_frames_threshold": 10}``; None: its defaults. The backend records every
         value (defaults included) in the run card's ``backend_extra``.
+    memory_preset : {"official", "interactive"}
+        SAM 2 memory/runtime settings preset of the video backend
+        (:mod:`workbench.backends.sam2.settings`): ``"official"`` (default) keeps the
+        checkpoint config's values, ``"interactive"`` makes refinement clicks conditioning
+        frames. Only the ``sam2`` backend takes anything but the default.
+    max_cond_frames_in_attn : int or None
+        Override of the preset (-1: all conditioning frames); None: the preset's value.
+    add_all_frames_to_correct_as_cond, clear_non_cond_mem_around_input : bool or None
+        Overrides of the preset; None: the preset's value.
+    non_overlap_masks : bool or None
+        Override: SAM 2's non-overlap constraint on the output logits (``tools/vos_inference.py``
+        sets True for DAVIS PNGs, False for one PNG per object).
+    apply_postprocessing : bool or None
+        Override of sam2's builder flag (True as built by default; ``tools/vos_inference.py``
+        runs with False).
+    track_objects_appearing_later : bool
+        Track every object of the annotations, each one separately from the first frame it
+        appears on (``tools/vos_inference.py --track_object_appearing_later_in_video``); the
+        objects of frame 0 tracked together when False (default). See
+        :mod:`workbench.protocols.vos`.
+    per_object_png : bool
+        Save masks as one PNG folder per object, ``masks/<seq>/<obj_id:03d>/<frame>.png`` with
+        values 0/1 (the SA-V layout, ``--per_obj_png_file``; objects may overlap), and score
+        every object's own mask; default False: one DAVIS id map per frame,
+        ``masks/<seq>/<frame>.png``. Writes masks only with ``save_masks``.
+
+    The seven settings above are stored in the run card ``params`` only when they differ from
+    their defaults, so cards of earlier runs still match (and resume).
 
     Raises
     ------
     UnknownNameError
-        ``dataset`` other than ``"davis"``, unknown ``prompt`` or ``corruption``.
+        ``dataset`` other than ``"davis"``, unknown ``prompt``, ``corruption`` or
+        ``memory_preset``.
     ConfigError
-        ``severity`` not an integer 0..5, or given without a corruption.
+        ``severity`` not an integer 0..5, or given without a corruption; a bad video setting,
+        or one other than the default for a backend other than ``sam2`` / ``auto``.
     """
 
     kind: ClassVar[str] = "vos"
     backend_kind: ClassVar[str] = "video"
+    VIDEO_FIELDS: ClassVar[tuple[str, ...]] = ("memory_preset", *SETTING_NAMES)
+    MODE_FIELDS: ClassVar[tuple[str, ...]] = ("track_objects_appearing_later", "per_object_png")
     NOT_PARAMS: ClassVar[tuple[str, ...]] = ("backend_request", "dataset", "seed", "n_clicks", "corruption",
-                                             "severity")
+                                             "severity", *VIDEO_FIELDS, *MODE_FIELDS)
 
     dataset: str = "davis"
     sequences: int | tuple[str, ...] | None = None
@@ -454,6 +487,14 @@ class VOSRunSpec(RunSpec):
     smoke: bool = False
     corruption: str | None = None
     severity: int = 0
+    memory_preset: str = "official"
+    max_cond_frames_in_attn: int | None = None
+    add_all_frames_to_correct_as_cond: bool | None = None
+    clear_non_cond_mem_around_input: bool | None = None
+    non_overlap_masks: bool | None = None
+    apply_postprocessing: bool | None = None
+    track_objects_appearing_later: bool = False
+    per_object_png: bool = False
     policy: str = "sam2"
     policy_params: dict | None = None
 
@@ -464,6 +505,15 @@ class VOSRunSpec(RunSpec):
         if self.policy_params is not None and not isinstance(self.policy_params, dict):
             raise ConfigError(f"policy_params must be a dict of the policy's parameters (or None); got "
                               f"{type(self.policy_params).__name__}.")
+        settings = self.video_settings  # raises on unknown presets and bad values
+        if not settings.is_default and self.backend_request.backend not in ("sam2", "auto"):
+            raise ConfigError(f"SAM 2 memory settings ({settings.to_dict()}) apply to the 'sam2' video backend only; "
+                              f"this run uses backend {self.backend_request.backend!r}. Use backend='sam2' or leave "
+                              "memory_preset='official' and the overrides None.")
+        for name in self.MODE_FIELDS:
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be True or False; got {getattr(self, name)!r}.")
+        _set(self, max_cond_frames_in_attn=settings.max_cond_frames_in_attn)
         corruption, severity = check_corruption(self.corruption, self.severity)
         prompt, n_clicks = self.prompt, _int(self.n_clicks)
         if prompt == "clicks":
@@ -481,14 +531,23 @@ class VOSRunSpec(RunSpec):
         _set(self, corruption=corruption, severity=severity, prompt=prompt, n_clicks=n_clicks, sequences=sequences,
              max_frames=max_frames)
 
+    @property
+    def video_settings(self) -> SAM2VideoSettings:
+        """The SAM 2 video settings of this run (preset and overrides)."""
+        return video_settings(self.memory_preset, **{k: getattr(self, k) for k in SETTING_NAMES})
+
     def params(self) -> dict:
-        """As :meth:`RunSpec.params`; ``policy`` / ``policy_params`` only when not sam2's own
-        (so the cards of plain runs read as before and older runs resume)."""
+        """As :meth:`RunSpec.params`, plus the video settings and output modes that differ from
+        their defaults (absent at their defaults, as in cards written before they existed)."""
         out = super().params()
-        if self.policy == "sam2" and not self.policy_params:
+        if self.memory_preset != "official":
+            out["memory_preset"] = self.memory_preset
+        out.update({k: getattr(self, k) for k in SETTING_NAMES if getattr(self, k) is not None})
+        out.update({k: True for k in self.MODE_FIELDS if getattr(self, k)})
+        if self.policy == "sam2" and not self.policy_params:  # policy only when not sam2's own
             out.pop("policy", None)
             out.pop("policy_params", None)
-        return out
+        return _jsonable(out)
 
     def backend_settings(self) -> dict:
         """``policy`` / ``policy_params`` for the video backend factory (empty for sam2's own

@@ -20,6 +20,11 @@ from ..errors import ConfigError, DataError, UnknownNameError
 from ..protocols.specs import BACKEND_FIELDS, SPEC_KINDS, RunSpec, spec_from_dict
 from ..types import ModelInfo
 
+BACKEND_SETTINGS = ("memory_preset", "video_settings")
+"""Keys of ``ModelInfo.extra`` copied into the card's ``backend_settings``: the SAM 2 video
+backend's memory preset and the value of every setting in effect
+(:mod:`workbench.backends.sam2.settings`)."""
+
 UNTRAINED_BANNER = (
     "UNTRAINED WEIGHTS: this run used randomly initialised weights. Its accuracy numbers are "
     "meaningless (speed numbers are valid)."
@@ -56,6 +61,7 @@ class RunCard:
     (:meth:`workbench.protocols.specs.RunSpec.to_dict`, ``kind`` included); ``kind``,
     ``dataset``, ``params`` (with ``backend_request``) and ``seed`` are derived from it and kept
     (``device`` and ``precision`` are the ones the backend chose, e.g. for ``"auto"``;
+    ``backend_settings`` the SAM 2 video settings in effect, :data:`BACKEND_SETTINGS`;
     ``backend_extra`` is the backend's own settings, e.g. a tracking policy with every parameter)
     for the readers of run folders (dashboard, runs index, resume checks). Cards written before
     specs existed have no ``spec`` (see :func:`spec_from_card`).
@@ -76,6 +82,7 @@ class RunCard:
     spec: dict | None = None
     seed: int = 0
     precision: str = "n/a"
+    backend_settings: dict = field(default_factory=dict)
     backend_extra: dict = field(default_factory=dict)
     git_commit: str = field(default_factory=git_commit)
     versions: dict = field(default_factory=lambda: {
@@ -99,6 +106,7 @@ class RunCard:
                    image_size=info.image_size, device=info.device, dataset=spec.dataset, items=list(items),
                    params=spec.params() if params is None else params, spec=spec.to_dict(), seed=spec.seed,
                    precision=str((info.extra or {}).get("precision", "n/a")),
+                   backend_settings={k: info.extra[k] for k in BACKEND_SETTINGS if k in (info.extra or {})},
                    backend_extra=json.loads(json.dumps(info.extra or {}, default=str)))
 
     @property

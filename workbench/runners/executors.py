@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..backends.sam2.settings import SAM2VideoSettings
 from ..errors import BackendError, ConfigError, UnknownNameError
 from ..types import ModelInfo
 
@@ -57,6 +58,9 @@ class BackendSpec:
     backend, model, checkpoint, device, image_size, precision
         As the factories take them (``device`` a torch device string, ``image_size`` pixels);
         see :class:`workbench.protocols.specs.BackendRequest`.
+    video_settings : SAM2VideoSettings or None
+        SAM 2's memory/runtime settings (the factory's ``memory_preset``), from the run spec's
+        ``video_settings`` (VOS runs); None for sam2's own (the official preset).
     """
 
     kind: str
@@ -66,13 +70,18 @@ class BackendSpec:
     device: str = "auto"
     image_size: int = 1024
     precision: str = "auto"
+    video_settings: SAM2VideoSettings | None = None
     settings: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def for_run(cls, spec: RunSpec) -> BackendSpec:
-        """The backend of a run spec: its ``backend_kind`` and its ``backend_request``."""
+        """The backend of a run spec: its ``backend_kind``, its ``backend_request``, when it has
+        non-default ones its SAM 2 ``video_settings``, and its other factory settings
+        (:meth:`RunSpec.backend_settings`, e.g. a tracking policy)."""
+        settings = getattr(spec, "video_settings", None)
+        settings = None if settings is None or settings.is_default else settings
         extra = tuple(sorted((k, json.dumps(v, sort_keys=True)) for k, v in spec.backend_settings().items()))
-        return cls(spec.backend_kind, **asdict(spec.backend_request), settings=extra)
+        return cls(spec.backend_kind, **asdict(spec.backend_request), video_settings=settings, settings=extra)
 
     def build(self):
         """Build the backend (loads the model; call once per worker).
@@ -87,13 +96,19 @@ class BackendSpec:
         if self.kind not in ("image", "video"):
             raise UnknownNameError("backend kind", self.kind, ["image", "video"])
         make = make_image_backend if self.kind == "image" else make_video_backend
+        extra = {} if self.video_settings is None else {"memory_preset": self.video_settings}
         return make(self.backend, model=self.model, checkpoint=self.checkpoint, device=self.device,
-                    image_size=self.image_size, precision=self.precision,
+                    image_size=self.image_size, precision=self.precision, **extra,
                     **{k: json.loads(v) for k, v in self.settings})
 
     def request(self) -> dict:
-        """The arguments as a JSON-serialisable dict (stored in the run card to resume a run)."""
-        return asdict(self)
+        """The arguments as a JSON-serialisable dict (stored in the run card to resume a run);
+        ``video_settings`` as its preset and overrides, left out when None."""
+        out = asdict(self)
+        out.pop("video_settings")
+        if self.video_settings is not None:
+            out["video_settings"] = self.video_settings.to_dict()
+        return out
 
     @property
     def wants_gpu(self) -> bool:

@@ -115,6 +115,12 @@ class VOSTask:
         Corruption severity 1..5 (0 is the identity).
     seed : int
         Run seed; the sequence's corruption seed is ``corruption_seed(seed, name)``.
+    track_objects_appearing_later : bool
+        Track every annotated object separately from its first frame (see
+        :func:`~workbench.protocols.vos.run_vos_sequence`).
+    per_object_png : bool
+        Write ``masks/<seq>/<obj_id:03d>/%05d.png`` (0/1, one folder per object) instead of
+        one id map per frame, and score every object's own mask.
     """
 
     prompt: str
@@ -124,12 +130,16 @@ class VOSTask:
     corruption: str | None = None
     severity: int = 0
     seed: int = 0
+    track_objects_appearing_later: bool = False
+    per_object_png: bool = False
 
     @classmethod
     def from_spec(cls, spec: VOSRunSpec, run_dir: str | Path) -> VOSTask:
         """The task of every sequence of the run ``spec`` writing into ``run_dir``."""
         return cls(prompt=spec.prompt, max_frames=spec.max_frames, save_masks=spec.save_masks, run_dir=str(run_dir),
-                   corruption=spec.corruption, severity=spec.severity, seed=spec.seed)
+                   corruption=spec.corruption, severity=spec.severity, seed=spec.seed,
+                   track_objects_appearing_later=spec.track_objects_appearing_later,
+                   per_object_png=spec.per_object_png)
 
     def __call__(self, backend, item) -> dict:
         """Run the sequence ``item`` (a :class:`~workbench.io.datasets.VideoItem`) on ``backend``.
@@ -140,7 +150,9 @@ class VOSTask:
             ``result``: ``obj_ids``, ``num_frames``, ``per_object`` (``"<seq>_<id>"`` → J/F
             statistics), ``per_frame`` (obj id as str → ``{"J": [...], "F": [...]}``, frames
             1..T-2), ``frames`` (scored frame names), ``prompt_clicks`` (obj id → row/col
-            clicks), ``masks`` (folder relative to the run folder, or None), ``G-PixelAcc``
+            clicks), ``masks`` (folder relative to the run folder, or None; with
+            ``per_object_png`` also ``masks_layout: "per-object"``), ``prompt_frames`` (obj id
+            → frame it was prompted on; with ``track_objects_appearing_later``), ``G-PixelAcc``
             (the survey's global accuracy G, §4.3.2: pixels whose predicted id equals the GT id,
             void excluded, over the scored frames 1..T-2) and ``G-pixels`` (pixels counted);
             corrupted runs add ``corruption`` (kind, severity, seed); ``timing``:
@@ -165,11 +177,16 @@ class VOSTask:
                 frames = [src[i] for i in range(len(src))]
             cseed = corruption_seed(self.seed, item.name)
             frames = corrupt_frames(frames, self.corruption, self.severity, cseed)
-        run = run_vos_sequence(backend, frames, gt, prompt=self.prompt, sequence=item.name)
+        run = run_vos_sequence(backend, frames, gt, prompt=self.prompt, sequence=item.name,
+                               track_objects_appearing_later=self.track_objects_appearing_later,
+                               per_object=self.per_object_png)
         masks = None
         if self.save_masks:
             masks = f"masks/{item.name}"
-            _write_sequence_masks(Path(self.run_dir) / masks, run.pred)
+            if self.per_object_png and run.object_masks is not None:
+                write_object_masks(Path(self.run_dir) / masks, run.object_masks)
+            else:
+                _write_sequence_masks(Path(self.run_dir) / masks, run.pred)
         ev = run.evaluation
         result = {
             "obj_ids": [int(k) for k in run.obj_ids],
@@ -182,6 +199,10 @@ class VOSTask:
             "masks": masks,
             **_global_accuracy(gt, run.pred),
         }
+        if self.per_object_png:
+            result["masks_layout"] = "per-object"
+        if self.track_objects_appearing_later:
+            result["prompt_frames"] = {str(k): int(v) for k, v in run.prompt_frames.items()}
         if cseed is not None:
             result["corruption"] = {"kind": self.corruption, "severity": int(self.severity), "seed": cseed}
         timing = {"propagate_s": float(run.propagate_seconds), "FPS": float(run.fps),
@@ -203,6 +224,30 @@ def _write_sequence_masks(folder: Path, pred: np.ndarray) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     for t, ids in enumerate(pred):
         write_palette_mask(tmp / f"{t:05d}.png", ids)
+    tmp.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(tmp, folder)
+
+
+def write_object_masks(folder: str | Path, objects: dict[int, np.ndarray]) -> None:
+    """Write one PNG folder per object, the SA-V layout of ``tools/vos_inference.py
+    --per_obj_png_file``: ``folder/<obj_id:03d>/%05d.png``, palette PNGs of values 0/1 (the
+    object's ``(T, H, W)`` bool mask), every frame of every object. Written into a temporary
+    sibling folder and swapped in, as :func:`_write_sequence_masks`.
+
+    Parameters
+    ----------
+    folder : path
+        The sequence's folder (``masks/<seq>``).
+    objects : dict
+        ``obj_id -> (T, H, W)`` bool masks.
+    """
+    folder = Path(folder)
+    tmp = folder.with_name(f".tmp-{folder.name}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for obj_id, stack in sorted(objects.items()):
+        for t, mask in enumerate(stack):
+            write_palette_mask(tmp / f"{int(obj_id):03d}" / f"{t:05d}.png", mask.astype(np.uint8))
     tmp.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(folder, ignore_errors=True)
     os.replace(tmp, folder)
@@ -428,4 +473,4 @@ def comparable_outputs(run_dir: str | Path, masks: bool = True) -> dict[str, obj
 
 __all__ = ["RESULT_FILES", "TIMING_FIELDS", "ImageTask", "VOSTask", "check_corruption", "click_run", "clicks_log",
            "comparable_outputs", "corruption_params", "corruption_seed", "image_rows", "vos_evaluation",
-           "vos_tables"]
+           "vos_tables", "write_object_masks"]

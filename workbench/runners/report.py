@@ -95,6 +95,9 @@ def notebook_parameters(card: dict) -> tuple[str, dict]:
     out.update(dataset=spec.dataset, smoke=spec.smoke, save_masks=spec.save_masks)
     if isinstance(spec, VOSRunSpec):
         out.update(subset=spec.sequences, prompt=spec.prompt, max_frames=spec.max_frames)
+        # SAM 2 video settings and output modes: only those that differ from the notebook's defaults
+        extra = (*spec.VIDEO_FIELDS, *spec.MODE_FIELDS)
+        out.update({k: v for k, v in spec.params().items() if k in extra})
     else:
         out.update(subset=spec.subset, n_clicks=spec.max_clicks, multimask=spec.multimask,
                    stop_at_iou=spec.stop_at_iou, overlay_clicks=spec.overlay_clicks)

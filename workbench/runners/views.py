@@ -14,6 +14,7 @@ import pandas as pd
 from ..io.datasets import find_davis_root
 from ..io.frames import FrameSource
 from ..io.images import DAVIS_PALETTE, read_palette_mask
+from ..io.label_maps import merge_object_masks
 from .card import UNTRAINED_BANNER, read_run
 
 
@@ -33,6 +34,9 @@ def run_header(run_dir: str | Path) -> str:
         f"| backend / model | {card['backend']} / {card['model']} |",
         f"| checkpoint | {card.get('checkpoint') or '—'} (sha256 `{sha[:16]}`) |",
         f"| image size / device / precision | {card['image_size']} / {card['device']} / {card.get('precision', '-')} |",
+        *([f"| SAM 2 video settings | preset `{card['backend_settings'].get('memory_preset')}`: "
+           f"`{json.dumps(card['backend_settings'].get('video_settings', {}))}` |"]
+          if card.get("backend_settings") else []),
         f"| dataset | {card['dataset']} ({len(card['items'])} items) |",
         f"| parameters | `{json.dumps(card.get('params', {}))}` |",
         f"| versions | {', '.join(f'{k} {v}' for k, v in card.get('versions', {}).items())} |",
@@ -94,6 +98,19 @@ def overlay(image: np.ndarray, ids: np.ndarray, alpha: float = 0.5) -> np.ndarra
     return out.astype(np.uint8)
 
 
+def _saved_masks(folder: Path):
+    """``(frames, id_map(t))`` of a sequence's saved masks: DAVIS id maps ``%05d.png``, or one
+    folder per object (``<obj_id:03d>/%05d.png``, ``per_object_png``) merged with the lower id on
+    top (:func:`workbench.io.label_maps.merge_object_masks`)."""
+    objects = sorted(p for p in folder.iterdir() if p.is_dir() and p.name.isdigit())
+    if not objects:
+        files = sorted(folder.glob("*.png"))
+        return len(files), lambda t: read_palette_mask(files[t])
+    per_object = {int(p.name): sorted(p.glob("*.png")) for p in objects}
+    n = min(len(f) for f in per_object.values())
+    return n, lambda t: merge_object_masks({k: read_palette_mask(f[t]) > 0 for k, f in per_object.items()})
+
+
 def plot_vos_overlays(run_dir: str | Path, data_root: str | Path | None = None, per_sequence: int = 3):
     """Qualitative grid: predicted masks (saved by the runner) over frames, first/middle/last."""
     run = read_run(run_dir)
@@ -104,13 +121,13 @@ def plot_vos_overlays(run_dir: str | Path, data_root: str | Path | None = None, 
     root = find_davis_root(data_root)
     fig, axes = plt.subplots(len(seqs), per_sequence, figsize=(3 * per_sequence, 1.8 * len(seqs)), squeeze=False)
     for r, seq in enumerate(seqs):
-        masks = sorted((mask_root / seq).glob("*.png"))
+        n, id_map = _saved_masks(mask_root / seq)
         frames_dir = root / "JPEGImages" / seq
         if not frames_dir.is_dir():
             frames_dir = root / "JPEGImages" / "480p" / seq
         src = FrameSource(frames_dir)
-        for c, t in enumerate(np.linspace(0, len(masks) - 1, per_sequence).astype(int)):
-            axes[r, c].imshow(overlay(src[t], read_palette_mask(masks[t])))
+        for c, t in enumerate(np.linspace(0, n - 1, per_sequence).astype(int)):
+            axes[r, c].imshow(overlay(src[t], id_map(t)))
             axes[r, c].set_title(f"{seq} #{t}", fontsize=8)
             axes[r, c].axis("off")
     fig.tight_layout()

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from ..io.label_maps import merge_object_masks
 from ..io.medical import load_volumes
 from ..protocols.specs import VolumeRunSpec
 from ..protocols.volumes import run_volume_protocol
@@ -99,7 +99,8 @@ class VolumeTask:
         masks = None
         if self.save_masks:
             masks = f"masks/{item.id}"
-            _write_sequence_masks(Path(self.run_dir) / masks, run.pred.astype(np.uint8))
+            # one object (id 1) per volume; the shared merge rule writes it as the VOS runner would
+            _write_sequence_masks(Path(self.run_dir) / masks, merge_object_masks({1: run.pred}))
         result = {
             "prompt_slice": int(run.prompt_slice), "num_slices": run.num_slices, "dice_3d": float(run.dice_3d),
             "iou_3d": float(run.iou_3d), "per_slice_dice": _floats(run.per_slice_dice),

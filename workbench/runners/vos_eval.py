@@ -8,6 +8,17 @@ every folder of ``Annotations``. Results (``results_dir``): ``<seq>/<frame>.png`
 PNGs with the ground truth's frame names and size (frames 1 .. n-2 are required).
 
 Scoring is :func:`workbench.metrics.vos_eval.evaluate_vos_arrays`; this module reads the folders.
+
+Per-object layout (SA-V, ``tools/vos_inference.py --per_obj_png_file``): results
+``<seq>/<obj_id:03d>/<frame>.png``, one binary PNG folder per object (values 0/1; > 0 is the
+object). :func:`evaluate_vos_per_object` scores it as SAM 2's ``sav_dataset/sav_evaluator.py``
+does (:func:`workbench.metrics.vos_eval.sav_object_scores`): J and F per object in percent,
+global means over objects. The ground truth is either in that layout too
+(``<gt>/<seq>/<obj>/<frame>.png``, as SA-V ships it) or DAVIS id maps
+(``Annotations/<seq>/<frame>.png``), split into one object per id (folders ``%03d``; every
+frame of the sequence is a frame of every object), which is what the reference scores after
+converting DAVIS annotations to its per-object layout. :func:`detect_layout` tells the two
+results layouts apart (``workbench eval vos --layout auto``).
 """
 from __future__ import annotations
 
@@ -19,9 +30,28 @@ import numpy as np
 
 from ..errors import DataError, DatasetNotFoundError, ResultsFormatError, UnknownNameError
 from ..io.images import read_palette_mask
-from ..metrics.vos_eval import VOSEvaluation, evaluate_vos_arrays, global_stats, write_vos_csvs
+from ..metrics.vos_eval import (
+    SAVEvaluation,
+    VOSEvaluation,
+    evaluate_sav_arrays,
+    evaluate_vos_arrays,
+    global_stats,
+    sav_global,
+    write_sav_csvs,
+    write_vos_csvs,
+)
 
-__all__ = ["DavisGroundTruth", "evaluate_vos", "evaluate_vos_cli", "load_davis_gt"]
+__all__ = ["LAYOUTS", "DavisGroundTruth", "detect_layout", "evaluate_vos", "evaluate_vos_cli", "evaluate_vos_per_object",
+           "load_davis_gt"]
+
+LAYOUTS = ("auto", "davis", "per-object")
+"""Results layouts of ``workbench eval vos --layout``: one id map per frame (DAVIS), one PNG
+folder per object (SA-V), or ``auto`` (:func:`detect_layout`)."""
+_PER_OBJECT_LAYOUT = (
+    "Expected per-object (SA-V) results layout: <results_dir>/<sequence>/<obj_id:03d>/<frame>.png, one binary "
+    "PNG per object and ground-truth frame (> 0 is the object), as tools/vos_inference.py --per_obj_png_file "
+    "writes."
+)
 
 VOID_ID = 255
 _RESULTS_LAYOUT = (
@@ -264,11 +294,175 @@ def evaluate_vos(gt_root: str | Path | DavisGroundTruth, results_dir: str | Path
                          frames=frames, bound_th=bound_th)
 
 
+def detect_layout(results_dir: str | Path) -> str:
+    """``"per-object"`` when the results' sequence folders hold object folders and no PNG,
+    else ``"davis"``.
+
+    Raises
+    ------
+    ResultsFormatError
+        The folder does not exist or holds no sequence folder.
+    """
+    results_dir = Path(results_dir)
+    seqs = _subdirs(results_dir)
+    if not results_dir.is_dir() or not seqs:
+        raise ResultsFormatError(f"Results folder {results_dir} does not exist or holds no sequence folder. "
+                                 f"{_RESULTS_LAYOUT}")
+    for seq in seqs:
+        folder = results_dir / seq
+        if any(p.suffix.lower() == ".png" for p in folder.iterdir()):
+            return "davis"
+        if _subdirs(folder):
+            return "per-object"
+    return "davis"
+
+
+def _read_binary(path: Path, what: str) -> np.ndarray:
+    """A PNG as ``(H, W)`` bool (> 0), refusing more than one object (SA-V's check)."""
+    try:
+        m = read_palette_mask(path)
+    except DataError as exc:
+        raise ResultsFormatError(f"Cannot use {what} {path}: {exc} {_PER_OBJECT_LAYOUT}") from exc
+    if np.count_nonzero(np.bincount(m.reshape(-1), minlength=256)[1:]) > 1:
+        raise ResultsFormatError(f"{what} {path} holds more than one object id; the per-object layout has one "
+                                 f"binary mask per PNG. {_PER_OBJECT_LAYOUT}")
+    return m > 0
+
+
+def _per_object_gt(gt: DavisGroundTruth, seq: str) -> dict[str, tuple[list[str], np.ndarray]]:
+    """Ground-truth objects of ``seq``: ``name -> (frame names, (T, H, W) bool)``."""
+    folder = gt.annotations / seq
+    objs = _subdirs(folder) if folder.is_dir() else []
+    if objs and not any(p.suffix.lower() == ".png" for p in folder.iterdir()):
+        out = {}
+        for name in objs:
+            files = sorted(p for p in (folder / name).iterdir() if p.suffix.lower() == ".png")
+            if not files:
+                raise DatasetNotFoundError(f"Ground-truth object folder {folder / name} holds no .png frames.")
+            out[name] = ([p.stem for p in files], np.stack([_read_binary(p, "ground-truth mask") for p in files]))
+        return out
+    names, ids = gt.read(seq)
+    present = sorted(int(i) for i in np.unique(ids) if i not in (0, VOID_ID))
+    return {f"{k:03d}": (names, ids == k) for k in present}
+
+
+def evaluate_vos_per_object(gt_root: str | Path | DavisGroundTruth, results_dir: str | Path,
+                            sequences: str | Iterable[str] | None = None, bound_th: float = 0.008,
+                            skip_first_last: bool = True) -> SAVEvaluation:
+    """Evaluate a per-object (SA-V) results folder as SAM 2's ``sav_evaluator.py`` does.
+
+    Parameters
+    ----------
+    gt_root : path or DavisGroundTruth
+        A folder with ``Annotations/`` (or the annotations folder itself, SA-V's
+        ``Annotations_6fps``) holding per-object folders ``<seq>/<obj>/<frame>.png`` or DAVIS id
+        maps ``<seq>/<frame>.png`` (see the module docstring); sequences from ``ImageSets`` as
+        :func:`load_davis_gt`, else every folder.
+    results_dir : path
+        ``<results_dir>/<seq>/<obj>/<frame>.png``, a folder for every ground-truth object (the
+        same name) with a PNG for each of its evaluated frames.
+    sequences : str, iterable of str, or None
+        Subset of sequences.
+    bound_th : float
+        Boundary tolerance (the reference's 0.008).
+    skip_first_last : bool
+        Leave out each object's first and last ground-truth frame (the reference's default).
+
+    Returns
+    -------
+    SAVEvaluation
+        Percent numbers, as the reference prints them.
+
+    Raises
+    ------
+    ResultsFormatError
+        Missing results sequence, object or frame, wrong size, or a PNG with several ids.
+    DatasetNotFoundError, UnknownNameError, DataError
+        Problems with the ground truth or the sequence selection.
+    """
+    if isinstance(gt_root, DavisGroundTruth):
+        gt = gt_root if sequences is None else load_davis_gt(gt_root.root, sequences)
+    else:
+        gt = _per_object_gt_root(Path(gt_root), sequences)
+    results_dir = Path(results_dir)
+    if not results_dir.is_dir():
+        raise ResultsFormatError(f"Results folder {results_dir} does not exist. {_PER_OBJECT_LAYOUT}")
+    per_object: dict[str, dict[str, dict[str, float]]] = {}
+    per_frame: dict[str, dict[str, dict[str, list]]] = {}
+    skipped: dict[str, list[str]] = {}
+    for seq in gt.sequences:
+        objects = _per_object_gt(gt, seq)
+        folder = results_dir / seq
+        if not folder.is_dir():
+            raise ResultsFormatError(f"Results for sequence {seq!r} not found: {folder} is missing. "
+                                     f"{_missing_sequence_hint(results_dir, seq)} {_PER_OBJECT_LAYOUT}")
+        gts, preds = {}, {}
+        for name, (names, stack) in objects.items():
+            obj_dir = folder / name
+            if not obj_dir.is_dir():
+                raise ResultsFormatError(f"No results folder {obj_dir} for object {name} of sequence {seq!r}; found "
+                                         f"{', '.join(_subdirs(folder)) or '(none)'}. {_PER_OBJECT_LAYOUT}")
+            wanted = range(1, len(names) - 1) if skip_first_last else range(len(names))
+            pred = np.zeros(stack.shape, dtype=bool)
+            for t in wanted:
+                path = obj_dir / f"{names[t]}.png"
+                if not path.is_file():
+                    raise ResultsFormatError(f"Missing results frame {path}. {_missing_frame_hint(obj_dir, names[t])} "
+                                             f"{_PER_OBJECT_LAYOUT}")
+                m = _read_binary(path, "results mask")
+                if m.shape != stack.shape[1:]:
+                    raise ResultsFormatError(
+                        f"Results frame {path} is {m.shape[1]}x{m.shape[0]} (WxH) but the annotation is "
+                        f"{stack.shape[2]}x{stack.shape[1]}; save results at the ground-truth resolution.")
+                pred[t] = m
+            gts[name], preds[name] = stack, pred
+        ev = evaluate_sav_arrays(gts, preds, sequence=seq, bound_th=bound_th, skip_first_last=skip_first_last)
+        per_object.update(ev.per_object)
+        per_frame.update(ev.per_frame)
+        skipped.update(ev.skipped)
+    return SAVEvaluation(sav_global(per_object), per_object, per_frame, skipped, bound_th)
+
+
+def _per_object_gt_root(root: Path, sequences) -> DavisGroundTruth:
+    """:func:`load_davis_gt` for a folder with ``Annotations/``; else ``root`` is the annotations
+    folder itself (SA-V's ``Annotations_6fps``) and its folders are the sequences."""
+    if (root / "Annotations").is_dir():
+        return load_davis_gt(root, sequences)
+    available = _subdirs(root)
+    if not available:
+        raise DatasetNotFoundError(f"No sequences under {root}: point gt_root at a folder holding Annotations/ or "
+                                   "<sequence>/<obj>/<frame>.png folders.")
+    chosen = available if sequences is None else ([sequences] if isinstance(sequences, str) else list(sequences))
+    for seq in chosen:
+        if seq not in available:
+            raise UnknownNameError("sequence", seq, available)
+    return DavisGroundTruth(root=root, annotations=root, sequences=list(chosen))
+
+
 def evaluate_vos_cli(gt_root: str | Path, results: str | Path, out: str | Path,
                      sequences: str | Iterable[str] | None = None,
-                     bound_th: float = 0.008) -> VOSEvaluation:
-    """``workbench eval vos --gt-root DIR --results DIR --out DIR``: evaluate
-    (:func:`evaluate_vos`) and write the CSVs (:func:`write_vos_csvs`) into ``out``."""
+                     bound_th: float = 0.008, layout: str = "auto") -> VOSEvaluation | SAVEvaluation:
+    """``workbench eval vos --gt-root DIR --results DIR --out DIR [--layout L]``: evaluate and
+    write the CSVs into ``out``.
+
+    ``layout`` ``"davis"``: :func:`evaluate_vos` (davis2017-evaluation) and
+    :func:`write_vos_csvs`; ``"per-object"``: :func:`evaluate_vos_per_object` (SA-V's
+    ``sav_evaluator.py``) and :func:`write_sav_csvs`; ``"auto"`` (default): as
+    :func:`detect_layout` finds the results.
+
+    Raises
+    ------
+    UnknownNameError
+        Unknown ``layout``.
+    """
+    if layout not in LAYOUTS:
+        raise UnknownNameError("results layout", layout, LAYOUTS)
+    if layout == "auto":
+        layout = detect_layout(results)
+    if layout == "per-object":
+        sav = evaluate_vos_per_object(gt_root, results, sequences=sequences, bound_th=bound_th)
+        write_sav_csvs(sav, out)
+        return sav
     ev = evaluate_vos(gt_root, results, sequences=sequences, bound_th=bound_th)
     write_vos_csvs(ev, out)
     return ev

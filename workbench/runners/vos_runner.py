@@ -6,8 +6,10 @@ davis2017-evaluation layout), ``per_frame.json`` (J and F per frame per object),
 last), ``summary.json`` (global J/F numbers, FPS, and ``G-PixelAcc``: the survey's global
 accuracy G, §4.3.2, pooled over the scored pixels), ``items.jsonl`` (one record per sequence, see
 :mod:`workbench.runners.items`), ``execution.json`` (sessions: executor, workers, wall time)
-and, with ``save_masks``, ``masks/<seq>/%05d.png`` palette PNGs that ``workbench eval vos``
-re-scores.
+and, with ``save_masks``, ``masks/<seq>/%05d.png`` palette PNGs (objects merged with the lower
+id on top, as SAM 2's ``tools/vos_inference.py``), or with ``per_object_png``
+``masks/<seq>/<obj_id:03d>/%05d.png`` (0/1, one folder per object, the SA-V layout), that
+``workbench eval vos`` re-scores (``--layout davis`` / ``per-object``).
 
 The run is described by a :class:`~workbench.protocols.specs.VOSRunSpec` (stored in the run
 card as ``spec``) and executed as :class:`~workbench.runners.options.ExecutionOptions` say. Each

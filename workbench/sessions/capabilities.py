@@ -67,6 +67,26 @@ def backend_label(backend) -> str:
     return f"{info.backend} · {info.model} · {info.device}" + (f" · {precision}" if precision else "")
 
 
+_SAM2_DEFAULTS = {"max_cond_frames_in_attn": -1, "add_all_frames_to_correct_as_cond": False,
+                  "clear_non_cond_mem_around_input": False, "non_overlap_masks": False, "apply_postprocessing": True}
+"""sam2's own values of the video settings (``SAM2VideoPredictor`` / ``build_sam2_video_predictor``
+defaults; :mod:`workbench.backends.sam2.settings`)."""
+
+
+def backend_video_settings(backend) -> str:
+    """``"memory preset <name>"`` plus the SAM 2 video settings in effect that differ from sam2's
+    defaults, from ``backend.info.extra`` (``memory_preset`` / ``video_settings``, recorded by
+    the SAM 2 video backend), e.g. ``"memory preset interactive (add_all_frames_to_correct_as_cond=True)"``;
+    ``""`` for backends without them."""
+    extra = getattr(_model_info(backend), "extra", None) or {}
+    preset = extra.get("memory_preset")
+    if preset is None:
+        return ""
+    values = extra.get("video_settings") or {}
+    changed = [f"{k}={v}" for k, v in values.items() if k in _SAM2_DEFAULTS and v is not None and v != _SAM2_DEFAULTS[k]]
+    return f"memory preset {preset}" + (f" ({', '.join(changed)})" if changed else "")
+
+
 def backend_untrained(backend) -> bool:
     """``backend.info.untrained`` (False without info)."""
     return bool(_info_field(backend, "untrained", False))
@@ -81,4 +101,4 @@ def backend_info_json(backend) -> dict:
                                                  "device", "untrained")}
 
 
-__all__ = ["backend_info_json", "backend_label", "backend_name", "backend_untrained"]
+__all__ = ["backend_info_json", "backend_label", "backend_name", "backend_untrained", "backend_video_settings"]

@@ -25,6 +25,7 @@ import numpy as np
 from ..backends import ImageBackend
 from ..errors import DataError, PromptError
 from ..io.images import read_image
+from ..io.label_maps import merge_object_masks
 from ..metrics.image import iou
 from .actions import Action, AddObject, AddPoints, ClearPrompts, SelectCandidate, SetBox, SetMask
 from .base import SessionBase
@@ -228,14 +229,12 @@ class ImageSession(SessionBase):
         return np.array([iou(c, self.gt_mask, self.gt_ignore) for c in r.candidates])
 
     def label_map(self) -> np.ndarray:
-        """``(H, W)`` int32 object ids (0 = background); later objects are drawn on top."""
-        out = np.zeros((self.height, self.width), np.int32)
+        """``(H, W)`` int32 object ids (0 = background); where objects overlap the lower id
+        wins (:func:`workbench.io.label_maps.merge_object_masks`, the rule of SAM 2's
+        ``tools/vos_inference.py``)."""
         with self._lock:
-            for oid in self._state.objects:
-                m = self._state.masks.get(oid)
-                if m is not None:
-                    out[m] = oid
-        return out
+            masks = {oid: self._state.masks[oid] for oid in self._state.objects if self._state.masks.get(oid) is not None}
+        return merge_object_masks(masks, (self.height, self.width), np.int32)
 
     # -- actions -------------------------------------------------------------------------------------
     def _check_xy(self, x, y, frame_idx=0) -> None:

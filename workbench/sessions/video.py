@@ -22,10 +22,11 @@ import numpy as np
 from ..backends import VideoBackend
 from ..errors import BackendError, DataError, PromptError, UnknownNameError
 from ..io.frames import FrameSource
+from ..io.label_maps import merge_object_masks
 from ..types import FrameMasks
 from .actions import Action, AddObject, AddPoints, ClearPrompts, Propagate, RemoveObject, SetBox, SetMask
 from .base import SessionBase
-from .capabilities import _supports_policies, _supports_snapshots
+from .capabilities import _supports_policies, _supports_snapshots, backend_video_settings
 from .state import ObjectTable, PackedMask, Prompt, VideoState, default_color, frozen
 from .worker import CancelToken, Worker, is_cancelled
 
@@ -130,6 +131,13 @@ class VideoSession(SessionBase):
         with self._lock:
             self._state = state.copy()
 
+    @property
+    def backend_video_settings(self) -> str:
+        """The SAM 2 memory preset and the settings in effect that differ from sam2's defaults
+        (e.g. ``"memory preset interactive (add_all_frames_to_correct_as_cond=True)"``); ``""`` for
+        backends without them (:func:`~workbench.sessions.capabilities.backend_video_settings`)."""
+        return backend_video_settings(self.backend)
+
     # -- reading -------------------------------------------------------------------------------------
     def frame(self, frame_idx: int) -> np.ndarray:
         """``(H, W, 3)`` uint8 RGB frame ``frame_idx``."""
@@ -162,13 +170,12 @@ class VideoSession(SessionBase):
             return {oid: p.score for oid, p in self._state.masks.get(f, {}).items()}
 
     def label_map_at(self, frame_idx: int) -> np.ndarray:
-        """``(H, W)`` int32 object ids on ``frame_idx`` (0 = background; later objects on top)."""
-        out = np.zeros((self.height, self.width), np.int32)
+        """``(H, W)`` int32 object ids on ``frame_idx`` (0 = background); where objects overlap
+        the lower id wins, as SAM 2's ``tools/vos_inference.py`` writes DAVIS PNGs
+        (:func:`workbench.io.label_maps.merge_object_masks`)."""
         masks = self.masks_at(frame_idx)
-        for oid in self.obj_ids:
-            if oid in masks:
-                out[masks[oid]] = oid
-        return out
+        return merge_object_masks({oid: masks[oid] for oid in self.obj_ids if oid in masks},
+                                  (self.height, self.width), np.int32)
 
     @property
     def tracked_frames(self) -> list[int]:

@@ -200,7 +200,9 @@ def snapshot(widget, frame_idx: int | None = None, alpha: float = 0.5):
     masks = target.masks()
     ids = np.zeros(target.shape, np.uint8)
     table = DAVIS_PALETTE.astype(np.float32).copy()
-    for k, (oid, obj) in enumerate(objects.items(), start=1):
+    # painted highest id first, so where objects overlap the lower id is on top, as in the
+    # exports (workbench.io.label_maps.merge_object_masks)
+    for k, (oid, obj) in enumerate(sorted(objects.items(), reverse=True), start=1):
         if oid in masks and k < 255:
             ids[masks[oid]] = k
             table[k] = obj.color

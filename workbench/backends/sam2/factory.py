@@ -12,13 +12,14 @@ from .image import SAM2ImageBackend
 from .loading import build_sam2_model
 from ..base import with_extra
 from .policies import DEFAULT_POLICY, apply_policy, make_policy
+from .settings import SETTING_NAMES, video_settings
 from .video import SAM2VideoBackend
 
 _BUILD_KW = ("seed", "checkpoint_dir")
 _IMAGE_KW = ("precision", "mask_threshold", "max_hole_area", "max_sprinkle_area")
 _VIDEO_KW = ("precision", "offload_video_to_cpu", "offload_state_to_cpu", "lazy_frames", "vos_optimized", "memory",
-             "frame_cache", "prefetch", "preload_limit_mb", "spill_dir", "spill_window", "tf32", "policy",
-             "policy_params")
+             "frame_cache", "prefetch", "preload_limit_mb", "spill_dir", "spill_window", "tf32", "memory_preset",
+             "policy", "policy_params", *SETTING_NAMES)
 
 
 def _split(kw: dict, backend_keys: tuple[str, ...], what: str) -> tuple[dict, dict]:
@@ -63,12 +64,25 @@ def make_sam2_image_backend(model: str = "sam2.1_hiera_tiny", checkpoint: str | 
 def make_sam2_video_backend(model: str = "sam2.1_hiera_tiny", checkpoint: str | Path | None = None,
                             device: str = "auto", image_size: int = 1024, **kw) -> SAM2VideoBackend:
     """Build a :class:`SAM2VideoBackend`; parameters as :func:`make_sam2_image_backend`, plus
-    ``offload_video_to_cpu``, ``offload_state_to_cpu``, ``lazy_frames``,
-    ``vos_optimized`` (``SAM2VideoPredictorVOS`` with ``torch.compile``), ``policy``
-    (a tracking policy of :data:`workbench.backends.sam2.policies.POLICIES`: ``"sam2"`` default,
-    ``"samurai"``, ...) and ``policy_params`` (a mapping of that policy's parameters, named as
-    its paper / reference code names them). The policy and every parameter value are recorded
-    in ``backend.info.extra`` (``policy``, ``policy_params``) and so in run cards.
+    the options of :class:`SAM2VideoBackend` (``offload_video_to_cpu``, ``offload_state_to_cpu``,
+    ``lazy_frames``, ``memory`` …), ``vos_optimized`` (``SAM2VideoPredictorVOS`` with
+    ``torch.compile``) and SAM 2's memory/runtime settings:
+
+    memory_preset : str, SAM2VideoSettings, dict or None
+        ``"official"`` (default: the checkpoint config's values) or ``"interactive"``
+        (refinement clicks become conditioning frames), or a
+        :class:`~workbench.backends.sam2.settings.SAM2VideoSettings`.
+    max_cond_frames_in_attn, add_all_frames_to_correct_as_cond, clear_non_cond_mem_around_input, \
+non_overlap_masks, apply_postprocessing
+        Overrides of the preset (see :mod:`workbench.backends.sam2.settings`);
+        ``apply_postprocessing`` is passed to the model builder.
+    policy : str
+        A tracking policy of :data:`workbench.backends.sam2.policies.POLICIES` (``"sam2"``
+        default, ``"samurai"``, ``"sam2long"``).
+    policy_params : dict, optional
+        That policy's parameters, named as its paper / reference code names them. The policy
+        and every parameter value are recorded in ``backend.info.extra`` (``policy``,
+        ``policy_params``) and so in run cards.
 
     Raises
     ------
@@ -81,12 +95,15 @@ def make_sam2_video_backend(model: str = "sam2.1_hiera_tiny", checkpoint: str | 
     if vos and policy_name != DEFAULT_POLICY:
         raise ConfigError(f"vos_optimized=True compiles the methods the {policy_name!r} tracking policy replaces; "
                           "use one or the other.")
-    net, info = build_sam2_model(model, checkpoint, device, image_size, mode="video", vos_optimized=vos, **build)
+    settings = video_settings(backend.pop("memory_preset", None),
+                              **{k: backend.pop(k) for k in SETTING_NAMES if k in backend})
+    net, info = build_sam2_model(model, checkpoint, device, image_size, mode="video", vos_optimized=vos,
+                                 **settings.build_flags, **build)
     warn_if_slow("sam2", info.device, info.image_size)
     if policy_name != DEFAULT_POLICY:
         apply_policy(net, policy)
     info = with_extra(info, policy=policy.name, policy_params=policy.params_dict())
-    return SAM2VideoBackend(net, info, **backend)
+    return SAM2VideoBackend(net, info, video_settings=settings, **backend)
 
 
 __all__ = ["make_sam2_image_backend", "make_sam2_video_backend"]

@@ -163,6 +163,7 @@ def build_sam2_model(
     seed: int = 0,
     vos_optimized: bool = False,
     checkpoint_dir: str | Path | None = None,
+    apply_postprocessing: bool = True,
 ) -> tuple[torch.nn.Module, ModelInfo]:
     """Build a SAM 2 model from its official config and load its weights.
 
@@ -187,6 +188,12 @@ def build_sam2_model(
         Video only: ``SAM2VideoPredictorVOS`` with ``torch.compile`` (slow first frames).
     checkpoint_dir : str or Path, optional
         Where ``checkpoint=None`` looks; default ``$SAM2_CHECKPOINT_DIR``.
+    apply_postprocessing : bool
+        The flag of sam2's builders (``build_sam2`` / ``build_sam2_video_predictor``), default
+        True as there: dynamic multimask fallback via stability, and for video
+        ``binarize_mask_from_pts_for_mem_enc=true`` and ``fill_hole_area=8`` (set to 0 again
+        without sam2's CUDA extension). ``tools/vos_inference.py`` builds with False (see
+        :mod:`workbench.backends.sam2.settings`). Recorded in ``ModelInfo.extra``.
 
     Returns
     -------
@@ -204,6 +211,8 @@ def build_sam2_model(
     if vos_optimized and mode != "video":
         raise ConfigError("vos_optimized=True applies to mode='video' only.")
     image_size = _check_image_size(image_size)
+    if not isinstance(apply_postprocessing, bool):
+        raise ConfigError(f"apply_postprocessing must be True or False; got {apply_postprocessing!r}.")
     dev = resolve_device(device)
     # Resolve the weights first: a missing file should fail before the (slow) build.
     path = checkpoint_path(checkpoint, spec, lambda: resolve_checkpoint(spec, checkpoint_dir))
@@ -214,10 +223,12 @@ def build_sam2_model(
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             if mode == "image":
-                net = build_sam2(spec.config, ckpt_path=None, device="cpu", hydra_overrides_extra=overrides)
+                net = build_sam2(spec.config, ckpt_path=None, device="cpu", hydra_overrides_extra=overrides,
+                                 apply_postprocessing=apply_postprocessing)
             else:
                 net = build_sam2_video_predictor(spec.config, ckpt_path=None, device="cpu",
-                                                 hydra_overrides_extra=overrides, vos_optimized=vos_optimized)
+                                                 hydra_overrides_extra=overrides, vos_optimized=vos_optimized,
+                                                 apply_postprocessing=apply_postprocessing)
                 if not _has_sam2_extension():
                     # Hole filling needs sam2._C; without it the reference code warns on every
                     # frame and skips the step, so switching it off gives the same masks quietly.
@@ -236,7 +247,7 @@ def build_sam2_model(
         device=str(dev),
         untrained=path is None,
         extra={"config": spec.config, "family": spec.family, "size": spec.size, "mode": mode,
-               "vos_optimized": bool(vos_optimized),
+               "vos_optimized": bool(vos_optimized), "apply_postprocessing": apply_postprocessing,
                **({"fill_hole_area": int(net.fill_hole_area)} if mode == "video" else {}),
                **({"seed": seed} if path is None else {})},
     )

@@ -24,6 +24,7 @@ from .frames import IMG_MEAN, IMG_STD, LazyFrames, PreparedFrames, install_loade
 from .loading import autocast_context, enable_tf32, resolve_precision
 from .memory import MEMORY_MODES, SpilledOutput, StateTrimmer, state_nbytes, tracking_window
 from .policies import DEFAULT_POLICY, POLICIES, apply_policy, installed_policy, make_policy, remove_policy
+from .settings import RUNTIME_SETTINGS, SAM2VideoSettings, video_settings
 
 _OFFICIAL_JPEG = (".jpg", ".jpeg", ".JPG", ".JPEG")
 
@@ -76,6 +77,34 @@ def _official_jpeg_count(path: Path) -> int:
     return len(names) if ok else 0
 
 
+def _video_settings(value) -> SAM2VideoSettings:
+    return value if isinstance(value, SAM2VideoSettings) else video_settings(value)
+
+
+def _apply_video_settings(predictor, settings: SAM2VideoSettings, info: ModelInfo) -> dict:
+    """Set the runtime settings of ``settings`` on ``predictor``; return every setting's value in
+    effect (runtime ones read back from the predictor, ``apply_postprocessing`` as built).
+
+    Raises
+    ------
+    ConfigError
+        ``apply_postprocessing`` asked for differs from the predictor's build.
+    """
+    built = info.extra.get("apply_postprocessing")
+    wanted = settings.build_flags["apply_postprocessing"]
+    if built is not None and bool(built) != wanted:
+        raise ConfigError(
+            f"apply_postprocessing={wanted} was asked for, but the predictor was built with "
+            f"apply_postprocessing={built}. It is a flag of sam2's builder: build the model with "
+            f"build_sam2_model(..., apply_postprocessing={wanted}), or use make_video_backend('sam2', "
+            f"apply_postprocessing={wanted}, ...), which does.")
+    for name, value in settings.runtime.items():
+        setattr(predictor, name, value)
+    out = {name: getattr(predictor, name) for name in RUNTIME_SETTINGS}
+    out = {k: (int(v) if k == "max_cond_frames_in_attn" else bool(v)) for k, v in out.items()}
+    return {**out, "apply_postprocessing": None if built is None else bool(built)}
+
+
 class SAM2VideoBackend:
     """Promptable video object tracking with the official ``SAM2VideoPredictor``.
 
@@ -117,13 +146,28 @@ class SAM2VideoBackend:
         gives the same masks; smaller ones read more back from disk.
     tf32 : bool or None
         Allow TF32 matmuls on Ampere+ GPUs (process-wide); None: with bf16 precision.
+    video_settings : SAM2VideoSettings, str or None
+        SAM 2's memory/runtime settings (:mod:`workbench.backends.sam2.settings`): a preset name
+        (``"official"``, the default: the predictor as built; ``"interactive"``) or a
+        :class:`~workbench.backends.sam2.settings.SAM2VideoSettings` with overrides. The
+        runtime settings are set on ``predictor`` here; ``apply_postprocessing`` must equal
+        the flag the predictor was built with (``info.extra["apply_postprocessing"]``).
+        Unrelated to ``memory`` (where tracking outputs are stored).
+
+    Attributes
+    ----------
+    video_settings : SAM2VideoSettings
+        As given. ``info.extra`` records ``memory_preset`` (its preset) and
+        ``video_settings`` (the value of every setting in effect, read back from the
+        predictor; ``apply_postprocessing`` as built, None when unknown).
 
     Raises
     ------
     UnknownNameError
-        Unknown ``precision`` or ``memory``.
+        Unknown ``precision``, ``memory``, preset or setting.
     ConfigError
-        Bad cache / prefetch / window sizes.
+        Bad cache / prefetch / window sizes or video settings; ``apply_postprocessing``
+        differing from the predictor's build.
     BackendError
         bf16 asked for on CPU.
 
@@ -140,7 +184,8 @@ class SAM2VideoBackend:
                  offload_state_to_cpu: bool = False, precision: str = "auto", lazy_frames: bool | None = None,
                  memory: str = "bounded", frame_cache: int = 8, prefetch: int | None = None,
                  preload_limit_mb: float = 1024.0, spill_dir: str | Path | None = None,
-                 spill_window: int | None = None, tf32: bool | None = None):
+                 spill_window: int | None = None, tf32: bool | None = None,
+                 video_settings: SAM2VideoSettings | str | None = None):
         self.predictor = predictor
         self.device = next(predictor.parameters()).device
         self.precision = resolve_precision(precision, self.device)
@@ -163,8 +208,11 @@ class SAM2VideoBackend:
         if window < 0:
             raise ConfigError(f"spill_window must be >= 0 frames; got {spill_window}.")
         self._trimmer = StateTrimmer(window, spill_dir)
+        self.video_settings = _video_settings(video_settings)
+        applied = _apply_video_settings(predictor, self.video_settings, info)
         self.info = with_extra(info, precision=self.precision, offload_video_to_cpu=self.offload_video_to_cpu,
-                               offload_state_to_cpu=self.offload_state_to_cpu, memory=memory, tf32=self.tf32)
+                               offload_state_to_cpu=self.offload_state_to_cpu, memory=memory, tf32=self.tf32,
+                               memory_preset=self.video_settings.preset, video_settings=applied)
         self.inference_state: dict | None = None
         install_loader_hook()
         if not getattr(predictor, "_workbench_memory_hook", False):
@@ -280,9 +328,10 @@ class SAM2VideoBackend:
     def _check_frame_obj(self, frame_idx, obj_id) -> tuple[int, int]:
         return check_frame_obj(frame_idx, obj_id, int(self._require_state()["num_frames"]))
 
-    def _frame_masks(self, frame_idx: int, obj_ids, video_res_masks: torch.Tensor) -> FrameMasks:
+    def _frame_masks(self, frame_idx: int, obj_ids, video_res_masks: torch.Tensor, logits: bool = False) -> FrameMasks:
         masks = (video_res_masks[:, 0] > 0.0).cpu().numpy()
-        return FrameMasks(frame_idx=int(frame_idx), obj_ids=[int(o) for o in obj_ids], masks=masks)
+        scores = video_res_masks[:, 0].float().cpu().numpy() if logits else None
+        return FrameMasks(frame_idx=int(frame_idx), obj_ids=[int(o) for o in obj_ids], masks=masks, logits=scores)
 
     def add_points(self, frame_idx: int, obj_id: int, point_coords: np.ndarray, point_labels: np.ndarray,
                    clear_old_points: bool = True) -> FrameMasks:
@@ -365,6 +414,23 @@ class SAM2VideoBackend:
         PromptError
             ``start_frame_idx`` out of range.
         """
+        return self._checked_propagate(start_frame_idx, max_frame_num_to_track, reverse, False)
+
+    def propagate_logits(self, start_frame_idx: int | None = None, max_frame_num_to_track: int | None = None,
+                         reverse: bool = False) -> Iterator[FrameMasks]:
+        """As :meth:`propagate`, with ``FrameMasks.logits`` set: ``(O, H, W)`` float32, the
+        predictor's mask logits at frame size (after ``non_overlap_masks`` when it is on, before
+        the ``> 0`` threshold that gives ``masks``), as ``tools/vos_inference.py`` reads
+        ``out_mask_logits``. The :class:`~workbench.backends.base.MaskLogits` capability.
+
+        Raises
+        ------
+        BackendError, PromptError
+            As :meth:`propagate`.
+        """
+        return self._checked_propagate(start_frame_idx, max_frame_num_to_track, reverse, True)
+
+    def _checked_propagate(self, start_frame_idx, max_frame_num_to_track, reverse, logits) -> Iterator[FrameMasks]:
         state = self._require_state()
         if not state["obj_ids"]:
             raise BackendError("No object prompted yet: call add_points / add_box / add_mask before propagate().")
@@ -372,9 +438,9 @@ class SAM2VideoBackend:
             start_frame_idx, _ = self._check_frame_obj(start_frame_idx, 0)
         if max_frame_num_to_track is not None and int(max_frame_num_to_track) < 0:
             raise PromptError(f"max_frame_num_to_track must be >= 0; got {max_frame_num_to_track}.")
-        return self._propagate(state, start_frame_idx, max_frame_num_to_track, bool(reverse))
+        return self._propagate(state, start_frame_idx, max_frame_num_to_track, bool(reverse), logits)
 
-    def _propagate(self, state, start, max_frames, reverse) -> Iterator[FrameMasks]:
+    def _propagate(self, state, start, max_frames, reverse, logits=False) -> Iterator[FrameMasks]:
         it = self.predictor.propagate_in_video(state, start_frame_idx=start, max_frame_num_to_track=max_frames,
                                                reverse=reverse)
         trim = self._trimmer if self.memory == "bounded" else None
@@ -391,7 +457,7 @@ class SAM2VideoBackend:
                     if "No input points or masks" in str(exc):
                         raise BackendError(f"{exc} Every object needs a prompt before propagate().") from exc
                     raise
-                item = self._frame_masks(f, ids, masks)
+                item = self._frame_masks(f, ids, masks, logits)
                 if trim is not None:
                     trim.after_frame(state, f)
             yield item

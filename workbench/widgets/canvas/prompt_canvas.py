@@ -337,7 +337,9 @@ class PromptCanvas(W.VBox):
         colors: list = []
         if self.mode == "pick" and self.everything_panel is not None and self.everything_panel.records:
             masks, colors = self.everything_panel.overlay()
-        for oid, obj in objects.items():
+        # highest id first: where objects overlap the lower id is drawn on top, as the exports
+        # merge them (workbench.io.label_maps.merge_object_masks)
+        for oid, obj in sorted(objects.items(), reverse=True):
             if oid in current:
                 masks.append(current[oid])
                 colors.append(obj.color)

@@ -425,9 +425,11 @@ class VideoAnnotator(W.VBox):
         model = s.backend_label
         warn = " · <b style='color:#c62828'>UNTRAINED weights: masks are meaningless</b>" if s.backend_untrained else ""
         gt = "ground truth: yes (J per frame)" if self.gt is not None else "no ground truth"
+        settings = s.backend_video_settings
+        settings = f" · {html.escape(settings)}" if settings else ""
         policy = f" · policy {html.escape(s.tracking_policy)}" if s.tracking_policy else ""
         return (f"<b>{html.escape(self.video_name)}</b> · {s.num_frames} frames · {s.width}×{s.height} · "
-                f"{html.escape(model)}{policy} · {gt}{warn}")
+                f"{html.escape(model)}{policy}{settings} · {gt}{warn}")
 
     # -- frames ----------------------------------------------------------------------------------
     @property
