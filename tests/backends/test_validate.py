@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from workbench.backends import CAPABILITIES, MaskGenerator, MaskLogits, Snapshotable, make_image_backend, supports
+from workbench.backends import (CAPABILITIES, MaskGenerator, MaskLogits, PolicySwitchable, Snapshotable, make_image_backend,
+                                supports)
 from workbench.backends.classical import FlowVideoBackend, GrabCutImageBackend
 from workbench.backends.validate import (
     check_box,
@@ -293,7 +294,8 @@ def test_capabilities_are_declared_protocols():
     assert supports(image, MaskGenerator) and not supports(image, Snapshotable)
     assert supports(video, Snapshotable) and not supports(video, MaskGenerator)
     assert not supports(video, MaskLogits)
-    assert set(CAPABILITIES) == {MaskGenerator, Snapshotable, MaskLogits}
+    assert not supports(video, PolicySwitchable)  # tracking policies are SAM 2's
+    assert set(CAPABILITIES) == {MaskGenerator, Snapshotable, MaskLogits, PolicySwitchable}
 
     class NotCallable:
         generate_masks = None

@@ -140,6 +140,7 @@ class PolicySwitchable(Protocol):
         ``UnknownNameError`` / ``ConfigError`` for bad names or parameters."""
 
 
+@runtime_checkable
 class MaskLogits(Protocol):
     """Capability: video propagation that also returns every object's mask logits.
 
