@@ -4,6 +4,7 @@ Thin wrapper around ``workbench bench`` (:func:`workbench.cli.bench_main`); ever
 command works here too, e.g. ``python benchmarks/bench_click.py --smoke --out results.json``.
 See benchmarks/README.md.
 """
+
 from __future__ import annotations
 
 import sys

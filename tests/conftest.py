@@ -1,4 +1,5 @@
 """Shared fixtures: real data is reached only through WORKBENCH_DATA_DIR."""
+
 from __future__ import annotations
 
 import os
@@ -51,6 +52,8 @@ def golden_sam2_checkpoint(tmp_path_factory) -> Path:
     for key in sorted(state):
         digest.update(state[key].contiguous().numpy().tobytes())
     if digest.hexdigest() != GOLDEN_STATE_DICT_SHA256:
-        pytest.fail(f"recreated golden checkpoint has state-dict SHA-256 {digest.hexdigest()}, the README says "
-                    f"{GOLDEN_STATE_DICT_SHA256}: the random initialisation changed (torch / sam2 version?)")
+        pytest.fail(
+            f"recreated golden checkpoint has state-dict SHA-256 {digest.hexdigest()}, the README says "
+            f"{GOLDEN_STATE_DICT_SHA256}: the random initialisation changed (torch / sam2 version?)"
+        )
     return save_checkpoint(net, tmp_path_factory.mktemp("golden_ckpt") / "sam2.1_hiera_tiny.pt")

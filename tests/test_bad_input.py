@@ -2,6 +2,7 @@
 
 Real DAVIS frames / annotations and GrabCut items are damaged on the fly in tmp folders.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -42,8 +43,9 @@ def annotation_png(davis_dir) -> Path:
 
 # -- images -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("strict_flag", [False, True])
-def test_truncated_jpeg_and_png_are_refused_even_with_pillows_lenient_flag(tmp_path, frame_jpg, annotation_png,
-                                                                           monkeypatch, strict_flag):
+def test_truncated_jpeg_and_png_are_refused_even_with_pillows_lenient_flag(
+    tmp_path, frame_jpg, annotation_png, monkeypatch, strict_flag
+):
     # With LOAD_TRUNCATED_IMAGES=True Pillow would grey-fill the missing part without a word.
     monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", strict_flag)
     for src, reader in ((frame_jpg, read_image), (annotation_png, read_palette_mask)):
@@ -59,19 +61,26 @@ def test_truncated_jpeg_and_png_are_refused_even_with_pillows_lenient_flag(tmp_p
 
 
 def test_files_that_are_not_images(tmp_path):
-    cases = {"random.png": np.random.default_rng(0).bytes(3000), "empty.jpg": b"",
-             "text.png": b"just some text\n", "header_only.png": b"\x89PNG\r\n\x1a\n"}
+    cases = {
+        "random.png": np.random.default_rng(0).bytes(3000),
+        "empty.jpg": b"",
+        "text.png": b"just some text\n",
+        "header_only.png": b"\x89PNG\r\n\x1a\n",
+    }
     for name, data in cases.items():
         (tmp_path / name).write_bytes(data)
         for reader in (read_image, read_palette_mask, read_mask):
             with pytest.raises(DataError, match="Cannot decode"):
                 reader(tmp_path / name)
+
     # a valid PNG header claiming 60000 x 60000 pixels (a decompression bomb)
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", 60000, 60000, 8, 0, 0, 0, 0)
-    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 9)) + chunk(b"IEND", b"")
+    bomb = (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 9)) + chunk(b"IEND", b"")
+    )
     (tmp_path / "bomb.png").write_bytes(bomb)
     with pytest.raises(DataError, match="too large to decode safely"):
         read_palette_mask(tmp_path / "bomb.png")
@@ -93,10 +102,9 @@ def test_image_modes_are_converted_as_documented(tmp_path, frame_jpg):
     np.testing.assert_array_equal(read_image(tmp_path / "a.png"), rgb)  # alpha dropped, colour kept
     Image.fromarray(rgb).convert("CMYK").save(tmp_path / "c.jpg")
     assert np.abs(read_image(tmp_path / "c.jpg").astype(int) - rgb).mean() < 12
-    g16 = (gray.astype(np.uint16) * 40)  # max 255 * 40
+    g16 = gray.astype(np.uint16) * 40  # max 255 * 40
     Image.fromarray(g16).save(tmp_path / "g16.png")
-    np.testing.assert_array_equal(read_image(tmp_path / "g16.png")[..., 1],
-                                  (g16 / g16.max() * 255).astype(np.uint8))
+    np.testing.assert_array_equal(read_image(tmp_path / "g16.png")[..., 1], (g16 / g16.max() * 255).astype(np.uint8))
     f32 = np.array([[np.nan, -3.0], [0.5, 2.0]], np.float32)
     Image.fromarray(f32, "F").save(tmp_path / "f.tif")
     assert read_image(tmp_path / "f.tif")[..., 0].tolist() == [[0, 0], [63, 255]]
@@ -150,8 +158,11 @@ def test_binary_and_grabcut_masks_with_unexpected_values_are_refused(data_dir, t
     raw = read_palette_mask(real.mask_path)
     with pytest.raises(DataError, match=r"value\(s\) 128 besides 0/255 or 0/1"):
         _one_item(data_dir, tmp_path, "band_as_binary", "binary", raw).load()
-    soft = np.asarray(Image.fromarray(raw).resize((raw.shape[1] // 2, raw.shape[0] // 2), Image.BILINEAR)
-                      .resize((raw.shape[1], raw.shape[0]), Image.BILINEAR))
+    soft = np.asarray(
+        Image.fromarray(raw)
+        .resize((raw.shape[1] // 2, raw.shape[0] // 2), Image.BILINEAR)
+        .resize((raw.shape[1], raw.shape[0]), Image.BILINEAR)
+    )
     with pytest.raises(DataError, match="nearest-neighbour") as err:
         _one_item(data_dir, tmp_path, "resized", "grabcut", soft).load()
     assert "resized.png" in str(err.value)
@@ -234,9 +245,13 @@ def clip_mp4(tmp_path_factory, davis_dir) -> Path:
 def test_undecodable_videos_raise_data_error(tmp_path, clip_mp4):
     assert len(FrameSource(clip_mp4)) == 6
     data = clip_mp4.read_bytes()
-    cases = {"random.mp4": np.random.default_rng(1).bytes(20000), "empty.mp4": b"",
-             "cut90.mp4": data[: int(len(data) * 0.9)], "cut30.mp4": data[: int(len(data) * 0.3)],
-             "header.mp4": data[:64]}
+    cases = {
+        "random.mp4": np.random.default_rng(1).bytes(20000),
+        "empty.mp4": b"",
+        "cut90.mp4": data[: int(len(data) * 0.9)],
+        "cut30.mp4": data[: int(len(data) * 0.3)],
+        "header.mp4": data[:64],
+    }
     for name, blob in cases.items():
         (tmp_path / name).write_bytes(blob)
         with pytest.raises(DataError, match="Cannot decode video|no decodable frame") as err:
@@ -271,8 +286,9 @@ def gt(davis_dir):
     return load_davis_gt(davis_dir, sequences=SEQ, keep_in_memory=True)
 
 
-def _results_from_gt(gt, root: Path, seq_dir: Path | None = None, transform=None, suffix=".png",
-                     frames: int = 3) -> Path:
+def _results_from_gt(
+    gt, root: Path, seq_dir: Path | None = None, transform=None, suffix=".png", frames: int = 3
+) -> Path:
     """Results made from the ground truth: symlinks to the annotation PNGs (scores perfectly),
     or the first ``frames`` frames re-saved through ``transform`` (enough to be refused)."""
     names, ids = gt.read(SEQ)
@@ -300,8 +316,9 @@ def test_results_folders_that_are_not_davis_format(gt, tmp_path):
         p.rename(p.with_name(f"{int(p.stem)}.png"))
     with pytest.raises(ResultsFormatError, match="zero-padded"):
         evaluate_vos(gt, renamed)
-    nested = _results_from_gt(gt, tmp_path / "nested", seq_dir=tmp_path / "nested" / "my_method" / SEQ,
-                              transform=lambda m: m)
+    nested = _results_from_gt(
+        gt, tmp_path / "nested", seq_dir=tmp_path / "nested" / "my_method" / SEQ, transform=lambda m: m
+    )
     with pytest.raises(ResultsFormatError, match="nested one level deeper") as err:
         evaluate_vos(gt, nested)
     assert str(nested / "my_method") in str(err.value)
@@ -403,22 +420,43 @@ def _declared(**params: tuple[str, str]) -> dict:
 def test_notebook_parameters_of_the_wrong_type():
     from workbench.runners.params import expected_types, validate_notebook_parameters
 
-    declared = _declared(backend=("None", '"classical"'), image_size=("int", "1024"), smoke=("None", "False"),
-                         threshold=("None", "0.5"), model=("None", "None"), subset=("Optional[List[str]]", "None"),
-                         n=("int | None", "None"), names=("None", '["a"]'), anything=("Any", "3"))
+    declared = _declared(
+        backend=("None", '"classical"'),
+        image_size=("int", "1024"),
+        smoke=("None", "False"),
+        threshold=("None", "0.5"),
+        model=("None", "None"),
+        subset=("Optional[List[str]]", "None"),
+        n=("int | None", "None"),
+        names=("None", '["a"]'),
+        anything=("Any", "3"),
+    )
     types = expected_types(declared)
     assert types["smoke"] == (bool,) and types["model"] is None and types["threshold"] == (int, float)
     assert types["anything"] == (int,)  # Any is not checkable: the default's type is used
-    validate_notebook_parameters(declared, {"backend": "sam2", "image_size": 512, "smoke": True, "threshold": 1,
-                                            "model": "tiny", "subset": ["x"], "n": None, "names": ("b",)})
-    bad = [({"image_size": "512"}, "'image_size' expects int but got str '512'"),
-           ({"image_size": 512.0}, "expects int but got float"),
-           ({"smoke": 1}, "'smoke' expects bool but got int 1"),
-           ({"threshold": True}, "expects int or float but got bool"),
-           ({"subset": "x"}, "expects list or tuple or None"),
-           ({"n": "3"}, "expects int or None"),
-           ({"model": Path("/x")}, "str\\(path\\)"),
-           ({"names": [object()]}, "cannot be written")]
+    validate_notebook_parameters(
+        declared,
+        {
+            "backend": "sam2",
+            "image_size": 512,
+            "smoke": True,
+            "threshold": 1,
+            "model": "tiny",
+            "subset": ["x"],
+            "n": None,
+            "names": ("b",),
+        },
+    )
+    bad = [
+        ({"image_size": "512"}, "'image_size' expects int but got str '512'"),
+        ({"image_size": 512.0}, "expects int but got float"),
+        ({"smoke": 1}, "'smoke' expects bool but got int 1"),
+        ({"threshold": True}, "expects int or float but got bool"),
+        ({"subset": "x"}, "expects list or tuple or None"),
+        ({"n": "3"}, "expects int or None"),
+        ({"model": Path("/x")}, "str\\(path\\)"),
+        ({"names": [object()]}, "cannot be written"),
+    ]
     for given, needle in bad:
         with pytest.raises(ConfigError, match=needle) as err:
             validate_notebook_parameters(declared, given)
@@ -436,9 +474,11 @@ def test_parameters_as_papermill_declares_them(tmp_path):
 
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
-    cell = nbformat.v4.new_code_cell('backend = "classical"  # name\nimage_size: int = 1024\nsmoke = False\n'
-                                     'subset: Optional[List[str]] = None\nn: int | None = None\n'
-                                     'k = 3  # a comment with = inside\n')
+    cell = nbformat.v4.new_code_cell(
+        'backend = "classical"  # name\nimage_size: int = 1024\nsmoke = False\n'
+        "subset: Optional[List[str]] = None\nn: int | None = None\n"
+        "k = 3  # a comment with = inside\n"
+    )
     cell.metadata["tags"] = ["parameters"]
     nb.cells.append(cell)
     nbformat.write(nb, str(tmp_path / "nb.ipynb"))

@@ -1,6 +1,7 @@
 """``workbench bench``: the CI-sized smoke run end to end (in a subprocess, as a user runs it),
 its JSON layout and table, and the command-line wiring. No timing is asserted: only that every
 section ran and every figure and ratio is a finite number."""
+
 from __future__ import annotations
 
 import argparse
@@ -26,10 +27,19 @@ def _finite(x) -> bool:
 @pytest.fixture(scope="module")
 def smoke(data_dir: Path, tmp_path_factory) -> tuple[dict, str]:
     out = tmp_path_factory.mktemp("bench") / "results.json"
-    env = {**os.environ, "WORKBENCH_DATA_DIR": str(data_dir),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.run([sys.executable, "-m", "workbench.cli", "bench", "--smoke", "--threads", "1", "--out", str(out)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    env = {
+        **os.environ,
+        "WORKBENCH_DATA_DIR": str(data_dir),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", "bench", "--smoke", "--threads", "1", "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     return json.loads(out.read_text()), proc.stdout
 
@@ -43,8 +53,16 @@ def test_smoke_run_writes_every_section_with_finite_ratios(smoke):
 
     fps = res["fps"]
     assert fps["frames"] == 3 and len(fps["runs_fps"]["raw"]) == 1 and len(fps["runs_cpu_fps"]["workbench"]) == 1
-    for k in ("raw_fps", "workbench_fps", "workbench_lazy_fps", "ratio", "ratio_lazy", "raw_cpu_fps", "ratio_cpu",
-              "ratio_cpu_lazy"):
+    for k in (
+        "raw_fps",
+        "workbench_fps",
+        "workbench_lazy_fps",
+        "ratio",
+        "ratio_lazy",
+        "raw_cpu_fps",
+        "ratio_cpu",
+        "ratio_cpu_lazy",
+    ):
         assert _finite(fps[k]) and fps[k] > 0, k
     assert isinstance(fps["met"], bool)
 
@@ -56,8 +74,13 @@ def test_smoke_run_writes_every_section_with_finite_ratios(smoke):
 
     mem = res["memory"]
     assert mem["frames"] == [4, 8] and set(mem["runs"]) == {"raw@4", "workbench@4", "raw@8", "workbench@8"}
-    for k in ("workbench_growth", "raw_growth", "raw_over_workbench", "workbench_growth_video",
-              "raw_over_workbench_video"):
+    for k in (
+        "workbench_growth",
+        "raw_growth",
+        "raw_over_workbench",
+        "workbench_growth_video",
+        "raw_over_workbench_video",
+    ):
         assert _finite(mem[k]) and mem[k] > 0, k
     for run in mem["runs"].values():
         assert run["peak_rss_bytes"] >= run["model_rss_bytes"] > 0 and run["frames_tracked"] == run["n"]
@@ -79,15 +102,31 @@ def test_smoke_run_writes_every_section_with_finite_ratios(smoke):
     assert all(_finite(p["fps"]) and _finite(p["ratio"]) and p["ratio"] > 0 for p in pol["policies"].values())
     assert isinstance(pol["met"], bool)
 
-    assert "UNTRAINED WEIGHTS" in stdout and "propagation fps" in stdout and "masks identical" in stdout and "samurai fps" in stdout
+    assert (
+        "UNTRAINED WEIGHTS" in stdout
+        and "propagation fps" in stdout
+        and "masks identical" in stdout
+        and "samurai fps" in stdout
+    )
     assert format_table(res).splitlines()[0].startswith("workbench bench: sam2.1_hiera_tiny")
 
 
 def test_command_line_options_and_defaults():
     parser = argparse.ArgumentParser(prog="workbench")
     add_bench_command(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["bench", "--only", "fps,memory", "--memory-frames", "20,200", "--image-size", "512",
-                              "--gpu-suite", "--vos-optimized"])
+    args = parser.parse_args(
+        [
+            "bench",
+            "--only",
+            "fps,memory",
+            "--memory-frames",
+            "20,200",
+            "--image-size",
+            "512",
+            "--gpu-suite",
+            "--vos-optimized",
+        ]
+    )
     assert args.command == "bench" and args.only == "fps,memory" and args.memory_frames == "20,200"
     assert args.image_size == 512 and args.gpu_suite and args.vos_optimized and callable(args.func)
 
@@ -103,9 +142,21 @@ def test_command_line_options_and_defaults():
 
 def test_bad_arguments_exit_with_a_message(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.run([sys.executable, "-m", "workbench.cli", "bench", "--only", "fps,nope", "--out", str(tmp_path / "x")],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", "bench", "--only", "fps,nope", "--out", str(tmp_path / "x")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 2 and "nope" in proc.stderr and "memory" in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "workbench.cli", "bench", "--gpu-suite", "--device", "cpu"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", "bench", "--gpu-suite", "--device", "cpu"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 2 and "CUDA" in proc.stderr

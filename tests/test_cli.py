@@ -1,4 +1,5 @@
 """The `workbench` command line."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,21 @@ from workbench.cli import main
 
 def test_eval_vos_reproduces_the_reference_globals(tmp_path, capsys, davis_dir, golden_dir):
     out = tmp_path / "eval"
-    assert main(["eval", "vos", "--gt-root", str(davis_dir), "--results", str(golden_dir / "davis_jf" / "osvos"),
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "vos",
+                "--gt-root",
+                str(davis_dir),
+                "--results",
+                str(golden_dir / "davis_jf" / "osvos"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     expected = json.loads((golden_dir / "davis_jf" / "expected.json").read_text())["osvos"]["global"]
     glob = pd.read_csv(out / "global_results.csv")
     for key, value in expected.items():
@@ -21,8 +35,9 @@ def test_eval_vos_reproduces_the_reference_globals(tmp_path, capsys, davis_dir, 
 
 
 def test_errors_are_reported_without_traceback(tmp_path, capsys, davis_dir):
-    code = main(["eval", "vos", "--gt-root", str(davis_dir), "--results", str(tmp_path / "none"),
-                 "--out", str(tmp_path / "o")])
+    code = main(
+        ["eval", "vos", "--gt-root", str(davis_dir), "--results", str(tmp_path / "none"), "--out", str(tmp_path / "o")]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("workbench: error:") and "Traceback" not in err
 
@@ -45,7 +60,11 @@ def test_checkpoint_download_fails_clearly_without_internet(tmp_path, monkeypatc
 
     monkeypatch.setenv("SAM2_CHECKPOINT_DIR", str(tmp_path))
     spec = registry.get_spec("sam2.1_hiera_tiny")
-    monkeypatch.setattr(registry, "get_spec", lambda name, backend=None: spec.__class__(**{**spec.__dict__, "url": "http://127.0.0.1:9/x.pt"}))
+    monkeypatch.setattr(
+        registry,
+        "get_spec",
+        lambda name, backend=None: spec.__class__(**{**spec.__dict__, "url": "http://127.0.0.1:9/x.pt"}),
+    )
     assert main(["checkpoints", "download", "sam2.1_hiera_tiny"]) == 2
     err = capsys.readouterr().err
     assert "internet" in err.lower() and str(tmp_path) in err

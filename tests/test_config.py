@@ -1,4 +1,5 @@
 """One reports root wherever the workbench is started from."""
+
 from __future__ import annotations
 
 from pathlib import Path

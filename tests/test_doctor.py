@@ -1,4 +1,5 @@
 """`workbench doctor`: each check reads the real machine; failures come with a fix."""
+
 from __future__ import annotations
 
 import json

@@ -6,6 +6,7 @@ Inputs are derandomized by default so CI always tries the same ones; set
 ``WORKBENCH_FUZZ_REPORT=<file.json>`` the count of inputs per category and outcome is written
 there at the end of the module.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -34,8 +35,12 @@ from workbench.metrics.vos_eval import evaluate_vos_arrays
 from workbench.runners.vos_eval import evaluate_vos
 
 _EXPLORE = os.environ.get("WORKBENCH_FUZZ", "") == "explore"
-FUZZ = settings(max_examples=1000 if _EXPLORE else 100, deadline=None, derandomize=not _EXPLORE,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=1000 if _EXPLORE else 100,
+    deadline=None,
+    derandomize=not _EXPLORE,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 TALLY: Counter = Counter()
 
 
@@ -98,10 +103,18 @@ def test_random_bytes(prefix, body, suffix):
 
 
 # (mode, array dtype, channels, formats Pillow can write it in)
-MODES = [("1", bool, 0, ["PNG", "TIFF", "BMP"]), ("L", np.uint8, 0, ["PNG", "JPEG", "TIFF", "BMP", "GIF"]),
-         ("P", np.uint8, 0, ["PNG", "TIFF", "BMP", "GIF"]), ("RGB", np.uint8, 3, ["PNG", "JPEG", "TIFF", "BMP"]),
-         ("RGBA", np.uint8, 4, ["PNG", "TIFF"]), ("LA", np.uint8, 2, ["PNG"]), ("I;16", np.uint16, 0, ["PNG", "TIFF"]),
-         ("I", np.int32, 0, ["PNG", "TIFF"]), ("F", np.float32, 0, ["TIFF"]), ("CMYK", np.uint8, 4, ["JPEG", "TIFF"])]
+MODES = [
+    ("1", bool, 0, ["PNG", "TIFF", "BMP"]),
+    ("L", np.uint8, 0, ["PNG", "JPEG", "TIFF", "BMP", "GIF"]),
+    ("P", np.uint8, 0, ["PNG", "TIFF", "BMP", "GIF"]),
+    ("RGB", np.uint8, 3, ["PNG", "JPEG", "TIFF", "BMP"]),
+    ("RGBA", np.uint8, 4, ["PNG", "TIFF"]),
+    ("LA", np.uint8, 2, ["PNG"]),
+    ("I;16", np.uint16, 0, ["PNG", "TIFF"]),
+    ("I", np.int32, 0, ["PNG", "TIFF"]),
+    ("F", np.float32, 0, ["TIFF"]),
+    ("CMYK", np.uint8, 4, ["JPEG", "TIFF"]),
+]
 
 
 @st.composite
@@ -137,7 +150,7 @@ def test_random_small_images_in_random_modes(sample, damage, data):
         blob = blob[: data.draw(st.integers(0, max(0, len(blob) - 1)))]
     elif damage == "flip":
         pos = data.draw(st.integers(0, len(blob) - 1))
-        blob = blob[:pos] + bytes([blob[pos] ^ data.draw(st.integers(1, 255))]) + blob[pos + 1:]
+        blob = blob[:pos] + bytes([blob[pos] ^ data.draw(st.integers(1, 255))]) + blob[pos + 1 :]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"img.{fmt.lower()}"
         path.write_bytes(blob)
@@ -177,11 +190,20 @@ def test_random_palettes_keep_the_ids(ids, data):
 
 # -- frame folders and results folders ----------------------------------------------------------
 @FUZZ
-@given(names=st.lists(st.sampled_from(["0", "00000", "1", "00001", "2", "00002", "3", "7", "12", "frame", "a5b",
-                                       "x10y2", ".hidden3"]), min_size=0, max_size=6),
-       exts=st.lists(st.sampled_from([".jpg", ".png", ".JPG", ".txt", ".jpeg"]), min_size=6, max_size=6),
-       sizes=st.lists(st.sampled_from([(6, 8), (6, 8), (7, 8)]), min_size=6, max_size=6),
-       allow_gaps=st.booleans(), check_sizes=st.booleans(), broken=st.integers(-1, 5))
+@given(
+    names=st.lists(
+        st.sampled_from(
+            ["0", "00000", "1", "00001", "2", "00002", "3", "7", "12", "frame", "a5b", "x10y2", ".hidden3"]
+        ),
+        min_size=0,
+        max_size=6,
+    ),
+    exts=st.lists(st.sampled_from([".jpg", ".png", ".JPG", ".txt", ".jpeg"]), min_size=6, max_size=6),
+    sizes=st.lists(st.sampled_from([(6, 8), (6, 8), (7, 8)]), min_size=6, max_size=6),
+    allow_gaps=st.booleans(),
+    check_sizes=st.booleans(),
+    broken=st.integers(-1, 5),
+)
 def test_random_frame_folders(names, exts, sizes, allow_gaps, check_sizes, broken):
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -221,14 +243,22 @@ FRAME_KINDS = ["palette", "palette", "palette", "missing", "rgb", "gray", "wrong
 
 
 @settings(FUZZ, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(kinds=st.lists(st.sampled_from(FRAME_KINDS), min_size=4, max_size=4),
-       layout=st.sampled_from(["ok", "ok", "nested", "flat", "renamed seq", "no seq"]),
-       ids=arrays(np.uint8, (4, 8, 10), elements=st.sampled_from([0, 0, 1, 2])), extra=st.integers(3, 255))
+@given(
+    kinds=st.lists(st.sampled_from(FRAME_KINDS), min_size=4, max_size=4),
+    layout=st.sampled_from(["ok", "ok", "nested", "flat", "renamed seq", "no seq"]),
+    ids=arrays(np.uint8, (4, 8, 10), elements=st.sampled_from([0, 0, 1, 2])),
+    extra=st.integers(3, 255),
+)
 def test_random_results_folders(small_gt, kinds, layout, ids, extra):
     with tempfile.TemporaryDirectory() as tmp:
         res = Path(tmp)
-        seq_dir = {"ok": res / "seq", "nested": res / "method" / "seq", "flat": res,
-                   "renamed seq": res / "Seq", "no seq": res / "other"}[layout]
+        seq_dir = {
+            "ok": res / "seq",
+            "nested": res / "method" / "seq",
+            "flat": res,
+            "renamed seq": res / "Seq",
+            "no seq": res / "other",
+        }[layout]
         seq_dir.mkdir(parents=True, exist_ok=True)
         for t, kind in enumerate(kinds):
             m, path = ids[t].copy(), seq_dir / f"{t:05d}.png"
@@ -278,8 +308,7 @@ def _in01(x) -> bool:
 
 
 @FUZZ
-@given(pair=mask_pairs(), bound_th=st.sampled_from([0.008, 0.1, 0.5, 1.0, 2.0, 30.0]),
-       as_int=st.booleans())
+@given(pair=mask_pairs(), bound_th=st.sampled_from([0.008, 0.1, 0.5, 1.0, 2.0, 30.0]), as_int=st.booleans())
 def test_image_metrics_on_random_masks(pair, bound_th, as_int):
     pred, gt, ignore = pair
     if as_int:

@@ -1,4 +1,5 @@
 """Pins are written once, in pyproject.toml: environment.yml and the Makefile must agree with it."""
+
 from __future__ import annotations
 
 import re
@@ -30,8 +31,9 @@ def test_environment_yml_has_every_pyproject_pin() -> None:
 
 def test_makefile_reads_core_pins_from_pyproject() -> None:
     core = _pyproject_pins()["core"]
-    out = subprocess.run(["make", "-n", "-B", "--no-print-directory", "install"], cwd=ROOT, capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        ["make", "-n", "-B", "--no-print-directory", "install"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     for name in ("torch", "torchvision", "sam2"):
         assert f"{name}=={core[name]}" in out, f"make install does not install {name}=={core[name]}"
     stamp = f".core-torch{core['torch']}-tv{core['torchvision']}-sam2{core['sam2']}"

@@ -4,4 +4,5 @@ Layers (imports go one way only): ``widgets → sessions → backends → types`
 ``runners → protocols, sessions, metrics, io``; ``metrics`` needs only numpy/scipy/opencv.
 ``sam2`` and ``torch`` are imported only inside :mod:`workbench.backends`.
 """
+
 __version__ = "0.1.0"

@@ -18,6 +18,7 @@ in as *section overrides* (``run_bench(options, sections=...)``,
 ``add_bench_command(subparsers, sections=...)``). Without them (``python -m workbench.bench``)
 the click section encodes the overlay with numpy and the widget section reports "not available".
 """
+
 from __future__ import annotations
 
 import json
@@ -43,12 +44,20 @@ if TYPE_CHECKING:
     from .sessions import ImageSession
 
 SECTIONS = ("fps", "click", "memory", "widget", "policies")
-PUBLISHED_A100_FPS = {"sam2.1_hiera_tiny": 91.2, "sam2.1_hiera_small": 84.8, "sam2.1_hiera_base_plus": 64.1,
-                      "sam2.1_hiera_large": 39.5}
+PUBLISHED_A100_FPS = {
+    "sam2.1_hiera_tiny": 91.2,
+    "sam2.1_hiera_small": 84.8,
+    "sam2.1_hiera_base_plus": 64.1,
+    "sam2.1_hiera_large": 39.5,
+}
 """SAM 2.1 video fps on one A100 (bf16, torch.compile), from the sam2 README model table."""
-GOALS = {"fps": "workbench/raw >= 0.97 (CPU: by CPU time)", "click": "overhead <= 10 ms or <= 10%",
-         "memory": "wb peak @long <= 1.3x @short; raw/wb @long >= 5x; masks identical",
-         "widget": "overhead <= 15 ms (CPU)", "policies": "samurai <= 5% slower than sam2 (same run)"}
+GOALS = {
+    "fps": "workbench/raw >= 0.97 (CPU: by CPU time)",
+    "click": "overhead <= 10 ms or <= 10%",
+    "memory": "wb peak @long <= 1.3x @short; raw/wb @long >= 5x; masks identical",
+    "widget": "overhead <= 15 ms (CPU)",
+    "policies": "samurai <= 5% slower than sam2 (same run)",
+}
 PROMPT_XY = (210.0, 350.0)  # the click of sam2's tools/benchmark.py on bedroom
 BOX_XYXY = (600.0, 100.0, 900.0, 400.0)  # a second object for the memory runs
 CLICKS_XY = ((210, 350), (480, 270), (700, 200), (300, 120), (820, 430))
@@ -95,20 +104,30 @@ class BenchOptions:
         gpu = device.startswith("cuda")
         d: dict[str, Any]
         if self.smoke:
-            d = dict(image_size=256, repeats=1, frames=3, clicks=3, memory_frames=(4, 8), memory_image_size=256,
-                     warmup=False)
+            d = dict(
+                image_size=256, repeats=1, frames=3, clicks=3, memory_frames=(4, 8), memory_image_size=256, warmup=False
+            )
         else:
-            d = dict(image_size=1024 if gpu else 256, repeats=5 if gpu else 3, frames=200 if gpu else 24, clicks=30,
-                     memory_frames=(200, 2000), memory_image_size=None if gpu else 64, warmup=True)
+            d = dict(
+                image_size=1024 if gpu else 256,
+                repeats=5 if gpu else 3,
+                frames=200 if gpu else 24,
+                clicks=30,
+                memory_frames=(200, 2000),
+                memory_image_size=None if gpu else 64,
+                warmup=True,
+            )
         values: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(device=device, **{k: v if values[k] is None else values[k] for k, v in d.items()})
         if values["memory_image_size"] is None:
             values["memory_image_size"] = values["image_size"]
         o = ResolvedBenchOptions(**values)
         if min(o.repeats, o.frames, o.clicks) < 1 or len(o.memory_frames) != 2 or min(o.memory_frames) < 2:
-            raise ConfigError(f"repeats, frames and clicks must be >= 1 and --memory-frames two lengths >= 2; got "
-                              f"repeats={o.repeats}, frames={o.frames}, clicks={o.clicks}, "
-                              f"memory_frames={o.memory_frames}.")
+            raise ConfigError(
+                f"repeats, frames and clicks must be >= 1 and --memory-frames two lengths >= 2; got "
+                f"repeats={o.repeats}, frames={o.frames}, clicks={o.clicks}, "
+                f"memory_frames={o.memory_frames}."
+            )
         return o
 
 
@@ -134,9 +153,11 @@ def _bedroom(o: ResolvedBenchOptions) -> Path:
     root = Path(o.data_dir) if o.data_dir else data_dir(required=True)
     folder = root / "bedroom" / "JPEGImages" / "bedroom"
     if not folder.is_dir():
-        raise DatasetNotFoundError(f"The bedroom clip is missing: {folder}. It is the 200-frame clip of SAM 2's "
-                                   "notebooks (notebooks/videos/bedroom in facebookresearch/sam2); put its JPEG frames "
-                                   "there or pass --data-dir.")
+        raise DatasetNotFoundError(
+            f"The bedroom clip is missing: {folder}. It is the 200-frame clip of SAM 2's "
+            "notebooks (notebooks/videos/bedroom in facebookresearch/sam2); put its JPEG frames "
+            "there or pass --data-dir."
+        )
     return folder
 
 
@@ -156,8 +177,11 @@ def _median(xs) -> float:
 def _q(xs) -> dict:
     """``{"p50", "p95"}`` of ``xs`` (NaN when empty)."""
     a = np.asarray(xs, float)
-    return {"p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95))} if a.size else \
-        {"p50": float("nan"), "p95": float("nan")}
+    return (
+        {"p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95))}
+        if a.size
+        else {"p50": float("nan"), "p95": float("nan")}
+    )
 
 
 def _log(msg: str) -> None:
@@ -210,8 +234,16 @@ def bench_fps(o: ResolvedBenchOptions, model: str | None = None) -> dict:
     for s in sessions.values():
         s.close()
     tmp.cleanup()
-    out: dict[str, Any] = {"model": model, "frames": n, "objects": 1, "prompt_xy": list(PROMPT_XY), "runs_fps": runs,
-           "runs_cpu_fps": cpu, "raw_fps": _median(runs["raw"]), "raw_cpu_fps": _median(cpu["raw"])}
+    out: dict[str, Any] = {
+        "model": model,
+        "frames": n,
+        "objects": 1,
+        "prompt_xy": list(PROMPT_XY),
+        "runs_fps": runs,
+        "runs_cpu_fps": cpu,
+        "raw_fps": _median(runs["raw"]),
+        "raw_cpu_fps": _median(cpu["raw"]),
+    }
     for k in sessions:
         sfx = "" if k == "workbench" else "_lazy"
         out[f"{k}_fps"], out[f"{k}_cpu_fps"] = _median(runs[k]), _median(cpu[k])
@@ -265,8 +297,12 @@ def bench_policies(o: ResolvedBenchOptions) -> dict:
     session.close()
     tmp.cleanup()
     basis = wall if o.device.startswith("cuda") else cpu
-    out: dict[str, Any] = {"model": o.model, "frames": n, "basis": "wall" if basis is wall else "cpu_time",
-                           "policies": {}}
+    out: dict[str, Any] = {
+        "model": o.model,
+        "frames": n,
+        "basis": "wall" if basis is wall else "cpu_time",
+        "policies": {},
+    }
     for p in names:
         ratio = _median([a / b for a, b in zip(basis[p], basis[DEFAULT_POLICY])])
         out["policies"][p] = {"fps": _median(wall[p]), "cpu_fps": _median(cpu[p]), "ratio": ratio}
@@ -286,11 +322,13 @@ def numpy_overlay_encoder() -> OverlayEncoder:
     """An RGBA array made with numpy: the click section's overlay without the widgets (the
     ``workbench bench`` command times the widget's palette-PNG encoder instead,
     :func:`workbench.widgets.bench.overlay_encoder`)."""
+
     def encode(masks, colors):
         rgba = np.zeros((*masks[0].shape, 4), np.uint8)
         for m, c in zip(masks, colors):
             rgba[m] = (*c, 128)
         return rgba
+
     return "numpy RGBA", encode
 
 
@@ -317,7 +355,7 @@ def bench_click(o: ResolvedBenchOptions, overlay: OverlayEncoder | None = None) 
     for i in range(o.clicks + (1 if o.warmup else 0)):
         x, y = CLICKS_XY[i % len(CLICKS_XY)]
         pair: dict[str, float] = {}
-        for k in (("raw", "wb") if i % 2 == 0 else ("wb", "raw")):
+        for k in ("raw", "wb") if i % 2 == 0 else ("wb", "raw"):
             t0 = time.perf_counter()
             if k == "raw":
                 raw.predict(np.array([[x, y]], np.float32), np.array([1], np.int32), True)
@@ -333,9 +371,16 @@ def bench_click(o: ResolvedBenchOptions, overlay: OverlayEncoder | None = None) 
             t_wb.append(pair["wb"])
             t_enc.append(pair["enc"])
     over = [w - r for w, r in zip(t_wb, t_raw)]
-    out: dict[str, Any] = {"clicks": len(t_raw), "overlay_encoder": enc_name, "raw_ms": _q(t_raw), "workbench_ms": _q(t_wb),
-           "overhead_ms": _q(over), "overlay_ms": _q(t_enc), "ratio": _median([w / r for w, r in zip(t_wb, t_raw)]),
-           "goal": GOALS["click"]}
+    out: dict[str, Any] = {
+        "clicks": len(t_raw),
+        "overlay_encoder": enc_name,
+        "raw_ms": _q(t_raw),
+        "workbench_ms": _q(t_wb),
+        "overhead_ms": _q(over),
+        "overlay_ms": _q(t_enc),
+        "ratio": _median([w / r for w, r in zip(t_wb, t_raw)]),
+        "goal": GOALS["click"],
+    }
     out["met"] = bool(out["overhead_ms"]["p50"] <= 10.0 or out["ratio"] <= 1.10)
     return out
 
@@ -346,8 +391,10 @@ CanvasTimings = Callable[["ImageSession", Sequence[tuple[int, int]], int, bool],
 [...]}`` (or ``{"failed": reason}``): clicks through a PromptCanvas on an ImageSession,
 :func:`workbench.widgets.bench.canvas_click_timings`."""
 
-WIDGET_SECTION_MISSING = ("the widget section is run by the `workbench bench` command (workbench.cli plugs in "
-                          "workbench.widgets.bench); this entry point runs the core sections only")
+WIDGET_SECTION_MISSING = (
+    "the widget section is run by the `workbench bench` command (workbench.cli plugs in "
+    "workbench.widgets.bench); this entry point runs the core sections only"
+)
 
 
 def bench_widget(o: ResolvedBenchOptions, timings: CanvasTimings | None = None) -> dict:
@@ -363,8 +410,13 @@ def bench_widget(o: ResolvedBenchOptions, timings: CanvasTimings | None = None) 
     if "failed" in t:
         return {"available": False, "reason": f"the simulated click failed: {t['failed']}"}
     over, e2e = t["overhead_ms"], t["wall_minus_session_ms"]
-    out: dict[str, Any] = {"available": True, "clicks": len(over), "overhead_ms": _q(over), "wall_minus_session_ms": _q(e2e),
-           "goal": GOALS["widget"]}
+    out: dict[str, Any] = {
+        "available": True,
+        "clicks": len(over),
+        "overhead_ms": _q(over),
+        "wall_minus_session_ms": _q(e2e),
+        "goal": GOALS["widget"],
+    }
     out["met"] = bool(out["overhead_ms"]["p50"] <= 15.0)
     return out
 
@@ -405,29 +457,51 @@ def bench_memory(o: ResolvedBenchOptions) -> dict:
         frames = _frame_folder(_bedroom(o), n)
         for impl in ("raw", "workbench"):
             key = f"{impl}@{n}"
-            spec = {"impl": impl, "n": n, "frames_dir": frames.name, "model": o.model, "checkpoint": o.checkpoint,
-                    "device": o.device, "image_size": o.memory_image_size, "precision": o.precision,
-                    "threads": o.threads, "track": o.memory_track, "keep_masks": keep, "masks_out": f"{tmp.name}/{impl}_{n}.npz",
-                    "result": f"{tmp.name}/{impl}_{n}.json"}
+            spec = {
+                "impl": impl,
+                "n": n,
+                "frames_dir": frames.name,
+                "model": o.model,
+                "checkpoint": o.checkpoint,
+                "device": o.device,
+                "image_size": o.memory_image_size,
+                "precision": o.precision,
+                "threads": o.threads,
+                "track": o.memory_track,
+                "keep_masks": keep,
+                "masks_out": f"{tmp.name}/{impl}_{n}.npz",
+                "result": f"{tmp.name}/{impl}_{n}.json",
+            }
             Path(f"{tmp.name}/spec.json").write_text(json.dumps(spec))
             _log(f"memory: {key} in a fresh process ...")
-            proc = subprocess.run([sys.executable, "-m", "workbench.bench", "--memory-child", f"{tmp.name}/spec.json"],
-                                  env=env, capture_output=True, text=True)
+            proc = subprocess.run(
+                [sys.executable, "-m", "workbench.bench", "--memory-child", f"{tmp.name}/spec.json"],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
             if proc.returncode:
                 raise ConfigError(f"memory run {key} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
             runs[key] = json.loads(Path(spec["result"]).read_text())
-            _log(f"memory: {key} peak RSS {runs[key]['peak_rss_bytes'] / 2**20:.0f} MB, "
-                 f"{runs[key]['seconds']:.0f} s")
+            _log(f"memory: {key} peak RSS {runs[key]['peak_rss_bytes'] / 2**20:.0f} MB, {runs[key]['seconds']:.0f} s")
         frames.cleanup()
-    same = {n: _same_masks(Path(f"{tmp.name}/raw_{n}.npz"), Path(f"{tmp.name}/workbench_{n}.npz")) for n in (short, long)}
+    same = {
+        n: _same_masks(Path(f"{tmp.name}/raw_{n}.npz"), Path(f"{tmp.name}/workbench_{n}.npz")) for n in (short, long)
+    }
     tmp.cleanup()
 
     def get(impl, n, what):
         return runs[f"{impl}@{n}"][what]
 
-    out: dict[str, Any] = {"image_size": o.memory_image_size, "frames": [short, long], "tracked": o.memory_track or "all",
-           "objects": 2, "runs": runs,
-           "masks_identical_first_frames": keep, "masks_identical": all(same.values())}
+    out: dict[str, Any] = {
+        "image_size": o.memory_image_size,
+        "frames": [short, long],
+        "tracked": o.memory_track or "all",
+        "objects": 2,
+        "runs": runs,
+        "masks_identical_first_frames": keep,
+        "masks_identical": all(same.values()),
+    }
     for what, tag in (("peak_rss_bytes", ""), ("video_rss_bytes", "_video")):
         out[f"workbench_growth{tag}"] = get("workbench", long, what) / max(get("workbench", short, what), 1)
         out[f"raw_growth{tag}"] = get("raw", long, what) / max(get("raw", short, what), 1)
@@ -452,11 +526,24 @@ def run_bench(options: BenchOptions, sections: Mapping[str, SectionFn] | None = 
     set_threads(o.threads)
     if o.checkpoint == "random":
         _log(f"!!! {UNTRAINED} !!!")
-    results: dict[str, Any] = {"meta": {**{k: v for k, v in asdict(o).items() if k != "data_dir"},
-                        **runtime_info(o.device), "python": platform.python_version(), "cpus": os.cpu_count(),
-                        "untrained": o.checkpoint == "random", "date": time.strftime("%Y-%m-%d %H:%M:%S")}}
-    fns: dict[str, SectionFn] = {"fps": bench_fps, "click": bench_click, "memory": bench_memory,
-                                 "widget": bench_widget, "policies": bench_policies, **(sections or {})}
+    results: dict[str, Any] = {
+        "meta": {
+            **{k: v for k, v in asdict(o).items() if k != "data_dir"},
+            **runtime_info(o.device),
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "untrained": o.checkpoint == "random",
+            "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        }
+    }
+    fns: dict[str, SectionFn] = {
+        "fps": bench_fps,
+        "click": bench_click,
+        "memory": bench_memory,
+        "widget": bench_widget,
+        "policies": bench_policies,
+        **(sections or {}),
+    }
     for name in SECTIONS:
         if name in o.only:
             _log(f"section {name} ...")
@@ -472,13 +559,17 @@ def gpu_suite(options: BenchOptions) -> dict:
     A100 figures. Raises ``ConfigError`` without CUDA."""
     o = replace(options, only=("fps",)).resolved()
     if not o.device.startswith("cuda"):
-        raise ConfigError("--gpu-suite needs a CUDA GPU (device 'cuda'); this run resolved to "
-                          f"{o.device!r}. Run the plain benchmark on CPU.")
+        raise ConfigError(
+            "--gpu-suite needs a CUDA GPU (device 'cuda'); this run resolved to "
+            f"{o.device!r}. Run the plain benchmark on CPU."
+        )
     from .backends.sam2.reference import runtime_info
 
     rows = {m: bench_fps(o, m) for m in PUBLISHED_A100_FPS}
-    out = {"meta": {**asdict(o), **runtime_info(o.device)}, "gpu_suite": {m: {**r, "published_a100_fps": PUBLISHED_A100_FPS[m]}
-                                                 for m, r in rows.items()}}
+    out = {
+        "meta": {**asdict(o), **runtime_info(o.device)},
+        "gpu_suite": {m: {**r, "published_a100_fps": PUBLISHED_A100_FPS[m]} for m, r in rows.items()},
+    }
     if o.out:
         Path(o.out).write_text(json.dumps(out, indent=2, default=str))
     return out
@@ -510,8 +601,9 @@ def add_bench_command(subparsers, sections: Callable[[], Mapping[str, SectionFn]
     """Register ``workbench bench`` on an argparse ``subparsers`` object. ``sections``: a
     function returning section overrides for :func:`run_bench`, called when the command runs
     (so the upper layer that supplies them is imported only then)."""
-    p = subparsers.add_parser("bench", help="benchmark the workbench against the raw SAM 2 API (fps, click "
-                                            "latency, memory, widget overhead)")
+    p = subparsers.add_parser(
+        "bench", help="benchmark the workbench against the raw SAM 2 API (fps, click latency, memory, widget overhead)"
+    )
     for flag, default, kind, text in _ARGS:
         if kind == "flag":
             p.add_argument(flag, action="store_true", help=text)
@@ -527,7 +619,9 @@ def _cmd_bench(args, sections: Callable[[], Mapping[str, SectionFn]] | None = No
         try:
             kw["memory_frames"] = tuple(int(v) for v in kw["memory_frames"].split(","))
         except ValueError as exc:
-            raise ConfigError(f"--memory-frames must be two integers like 200,2000; got {args.memory_frames!r}.") from exc
+            raise ConfigError(
+                f"--memory-frames must be two integers like 200,2000; got {args.memory_frames!r}."
+            ) from exc
     o = BenchOptions(**kw)
     results = gpu_suite(o) if args.gpu_suite else run_bench(o, sections() if sections is not None else None)
     print(format_table(results))

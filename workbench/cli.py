@@ -6,6 +6,7 @@ it is the only module allowed to import :mod:`workbench.widgets` -- for the widg
 ``workbench bench`` (:mod:`workbench.widgets.bench`, imported when that command runs), which it
 plugs into the benchmark core (:mod:`workbench.bench`; core and widgets do not import each other).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,12 +65,24 @@ def _cmd_report(args) -> int:
         if args.smoke:
             params["smoke"] = True
         params.update(execution_parameters(args.executor, args.num_workers))
-        run_dir = execute_notebook(args.notebook, params, run_id=args.run_id, reports_root=args.reports_root,
-                                   html=not args.no_html, resume=args.resume)
+        run_dir = execute_notebook(
+            args.notebook,
+            params,
+            run_id=args.run_id,
+            reports_root=args.reports_root,
+            html=not args.no_html,
+            resume=args.resume,
+        )
         dirs, table = [run_dir], summary_table([run_dir])
     else:
-        dirs, table = run_suite(args.suite, smoke=args.smoke, reports_root=args.reports_root, html=not args.no_html,
-                                executor=args.executor, num_workers=args.num_workers)
+        dirs, table = run_suite(
+            args.suite,
+            smoke=args.smoke,
+            reports_root=args.reports_root,
+            html=not args.no_html,
+            executor=args.executor,
+            num_workers=args.num_workers,
+        )
     import pandas as pd
 
     with pd.option_context("display.width", 200, "display.max_columns", 20):
@@ -107,31 +120,55 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="evaluate results folders")
     ev_sub = ev.add_subparsers(dest="task", required=True)
-    vos = ev_sub.add_parser("vos", help="J/F of a results folder: DAVIS layout (davis2017-evaluation compatible) or "
-                            "per-object SA-V layout (sav_evaluator.py compatible)")
+    vos = ev_sub.add_parser(
+        "vos",
+        help="J/F of a results folder: DAVIS layout (davis2017-evaluation compatible) or "
+        "per-object SA-V layout (sav_evaluator.py compatible)",
+    )
     vos.add_argument("--gt-root", required=True, help="DAVIS root (Annotations/[480p/]<seq>/*.png)")
     vos.add_argument("--results", required=True, help="results folder <seq>/%%05d.png (palette PNGs)")
-    vos.add_argument("--out", required=True, help="folder for global_results.csv and per_sequence_results.csv "
-                     "(per-object layout: per_object_results.csv)")
-    vos.add_argument("--layout", choices=["auto", "davis", "per-object"], default="auto",
-                     help="results layout: davis (<seq>/%%05d.png id maps, davis2017-evaluation), per-object "
-                     "(<seq>/<obj:03d>/%%05d.png, scored as SAM 2's sav_evaluator.py), or auto (detected)")
+    vos.add_argument(
+        "--out",
+        required=True,
+        help="folder for global_results.csv and per_sequence_results.csv (per-object layout: per_object_results.csv)",
+    )
+    vos.add_argument(
+        "--layout",
+        choices=["auto", "davis", "per-object"],
+        default="auto",
+        help="results layout: davis (<seq>/%%05d.png id maps, davis2017-evaluation), per-object "
+        "(<seq>/<obj:03d>/%%05d.png, scored as SAM 2's sav_evaluator.py), or auto (detected)",
+    )
     ev.set_defaults(func=_cmd_eval)
 
     rp = sub.add_parser("report", help="run benchmark notebooks with papermill and export HTML reports")
     rp.add_argument("--suite", default="demo", help="suite to run (default: demo)")
     rp.add_argument("--notebook", default=None, help="run one notebook instead: vos, image, or a notebook name")
-    rp.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
-                    help="notebook parameter (with --notebook); VALUE is JSON when it parses")
+    rp.add_argument(
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="notebook parameter (with --notebook); VALUE is JSON when it parses",
+    )
     rp.add_argument("--smoke", action="store_true", help="tiny subsets, for a quick check")
     rp.add_argument("--run-id", default=None, help="run folder name (with --notebook)")
     rp.add_argument("--reports-root", default=None, help="where run folders go (default ./reports)")
     rp.add_argument("--no-html", action="store_true", help="skip the HTML export")
-    rp.add_argument("--executor", choices=["local", "ray"], default=None,
-                    help="where benchmark items run: in process (default) or on Ray workers")
+    rp.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default=None,
+        help="where benchmark items run: in process (default) or on Ray workers",
+    )
     rp.add_argument("--num-workers", type=int, default=None, help="Ray workers with --executor ray (default 2)")
-    rp.add_argument("--resume", default=None, metavar="RUN_ID",
-                    help="continue an interrupted run; notebook and settings come from its run card")
+    rp.add_argument(
+        "--resume",
+        default=None,
+        metavar="RUN_ID",
+        help="continue an interrupted run; notebook and settings come from its run card",
+    )
     rp.set_defaults(func=_cmd_report)
 
     dr = sub.add_parser("doctor", help="what this machine has: Python, torch/GPU, checkpoints, data, Jupyter, Ray")
@@ -158,8 +195,10 @@ def bench_sections() -> dict:
         from .widgets.bench import canvas_click_timings, overlay_encoder
     except Exception as exc:  # any import problem means "not measurable here"
         return {"widget": unavailable(f"workbench.widgets.canvas.prompt_canvas is not importable: {exc!r}")}
-    return {"click": partial(bench_click, overlay=overlay_encoder()),
-            "widget": partial(bench_widget, timings=canvas_click_timings)}
+    return {
+        "click": partial(bench_click, overlay=overlay_encoder()),
+        "widget": partial(bench_widget, timings=canvas_click_timings),
+    }
 
 
 def bench_main(argv: list[str] | None = None) -> int:

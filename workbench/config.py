@@ -1,4 +1,5 @@
 """Where the workbench looks for data and checkpoints (environment variables, defaults)."""
+
 from __future__ import annotations
 
 import os

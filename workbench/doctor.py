@@ -6,6 +6,7 @@ when it is not fine, what to do. Nothing here changes the machine. An applicatio
 and the checkpoint registry, the data folder through :mod:`workbench.io`, and installed
 packages through :mod:`importlib.metadata`.
 """
+
 from __future__ import annotations
 
 import json
@@ -62,7 +63,14 @@ def check_python() -> list[Check]:
     """Python must be 3.11 (the pinned torch/sam2 wheels are built for it)."""
     v = platform.python_version()
     ok = sys.version_info[:2] == (3, 11)
-    return [Check("python", ok, f"{v} at {sys.executable}", "" if ok else "Use Python 3.11: `make demo` builds .venv/ with python3.11.")]
+    return [
+        Check(
+            "python",
+            ok,
+            f"{v} at {sys.executable}",
+            "" if ok else "Use Python 3.11: `make demo` builds .venv/ with python3.11.",
+        )
+    ]
 
 
 def check_torch() -> list[Check]:
@@ -72,23 +80,47 @@ def check_torch() -> list[Check]:
     f = torch_facts()
     if f.torch is None:
         return [Check("torch", False, "not installed", "Run `make install` (installs the pinned torch/torchvision).")]
-    out = [Check("torch", True, f"torch {f.torch}, torchvision {f.torchvision}, built for CUDA {f.cuda or '-'}, "
-                                f"{f.threads} CPU threads")]
+    out = [
+        Check(
+            "torch",
+            True,
+            f"torch {f.torch}, torchvision {f.torchvision}, built for CUDA {f.cuda or '-'}, {f.threads} CPU threads",
+        )
+    ]
     if f.gpu is None:
-        out.append(Check("GPU", None, "none visible: device='auto' runs on the CPU (SAM 2 at 1024 px takes seconds "
-                                      "per frame)", "For speed, start the Jupyter kernel on a machine with a CUDA GPU, "
-                                                    "or use image_size=512 / the classical backend on CPU."))
+        out.append(
+            Check(
+                "GPU",
+                None,
+                "none visible: device='auto' runs on the CPU (SAM 2 at 1024 px takes seconds per frame)",
+                "For speed, start the Jupyter kernel on a machine with a CUDA GPU, "
+                "or use image_size=512 / the classical backend on CPU.",
+            )
+        )
     else:
         gib = (f.gpu_memory_bytes or 0) / 2**30
-        out.append(Check("GPU", True, f"{f.gpu}, {gib:.0f} GiB, bf16 {'yes' if f.bf16 else 'no'}: device='auto' "
-                                      f"uses it with precision {'bfloat16' if f.bf16 else 'float32'}"))
+        out.append(
+            Check(
+                "GPU",
+                True,
+                f"{f.gpu}, {gib:.0f} GiB, bf16 {'yes' if f.bf16 else 'no'}: device='auto' "
+                f"uses it with precision {'bfloat16' if f.bf16 else 'float32'}",
+            )
+        )
     if f.sam2 is None:
         out.append(Check("sam2", False, "not installed", "Run `make install` (builds sam2 from its sdist)."))
     else:
-        out.append(Check("sam2", True if f.sam2_cuda_extension else None,
-                         f"sam2 {f.sam2}, CUDA extension {'built' if f.sam2_cuda_extension else 'not built'}",
-                         "" if f.sam2_cuda_extension else "Optional: only hole filling of masks uses it; on a GPU "
-                         "machine `SAM2_BUILD_CUDA=1 pip install --no-build-isolation --force-reinstall sam2` builds it."))
+        out.append(
+            Check(
+                "sam2",
+                True if f.sam2_cuda_extension else None,
+                f"sam2 {f.sam2}, CUDA extension {'built' if f.sam2_cuda_extension else 'not built'}",
+                ""
+                if f.sam2_cuda_extension
+                else "Optional: only hole filling of masks uses it; on a GPU "
+                "machine `SAM2_BUILD_CUDA=1 pip install --no-build-isolation --force-reinstall sam2` builds it.",
+            )
+        )
     return out
 
 
@@ -103,9 +135,15 @@ def check_checkpoints(folder: str | Path | None = None) -> list[Check]:
         fam = [r for r in rows if r["family"] == family]
         present = [Path(r["file"]).name for r in fam if r["present"]]
         detail = f"{len(present)} of {len(fam)} in {base}" + (f": {', '.join(present)}" if present else "")
-        fix = "" if present else (f"Put official checkpoint files in {base} (or set {CHECKPOINT_DIR_ENV}); "
-                                  "`workbench checkpoints list` shows names and URLs. Without them the "
-                                  "workbench runs the weight-free classical backend.")
+        fix = (
+            ""
+            if present
+            else (
+                f"Put official checkpoint files in {base} (or set {CHECKPOINT_DIR_ENV}); "
+                "`workbench checkpoints list` shows names and URLs. Without them the "
+                "workbench runs the weight-free classical backend."
+            )
+        )
         out.append(Check(f"checkpoints {family}", True if present else None, detail, fix))
     return out
 
@@ -117,29 +155,44 @@ def check_data() -> list[Check]:
     except WorkbenchError as exc:
         return [Check("data", False, str(exc), f"Set {DATA_DIR_ENV} to an existing folder, or unset it.")]
     if root is None:
-        return [Check("data", None, f"{DATA_DIR_ENV} is not set: demos use the packaged samples",
-                      f"export {DATA_DIR_ENV}=/path/to/data (DAVIS-format videos, image sets; see the data README).")]
+        return [
+            Check(
+                "data",
+                None,
+                f"{DATA_DIR_ENV} is not set: demos use the packaged samples",
+                f"export {DATA_DIR_ENV}=/path/to/data (DAVIS-format videos, image sets; see the data README).",
+            )
+        ]
     from .io.datasets import find_davis_root, list_image_sets
     from .io.medical import MODALITIES
 
     found = []
     try:
         davis = find_davis_root(root)
-        found.append(f"DAVIS ({davis.name}, {sum(1 for p in (davis / 'JPEGImages').rglob('*') if p.is_dir() and any(p.glob('*.jpg')))} sequences)")
+        found.append(
+            f"DAVIS ({davis.name}, {sum(1 for p in (davis / 'JPEGImages').rglob('*') if p.is_dir() and any(p.glob('*.jpg')))} sequences)"
+        )
     except WorkbenchError:
         pass
     found += [f"images/{n}" for n in list_image_sets(root)]
     found += [f"medical/{n}" for n in MODALITIES if (root / "medical" / n).is_dir()]
     ok = True if found else None
-    return [Check("data", ok, f"{root}: " + (", ".join(found) if found else "no known dataset"),
-                  "" if found else "Lay out data as the data README describes (DAVIS JPEGImages/Annotations, images/<set>).")]
+    return [
+        Check(
+            "data",
+            ok,
+            f"{root}: " + (", ".join(found) if found else "no known dataset"),
+            "" if found else "Lay out data as the data README describes (DAVIS JPEGImages/Annotations, images/<set>).",
+        )
+    ]
 
 
 def _lab_extensions() -> dict[str, bool] | None:
     """Installed JupyterLab extensions -> enabled, from ``jupyter labextension list`` (None if it cannot run)."""
     try:
-        out = subprocess.run([sys.executable, "-m", "jupyter", "labextension", "list"], capture_output=True,
-                             text=True, timeout=120)
+        out = subprocess.run(
+            [sys.executable, "-m", "jupyter", "labextension", "list"], capture_output=True, text=True, timeout=120
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return parse_labextension_list(out.stdout + out.stderr)
@@ -169,15 +222,28 @@ def check_jupyter(list_extensions: Callable[[], dict[str, bool] | None] = _lab_e
             out.append(Check(dist, False, "not installed", "Run `make install`."))
             continue
         if exts is None:
-            out.append(Check(dist, None, f"{dist} {v}; could not list JupyterLab extensions",
-                             "Run `jupyter labextension list` to check it is enabled."))
+            out.append(
+                Check(
+                    dist,
+                    None,
+                    f"{dist} {v}; could not list JupyterLab extensions",
+                    "Run `jupyter labextension list` to check it is enabled.",
+                )
+            )
         elif exts.get(ext):
             out.append(Check(dist, True, f"{dist} {v}, front-end {ext} enabled"))
         else:
             state = "disabled" if ext in exts else "missing"
-            out.append(Check(dist, False, f"{dist} {v}, front-end {ext} {state}: widgets will not draw",
-                             f"`jupyter labextension enable {ext}`" if state == "disabled"
-                             else f"Reinstall: `pip install --force-reinstall {dist}=={v}`, then restart JupyterLab."))
+            out.append(
+                Check(
+                    dist,
+                    False,
+                    f"{dist} {v}, front-end {ext} {state}: widgets will not draw",
+                    f"`jupyter labextension enable {ext}`"
+                    if state == "disabled"
+                    else f"Reinstall: `pip install --force-reinstall {dist}=={v}`, then restart JupyterLab.",
+                )
+            )
     return out
 
 
@@ -189,8 +255,14 @@ def check_ray() -> list[Check]:
     return [Check("ray", True, f"ray {v}: executor='ray' available")]
 
 
-CHECKS: tuple[Callable[[], list[Check]], ...] = (check_python, check_torch, check_checkpoints, check_data,
-                                                  check_jupyter, check_ray)
+CHECKS: tuple[Callable[[], list[Check]], ...] = (
+    check_python,
+    check_torch,
+    check_checkpoints,
+    check_data,
+    check_jupyter,
+    check_ray,
+)
 """The checks :func:`run_checks` runs, in screen order."""
 
 
@@ -201,8 +273,14 @@ def run_checks() -> list[Check]:
         try:
             out += fn()
         except Exception as exc:  # a doctor must report, not crash
-            out.append(Check(fn.__name__.removeprefix("check_"), False, f"check failed: {exc!r}",
-                             "Report this with the output of `workbench doctor`."))
+            out.append(
+                Check(
+                    fn.__name__.removeprefix("check_"),
+                    False,
+                    f"check failed: {exc!r}",
+                    "Report this with the output of `workbench doctor`.",
+                )
+            )
     return out
 
 

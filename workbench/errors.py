@@ -3,6 +3,7 @@
 Every message says what was wrong and how to fix it; where there is a closed set of valid
 choices, the message lists them.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -21,9 +22,7 @@ class UnknownNameError(ConfigError, KeyError):
 
     def __init__(self, kind: str, name: object, valid: Iterable[object]):
         self.kind, self.name, self.valid = kind, name, sorted(map(str, valid))
-        super().__init__(
-            f"Unknown {kind} {name!r}. Valid options: {', '.join(self.valid) or '(none)'}."
-        )
+        super().__init__(f"Unknown {kind} {name!r}. Valid options: {', '.join(self.valid) or '(none)'}.")
 
     def __str__(self) -> str:  # KeyError would otherwise repr() the message
         return self.args[0]

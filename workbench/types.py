@@ -14,6 +14,7 @@ Structural protocols
 read from a session without importing :mod:`workbench.sessions`; they are
 ``runtime_checkable``, so ``isinstance`` tells whether an object provides the members.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence

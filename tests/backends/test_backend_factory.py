@@ -1,4 +1,5 @@
 """Choosing a backend: classical without checkpoints, SAM 2 once a checkpoint is present."""
+
 from __future__ import annotations
 
 import pytest

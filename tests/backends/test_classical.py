@@ -3,6 +3,7 @@
 Thresholds are set below values measured on this data (see each test); IoU is computed here
 with numpy, GrabCut's 128 band excluded.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -145,8 +146,12 @@ def test_negative_click_with_mask_input_refines(backend, grabcut, image_id):
     fp = first.masks[best] & (gt == 0)
     assert fp.any()
     nx, ny = _center_click(fp)
-    second = backend.predict(np.array([[x, y], [nx, ny]]), np.array([1, 0]),
-                             mask_input=first.low_res_logits[best:best + 1], multimask_output=False)
+    second = backend.predict(
+        np.array([[x, y], [nx, ny]]),
+        np.array([1, 0]),
+        mask_input=first.low_res_logits[best : best + 1],
+        multimask_output=False,
+    )
     assert _iou(second.masks[0], gt) >= _iou(first.masks[best], gt) + 0.03
     assert not second.masks[0][ny, nx]
 

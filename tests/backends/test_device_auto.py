@@ -1,4 +1,5 @@
 """device="auto" / precision="auto" are the defaults everywhere, and the choice is recorded."""
+
 from __future__ import annotations
 
 import inspect
@@ -53,8 +54,17 @@ def test_classical_refuses_a_torch_precision() -> None:
 
 
 def test_run_card_records_chosen_device_and_precision(tmp_path) -> None:
-    run = run_image_benchmark(backend="sam2", checkpoint="random", image_size=256, dataset="samples", subset=1,
-                              max_clicks=1, box_prompt=False, reports_root=tmp_path, progress=False)
+    run = run_image_benchmark(
+        backend="sam2",
+        checkpoint="random",
+        image_size=256,
+        dataset="samples",
+        subset=1,
+        max_clicks=1,
+        box_prompt=False,
+        reports_root=tmp_path,
+        progress=False,
+    )
     card = json.loads((run / "run_card.json").read_text())
     assert card["device"].startswith(EXPECTED)
     assert card["precision"] in (("fp32",) if EXPECTED == "cpu" else ("fp32", "bf16"))

@@ -8,6 +8,7 @@ it shares the model object with the backend, whose only addition to it is a dtyp
 that lets fp32 CPU runs track backward from a non-prompted frame (a cast of stored bf16
 memories that changes no value).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -89,8 +90,9 @@ def test_bounded_mode_is_identical_to_raw_forward_backward_and_refined(model, be
     # stored mask and the memories behind it: all read back from disk
     neg = np.array([[400.0, 200.0]], np.float32)
     with torch.inference_mode():
-        r = _raw_masks(net.add_new_points_or_box(raw, 4, 1, points=neg, labels=np.array([0], np.int32),
-                                                 clear_old_points=False))
+        r = _raw_masks(
+            net.add_new_points_or_box(raw, 4, 1, points=neg, labels=np.array([0], np.int32), clear_old_points=False)
+        )
     assert _same(r, b.add_points(4, 1, neg, np.array([0]), clear_old_points=False))
     assert _compare_pass(net, raw, b, start_frame_idx=4) == list(range(4, N))
     assert _compare_pass(net, raw, b, start_frame_idx=N - 1, reverse=True) == list(range(N - 1, -1, -1))

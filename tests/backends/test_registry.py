@@ -1,4 +1,5 @@
 """Checkpoint registry: names, aliases, resolution, messages, downloads (no torch needed)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -26,7 +27,8 @@ def test_eight_official_checkpoints_with_official_names_configs_and_urls():
     assert tiny21.filename == "sam2.1_hiera_tiny.pt"
     assert tiny21.url == "https://dl.fbaipublicfiles.com/segment_anything_2/092824/sam2.1_hiera_tiny.pt"
     assert registry.get_spec("sam2_hiera_tiny").url == (
-        "https://dl.fbaipublicfiles.com/segment_anything_2/072824/sam2_hiera_tiny.pt")
+        "https://dl.fbaipublicfiles.com/segment_anything_2/072824/sam2_hiera_tiny.pt"
+    )
     assert registry.get_spec("sam2_hiera_base_plus").config == "configs/sam2/sam2_hiera_b+.yaml"
     # every config name must exist inside the installed sam2 package (found without importing it)
     sam2_root = Path(importlib.util.find_spec("sam2").submodule_search_locations[0])
@@ -37,18 +39,21 @@ def test_eight_official_checkpoints_with_official_names_configs_and_urls():
         tiny21.url = "x"  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("alias, expected", [
-    ("sam2.1_hiera_t", "sam2.1_hiera_tiny"),
-    ("sam2.1_hiera_b+", "sam2.1_hiera_base_plus"),
-    ("tiny", "sam2.1_hiera_tiny"),
-    ("B+", "sam2.1_hiera_base_plus"),
-    ("large", "sam2.1_hiera_large"),
-    ("SAM2.1_HIERA_SMALL.pt", "sam2.1_hiera_small"),
-    ("facebook/sam2-hiera-base-plus", "sam2_hiera_base_plus"),
-    ("facebook/sam2.1-hiera-large", "sam2.1_hiera_large"),
-    ("configs/sam2/sam2_hiera_s.yaml", "sam2_hiera_small"),
-    ("sam2_hiera_l", "sam2_hiera_large"),
-])
+@pytest.mark.parametrize(
+    "alias, expected",
+    [
+        ("sam2.1_hiera_t", "sam2.1_hiera_tiny"),
+        ("sam2.1_hiera_b+", "sam2.1_hiera_base_plus"),
+        ("tiny", "sam2.1_hiera_tiny"),
+        ("B+", "sam2.1_hiera_base_plus"),
+        ("large", "sam2.1_hiera_large"),
+        ("SAM2.1_HIERA_SMALL.pt", "sam2.1_hiera_small"),
+        ("facebook/sam2-hiera-base-plus", "sam2_hiera_base_plus"),
+        ("facebook/sam2.1-hiera-large", "sam2.1_hiera_large"),
+        ("configs/sam2/sam2_hiera_s.yaml", "sam2_hiera_small"),
+        ("sam2_hiera_l", "sam2_hiera_large"),
+    ],
+)
 def test_aliases_resolve_to_registry_names(alias, expected):
     assert registry.get_spec(alias).name == expected
 
@@ -67,9 +72,13 @@ def test_resolve_uses_env_dir_and_reports_missing_files(tmp_path, monkeypatch):
     with pytest.raises(CheckpointNotFoundError) as err:
         registry.resolve_checkpoint("tiny")
     msg = str(err.value)
-    for needle in ("sam2.1_hiera_tiny.pt", str(tmp_path), "SAM2_CHECKPOINT_DIR",
-                   "workbench checkpoints download sam2.1_hiera_tiny",
-                   "https://dl.fbaipublicfiles.com/segment_anything_2/092824/sam2.1_hiera_tiny.pt"):
+    for needle in (
+        "sam2.1_hiera_tiny.pt",
+        str(tmp_path),
+        "SAM2_CHECKPOINT_DIR",
+        "workbench checkpoints download sam2.1_hiera_tiny",
+        "https://dl.fbaipublicfiles.com/segment_anything_2/092824/sam2.1_hiera_tiny.pt",
+    ):
         assert needle in msg, needle
     assert registry.available_models() == []
 
@@ -121,6 +130,7 @@ def http_server(tmp_path):
     """A local HTTP server serving tmp_path/served (no internet needed)."""
     served = tmp_path / "served"
     served.mkdir()
+
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):
             pass
@@ -140,8 +150,13 @@ def test_download_streams_from_a_mirror_and_checks_size(tmp_path, http_server):
     (served / "blob.pt").write_bytes(payload)
     dest = tmp_path / "ckpts"
     seen = []
-    path = registry.download_checkpoint("sam2.1_hiera_tiny", dest, timeout=5, url=f"{base}/blob.pt",
-                                        progress=lambda done, total: seen.append((done, total)))
+    path = registry.download_checkpoint(
+        "sam2.1_hiera_tiny",
+        dest,
+        timeout=5,
+        url=f"{base}/blob.pt",
+        progress=lambda done, total: seen.append((done, total)),
+    )
     assert path == dest / "sam2.1_hiera_tiny.pt"
     assert path.read_bytes() == payload
     assert registry.sha256_file(path) == hashlib.sha256(payload).hexdigest()
@@ -162,8 +177,9 @@ def test_download_rejects_wrong_size_and_checksum(tmp_path, http_server, monkeyp
     monkeypatch.setitem(registry._SPECS, spec.name, dataclasses.replace(spec, url=f"{base}/blob.pt", size_bytes=11))
     with pytest.raises(DownloadError, match="incomplete"):
         registry.download_checkpoint("sam2_hiera_small", tmp_path, timeout=5)
-    monkeypatch.setitem(registry._SPECS, spec.name,
-                        dataclasses.replace(spec, url=f"{base}/blob.pt", size_bytes=10, sha256="0" * 64))
+    monkeypatch.setitem(
+        registry._SPECS, spec.name, dataclasses.replace(spec, url=f"{base}/blob.pt", size_bytes=10, sha256="0" * 64)
+    )
     with pytest.raises(DownloadError, match="Checksum"):
         registry.download_checkpoint("sam2_hiera_small", tmp_path, timeout=5)
     assert list(tmp_path.iterdir()) == [served]

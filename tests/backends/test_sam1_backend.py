@@ -5,6 +5,7 @@ No official weights are available offline: the model is vit_b at image_size=256 
 weights, saved in the official format (a bare state dict) under the official file name and
 loaded back through the real resolve + load path. One random and one loaded model per module.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -87,7 +88,10 @@ def backend(ckpt_dir, grabcut) -> SAM1ImageBackend:
 def test_official_sam1_checkpoints_are_listed_apart_from_sam2(tmp_path):
     specs = list_specs(backend="sam")
     assert [(s.size, s.filename) for s in specs] == [
-        ("vit_b", "sam_vit_b_01ec64.pth"), ("vit_l", "sam_vit_l_0b3195.pth"), ("vit_h", "sam_vit_h_4b8939.pth")]
+        ("vit_b", "sam_vit_b_01ec64.pth"),
+        ("vit_l", "sam_vit_l_0b3195.pth"),
+        ("vit_h", "sam_vit_h_4b8939.pth"),
+    ]
     assert all(s.url == "https://dl.fbaipublicfiles.com/segment_anything/" + s.filename for s in specs)
     assert all(s.family == "sam" for s in specs)
     for alias in ("vit_b", "sam_vit_b", "SAM_VIT_B_01EC64.pth", "facebook/sam-vit-base", "base"):
@@ -111,13 +115,16 @@ def test_missing_checkpoint_names_file_folder_and_url(tmp_path, monkeypatch):
         build_sam1_model("vit_b", tmp_path / "nope.pth", image_size=SIZE)
 
 
-@pytest.mark.parametrize("kwargs, error, needle", [
-    ({"image_size": 250}, ConfigError, "multiple of 16"),
-    ({"image_size": 32}, ConfigError, "at least 64"),
-    ({"model": "vit_x"}, UnknownNameError, "vit_b"),
-    ({"device": "tpu"}, BackendError, "cpu"),
-    ({"precision": "bf16"}, ConfigError, "mask_threshold"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, needle",
+    [
+        ({"image_size": 250}, ConfigError, "multiple of 16"),
+        ({"image_size": 32}, ConfigError, "at least 64"),
+        ({"model": "vit_x"}, UnknownNameError, "vit_b"),
+        ({"device": "tpu"}, BackendError, "cpu"),
+        ({"precision": "bf16"}, ConfigError, "mask_threshold"),
+    ],
+)
 def test_bad_options_are_refused_before_building(kwargs, error, needle):
     with pytest.raises(error, match=needle):
         make_sam1_image_backend(**{"model": "vit_b", "checkpoint": "random", "image_size": SIZE, **kwargs})
@@ -183,8 +190,10 @@ def test_wrong_keys_and_shapes_are_reported(tmp_path, random_backend):
     torch.save(sd, tmp_path / "size.pth")
     with pytest.raises(CheckpointMismatchError, match="pos_embed.*image_size=1024"):
         load_sam1_checkpoint(net, tmp_path / "size.pth")
-    assert torch.equal(net.state_dict()["mask_decoder.iou_token.weight"],
-                       random_backend.model.state_dict()["mask_decoder.iou_token.weight"])
+    assert torch.equal(
+        net.state_dict()["mask_decoder.iou_token.weight"],
+        random_backend.model.state_dict()["mask_decoder.iou_token.weight"],
+    )
 
 
 @pytest.mark.slow
@@ -236,7 +245,7 @@ def test_prediction_shapes_mask_feedback_and_box(backend, grabcut):
     assert p.low_res_logits.shape == (3, LOW, LOW) and p.low_res_logits.dtype == np.float32
 
     i = p.best()
-    fed = backend.predict(pts, lbl, mask_input=p.low_res_logits[i:i + 1], multimask_output=False)
+    fed = backend.predict(pts, lbl, mask_input=p.low_res_logits[i : i + 1], multimask_output=False)
     assert fed.masks.shape == (1, h, w) and fed.low_res_logits.shape == (1, LOW, LOW)
     plain = backend.predict(pts, lbl, multimask_output=False)
     assert not np.allclose(fed.low_res_logits, plain.low_res_logits)  # the mask input is used
@@ -247,14 +256,17 @@ def test_prediction_shapes_mask_feedback_and_box(backend, grabcut):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kwargs, needle", [
-    ({}, "No prompt"),
-    ({"point_coords": [[10, 10]]}, "together"),
-    ({"point_coords": [[10, 10]], "point_labels": [2]}, "1 (positive) or 0"),
-    ({"point_coords": [[10, 400]], "point_labels": [1]}, "(row, col)"),
-    ({"box": [100, 10, 50, 60]}, "x0 <= x1"),
-    ({"mask_input": np.zeros((1, 256, 256), np.float32)}, f"(1, {LOW}, {LOW})"),
-])
+@pytest.mark.parametrize(
+    "kwargs, needle",
+    [
+        ({}, "No prompt"),
+        ({"point_coords": [[10, 10]]}, "together"),
+        ({"point_coords": [[10, 10]], "point_labels": [2]}, "1 (positive) or 0"),
+        ({"point_coords": [[10, 400]], "point_labels": [1]}, "(row, col)"),
+        ({"box": [100, 10, 50, 60]}, "x0 <= x1"),
+        ({"mask_input": np.zeros((1, 256, 256), np.float32)}, f"(1, {LOW}, {LOW})"),
+    ],
+)
 def test_bad_prompts_raise_the_sam2_prompt_errors(backend, kwargs, needle):
     with pytest.raises(PromptError) as err:
         backend.predict(**kwargs)

@@ -4,6 +4,7 @@ No official weights are available offline, so models are random (``checkpoint="r
 random weights saved in the official format and loaded back through the real resolve + load
 path. Everything runs hiera-tiny at image_size=256 on CPU; models are shared per module.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -145,14 +146,17 @@ def test_missing_checkpoint_fails_before_building(tmp_path, monkeypatch):
         build_sam2_model("small", checkpoint=tmp_path / "nope.pt", image_size=SIZE)
 
 
-@pytest.mark.parametrize("kwargs, error", [
-    ({"image_size": 250}, ConfigError),
-    ({"image_size": 32}, ConfigError),
-    ({"mode": "audio"}, UnknownNameError),
-    ({"device": "cuda:7" if torch.cuda.is_available() else "cuda"}, BackendError),
-    ({"device": "tpu"}, BackendError),
-    ({"vos_optimized": True}, ConfigError),
-])
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        ({"image_size": 250}, ConfigError),
+        ({"image_size": 32}, ConfigError),
+        ({"mode": "audio"}, UnknownNameError),
+        ({"device": "cuda:7" if torch.cuda.is_available() else "cuda"}, BackendError),
+        ({"device": "tpu"}, BackendError),
+        ({"vos_optimized": True}, ConfigError),
+    ],
+)
 def test_bad_build_options_are_refused(kwargs, error):
     with pytest.raises(error):
         build_sam2_model("tiny", checkpoint="random", **{"image_size": SIZE, **kwargs})
@@ -237,12 +241,13 @@ def test_image_prediction_shapes_and_mask_feedback(image_backend, grabcut_image)
     assert p.iou_predictions.shape == (3,) and p.iou_predictions.dtype == np.float32
     assert p.low_res_logits.shape == (3, SIZE // 4, SIZE // 4) and p.low_res_logits.dtype == np.float32
     # the full-size masks are the thresholded upsampled logits
-    up = torch.nn.functional.interpolate(torch.from_numpy(p.low_res_logits)[None], (SIZE, SIZE), mode="bilinear",
-                                         align_corners=False)
+    up = torch.nn.functional.interpolate(
+        torch.from_numpy(p.low_res_logits)[None], (SIZE, SIZE), mode="bilinear", align_corners=False
+    )
     assert up.shape[-1] == SIZE
 
     i = p.best()
-    fed = image_backend.predict(pts, lbl, mask_input=p.low_res_logits[i:i + 1], multimask_output=False)
+    fed = image_backend.predict(pts, lbl, mask_input=p.low_res_logits[i : i + 1], multimask_output=False)
     assert fed.masks.shape == (1, h, w) and fed.low_res_logits.shape == (1, SIZE // 4, SIZE // 4)
     plain = image_backend.predict(pts, lbl, multimask_output=False)
     assert not np.allclose(fed.low_res_logits, plain.low_res_logits)  # the mask input is used
@@ -255,20 +260,23 @@ def test_image_prediction_shapes_and_mask_feedback(image_backend, grabcut_image)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kwargs, needle", [
-    ({}, "No prompt"),
-    ({"point_coords": [[10, 10]]}, "together"),
-    ({"point_coords": [[10, 10, 3]], "point_labels": [1]}, "(N, 2)"),
-    ({"point_coords": [[10, 10]], "point_labels": [2]}, "1 (positive) or 0"),
-    ({"point_coords": [[10, 10], [20, 20]], "point_labels": [1]}, "match"),
-    ({"point_coords": [[-1, 10]], "point_labels": [1]}, "outside"),
-    ({"point_coords": [[10, 400]], "point_labels": [1]}, "(row, col)"),
-    ({"point_coords": [[np.nan, 10]], "point_labels": [1]}, "NaN"),
-    ({"box": [100, 10, 50, 60]}, "x0 <= x1"),
-    ({"box": [0, 0, 10]}, "(4,)"),
-    ({"box": [0, 0, 5000, 10]}, "outside"),
-    ({"mask_input": np.zeros((1, 256, 256), np.float32)}, "(1, 64, 64)"),
-])
+@pytest.mark.parametrize(
+    "kwargs, needle",
+    [
+        ({}, "No prompt"),
+        ({"point_coords": [[10, 10]]}, "together"),
+        ({"point_coords": [[10, 10, 3]], "point_labels": [1]}, "(N, 2)"),
+        ({"point_coords": [[10, 10]], "point_labels": [2]}, "1 (positive) or 0"),
+        ({"point_coords": [[10, 10], [20, 20]], "point_labels": [1]}, "match"),
+        ({"point_coords": [[-1, 10]], "point_labels": [1]}, "outside"),
+        ({"point_coords": [[10, 400]], "point_labels": [1]}, "(row, col)"),
+        ({"point_coords": [[np.nan, 10]], "point_labels": [1]}, "NaN"),
+        ({"box": [100, 10, 50, 60]}, "x0 <= x1"),
+        ({"box": [0, 0, 10]}, "(4,)"),
+        ({"box": [0, 0, 5000, 10]}, "outside"),
+        ({"mask_input": np.zeros((1, 256, 256), np.float32)}, "(1, 64, 64)"),
+    ],
+)
 def test_bad_prompts_raise_prompt_error(image_backend, kwargs, needle):
     with pytest.raises(PromptError) as err:
         image_backend.predict(**kwargs)
@@ -290,8 +298,9 @@ def test_image_call_order_and_input_checks(random_image_backend, image_backend):
 @pytest.mark.slow
 def test_generate_masks_with_the_official_generator(random_image_backend, grabcut_image):
     img = grabcut_image[:160, :200].copy()
-    recs = random_image_backend.generate_masks(img, points_per_side=4, pred_iou_thresh=0.0,
-                                               stability_score_thresh=0.0, min_mask_region_area=20)
+    recs = random_image_backend.generate_masks(
+        img, points_per_side=4, pred_iou_thresh=0.0, stability_score_thresh=0.0, min_mask_region_area=20
+    )
     assert recs, "thresholds at 0 must keep some masks"
     areas = [r["area"] for r in recs]
     assert areas == sorted(areas, reverse=True)
@@ -342,10 +351,12 @@ def test_video_mask_and_point_prompts_propagate_both_ways(video_backend, blacksw
     assert v.obj_ids == [1]
     assert [f.obj_ids for f in v.propagate(max_frame_num_to_track=1)] == [[1], [1]]
 
-    for bad in (lambda: v.add_points(N_FRAMES, 1, [[1, 1]], [1]),
-                lambda: v.add_mask(0, 1, gt0[:-1]),
-                lambda: v.add_box(0, 3, [10, 10, 5, 20]),
-                lambda: v.propagate(start_frame_idx=-1)):
+    for bad in (
+        lambda: v.add_points(N_FRAMES, 1, [[1, 1]], [1]),
+        lambda: v.add_mask(0, 1, gt0[:-1]),
+        lambda: v.add_box(0, 3, [10, 10, 5, 20]),
+        lambda: v.propagate(start_frame_idx=-1),
+    ):
         with pytest.raises(PromptError):
             bad()
     fm = v.add_box(1, 3, np.array([300, 100, 600, 400]))
@@ -375,8 +386,7 @@ def test_video_inputs_other_than_jpeg_folders(video_backend, blackswan, tmp_path
     v.init_state(png)
     assert torch.equal(v.inference_state["images"], official)
 
-    lazy = SAM2VideoBackend(v.predictor, v.info, lazy_frames=True, offload_video_to_cpu=True,
-                            offload_state_to_cpu=True)
+    lazy = SAM2VideoBackend(v.predictor, v.info, lazy_frames=True, offload_video_to_cpu=True, offload_state_to_cpu=True)
     lazy.init_state(frames)
     assert lazy.num_frames == N_FRAMES
     assert lazy.inference_state["offload_video_to_cpu"] and lazy.inference_state["offload_state_to_cpu"]

@@ -1,6 +1,7 @@
 """SAM 2's memory/runtime settings as named backend settings with presets: what each preset
 sets on the predictor, overrides, the builder flag ``apply_postprocessing``, where they are
 recorded (ModelInfo, run spec, run card) and who refuses them."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,13 @@ from workbench.errors import ConfigError, UnknownNameError
 from workbench.protocols.specs import VOSRunSpec, spec_from_dict
 from workbench.runners.executors import BackendSpec
 
-SAM2_OWN = {"max_cond_frames_in_attn": -1, "add_all_frames_to_correct_as_cond": False,
-            "clear_non_cond_mem_around_input": False, "non_overlap_masks": False, "apply_postprocessing": True}
+SAM2_OWN = {
+    "max_cond_frames_in_attn": -1,
+    "add_all_frames_to_correct_as_cond": False,
+    "clear_non_cond_mem_around_input": False,
+    "non_overlap_masks": False,
+    "apply_postprocessing": True,
+}
 """sam2 1.1.0's values (SAM2Base / SAM2VideoPredictor defaults, sam2.1 configs, builder default)."""
 
 
@@ -33,22 +39,29 @@ def test_presets_and_overrides():
     official = SAM2VideoSettings()
     assert official.is_default and official.requested == {} and official.build_flags == {"apply_postprocessing": True}
     s = video_settings("interactive", non_overlap_masks=True, apply_postprocessing=False, max_cond_frames_in_attn=None)
-    assert s.requested == {"add_all_frames_to_correct_as_cond": True, "non_overlap_masks": True,
-                           "apply_postprocessing": False}
+    assert s.requested == {
+        "add_all_frames_to_correct_as_cond": True,
+        "non_overlap_masks": True,
+        "apply_postprocessing": False,
+    }
     assert s.runtime == {"add_all_frames_to_correct_as_cond": True, "non_overlap_masks": True}
     assert s.build_flags == {"apply_postprocessing": False} and not s.is_default
     assert video_settings(s.to_dict()) == s == video_settings(s)
     # an override beats the preset
     assert video_settings("interactive", add_all_frames_to_correct_as_cond=False).runtime == {
-        "add_all_frames_to_correct_as_cond": False}
+        "add_all_frames_to_correct_as_cond": False
+    }
 
 
-@pytest.mark.parametrize("kw, error, needle", [
-    ({"preset": "fast"}, UnknownNameError, "interactive, official"),
-    ({"max_cond_frames_in_attn": 0}, ConfigError, "-1"),
-    ({"max_cond_frames_in_attn": True}, ConfigError, "integer"),
-    ({"non_overlap_masks": 1}, ConfigError, "True, False or None"),
-])
+@pytest.mark.parametrize(
+    "kw, error, needle",
+    [
+        ({"preset": "fast"}, UnknownNameError, "interactive, official"),
+        ({"max_cond_frames_in_attn": 0}, ConfigError, "-1"),
+        ({"max_cond_frames_in_attn": True}, ConfigError, "integer"),
+        ({"non_overlap_masks": 1}, ConfigError, "True, False or None"),
+    ],
+)
 def test_bad_settings_are_refused(kw, error, needle):
     with pytest.raises(error, match=needle):
         SAM2VideoSettings(**kw)
@@ -62,15 +75,22 @@ def test_unknown_setting_names_and_types():
 
 
 def test_settings_import_no_torch():
-    code = ("import sys; import workbench.protocols.specs, workbench.runners.executors, "
-            "workbench.backends.sam2.settings; print('torch' in sys.modules)")
+    code = (
+        "import sys; import workbench.protocols.specs, workbench.runners.executors, "
+        "workbench.backends.sam2.settings; print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
 def test_vos_spec_fields_params_and_backend_spec():
-    spec = VOSRunSpec.from_settings(backend="sam2", memory_preset="interactive", non_overlap_masks=True,
-                                    track_objects_appearing_later=True, per_object_png=True)
+    spec = VOSRunSpec.from_settings(
+        backend="sam2",
+        memory_preset="interactive",
+        non_overlap_masks=True,
+        track_objects_appearing_later=True,
+        per_object_png=True,
+    )
     assert spec.video_settings == video_settings("interactive", non_overlap_masks=True)
     assert spec_from_dict(spec.to_dict()) == spec
     params = spec.params()
@@ -85,8 +105,10 @@ def test_vos_spec_fields_params_and_backend_spec():
     b = BackendSpec.for_run(spec)
     assert b.video_settings == spec.video_settings
     assert json.loads(json.dumps(b.request()))["video_settings"] == {"preset": "interactive", "non_overlap_masks": True}
-    assert BackendSpec.for_run(default).video_settings is None and "video_settings" not in BackendSpec.for_run(
-        default).request()
+    assert (
+        BackendSpec.for_run(default).video_settings is None
+        and "video_settings" not in BackendSpec.for_run(default).request()
+    )
 
 
 def test_other_backends_refuse_all_but_the_defaults():
@@ -117,15 +139,27 @@ def test_presets_are_applied_to_the_predictor_and_recorded():
     assert official.info.extra["memory"] == "bounded"  # the storage mode is another, unrelated setting
 
     interactive = make_video_backend("sam2", memory_preset="interactive", **kw)
-    assert _predictor_values(interactive) == {**{k: SAM2_OWN[k] for k in RUNTIME_SETTINGS},
-                                              "add_all_frames_to_correct_as_cond": True}
+    assert _predictor_values(interactive) == {
+        **{k: SAM2_OWN[k] for k in RUNTIME_SETTINGS},
+        "add_all_frames_to_correct_as_cond": True,
+    }
     assert interactive.info.extra["memory_preset"] == "interactive"
 
-    tool = make_video_backend("sam2", memory_preset="interactive", max_cond_frames_in_attn=2,
-                              clear_non_cond_mem_around_input=True, non_overlap_masks=True,
-                              apply_postprocessing=False, **kw)
-    assert _predictor_values(tool) == {"max_cond_frames_in_attn": 2, "add_all_frames_to_correct_as_cond": True,
-                                       "clear_non_cond_mem_around_input": True, "non_overlap_masks": True}
+    tool = make_video_backend(
+        "sam2",
+        memory_preset="interactive",
+        max_cond_frames_in_attn=2,
+        clear_non_cond_mem_around_input=True,
+        non_overlap_masks=True,
+        apply_postprocessing=False,
+        **kw,
+    )
+    assert _predictor_values(tool) == {
+        "max_cond_frames_in_attn": 2,
+        "add_all_frames_to_correct_as_cond": True,
+        "clear_non_cond_mem_around_input": True,
+        "non_overlap_masks": True,
+    }
     p = tool.predictor  # built without sam2's post-processing overrides
     assert p.binarize_mask_from_pts_for_mem_enc is False and p.sam_mask_decoder.dynamic_multimask_via_stability is False
     assert tool.info.extra["video_settings"]["apply_postprocessing"] is False

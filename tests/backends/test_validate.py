@@ -5,14 +5,22 @@ documented in :mod:`workbench.backends.validate` hold. Capabilities are tested w
 SAM and SAM 2 run with random weights at image_size=256 (nothing is segmented: every bad input
 is refused before the model runs; valid prompts only check that the rule lets them through).
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from workbench.backends import (CAPABILITIES, MaskGenerator, MaskLogits, PolicySwitchable, Snapshotable, make_image_backend,
-                                supports)
+from workbench.backends import (
+    CAPABILITIES,
+    MaskGenerator,
+    MaskLogits,
+    PolicySwitchable,
+    Snapshotable,
+    make_image_backend,
+    supports,
+)
 from workbench.backends.classical import FlowVideoBackend, GrabCutImageBackend
 from workbench.backends.validate import (
     check_box,

@@ -1,4 +1,5 @@
 """Checkpoint integrity: official sizes / SHA-256 digests, ``checkpoints verify``, run cards."""
+
 from __future__ import annotations
 
 import argparse
@@ -49,8 +50,11 @@ def test_verify_reports_missing_truncated_foreign_and_official_files(tmp_path, m
     _sparse(folder / "sam2_hiera_tiny.pt", registry.get_spec("sam2_hiera_tiny").size_bytes)  # right size, wrong bytes
     (folder / "sam2_hiera_small.pt").write_bytes(b"official?")
     small = registry.get_spec("sam2_hiera_small")
-    monkeypatch.setitem(registry._SPECS, small.name, dataclasses.replace(
-        small, size_bytes=9, sha256=hashlib.sha256(b"official?").hexdigest()))
+    monkeypatch.setitem(
+        registry._SPECS,
+        small.name,
+        dataclasses.replace(small, size_bytes=9, sha256=hashlib.sha256(b"official?").hexdigest()),
+    )
     checks = {c.name: c for c in verify_checkpoints(checkpoint_dir=folder)}
     assert len(checks) == 11
     assert checks["sam2.1_hiera_tiny"].status == "size mismatch" and checks["sam2.1_hiera_tiny"].size_ok is False
@@ -115,8 +119,10 @@ def test_verify_command(tmp_path, capsys):
 
 
 def test_verify_does_not_import_torch(tmp_path):
-    code = ("import sys; from workbench.backends.verify import verify_checkpoints; "
-            f"verify_checkpoints(checkpoint_dir={str(tmp_path)!r}); print('torch' in sys.modules)")
+    code = (
+        "import sys; from workbench.backends.verify import verify_checkpoints; "
+        f"verify_checkpoints(checkpoint_dir={str(tmp_path)!r}); print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -161,9 +167,19 @@ def test_run_card_holds_the_real_sha256_of_the_checkpoint(tmp_path, data_dir):
     backend = make_sam2_image_backend("sam2.1_hiera_tiny", checkpoint="random", image_size=256, seed=3)
     path = save_checkpoint(backend.model, tmp_path / "ckpts" / "sam2.1_hiera_tiny.pt")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    run_dir = run_image_benchmark(backend="sam2", model="sam2.1_hiera_tiny", checkpoint=str(path), image_size=256,
-                                  dataset="grabcut", data_root=data_dir, subset=1, max_clicks=1, box_prompt=False,
-                                  reports_root=tmp_path / "reports", progress=False)
+    run_dir = run_image_benchmark(
+        backend="sam2",
+        model="sam2.1_hiera_tiny",
+        checkpoint=str(path),
+        image_size=256,
+        dataset="grabcut",
+        data_root=data_dir,
+        subset=1,
+        max_clicks=1,
+        box_prompt=False,
+        reports_root=tmp_path / "reports",
+        progress=False,
+    )
     card = read_run(run_dir)["card"]
     assert card["checkpoint_sha256"] == digest and card["checkpoint"] == str(path.resolve())
     assert card["untrained"] is False

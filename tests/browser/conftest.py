@@ -8,6 +8,7 @@ runs are quick and deterministic on a CPU. ``WORKBENCH_DATA_DIR`` is passed thro
 
 A server or browser that cannot start FAILS the tests (never skips): CI runs them.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -117,4 +118,3 @@ def pytest_runtest_makereport(item, call):
     rep = yield
     setattr(item, f"rep_{rep.when}", rep)
     return rep
-

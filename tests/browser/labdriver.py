@@ -13,6 +13,7 @@
 
 Failures raise ``LabError`` with the server log tail, so a broken setup fails the tests loudly.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -29,14 +30,25 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 # JupyterLab user settings (written to a temporary LabServerApp.user_settings_dir).
 LAB_SETTINGS = {
-    "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False,
-                                                   "doNotDisturbMode": True},
+    "@jupyterlab/apputils-extension/notification": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+        "doNotDisturbMode": True,
+    },
     # every cell attached to the DOM (no virtualisation): widgets below the fold render too
     # start the notebook's kernel without the "Select Kernel" dialog
     "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none", "autoStartDefaultKernel": True},
@@ -68,11 +80,18 @@ def inject_parameters(src: Path, dst: Path, params: dict) -> None:
         idx = next((i for i, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", [])), None)
         if idx is None:
             raise LabError(f"{src.name} has no cell tagged 'parameters' to override")
-        source = "# Parameters injected by the browser tests\n" + "".join(
-            f"{k} = {v!r}\n" for k, v in params.items())
-        cells.insert(idx + 1, {"cell_type": "code", "execution_count": None, "id": "injected-parameters",
-                               "metadata": {"tags": ["injected-parameters"]}, "outputs": [],
-                               "source": source.splitlines(keepends=True)})
+        source = "# Parameters injected by the browser tests\n" + "".join(f"{k} = {v!r}\n" for k, v in params.items())
+        cells.insert(
+            idx + 1,
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": "injected-parameters",
+                "metadata": {"tags": ["injected-parameters"]},
+                "outputs": [],
+                "source": source.splitlines(keepends=True),
+            },
+        )
     dst.write_text(json.dumps(nb, indent=1), encoding="utf-8")
 
 
@@ -111,24 +130,38 @@ class LabServer:
             path.write_text(json.dumps(values), encoding="utf-8")
         for sub in ("runtime", "config", "data", "workspaces", "ipython"):
             (self.state / sub).mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **self.extra_env,
-               "JUPYTER_RUNTIME_DIR": str(self.runtime_dir),
-               "JUPYTER_CONFIG_DIR": str(self.state / "config"),  # no user config (~/.jupyter)
-               "JUPYTER_DATA_DIR": str(self.state / "data"),  # notebook secret etc. (the venv's
-               # share/jupyter with the kernel spec and the widget lab extensions stays on the path)
-               "IPYTHONDIR": str(self.state / "ipython"),
-               "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            **self.extra_env,
+            "JUPYTER_RUNTIME_DIR": str(self.runtime_dir),
+            "JUPYTER_CONFIG_DIR": str(self.state / "config"),  # no user config (~/.jupyter)
+            "JUPYTER_DATA_DIR": str(self.state / "data"),  # notebook secret etc. (the venv's
+            # share/jupyter with the kernel spec and the widget lab extensions stays on the path)
+            "IPYTHONDIR": str(self.state / "ipython"),
+            "PYTHONUNBUFFERED": "1",
+        }
         env.pop("JUPYTER_TOKEN", None)
-        cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
-               "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
-               f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
-               "--ServerApp.terminals_enabled=False",
-               "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-               f"--LabServerApp.user_settings_dir={settings}",
-               f"--LabServerApp.workspaces_dir={self.state / 'workspaces'}"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--allow-root",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={self.port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={self.token}",
+            f"--ServerApp.root_dir={self.root}",
+            "--ServerApp.terminals_enabled=False",
+            "--LabApp.news_url=None",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            f"--LabServerApp.user_settings_dir={settings}",
+            f"--LabServerApp.workspaces_dir={self.state / 'workspaces'}",
+        ]
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - stays open for the server's lifetime; closed in stop()
-        self.proc = subprocess.Popen(cmd, cwd=self.root, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd, cwd=self.root, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:
@@ -142,8 +175,9 @@ class LabServer:
                 last = exc
             time.sleep(0.5)
         self.stop()
-        raise LabError(f"JupyterLab did not answer /api/status within {timeout:.0f} s (last error: {last}):\n"
-                       f"{self.log_tail()}")
+        raise LabError(
+            f"JupyterLab did not answer /api/status within {timeout:.0f} s (last error: {last}):\n{self.log_tail()}"
+        )
 
     def stop(self) -> None:
         """Shut the server down (kernels included): /api/shutdown, then SIGTERM, then SIGKILL."""
@@ -174,9 +208,12 @@ class LabServer:
 
     # -- REST -----------------------------------------------------------------------------------------
     def api(self, path: str, method: str = "GET", timeout: float = 30):
-        req = urllib.request.Request(self.base_url + path, method=method,
-                                     headers={"Authorization": f"token {self.token}"},
-                                     data=b"" if method == "POST" else None)
+        req = urllib.request.Request(
+            self.base_url + path,
+            method=method,
+            headers={"Authorization": f"token {self.token}"},
+            data=b"" if method == "POST" else None,
+        )
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             body = resp.read()
         return json.loads(body) if body else None
@@ -212,8 +249,10 @@ class LabServer:
         kid = self.kernel_id(notebook)
         conn = self.runtime_dir / f"kernel-{kid}.json"
         if not conn.is_file():
-            raise LabError(f"Connection file of kernel {kid} not found in {self.runtime_dir}: "
-                           f"{sorted(p.name for p in self.runtime_dir.iterdir())}")
+            raise LabError(
+                f"Connection file of kernel {kid} not found in {self.runtime_dir}: "
+                f"{sorted(p.name for p in self.runtime_dir.iterdir())}"
+            )
         return KernelProbe(conn)
 
 
@@ -250,14 +289,15 @@ class KernelProbe:
 
         code = f"print('\\x1e' + __import__('json').dumps({expr}))"
         try:
-            reply = self.client.execute_interactive(code, silent=False, store_history=False, output_hook=hook,
-                                                    timeout=timeout, allow_stdin=False)
+            reply = self.client.execute_interactive(
+                code, silent=False, store_history=False, output_hook=hook, timeout=timeout, allow_stdin=False
+            )
         except TimeoutError as exc:
             raise LabError(f"Kernel did not evaluate {expr!r} within {timeout} s") from exc
         if reply["content"]["status"] != "ok" or err:
             raise LabError(f"Evaluating {expr!r} in the kernel failed:\n" + "\n".join(err))
         text = "".join(out)
-        return json.loads(text[text.rindex("\x1e") + 1:])
+        return json.loads(text[text.rindex("\x1e") + 1 :])
 
     def wait_for(self, expr: str, timeout: float = 60.0, interval: float = 0.25):
         """Poll ``expr`` until it is truthy; returns its value. Raises LabError on timeout."""
@@ -295,8 +335,7 @@ class NotebookPage:
     def open(self, timeout: float = 90.0) -> NotebookPage:
         """Load JupyterLab on the notebook and wait for its kernel to be idle."""
         workspace = "t" + secrets.token_hex(6)
-        self.page.goto(self.server.url(self.notebook, workspace), wait_until="domcontentloaded",
-                       timeout=timeout * 1000)
+        self.page.goto(self.server.url(self.notebook, workspace), wait_until="domcontentloaded", timeout=timeout * 1000)
         self.page.locator(f"{PANEL} .jp-Notebook .jp-Cell").first.wait_for(timeout=timeout * 1000)
         self.wait_kernel_idle(timeout)
         time.sleep(0.5)
@@ -307,7 +346,8 @@ class NotebookPage:
 
     def wait_kernel_idle(self, timeout: float = 120.0) -> None:
         self.page.locator(f"{PANEL} .jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(
-            timeout=timeout * 1000)
+            timeout=timeout * 1000
+        )
 
     def run_all(self) -> None:
         """Run every cell through the menu bar: Run → Run All Cells."""
@@ -333,16 +373,21 @@ class NotebookPage:
                 self.raise_on_error()
                 return
             time.sleep(0.5)
-        raise LabError(f"{self.notebook}: cells did not finish within {timeout:.0f} s (prompts {prompts})\n"
-                       f"{self.server.log_tail(2000)}")
+        raise LabError(
+            f"{self.notebook}: cells did not finish within {timeout:.0f} s (prompts {prompts})\n"
+            f"{self.server.log_tail(2000)}"
+        )
 
     def raise_on_error(self) -> None:
         """Raise LabError when a cell shows a traceback (JupyterLab renders errors like stderr)."""
         outputs = self.page.locator(f"{PANEL} .jp-OutputArea-output[data-mime-type='{STDERR_MIME}']")
         errors = [t for t in outputs.all_inner_texts() if "Traceback (most recent call last)" in t]
         # a widget whose front-end extension is missing or broken renders as this text
-        errors += [t for t in self.page.locator(f"{PANEL} .jp-OutputArea-output").all_inner_texts()
-                   if "Error displaying widget" in t]
+        errors += [
+            t
+            for t in self.page.locator(f"{PANEL} .jp-OutputArea-output").all_inner_texts()
+            if "Error displaying widget" in t
+        ]
         if errors:
             raise LabError(f"{self.notebook}: a cell raised:\n" + "\n".join(errors)[-3000:])
 

@@ -10,6 +10,7 @@
 The kernel is inspected through a second client on the same kernel (:class:`KernelProbe`).
 Screenshots are written to ``reports/browser/`` (CI artifacts).
 """
+
 from __future__ import annotations
 
 import base64
@@ -42,8 +43,9 @@ def _shot(locator, size: tuple[int, int]) -> tuple[np.ndarray, bytes]:
 
 def _array(probe, expr: str, dtype, shape) -> np.ndarray:
     """A numpy array evaluated in the kernel (sent as base64 bytes)."""
-    b64 = probe.eval(f"__import__('base64').b64encode(__import__('numpy').ascontiguousarray({expr}).tobytes())"
-                     f".decode()", timeout=60)
+    b64 = probe.eval(
+        f"__import__('base64').b64encode(__import__('numpy').ascontiguousarray({expr}).tobytes()).decode()", timeout=60
+    )
     return np.frombuffer(base64.b64decode(b64), dtype).reshape(shape)
 
 
@@ -71,8 +73,9 @@ def test_quickstart_click_on_canvas(open_notebook, screenshot_dir):
 
     # clear the notebook's prompts through the toolbar: the canvas shows the bare image
     page.locator(".wb-prompt-canvas button", has_text="clear").first.click()
-    probe.wait_for("canvas.state == 'ready' and canvas.session.prompt_of().is_empty and "
-                   "not canvas.session.masks", timeout=60)
+    probe.wait_for(
+        "canvas.state == 'ready' and canvas.session.prompt_of().is_empty and not canvas.session.masks", timeout=60
+    )
 
     def bare_image():
         shot, data = _shot(canvas_el, (w, h))
@@ -93,9 +96,11 @@ def test_quickstart_click_on_canvas(open_notebook, screenshot_dir):
     page.mouse.click(cx, cy)
 
     probe.wait_for("canvas.state == 'ready' and len(canvas.session.prompt_of().point_coords) == 1", timeout=60)
-    prompt = probe.eval("{'xy': canvas.session.prompt_of().point_coords.tolist(), "
-                        "'labels': canvas.session.prompt_of().point_labels.tolist(), "
-                        "'obj': canvas.session.active_obj_id}")
+    prompt = probe.eval(
+        "{'xy': canvas.session.prompt_of().point_coords.tolist(), "
+        "'labels': canvas.session.prompt_of().point_labels.tolist(), "
+        "'obj': canvas.session.active_obj_id}"
+    )
     assert prompt["xy"] == [[x, y]], f"clicked image pixel (x={x}, y={y}); the kernel got {prompt['xy']}"
     assert prompt["labels"] == [1]
     obj = prompt["obj"]
@@ -128,7 +133,7 @@ def test_quickstart_click_on_canvas(open_notebook, screenshot_dir):
     assert np.abs(a - b)[outside].mean() < 2.0, "background far from the object changed"
     assert np.percentile(np.abs(a - b)[outside].max(axis=-1), 99.9) < 20
     # the positive-click marker (green) is drawn at the clicked pixel
-    marker = a[max(0, y - 1):y + 2, max(0, x - 1):x + 2].reshape(-1, 3).mean(0)
+    marker = a[max(0, y - 1) : y + 2, max(0, x - 1) : x + 2].reshape(-1, 3).mean(0)
     assert marker[1] > 150 and marker[1] > marker[0] + 60, f"no green click marker at the click: {marker}"
 
 
@@ -157,8 +162,9 @@ def test_video_annotator_frame_controls(open_notebook, screenshot_dir):
     next_button = page.locator(".wb-video-annotator .wb-next-frame").first
     for k in (1, 2):
         next_button.click()
-        wait_until(lambda k=k: frame_state() == (start + k, start + k), 30,
-                   what=f"kernel and label at frame {start + k}")
+        wait_until(
+            lambda k=k: frame_state() == (start + k, start + k), 30, what=f"kernel and label at frame {start + k}"
+        )
     assert label.inner_text().strip() == f"frame {start + 2}"
 
     # the slider's handle takes the keyboard: one step back
@@ -169,17 +175,24 @@ def test_video_annotator_frame_controls(open_notebook, screenshot_dir):
     assert probe.eval("ann.frame_slider.value") == start + 1
 
     # the canvas shows another frame (image layer resent; blackswan swims)
-    wait_until(lambda: np.abs(_png(canvas_el.screenshot()).astype(np.int16) - _png(shot0)).mean() > 1.0, 30,
-               what="canvas showing a different frame")
+    wait_until(
+        lambda: np.abs(_png(canvas_el.screenshot()).astype(np.int16) - _png(shot0)).mean() > 1.0,
+        30,
+        what="canvas showing a different frame",
+    )
     # the propagated mask of the shown frame is there
-    assert probe.eval(f"ann.frame_idx == {start + 1} and any(bool(m.any()) for m in ann.canvas.target.masks().values())"
-                      ) is True
+    assert (
+        probe.eval(f"ann.frame_idx == {start + 1} and any(bool(m.any()) for m in ann.canvas.target.masks().values())")
+        is True
+    )
     root.screenshot(path=str(screenshot_dir / "video_annotator.png"))
 
     # the timeline's name column: the object label and its "mean J" line do not overlap, as
     # laid out (ink boxes) and as rendered on screen (rows of ink separated by blank rows)
-    boxes = probe.eval("[__import__('workbench.widgets.video.timeline', fromlist=['x']).text_box("
-                       "t, b[0], b[1], sc) for t, b, sc, _ in ann.timeline.gutter_texts(ann.timeline.data, 0)]")
+    boxes = probe.eval(
+        "[__import__('workbench.widgets.video.timeline', fromlist=['x']).text_box("
+        "t, b[0], b[1], sc) for t, b, sc, _ in ann.timeline.gutter_texts(ann.timeline.data, 0)]"
+    )
     assert len(boxes) == 2, "ground truth is given: the row shows a mean J line"
     (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = boxes
     assert ay1 <= by0 or by1 <= ay0 or ax1 <= bx0 or bx1 <= ax0, f"label {boxes[0]} overlaps mean J {boxes[1]}"
@@ -189,8 +202,9 @@ def test_video_annotator_frame_controls(open_notebook, screenshot_dir):
     shot, png = _shot(tl, (w, h))
     (screenshot_dir / "video_timeline.png").write_bytes(png)
     row0 = probe.eval("ann.timeline.row_y(0)")
-    column = shot[row0:row0 + 36, 17:probe.eval("__import__('workbench.widgets.video.timeline', "
-                                                 "fromlist=['x']).GUTTER")]
+    column = shot[
+        row0 : row0 + 36, 17 : probe.eval("__import__('workbench.widgets.video.timeline', fromlist=['x']).GUTTER")
+    ]
     ink = (column.min(axis=2) < 160).any(axis=1)  # rows holding dark text pixels
     runs, prev = [], False
     for y, on in enumerate(ink):
@@ -209,8 +223,9 @@ def test_dashboard_plots(open_notebook, lab_root, screenshot_dir):
     reports = lab_root / "reports"  # the notebook's default reports_root (kernel cwd = lab root)
     t0 = time.perf_counter()
     vos = run_vos_benchmark(backend="classical", sequences=1, max_frames=4, reports_root=reports, progress=False)
-    img = run_image_benchmark(backend="classical", dataset="grabcut", subset=2, max_clicks=3, reports_root=reports,
-                              progress=False)
+    img = run_image_benchmark(
+        backend="classical", dataset="grabcut", subset=2, max_clicks=3, reports_root=reports, progress=False
+    )
     assert time.perf_counter() - t0 < 120
 
     nb, probe = open_notebook("dashboard.ipynb")

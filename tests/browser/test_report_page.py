@@ -1,4 +1,5 @@
 """The HTML report in a real browser: code hidden until asked for, wide tables scroll in their cell."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,10 +15,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def _report(tmp_path: Path) -> Path:
     nb = nbformat.v4.new_notebook()
     wide = "<table><tr>" + "<td>J&amp;F-Mean 0.123456</td>" * 60 + "</tr></table>"
-    nb.cells = [nbformat.v4.new_markdown_cell("# Survey report\n## SAM vs SAM 2"),
-                nbformat.v4.new_code_cell("table = compute()", outputs=[
-                    nbformat.v4.new_output("display_data", data={"text/html": wide})]),
-                nbformat.v4.new_markdown_cell("## Video J&F")]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Survey report\n## SAM vs SAM 2"),
+        nbformat.v4.new_code_cell(
+            "table = compute()", outputs=[nbformat.v4.new_output("display_data", data={"text/html": wide})]
+        ),
+        nbformat.v4.new_markdown_cell("## Video J&F"),
+    ]
     path = tmp_path / "report.ipynb"
     nbformat.write(nb, path)
     return export_html(path)
@@ -36,8 +40,10 @@ def test_report_page_hides_code_scrolls_tables_and_links_contents(chromium, tmp_
         # the page does not grow sideways: the wide table scrolls inside its cell
         page_width = page.evaluate("document.documentElement.scrollWidth")
         assert page_width <= 1000
-        table_scroll = page.evaluate("(() => { const t = document.querySelector('.jp-OutputArea-output table'); "
-                                     "return [t.scrollWidth, t.clientWidth]; })()")
+        table_scroll = page.evaluate(
+            "(() => { const t = document.querySelector('.jp-OutputArea-output table'); "
+            "return [t.scrollWidth, t.clientWidth]; })()"
+        )
         assert table_scroll[0] > table_scroll[1]
         links = page.locator("nav.wb-toc a")
         assert links.all_inner_texts() == ["Survey report", "SAM vs SAM 2", "Video J&F"]

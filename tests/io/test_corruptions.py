@@ -1,5 +1,6 @@
 """Image / video corruptions on real GrabCut images and DAVIS frames: determinism, severity
 monotonicity, identity at severity 0, real JPEG re-encoding, occluder masks and motion."""
+
 from __future__ import annotations
 
 from itertools import pairwise
@@ -25,7 +26,7 @@ from workbench.io.images import read_image
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +102,7 @@ def test_jpeg_really_reencodes(image):
         assert ok
         expected = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
         assert np.array_equal(corrupt(image, "jpeg", s), expected)
+
     # lower quality → 8x8 blocking: more energy across block borders than inside blocks
     def block_ratio(x):
         g = x.astype(np.float64).mean(-1)
@@ -108,6 +110,7 @@ def test_jpeg_really_reencodes(image):
         at_border = dx[:, 7::8].mean()
         inside = np.delete(dx, np.s_[7::8], axis=1).mean()
         return at_border / inside
+
     assert block_ratio(corrupt(image, "jpeg", 5)) > block_ratio(corrupt(image, "jpeg", 1)) > block_ratio(image)
 
 
@@ -180,7 +183,7 @@ def test_video_corruption_per_frame_and_moving_occluder(davis_frames):
     y0, x0 = tops[0].astype(int)
     y1, x1 = tops[-1].astype(int)
     bh, bw = np.ptp(np.argwhere(masks[0]), axis=0) + 1
-    assert np.array_equal(occl[0][y0:y0 + bh, x0:x0 + bw], occl[-1][y1:y1 + bh, x1:x1 + bw])
+    assert np.array_equal(occl[0][y0 : y0 + bh, x0 : x0 + bw], occl[-1][y1 : y1 + bh, x1 : x1 + bw])
     assert np.array_equal(corrupt_frames(davis_frames, "occluder", 3, seed=8), occl)
     assert np.array_equal(corrupt_frames(davis_frames, "occluder", 0, seed=8), davis_frames)
     assert corrupt_frames([], "occluder", 3) == []

@@ -1,6 +1,7 @@
 """Exports of per-frame id maps on real DAVIS data (blackswan ground truth, 6 frames, plus a
 synthetic second object): DAVIS palette PNGs, COCO RLE JSON and overlay MP4 round trips, and
 the duck-typed VideoSession adapter."""
+
 from __future__ import annotations
 
 import json
@@ -36,7 +37,7 @@ def label_maps(davis_dir: Path) -> np.ndarray:
     assert set(np.unique(maps)) == {0, 1}
     for t in range(N):
         box = np.zeros(maps.shape[1:], bool)
-        box[30:95, 40 + 7 * t:170 + 7 * t] = True
+        box[30:95, 40 + 7 * t : 170 + 7 * t] = True
         maps[t][box & (maps[t] == 0)] = 2
     return maps
 
@@ -78,8 +79,13 @@ def test_export_refuses_bad_label_maps(label_maps, tmp_path):
 
 
 def test_coco_rle_round_trip_with_area_and_bbox(label_maps, tmp_path):
-    path = export_coco_rle(label_maps, tmp_path / "ann.json", video_name=SEQ,
-                           object_names={1: "swan", 2: "box"}, categories={1: "bird", 2: "thing"})
+    path = export_coco_rle(
+        label_maps,
+        tmp_path / "ann.json",
+        video_name=SEQ,
+        object_names={1: "swan", 2: "box"},
+        categories={1: "bird", 2: "thing"},
+    )
     data = json.loads(path.read_text())
     assert [im["frame_idx"] for im in data["images"]] == list(range(N))
     assert {c["name"]: c["id"] for c in data["categories"]} == {"bird": 1, "thing": 2}
@@ -102,8 +108,14 @@ def test_coco_rle_round_trip_with_area_and_bbox(label_maps, tmp_path):
 
 def test_load_coco_rle_refuses_polygons(tmp_path):
     bad = tmp_path / "poly.json"
-    bad.write_text(json.dumps({"images": [{"id": 1}], "annotations": [
-        {"id": 1, "image_id": 1, "category_id": 1, "segmentation": [[0, 0, 5, 0, 5, 5]]}]}))
+    bad.write_text(
+        json.dumps(
+            {
+                "images": [{"id": 1}],
+                "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "segmentation": [[0, 0, 5, 0, 5, 5]]}],
+            }
+        )
+    )
     with pytest.raises(ResultsFormatError, match="not RLE"):
         load_coco_rle(bad)
     (tmp_path / "x.json").write_text("{}")

@@ -1,4 +1,5 @@
 """Dataset loaders, frame sources and mask files on the real data."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -125,7 +126,7 @@ def test_palette_round_trip_and_corrupt_files(tmp_path):
 
 
 def test_image_modes_are_converted(tmp_path):
-    gray16 = (np.arange(64, dtype=np.uint16).reshape(8, 8) * 1000)
+    gray16 = np.arange(64, dtype=np.uint16).reshape(8, 8) * 1000
     Image.fromarray(gray16).save(tmp_path / "g16.png")
     img = read_image(tmp_path / "g16.png")
     assert img.shape == (8, 8, 3) and img.dtype == np.uint8 and img.max() == 255

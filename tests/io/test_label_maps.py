@@ -1,6 +1,7 @@
 """One overlap rule everywhere: where objects overlap, the LOWER object id wins, as SAM 2's
 ``tools/vos_inference.py`` (``put_per_obj_mask``) writes DAVIS PNGs — in the shared function,
 the sessions' label maps and the DAVIS export."""
+
 from __future__ import annotations
 
 import shutil
@@ -74,8 +75,11 @@ def test_video_session_label_map_and_davis_export_use_the_rule(davis_dir: Path, 
         def _frame_masks(self, frame_idx):
             out = [self._prompts.get(o, {}).get(frame_idx) for o in self._obj_ids]
             masks = [p.mask if p is not None else self._output(o, frame_idx) for o, p in zip(self._obj_ids, out)]
-            return FrameMasks(frame_idx, list(self._obj_ids),
-                              np.stack([np.zeros(self._shape(), bool) if m is None else m for m in masks]))
+            return FrameMasks(
+                frame_idx,
+                list(self._obj_ids),
+                np.stack([np.zeros(self._shape(), bool) if m is None else m for m in masks]),
+            )
 
     folder = tmp_path / SEQ
     folder.mkdir()

@@ -1,4 +1,5 @@
 """Medical loaders (CT structures, nuclei instances, NIfTI volumes) and the 3-D volume protocol."""
+
 from __future__ import annotations
 
 import json
@@ -50,8 +51,9 @@ def test_every_medical_folder_has_a_modality(data_dir):
     assert folders == set(MODALITIES)
     assert {n for n, (rel, _) in IMAGE_SETS.items() if rel.startswith("medical/")} < set(MODALITIES)
     assert MODALITIES["sammed2d_ct"] == "CT" and MODALITIES["mri_volumes"] == "MRI"
-    assert [i.item_id for i in load_medical_set("kvasir_polyp", data_dir, subset=2)] == \
-        [i.item_id for i in load_medical_set("kvasir_polyp", data_dir)][:2]
+    assert [i.item_id for i in load_medical_set("kvasir_polyp", data_dir, subset=2)] == [
+        i.item_id for i in load_medical_set("kvasir_polyp", data_dir)
+    ][:2]
     with pytest.raises(UnknownNameError, match="sammed2d_ct"):
         load_medical_set("mri_volumes", data_dir)
 

@@ -1,4 +1,5 @@
 """DAVIS J/F evaluation: golden outputs of davis2017-evaluation, layouts, errors, decay."""
+
 from __future__ import annotations
 
 import json
@@ -84,8 +85,7 @@ def test_golden_through_csv(variant, golden_evals, golden, tmp_path):
     assert list(glob_df.columns) == list(GLOBAL_COLUMNS) and len(glob_df) == 1
     assert list(seq_df.columns) == ["Sequence", "J-Mean", "F-Mean"]
     global_ = {k: float(glob_df[k].iloc[0]) for k in GLOBAL_COLUMNS}
-    per_object = {r["Sequence"]: {"J-Mean": r["J-Mean"], "F-Mean": r["F-Mean"]}
-                  for r in seq_df.to_dict("records")}
+    per_object = {r["Sequence"]: {"J-Mean": r["J-Mean"], "F-Mean": r["F-Mean"]} for r in seq_df.to_dict("records")}
     _assert_matches_golden(global_, per_object, golden[variant])
 
 
@@ -159,7 +159,8 @@ def test_first_and_last_results_frames_not_needed(davis_dir, golden_dir, golden,
     files[-1].unlink()
     ev = evaluate_vos(davis_dir, res, sequences="car-shadow")
     assert ev.per_object["car-shadow_1"]["J-Mean"] == pytest.approx(
-        golden["osvos"]["per_object"]["car-shadow_1"]["J-Mean"], abs=TOL)
+        golden["osvos"]["per_object"]["car-shadow_1"]["J-Mean"], abs=TOL
+    )
 
 
 def test_results_size_mismatch_and_unknown_sequence(davis_dir, tmp_path):
@@ -179,7 +180,7 @@ def test_results_size_mismatch_and_unknown_sequence(davis_dir, tmp_path):
 # --------------------------------------------------------------------------------------------
 def _square(h, w, r0, c0, side):
     m = np.zeros((h, w), bool)
-    m[r0:r0 + side, c0:c0 + side] = True
+    m[r0 : r0 + side, c0 : c0 + side] = True
     return m
 
 

@@ -1,4 +1,5 @@
 """Image metrics: hand-computed cases, ignore masks, input checks and properties."""
+
 from __future__ import annotations
 
 import numpy as np

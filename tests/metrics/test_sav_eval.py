@@ -2,6 +2,7 @@
 ``sav_dataset/sav_evaluator.py``: the expected numbers in ``tests/data/sav_eval/expected.json``
 were printed by the official evaluator on the committed ``gt/`` and ``pred/`` folders (2 videos,
 objects appearing late, predicted early, lost, never predicted, and one not in the ground truth)."""
+
 from __future__ import annotations
 
 import csv
@@ -52,16 +53,23 @@ def test_per_object_layout_scores_as_sav_evaluator(expected, mode):
 
 def test_cli_detects_the_layout_and_writes_sav_numbers(expected, tmp_path, capsys):
     assert detect_layout(DATA / "pred") == "per-object"
-    assert main(["eval", "vos", "--gt-root", str(DATA / "gt"), "--results", str(DATA / "pred"),
-                 "--out", str(tmp_path)]) == 0
+    assert (
+        main(["eval", "vos", "--gt-root", str(DATA / "gt"), "--results", str(DATA / "pred"), "--out", str(tmp_path)])
+        == 0
+    )
     assert "sav_evaluator.py" in capsys.readouterr().out
     with (tmp_path / "global_results.csv").open() as fh:
         row = next(csv.DictReader(fh))
     assert float(row["J&F"]) == pytest.approx(expected["skip_first_and_last"]["global"]["J&F"], rel=1e-12)
     with (tmp_path / "per_object_results.csv").open() as fh:
         rows = list(csv.DictReader(fh))
-    assert {(r["sequence"], r["obj"]) for r in rows} == {("blackswan", "001"), ("blackswan", "002"),
-                                                         ("blackswan", "003"), ("dog", "001"), ("dog", "002")}
+    assert {(r["sequence"], r["obj"]) for r in rows} == {
+        ("blackswan", "001"),
+        ("blackswan", "002"),
+        ("blackswan", "003"),
+        ("dog", "001"),
+        ("dog", "002"),
+    }
     with pytest.raises(DatasetNotFoundError, match="Annotations"):  # the DAVIS evaluator needs a DAVIS root
         evaluate_vos_cli(DATA / "gt", DATA / "pred", tmp_path / "x", layout="davis")
     with pytest.raises(UnknownNameError, match="per-object"):

@@ -1,4 +1,5 @@
 """Simulated user (RITM Clicker) and the interactive click protocol."""
+
 from __future__ import annotations
 
 import json
@@ -72,21 +73,25 @@ class DiskBackend:
             mask = mask | disk if label == 1 else mask & ~disk
         return mask
 
-    def predict(self, point_coords=None, point_labels=None, box=None, mask_input=None,
-                multimask_output=True):
-        self.calls.append(dict(
-            point_coords=np.array(point_coords), point_labels=np.array(point_labels), box=box,
-            mask_input=None if mask_input is None else np.array(mask_input),
-            multimask_output=multimask_output,
-        ))
+    def predict(self, point_coords=None, point_labels=None, box=None, mask_input=None, multimask_output=True):
+        self.calls.append(
+            dict(
+                point_coords=np.array(point_coords),
+                point_labels=np.array(point_labels),
+                box=box,
+                mask_input=None if mask_input is None else np.array(mask_input),
+                multimask_output=multimask_output,
+            )
+        )
         radii = (self.radius // 2, self.radius, 2 * self.radius) if multimask_output else (self.radius,)
         conf = (0.2, 0.9, 0.5) if multimask_output else (0.7,)
         n = len(self.calls)
-        logits = np.stack([np.full((self.low_res, self.low_res), 10.0 * n + i, np.float32)
-                           for i in range(len(radii))])
+        logits = np.stack([np.full((self.low_res, self.low_res), 10.0 * n + i, np.float32) for i in range(len(radii))])
         return ImagePrediction(
             masks=np.stack([self._mask(point_coords, point_labels, r) for r in radii]),
-            iou_predictions=np.array(conf, np.float32), low_res_logits=logits)
+            iou_predictions=np.array(conf, np.float32),
+            low_res_logits=logits,
+        )
 
 
 class ScriptedBackend:
@@ -101,8 +106,7 @@ class ScriptedBackend:
     def set_image(self, image):
         pass
 
-    def predict(self, point_coords=None, point_labels=None, box=None, mask_input=None,
-                multimask_output=True):
+    def predict(self, point_coords=None, point_labels=None, box=None, mask_input=None, multimask_output=True):
         mask = self.masks[min(self.n, len(self.masks) - 1)]
         self.n += 1
         if multimask_output:
@@ -110,8 +114,9 @@ class ScriptedBackend:
             conf = np.array([0.9, 0.1, 0.2], np.float32)
         else:
             masks, conf = mask[None], np.array([0.5], np.float32)
-        return ImagePrediction(masks=masks, iou_predictions=conf,
-                               low_res_logits=np.zeros((len(conf), 8, 8), np.float32))
+        return ImagePrediction(
+            masks=masks, iou_predictions=conf, low_res_logits=np.zeros((len(conf), 8, 8), np.float32)
+        )
 
 
 # ----------------------------------------------------------------------------- golden
@@ -213,15 +218,13 @@ def test_protocol_noc_by_hand(grabcut_dir):
     by_hand = [0.0, (area - area // 2) / area, (area - n88) / area, 1.0]
     assert 0.85 < by_hand[2] < 0.90 and by_hand[1] == pytest.approx(0.5, abs=1e-4)
 
-    run = run_click_protocol(ScriptedBackend(masks, gt), image, gt, ignore, max_clicks=6,
-                             multimask="never")
+    run = run_click_protocol(ScriptedBackend(masks, gt), image, gt, ignore, max_clicks=6, multimask="never")
     assert run.ious == pytest.approx([*by_hand, 1.0, 1.0])
     assert run.noc(0.85) == 3 and run.noc(0.90) == 4 and run.noc(run.ious[1]) == 2  # >=
     assert run.noc(0.0) == 1 and run.noc(1.01) == 20 and run.noc(1.01, max_clicks=6) == 6
     assert run.noc(0.90, max_clicks=3) == 3  # only the first 3 clicks count
 
-    run = run_click_protocol(ScriptedBackend(masks, gt), image, gt, ignore, multimask="always",
-                             stop_at_iou=0.95)
+    run = run_click_protocol(ScriptedBackend(masks, gt), image, gt, ignore, multimask="always", stop_at_iou=0.95)
     assert len(run) == 4 and run.ious == pytest.approx(by_hand)
     assert run.oracle_ious == pytest.approx([1.0] * 4)  # the perfect candidate
     assert run.iou_at(3) == pytest.approx(by_hand[2])
@@ -247,10 +250,14 @@ def test_protocol_rejects_bad_input(grabcut_dir):
 
 
 def test_summaries_by_hand():
-    a = ClickRun(clicks=[Click(0, 0, True)] * 4, ious=[0.0, 0.5, 0.88, 1.0],
-                 oracle_ious=[0.5, 0.5, 0.9, 1.0], latencies_s=[1.0] * 4, stop_at_iou=0.95)
-    b = ClickRun(clicks=[Click(0, 0, True)] * 20, ious=[0.3] * 20, oracle_ious=[0.4] * 20,
-                 latencies_s=[2.0] * 20)
+    a = ClickRun(
+        clicks=[Click(0, 0, True)] * 4,
+        ious=[0.0, 0.5, 0.88, 1.0],
+        oracle_ious=[0.5, 0.5, 0.9, 1.0],
+        latencies_s=[1.0] * 4,
+        stop_at_iou=0.95,
+    )
+    b = ClickRun(clicks=[Click(0, 0, True)] * 20, ious=[0.3] * 20, oracle_ious=[0.4] * 20, latencies_s=[2.0] * 20)
     s = summarize_click_runs([a, b])
     assert s["NoC@85"] == 11.5 and s["NoC@90"] == 12.0
     assert s[">=20@85"] == 1 and s[">=20@90"] == 1
@@ -269,8 +276,7 @@ def test_protocol_many(grabcut_dir):
     runs = run_click_protocol_many(DiskBackend(), items, max_clicks=3)
     assert [len(r) for r in runs] == [3, 3]
     s = summarize_click_runs(runs, max_clicks=3)
-    assert set(s) >= {"NoC@85", "NoC@90", ">=3@85", "mIoU@1", "mIoU@3", "mIoU@5",
-                      "oracle-mIoU@1"}
+    assert set(s) >= {"NoC@85", "NoC@90", ">=3@85", "mIoU@1", "mIoU@3", "mIoU@5", "oracle-mIoU@1"}
     assert 1 <= s["NoC@85"] <= 3
 
 

@@ -17,6 +17,7 @@ reference; when this platform reproduces neither, the same computation is run he
 sam2's predictor in the tool's flow (``_official_*`` below, written from the tool's source)
 and the runner must match that pixel for pixel.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -69,9 +70,19 @@ def _davis_root(root: Path, davis_dir: Path, ann_dir: Path, seqs, n: int, edit=N
 def _run(root: Path, ckpt: Path, out: Path, run_id: str, **settings) -> Path:
     from workbench.runners import run_vos_benchmark
 
-    return run_vos_benchmark(backend="sam2", model="sam2.1_hiera_tiny", checkpoint=str(ckpt), device="cpu",
-                             image_size=256, save_masks=True, data_root=str(root), reports_root=str(out),
-                             run_id=run_id, progress=False, **settings)
+    return run_vos_benchmark(
+        backend="sam2",
+        model="sam2.1_hiera_tiny",
+        checkpoint=str(ckpt),
+        device="cpu",
+        image_size=256,
+        save_masks=True,
+        data_root=str(root),
+        reports_root=str(out),
+        run_id=run_id,
+        progress=False,
+        **settings,
+    )
 
 
 def _davis_masks(folder: Path, n: int) -> np.ndarray:
@@ -79,8 +90,11 @@ def _davis_masks(folder: Path, n: int) -> np.ndarray:
 
 
 def _object_masks(folder: Path, n: int) -> dict[str, np.ndarray]:
-    return {p.name: np.stack([read_palette_mask(p / f"{t:05d}.png") for t in range(n)])
-            for p in sorted(folder.iterdir()) if p.is_dir()}
+    return {
+        p.name: np.stack([read_palette_mask(p / f"{t:05d}.png") for t in range(n)])
+        for p in sorted(folder.iterdir())
+        if p.is_dir()
+    }
 
 
 # -- the tool's flow through sam2's predictor (tools/vos_inference.py @ 2b90b9f) -------------------------
@@ -90,8 +104,9 @@ def _official_predictor(ckpt: Path, apply_postprocessing: bool, non_overlap_mask
     over = ["++model.image_size=256"]
     if non_overlap_masks is not None:
         over.append(f"++model.non_overlap_masks={'true' if non_overlap_masks else 'false'}")
-    predictor = build_sam2_video_predictor(CONFIG, str(ckpt), device="cpu", apply_postprocessing=apply_postprocessing,
-                                           hydra_overrides_extra=over)
+    predictor = build_sam2_video_predictor(
+        CONFIG, str(ckpt), device="cpu", apply_postprocessing=apply_postprocessing, hydra_overrides_extra=over
+    )
     predictor.fill_hole_area = 0  # no sam2._C here (as the references)
     return predictor
 
@@ -155,8 +170,14 @@ def _official_separate(predictor, frames: Path, ann: np.ndarray) -> tuple[dict[i
 
 
 # -- comparisons ---------------------------------------------------------------------------------------
-def _check_davis(record_property, name: str, wb: dict[str, np.ndarray], digests: dict[str, list[str]],
-                 golden: dict[str, np.ndarray] | None, flow) -> None:
+def _check_davis(
+    record_property,
+    name: str,
+    wb: dict[str, np.ndarray],
+    digests: dict[str, list[str]],
+    golden: dict[str, np.ndarray] | None,
+    flow,
+) -> None:
     """Zero differing pixels against the golden PNGs or the digests of the tool's PNGs made on
     another platform; where neither is reproduced here, against the tool's flow run here."""
     golden_diff = None
@@ -171,12 +192,14 @@ def _check_davis(record_property, name: str, wb: dict[str, np.ndarray], digests:
     diff = {s: [int(d) for d in (wb[s] != here[s]).sum(axis=(1, 2))] for s in wb}
     assert all(sum(v) == 0 for v in diff.values()), (
         f"{name}: the runner differs from tools/vos_inference.py's flow run here: {diff} pixels per frame "
-        f"(golden: {golden_diff})")
+        f"(golden: {golden_diff})"
+    )
 
 
 def _check_objects(name: str, wb: dict[str, dict[str, np.ndarray]], digests, flow) -> None:
-    if all([_digest(f) for f in wb[s][o]] == digests[s][o] for s in digests for o in digests[s]) \
-            and all(set(wb[s]) == set(digests[s]) for s in digests):
+    if all([_digest(f) for f in wb[s][o]] == digests[s][o] for s in digests for o in digests[s]) and all(
+        set(wb[s]) == set(digests[s]) for s in digests
+    ):
         return
     here = flow()
     assert set(wb[LATER_SEQ]) == set(here), f"{name}: object folders {sorted(wb[LATER_SEQ])} vs {sorted(here)}"
@@ -187,13 +210,15 @@ def _check_objects(name: str, wb: dict[str, dict[str, np.ndarray]], digests, flo
 # -- 2 objects, 16 frames, both builds -----------------------------------------------------------------
 @pytest.fixture(scope="module")
 def two_objects_root(tmp_path_factory, davis_dir, golden2) -> Path:
-    return _davis_root(tmp_path_factory.mktemp("vos2obj"), davis_dir, golden2 / "vos_inference_2obj" / "Annotations",
-                       SEQS, 16)
+    return _davis_root(
+        tmp_path_factory.mktemp("vos2obj"), davis_dir, golden2 / "vos_inference_2obj" / "Annotations", SEQS, 16
+    )
 
 
 @pytest.mark.parametrize("build", ["vos_inference_2obj", "vos_inference_2obj_default_build"])
-def test_runner_writes_the_official_two_object_pngs(build, two_objects_root, golden_sam2_checkpoint, golden2,
-                                                    reference, tmp_path, record_property):
+def test_runner_writes_the_official_two_object_pngs(
+    build, two_objects_root, golden_sam2_checkpoint, golden2, reference, tmp_path, record_property
+):
     official_main = build == "vos_inference_2obj"
     settings = {"non_overlap_masks": True, "apply_postprocessing": False} if official_main else {}
     run = _run(two_objects_root, golden_sam2_checkpoint, tmp_path, "two", sequences=list(SEQS), **settings)
@@ -209,10 +234,16 @@ def test_runner_writes_the_official_two_object_pngs(build, two_objects_root, gol
 
     def flow():
         predictor = _official_predictor(golden_sam2_checkpoint, not official_main, True if official_main else None)
-        return {s: _official_merge(_official_joint(predictor, two_objects_root / "JPEGImages" / s,
-                                                   read_palette_mask(two_objects_root / "Annotations" / s
-                                                                     / "00000.png")))
-                for s in SEQS}
+        return {
+            s: _official_merge(
+                _official_joint(
+                    predictor,
+                    two_objects_root / "JPEGImages" / s,
+                    read_palette_mask(two_objects_root / "Annotations" / s / "00000.png"),
+                )
+            )
+            for s in SEQS
+        }
 
     _check_davis(record_property, key, wb, reference["sets"][key]["sequences"], golden, flow)
 
@@ -223,14 +254,25 @@ def later_root(tmp_path_factory, davis_dir, golden2) -> Path:
     def hide_object_2(t, ids):
         return np.where((ids == 2) & (t < LATER_FROM), 0, ids).astype(np.uint8)
 
-    return _davis_root(tmp_path_factory.mktemp("later"), davis_dir, golden2 / "vos_inference_2obj" / "Annotations",
-                       [LATER_SEQ], LATER_FRAMES, hide_object_2)
+    return _davis_root(
+        tmp_path_factory.mktemp("later"),
+        davis_dir,
+        golden2 / "vos_inference_2obj" / "Annotations",
+        [LATER_SEQ],
+        LATER_FRAMES,
+        hide_object_2,
+    )
 
 
 @pytest.fixture(scope="module")
 def two_objects_8(tmp_path_factory, davis_dir, golden2) -> Path:
-    return _davis_root(tmp_path_factory.mktemp("twoobj8"), davis_dir, golden2 / "vos_inference_2obj" / "Annotations",
-                       [LATER_SEQ], LATER_FRAMES)
+    return _davis_root(
+        tmp_path_factory.mktemp("twoobj8"),
+        davis_dir,
+        golden2 / "vos_inference_2obj" / "Annotations",
+        [LATER_SEQ],
+        LATER_FRAMES,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -244,46 +286,86 @@ def separate_flow(later_root, golden_sam2_checkpoint):
         if not cache:
             ann = _davis_masks(later_root / "Annotations" / LATER_SEQ, LATER_FRAMES)
             predictor = _official_predictor(golden_sam2_checkpoint, False, True)
-            cache["objects"], cache["merged"] = _official_separate(predictor, later_root / "JPEGImages" / LATER_SEQ, ann)
+            cache["objects"], cache["merged"] = _official_separate(
+                predictor, later_root / "JPEGImages" / LATER_SEQ, ann
+            )
         return cache["objects"], cache["merged"]
+
     return get
 
 
-def test_objects_appearing_later_davis_pngs(later_root, golden_sam2_checkpoint, reference, separate_flow, tmp_path,
-                                            record_property):
-    run = _run(later_root, golden_sam2_checkpoint, tmp_path, "later", track_objects_appearing_later=True,
-               non_overlap_masks=True, apply_postprocessing=False)
+def test_objects_appearing_later_davis_pngs(
+    later_root, golden_sam2_checkpoint, reference, separate_flow, tmp_path, record_property
+):
+    run = _run(
+        later_root,
+        golden_sam2_checkpoint,
+        tmp_path,
+        "later",
+        track_objects_appearing_later=True,
+        non_overlap_masks=True,
+        apply_postprocessing=False,
+    )
     wb = {LATER_SEQ: _davis_masks(run / "masks" / LATER_SEQ, LATER_FRAMES)}
     assert not (wb[LATER_SEQ][:LATER_FROM] == 2).any()  # no object 2 before it appears
     rec = json.loads((run / "items.jsonl").read_text().splitlines()[0])
     assert rec["result"]["prompt_frames"] == {"1": 0, "2": LATER_FROM}
     assert set(rec["result"]["per_frame"]) == {"1", "2"}
-    _check_davis(record_property, "later_davis", wb, reference["sets"]["later_davis"]["sequences"], None,
-                 lambda: {LATER_SEQ: separate_flow()[1]})
+    _check_davis(
+        record_property,
+        "later_davis",
+        wb,
+        reference["sets"]["later_davis"]["sequences"],
+        None,
+        lambda: {LATER_SEQ: separate_flow()[1]},
+    )
 
 
-def test_objects_appearing_later_per_object_pngs(later_root, golden_sam2_checkpoint, reference, separate_flow,
-                                                 tmp_path):
-    run = _run(later_root, golden_sam2_checkpoint, tmp_path, "later-po", track_objects_appearing_later=True,
-               per_object_png=True, non_overlap_masks=False, apply_postprocessing=False)
+def test_objects_appearing_later_per_object_pngs(
+    later_root, golden_sam2_checkpoint, reference, separate_flow, tmp_path
+):
+    run = _run(
+        later_root,
+        golden_sam2_checkpoint,
+        tmp_path,
+        "later-po",
+        track_objects_appearing_later=True,
+        per_object_png=True,
+        non_overlap_masks=False,
+        apply_postprocessing=False,
+    )
     wb = {LATER_SEQ: _object_masks(run / "masks" / LATER_SEQ, LATER_FRAMES)}
     assert sorted(wb[LATER_SEQ]) == ["001", "002"] and set(np.unique(wb[LATER_SEQ]["001"])) <= {0, 1}
     assert not wb[LATER_SEQ]["002"][:LATER_FROM].any()  # empty before the object appears
-    _check_objects("later_per_object", wb, reference["sets"]["later_per_object"]["sequences"],
-                   lambda: {f"{k:03d}": m.astype(np.uint8) for k, m in separate_flow()[0].items()})
+    _check_objects(
+        "later_per_object",
+        wb,
+        reference["sets"]["later_per_object"]["sequences"],
+        lambda: {f"{k:03d}": m.astype(np.uint8) for k, m in separate_flow()[0].items()},
+    )
 
 
 def test_per_object_pngs(two_objects_8, golden_sam2_checkpoint, reference, tmp_path):
-    run = _run(two_objects_8, golden_sam2_checkpoint, tmp_path, "po", per_object_png=True, non_overlap_masks=False,
-               apply_postprocessing=False)
+    run = _run(
+        two_objects_8,
+        golden_sam2_checkpoint,
+        tmp_path,
+        "po",
+        per_object_png=True,
+        non_overlap_masks=False,
+        apply_postprocessing=False,
+    )
     wb = {LATER_SEQ: _object_masks(run / "masks" / LATER_SEQ, LATER_FRAMES)}
     overlap = (wb[LATER_SEQ]["001"] > 0) & (wb[LATER_SEQ]["002"] > 0)
     assert overlap.any()  # one folder per object keeps overlapping masks (no merge, no constraint)
 
     def flow():
         predictor = _official_predictor(golden_sam2_checkpoint, False, False)
-        masks = _official_joint(predictor, two_objects_8 / "JPEGImages" / LATER_SEQ,
-                                read_palette_mask(two_objects_8 / "Annotations" / LATER_SEQ / "00000.png"))
+        masks = _official_joint(
+            predictor,
+            two_objects_8 / "JPEGImages" / LATER_SEQ,
+            read_palette_mask(two_objects_8 / "Annotations" / LATER_SEQ / "00000.png"),
+        )
         return {f"{k:03d}": m.astype(np.uint8) for k, m in masks.items()}
 
     _check_objects("per_object", wb, reference["sets"]["per_object"]["sequences"], flow)

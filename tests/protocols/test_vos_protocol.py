@@ -1,6 +1,7 @@
 """The VOS protocol's modes with the weight-free backend (fast): objects tracked together or
 separately from the frame they appear on, per-object masks, and the logit merge of separately
 tracked objects (checked against sam2's own ``_apply_non_overlapping_constraints``)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -72,8 +73,9 @@ def test_objects_appearing_later_are_tracked_from_their_first_frame(frames, gt):
     assert first_appearances(gt) == {1: 0, 2: LATER}
     with pytest.raises(DataError, match="track_objects_appearing_later"):
         run_vos_sequence(FlowVideoBackend(), frames, np.where(gt == 1, 0, gt).astype(np.uint8), sequence=SEQ)
-    run = run_vos_sequence(FlowVideoBackend(), frames, gt, sequence=SEQ, track_objects_appearing_later=True,
-                           per_object=True)
+    run = run_vos_sequence(
+        FlowVideoBackend(), frames, gt, sequence=SEQ, track_objects_appearing_later=True, per_object=True
+    )
     assert run.prompt_frames == {1: 0, 2: LATER} and run.obj_ids == [1, 2]
     assert not run.object_masks[2][:LATER].any() and run.object_masks[2][LATER:].any()
     assert run.num_frames == N + (N - LATER)  # each object tracked alone

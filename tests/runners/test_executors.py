@@ -1,5 +1,6 @@
 """Executors: the Ray executor (2 workers, one backend each) gives the local executor's run
 files exactly (timing fields aside), on real DAVIS sequences and GrabCut images."""
+
 from __future__ import annotations
 
 import json
@@ -50,12 +51,30 @@ def _assert_ran_on_two_workers(run_dir):
 
 @pytest.mark.slow
 def test_ray_vos_run_equals_local_run(tmp_path, davis_dir, ray_executor, record_property):
-    kw = dict(backend="classical", data_root=davis_dir, sequences=["blackswan", "car-shadow"], max_frames=6,
-              save_masks=True, reports_root=tmp_path, progress=False)
+    kw = dict(
+        backend="classical",
+        data_root=davis_dir,
+        sequences=["blackswan", "car-shadow"],
+        max_frames=6,
+        save_masks=True,
+        reports_root=tmp_path,
+        progress=False,
+    )
     local, t_local = _timed(run_vos_benchmark, run_id="local", executor="local", **kw)
     remote, t_ray = _timed(run_vos_benchmark, run_id="ray", executor=ray_executor, **kw)
-    _assert_same_results(local, remote, {"global_results.csv", "per_sequence_results.csv", "sequences.csv",
-                                         "per_frame.json", "summary.json", "items.jsonl", "masks/car-shadow/00005.png"})
+    _assert_same_results(
+        local,
+        remote,
+        {
+            "global_results.csv",
+            "per_sequence_results.csv",
+            "sequences.csv",
+            "per_frame.json",
+            "summary.json",
+            "items.jsonl",
+            "masks/car-shadow/00005.png",
+        },
+    )
     _assert_ran_on_two_workers(remote)
     # timing columns exist but are left out of the comparison
     assert "FPS" in (remote / "sequences.csv").read_text().splitlines()[0]
@@ -64,12 +83,24 @@ def test_ray_vos_run_equals_local_run(tmp_path, davis_dir, ray_executor, record_
 
 @pytest.mark.slow
 def test_ray_image_run_equals_local_run(tmp_path, data_dir, ray_executor, record_property):
-    kw = dict(backend="classical", dataset="grabcut", data_root=data_dir, subset=4, max_clicks=3, save_masks=True,
-              overlay_clicks=2, reports_root=tmp_path, progress=False)
+    kw = dict(
+        backend="classical",
+        dataset="grabcut",
+        data_root=data_dir,
+        subset=4,
+        max_clicks=3,
+        save_masks=True,
+        overlay_clicks=2,
+        reports_root=tmp_path,
+        progress=False,
+    )
     local, t_local = _timed(run_image_benchmark, run_id="local", executor="local", **kw)
     remote, t_ray = _timed(run_image_benchmark, run_id="ray", executor=ray_executor, **kw)
-    _assert_same_results(local, remote, {"per_image.csv", "clicks.json", "click_curve.csv", "summary.json",
-                                         "items.jsonl", "masks/106024.png"})
+    _assert_same_results(
+        local,
+        remote,
+        {"per_image.csv", "clicks.json", "click_curve.csv", "summary.json", "items.jsonl", "masks/106024.png"},
+    )
     _assert_ran_on_two_workers(remote)
     per_image = (remote / "per_image.csv").read_text().splitlines()
     assert per_image[0].endswith(",latency_ms") and len(per_image) == 5
@@ -86,12 +117,18 @@ def test_worker_errors_reach_the_driver_as_the_original_error(tmp_path, davis_di
             list(pool.imap_unordered(VOSTask("scribble", 3, False, str(tmp_path)), [item]))
         assert err.value.name == "scribble" and "Ray worker pid" in err.value.__notes__[0]
         one.resource_wait_s = 0.5
-        with (pytest.raises(ConfigError, match="0 CPUs and 0 GPUs free; 1 workers need 2 CPUs"),  # the open pool holds every CPU: refused, no hang
-              one.pool(BackendSpec("video"))):
+        with (
+            pytest.raises(
+                ConfigError, match="0 CPUs and 0 GPUs free; 1 workers need 2 CPUs"
+            ),  # the open pool holds every CPU: refused, no hang
+            one.pool(BackendSpec("video")),
+        ):
             pass
     one.resource_wait_s = 30.0
-    with (pytest.raises(UnknownNameError, match="classical"),  # raised while a worker builds its backend
-          one.pool(BackendSpec("image", backend="sam3"))):
+    with (
+        pytest.raises(UnknownNameError, match="classical"),  # raised while a worker builds its backend
+        one.pool(BackendSpec("image", backend="sam3")),
+    ):
         pass
     assert ray_executor.describe()["num_workers"] == 2
 

@@ -1,4 +1,5 @@
 """Tracking policies travel through the run spec, the backend spec, the run card and resume."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,9 @@ from workbench.runners.executors import BackendSpec
 
 pytestmark = pytest.mark.slow
 
-COMMON = dict(backend="sam2", checkpoint="random", image_size=256, sequences=["blackswan"], max_frames=3,
-              progress=False)
+COMMON = dict(
+    backend="sam2", checkpoint="random", image_size=256, sequences=["blackswan"], max_frames=3, progress=False
+)
 
 
 def test_policy_is_a_backend_setting_of_the_spec() -> None:
@@ -31,8 +33,13 @@ def test_policy_is_a_backend_setting_of_the_spec() -> None:
 
 
 def test_samurai_run_card_records_every_policy_parameter_and_resumes(tmp_path) -> None:
-    run = run_vos_benchmark(policy="samurai", policy_params={"stable_frames_threshold": 2}, run_id="samurai-run",
-                            reports_root=tmp_path, **COMMON)
+    run = run_vos_benchmark(
+        policy="samurai",
+        policy_params={"stable_frames_threshold": 2},
+        run_id="samurai-run",
+        reports_root=tmp_path,
+        **COMMON,
+    )
     card = json.loads((run / "run_card.json").read_text())
     extra = card["backend_extra"]
     assert extra["policy"] == "samurai"
@@ -63,7 +70,7 @@ def test_session_undo_restores_the_policy_state_exactly() -> None:
     backend = make_video_backend("sam2", checkpoint="random", image_size=256, policy="samurai")
     frames = [np.full((48, 64, 3), 40 * i, np.uint8) for i in range(4)]
     for i, f in enumerate(frames):
-        f[10 + i:30 + i, 12:40] = 220
+        f[10 + i : 30 + i, 12:40] = 220
     session = VideoSession(backend, frames)
     mask = np.zeros((48, 64), bool)
     mask[10:30, 12:40] = True
@@ -99,8 +106,9 @@ def test_switching_between_policies_installs_one_at_a_time() -> None:
     from workbench.backends import make_video_backend
     from workbench.backends.sam2.policies import installed_policy
 
-    backend = make_video_backend("sam2", checkpoint="random", image_size=256, policy="sam2long",
-                                 policy_params={"num_pathway": 2})
+    backend = make_video_backend(
+        "sam2", checkpoint="random", image_size=256, policy="sam2long", policy_params={"num_pathway": 2}
+    )
     assert backend.policy_name == "sam2long" and backend.info.extra["policy_params"]["num_pathway"] == 2
     backend.set_policy("samurai")
     assert backend.policy_name == "samurai"

@@ -1,4 +1,5 @@
 """Progress events written in one process reach a live bar drawn by another."""
+
 from __future__ import annotations
 
 import io

@@ -1,5 +1,6 @@
 """Resumable runs: an interrupted or killed run, resumed, gives an uninterrupted run's files
 (timing fields aside); different settings are refused; a cut-off last log line is tolerated."""
+
 from __future__ import annotations
 
 import json
@@ -38,6 +39,7 @@ class _Interrupting:
             if self._calls == self._n:
                 raise KeyboardInterrupt
             return attr(*args, **kw)
+
         return wrapped
 
 
@@ -54,8 +56,15 @@ def _assert_same(a, b):
 
 @pytest.mark.slow
 def test_interrupted_vos_run_resumes_to_the_uninterrupted_files(tmp_path, davis_dir, data_dir, monkeypatch):
-    kw = dict(backend="classical", data_root=davis_dir, sequences=["blackswan", "dog", "car-shadow"], max_frames=6,
-              save_masks=True, reports_root=tmp_path, progress=False)
+    kw = dict(
+        backend="classical",
+        data_root=davis_dir,
+        sequences=["blackswan", "dog", "car-shadow"],
+        max_frames=6,
+        save_masks=True,
+        reports_root=tmp_path,
+        progress=False,
+    )
     reference = run_vos_benchmark(run_id="reference", **kw)
     build = BackendSpec.build
     monkeypatch.setattr(BackendSpec, "build", lambda self: _Interrupting(build(self), "init_state", 3))
@@ -68,15 +77,26 @@ def test_interrupted_vos_run_resumes_to_the_uninterrupted_files(tmp_path, davis_
     monkeypatch.setattr(BackendSpec, "build", build)
     assert resume_run("cut", reports_root=tmp_path, data_root=data_dir, progress=False) == run_dir
     assert [(s["items_reused"], s["items_run"], s["status"]) for s in _sessions(run_dir)] == [
-        (0, 2, "interrupted"), (2, 1, "done")]
+        (0, 2, "interrupted"),
+        (2, 1, "done"),
+    ]
     assert json.loads((run_dir / "run_card.json").read_text())["status"] == "done"
     _assert_same(reference, run_dir)
 
 
 @pytest.mark.slow
 def test_killed_image_run_with_a_cut_last_line_resumes(tmp_path, data_dir):
-    kw = dict(backend="classical", dataset="grabcut", data_root=str(data_dir), subset=5, max_clicks=3,
-              save_masks=True, overlay_clicks=2, reports_root=str(tmp_path), progress=False)
+    kw = dict(
+        backend="classical",
+        dataset="grabcut",
+        data_root=str(data_dir),
+        subset=5,
+        max_clicks=3,
+        save_masks=True,
+        overlay_clicks=2,
+        reports_root=str(tmp_path),
+        progress=False,
+    )
     reference = run_image_benchmark(run_id="reference", **kw)
     script = textwrap.dedent(f"""
         from workbench.runners import run_image_benchmark
@@ -105,8 +125,17 @@ def test_killed_image_run_with_a_cut_last_line_resumes(tmp_path, data_dir):
 
 @pytest.mark.slow
 def test_resume_refuses_other_settings_and_finished_runs_are_kept(tmp_path, data_dir, monkeypatch):
-    kw = dict(backend="classical", dataset="grabcut", data_root=data_dir, subset=2, max_clicks=2, box_prompt=False,
-              run_id="small", reports_root=tmp_path, progress=False)
+    kw = dict(
+        backend="classical",
+        dataset="grabcut",
+        data_root=data_dir,
+        subset=2,
+        max_clicks=2,
+        box_prompt=False,
+        run_id="small",
+        reports_root=tmp_path,
+        progress=False,
+    )
     run_dir = run_image_benchmark(**kw)
     before = comparable_outputs(run_dir)
     with pytest.raises(ConfigError, match=r"params\.max_clicks: run has 2, now 3"):
@@ -121,6 +150,7 @@ def test_resume_refuses_other_settings_and_finished_runs_are_kept(tmp_path, data
         backend = build(self)
         backend.info = replace(backend.info, model="other-model")
         return backend
+
     monkeypatch.setattr(BackendSpec, "build", other_model)
     with pytest.raises(ConfigError, match="model: run has"):
         run_image_benchmark(**kw, resume=True)
@@ -131,9 +161,18 @@ def test_resume_refuses_other_settings_and_finished_runs_are_kept(tmp_path, data
     assert comparable_outputs(run_dir) == before
     # `workbench report --resume` passes the card's settings back as notebook parameters
     kind, nb = notebook_parameters(json.loads((run_dir / "run_card.json").read_text()))
-    assert kind == "image" and nb == {"backend": "classical", "image_size": 1024, "device": "cpu", "dataset": "grabcut",
-                                      "smoke": False, "save_masks": False, "subset": 2, "n_clicks": 2,
-                                      "multimask": "first", "overlay_clicks": 5}
+    assert kind == "image" and nb == {
+        "backend": "classical",
+        "image_size": 1024,
+        "device": "cpu",
+        "dataset": "grabcut",
+        "smoke": False,
+        "save_masks": False,
+        "subset": 2,
+        "n_clicks": 2,
+        "multimask": "first",
+        "overlay_clicks": 5,
+    }
     assert set(nb) <= set(pm.inspect_notebook(str(notebooks_dir() / "interactive_image_benchmark.ipynb")))
 
 
@@ -158,8 +197,9 @@ def test_resume_run_dispatches_volume_runs(tmp_path, data_dir):
     from workbench.runners import read_run, resume_run
     from workbench.runners.volume_runner import run_volume_benchmark
 
-    first = run_volume_benchmark(backend="classical", data_root=data_dir, smoke=True, run_id="vol",
-                                 reports_root=tmp_path, progress=False)
+    first = run_volume_benchmark(
+        backend="classical", data_root=data_dir, smoke=True, run_id="vol", reports_root=tmp_path, progress=False
+    )
     before = read_run(first)["summary"]["mDice-3D"]
     again = resume_run("vol", reports_root=tmp_path, data_root=data_dir, progress=False)
     execution = json.loads((again / "execution.json").read_text())["sessions"]

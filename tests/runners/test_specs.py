@@ -1,6 +1,7 @@
 """Run specs: round trips through dicts and run cards, the checks they make (the runners' own
 errors and messages), resume from the spec stored in a run card, and the shape of the runners
 package (few parameters per public function, no import cycle)."""
+
 from __future__ import annotations
 
 import ast
@@ -44,17 +45,45 @@ from workbench.runners.volume_runner import VolumeTask
 SAM2 = BackendRequest(backend="sam2", model="sam2.1_hiera_tiny", checkpoint="random", device="cpu", image_size=256)
 SPECS = [
     ImageRunSpec(),
-    ImageRunSpec(backend_request=SAM2, dataset="nuclei", subset=["a/0001", "b/0002"], max_clicks=7,
-                 multimask="always", box_prompt=False, stop_at_iou=0.9, save_masks=True, overlay_clicks=3,
-                 corruption="jpeg", severity=4, seed=11),
+    ImageRunSpec(
+        backend_request=SAM2,
+        dataset="nuclei",
+        subset=["a/0001", "b/0002"],
+        max_clicks=7,
+        multimask="always",
+        box_prompt=False,
+        stop_at_iou=0.9,
+        save_masks=True,
+        overlay_clicks=3,
+        corruption="jpeg",
+        severity=4,
+        seed=11,
+    ),
     ImageRunSpec(smoke=True),
     VOSRunSpec(),
-    VOSRunSpec(backend_request=SAM2, sequences=["blackswan"], max_frames=4, prompt="clicks", n_clicks=3,
-               save_masks=True, corruption="occluder", severity=2, seed=5),
+    VOSRunSpec(
+        backend_request=SAM2,
+        sequences=["blackswan"],
+        max_frames=4,
+        prompt="clicks",
+        n_clicks=3,
+        save_masks=True,
+        corruption="occluder",
+        severity=2,
+        seed=5,
+    ),
     VOSRunSpec(smoke=True, prompt="box"),
     VolumeRunSpec(),
-    VolumeRunSpec(backend_request=SAM2, volumes=["v1", "v2"], prompt="clicks3", prompt_slice=4,
-                  max_frame_num_to_track=2, window=[-100, 300], save_masks=True, seed=2),
+    VolumeRunSpec(
+        backend_request=SAM2,
+        volumes=["v1", "v2"],
+        prompt="clicks3",
+        prompt_slice=4,
+        max_frame_num_to_track=2,
+        window=[-100, 300],
+        save_masks=True,
+        seed=2,
+    ),
     VolumeRunSpec(smoke=True, prompt_slice="middle"),
 ]
 
@@ -87,14 +116,33 @@ def test_specs_are_normalised_when_made():
 
 def test_params_are_the_run_card_params_of_before():
     assert ImageRunSpec(subset=2, max_clicks=3).params() == {
-        "max_clicks": 3, "multimask": "first", "box_prompt": True, "stop_at_iou": None, "subset": 2,
-        "save_masks": False, "overlay_clicks": 5, "smoke": False}
+        "max_clicks": 3,
+        "multimask": "first",
+        "box_prompt": True,
+        "stop_at_iou": None,
+        "subset": 2,
+        "save_masks": False,
+        "overlay_clicks": 5,
+        "smoke": False,
+    }
     assert VOSRunSpec(sequences=["dog"], corruption="jpeg", severity=2).params() == {
-        "prompt": "mask", "max_frames": None, "save_masks": False, "sequences": ["dog"], "smoke": False,
-        "corruption": "jpeg", "severity": 2}
+        "prompt": "mask",
+        "max_frames": None,
+        "save_masks": False,
+        "sequences": ["dog"],
+        "smoke": False,
+        "corruption": "jpeg",
+        "severity": 2,
+    }
     assert VolumeRunSpec(window=[1, 2]).params() == {
-        "prompt": "mask", "prompt_slice": "largest", "max_frame_num_to_track": None, "window": [1.0, 2.0],
-        "volumes": None, "save_masks": False, "smoke": False}
+        "prompt": "mask",
+        "prompt_slice": "largest",
+        "max_frame_num_to_track": None,
+        "window": [1.0, 2.0],
+        "volumes": None,
+        "save_masks": False,
+        "smoke": False,
+    }
 
 
 def test_flat_settings_fill_the_backend_request_and_the_spec():
@@ -117,19 +165,31 @@ def test_flat_settings_fill_the_backend_request_and_the_spec():
 BAD = [
     (lambda: ImageRunSpec(corruption="fog", severity=2), UnknownNameError, "Unknown corruption 'fog'"),
     (lambda: VOSRunSpec(corruption="jpeg", severity=7), ConfigError, "severity"),
-    (lambda: ImageRunSpec(severity=2), ConfigError,
-     "severity=2 was given without a corruption; pass corruption= one of gaussian_noise, gaussian_blur, jpeg, "
-     "low_contrast, occluder (or severity=0)."),
-    (lambda: ImageRunSpec(dataset="ct_organs"), UnknownNameError,
-     str(UnknownNameError("image dataset", "ct_organs", image_datasets()))),
+    (
+        lambda: ImageRunSpec(severity=2),
+        ConfigError,
+        "severity=2 was given without a corruption; pass corruption= one of gaussian_noise, gaussian_blur, jpeg, "
+        "low_contrast, occluder (or severity=0).",
+    ),
+    (
+        lambda: ImageRunSpec(dataset="ct_organs"),
+        UnknownNameError,
+        str(UnknownNameError("image dataset", "ct_organs", image_datasets())),
+    ),
     (lambda: ImageRunSpec(multimask="sometimes"), UnknownNameError, "Unknown multimask mode 'sometimes'"),
-    (lambda: VOSRunSpec(prompt="scribble"), UnknownNameError,
-     "Unknown VOS prompt 'scribble'. Valid options: box, clicks1, clicks3, clicks5, mask."),
+    (
+        lambda: VOSRunSpec(prompt="scribble"),
+        UnknownNameError,
+        "Unknown VOS prompt 'scribble'. Valid options: box, clicks1, clicks3, clicks5, mask.",
+    ),
     (lambda: VOSRunSpec(prompt="clicks", n_clicks=2), UnknownNameError, "Unknown VOS prompt 'clicks2'"),
     (lambda: VOSRunSpec(dataset="youtube"), UnknownNameError, "Unknown video dataset layout 'youtube'"),
     (lambda: VolumeRunSpec(prompt="scribble"), UnknownNameError, "Unknown volume prompt 'scribble'"),
-    (lambda: VolumeRunSpec(prompt_slice="top"), UnknownNameError,
-     "Unknown prompt slice 'top'. Valid options: <slice index>, largest, middle."),
+    (
+        lambda: VolumeRunSpec(prompt_slice="top"),
+        UnknownNameError,
+        "Unknown prompt slice 'top'. Valid options: <slice index>, largest, middle.",
+    ),
     (lambda: VolumeRunSpec(window=[1]), ConfigError, "window must be two numbers"),
 ]
 
@@ -190,10 +250,19 @@ def _same(a: Path, b: Path) -> None:
 
 
 CASES = {
-    "image": ImageRunSpec(dataset="grabcut", subset=3, max_clicks=2, save_masks=True, overlay_clicks=1,
-                          corruption="gaussian_noise", severity=2, seed=3),
-    "vos": VOSRunSpec(sequences=["blackswan", "dog"], max_frames=3, prompt="box", corruption="occluder",
-                      severity=3, seed=1),
+    "image": ImageRunSpec(
+        dataset="grabcut",
+        subset=3,
+        max_clicks=2,
+        save_masks=True,
+        overlay_clicks=1,
+        corruption="gaussian_noise",
+        severity=2,
+        seed=3,
+    ),
+    "vos": VOSRunSpec(
+        sequences=["blackswan", "dog"], max_frames=3, prompt="box", corruption="occluder", severity=3, seed=1
+    ),
 }
 
 
@@ -204,16 +273,18 @@ def test_resume_rebuilds_the_spec_from_the_card(kind, legacy, tmp_path, data_dir
     spec = CASES[kind]
     data_root = data_dir / "davis2016" if kind == "vos" else data_dir
     opts = ExecutionOptions(reports_root=tmp_path, data_root=data_root, progress=False)
-    reference = run_spec(spec, ExecutionOptions(reports_root=tmp_path, run_id="reference", data_root=data_root,
-                                                progress=False))
+    reference = run_spec(
+        spec, ExecutionOptions(reports_root=tmp_path, run_id="reference", data_root=data_root, progress=False)
+    )
     card = read_run(reference)["card"]
     assert card["spec"] == spec.to_dict() and spec_from_card(card) == spec
     assert (card["kind"], card["dataset"], card["seed"]) == (spec.kind, spec.dataset, spec.seed)
     assert {k: v for k, v in card["params"].items() if k != "backend_request"} == spec.params()
     assert card["params"]["backend_request"]["kind"] == spec.backend_kind
 
-    cut = RUNNERS[kind](spec, ExecutionOptions(reports_root=tmp_path, run_id="cut", data_root=data_root,
-                                               progress=False))
+    cut = RUNNERS[kind](
+        spec, ExecutionOptions(reports_root=tmp_path, run_id="cut", data_root=data_root, progress=False)
+    )
     _cut(cut, keep=1)
     if legacy:  # a card written before specs: rebuilt once from params / backend_request
         old = {k: v for k, v in read_run(cut)["card"].items() if k != "spec"}
@@ -222,7 +293,10 @@ def test_resume_rebuilds_the_spec_from_the_card(kind, legacy, tmp_path, data_dir
     assert resume_run("cut", opts) == cut
     sessions = json.loads((cut / "execution.json").read_text())["sessions"]
     assert (sessions[-1]["items_reused"], sessions[-1]["items_run"], sessions[-1]["resumed"]) == (
-        1, len(card["items"]) - 1, True)
+        1,
+        len(card["items"]) - 1,
+        True,
+    )
     assert list(read_records(cut / "items.jsonl")) == card["items"]
     _same(reference, cut)  # run card (spec included) and every result file
 
@@ -238,10 +312,21 @@ def test_cards_without_settings_are_refused_with_a_fix():
 def test_notebook_parameters_come_from_the_spec():
     spec = VOSRunSpec(sequences=["dog"], prompt="clicks3", smoke=True)
     card = {"run_id": "r", "kind": "vos", "dataset": "davis", "spec": spec.to_dict(), "params": {}}
-    assert notebook_parameters(card) == ("vos", {"backend": "classical", "device": "auto", "image_size": 1024,
-                                                 "precision": "auto",
-                                                 "dataset": "davis", "smoke": True, "save_masks": False,
-                                                 "subset": ["dog"], "prompt": "clicks3", "max_frames": 8})
+    assert notebook_parameters(card) == (
+        "vos",
+        {
+            "backend": "classical",
+            "device": "auto",
+            "image_size": 1024,
+            "precision": "auto",
+            "dataset": "davis",
+            "smoke": True,
+            "save_masks": False,
+            "subset": ["dog"],
+            "prompt": "clicks3",
+            "max_frames": 8,
+        },
+    )
     vol = {"run_id": "v", "kind": "volume", "spec": VolumeRunSpec().to_dict()}
     with pytest.raises(ConfigError, match="resume_run"):
         notebook_parameters(vol)
@@ -316,12 +401,18 @@ def _runner_imports() -> dict[str, set[str]]:
                     deps.add(node.module.split(".")[0])
                 else:
                     deps.update(a.name if a.name in mods else "__init__" for a in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith(
-                    "workbench.runners"):
+            elif (
+                isinstance(node, ast.ImportFrom)
+                and node.level == 0
+                and (node.module or "").startswith("workbench.runners")
+            ):
                 deps.add((node.module.split(".")[2:] or ["__init__"])[0])
             elif isinstance(node, ast.Import):
-                deps.update((a.name.split(".")[2:] or ["__init__"])[0] for a in node.names
-                            if a.name.startswith("workbench.runners"))
+                deps.update(
+                    (a.name.split(".")[2:] or ["__init__"])[0]
+                    for a in node.names
+                    if a.name.startswith("workbench.runners")
+                )
         graph[path.stem] = {d for d in deps if d in mods and d != path.stem}
     return graph
 
@@ -329,8 +420,12 @@ def _runner_imports() -> dict[str, set[str]]:
 def test_runners_package_has_no_import_cycle():
     graph = _runner_imports()
     assert {"runlog", "registry", "image_runner"} <= set(graph)
-    assert "registry" in graph["experiments"] and not graph["runlog"] & {"image_runner", "vos_runner",
-                                                                          "volume_runner", "registry"}
+    assert "registry" in graph["experiments"] and not graph["runlog"] & {
+        "image_runner",
+        "vos_runner",
+        "volume_runner",
+        "registry",
+    }
     state: dict[str, int] = {}
     cycles = []
 
@@ -338,7 +433,7 @@ def test_runners_package_has_no_import_cycle():
         state[node] = 1
         for dep in sorted(graph[node]):
             if state.get(dep) == 1:
-                cycles.append([*stack[stack.index(dep):], dep])
+                cycles.append([*stack[stack.index(dep) :], dep])
             elif dep not in state:
                 visit(dep, [*stack, dep])
         state[node] = 2

@@ -1,5 +1,6 @@
 """The survey suite: corruptions in the runners, medical item sources, the volume runner, the
 survey plan, table builders on tiny real runs, and the whole suite through papermill."""
+
 from __future__ import annotations
 
 import json
@@ -55,8 +56,9 @@ def test_survey_notebooks_declare_every_parameter(name):
     path = NB_DIR / f"{name}.ipynb"
     nb = nbformat.read(path, as_version=4)
     cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    assigned = [ln.split(":")[0].split("=")[0].strip() for ln in cell.source.splitlines()
-                if re.match(r"^\w+\s*(:[^=]*)?=", ln)]
+    assigned = [
+        ln.split(":")[0].split("=")[0].strip() for ln in cell.source.splitlines() if re.match(r"^\w+\s*(:[^=]*)?=", ln)
+    ]
     declared = pm.inspect_notebook(str(path))
     assert list(declared) == assigned  # papermill drops lines with a second '=' (e.g. in a comment)
     assert {"smoke", "run_id", "reports_root"} <= set(declared)
@@ -119,8 +121,15 @@ def test_bad_corruption_settings_are_refused_before_any_work(tmp_path):
 
 @pytest.mark.slow
 def test_corrupted_image_runs_differ_from_clean_and_repeat_exactly(data_dir, tmp_path):
-    kw = dict(backend="classical", dataset="grabcut", data_root=data_dir, subset=2, max_clicks=2,
-              reports_root=tmp_path, progress=False)
+    kw = dict(
+        backend="classical",
+        dataset="grabcut",
+        data_root=data_dir,
+        subset=2,
+        max_clicks=2,
+        reports_root=tmp_path,
+        progress=False,
+    )
     clean = run_image_benchmark(run_id="clean", **kw)
     a = run_image_benchmark(run_id="a", corruption="occluder", severity=4, **kw)
     b = run_image_benchmark(run_id="b", corruption="occluder", severity=4, **kw)
@@ -140,8 +149,14 @@ def test_corrupted_image_runs_differ_from_clean_and_repeat_exactly(data_dir, tmp
 
 @pytest.mark.slow
 def test_corrupted_vos_run_differs_from_clean_and_repeats(davis_dir, tmp_path):
-    kw = dict(backend="classical", data_root=davis_dir, sequences=["blackswan"], max_frames=5,
-              reports_root=tmp_path, progress=False)
+    kw = dict(
+        backend="classical",
+        data_root=davis_dir,
+        sequences=["blackswan"],
+        max_frames=5,
+        reports_root=tmp_path,
+        progress=False,
+    )
     clean = read_run(run_vos_benchmark(run_id="clean", **kw))["summary"]
     a = run_vos_benchmark(run_id="a", corruption="occluder", severity=5, **kw)
     b = run_vos_benchmark(run_id="b", corruption="occluder", severity=5, **kw)
@@ -161,10 +176,19 @@ def test_image_dataset_names_include_the_medical_object_sets():
 
 @pytest.mark.slow
 def test_image_runner_takes_ct_structures_and_nuclei(data_dir, tmp_path):
-    for alias, canonical, pattern in (("ct_structures", "sammed2d_ct", r"^\w+/\w+_\d+$"),
-                                      ("nuclei", "stardist_nuclei", r"^nuclei2d/\d{4}$")):
-        rd = run_image_benchmark(backend="classical", dataset=alias, data_root=data_dir, subset=2, max_clicks=1,
-                                 reports_root=tmp_path, progress=False)
+    for alias, canonical, pattern in (
+        ("ct_structures", "sammed2d_ct", r"^\w+/\w+_\d+$"),
+        ("nuclei", "stardist_nuclei", r"^nuclei2d/\d{4}$"),
+    ):
+        rd = run_image_benchmark(
+            backend="classical",
+            dataset=alias,
+            data_root=data_dir,
+            subset=2,
+            max_clicks=1,
+            reports_root=tmp_path,
+            progress=False,
+        )
         run = read_run(rd)
         assert run["card"]["dataset"] == canonical and len(run["card"]["items"]) == 2
         assert all(re.match(pattern, i) for i in run["card"]["items"])
@@ -176,8 +200,15 @@ def test_image_runner_takes_ct_structures_and_nuclei(data_dir, tmp_path):
 
 @pytest.mark.slow
 def test_volume_runner_writes_3d_scores(data_dir, tmp_path):
-    rd = run_volume_benchmark(backend="classical", data_root=data_dir, smoke=True, save_masks=True, run_id="vol",
-                              reports_root=tmp_path, progress=False)
+    rd = run_volume_benchmark(
+        backend="classical",
+        data_root=data_dir,
+        smoke=True,
+        save_masks=True,
+        run_id="vol",
+        reports_root=tmp_path,
+        progress=False,
+    )
     run = read_run(rd)
     assert run["card"]["kind"] == "volume" and run["card"]["items"] == ["brain1"]
     table = pd.read_csv(rd / "volumes.csv")
@@ -191,11 +222,20 @@ def test_volume_runner_writes_3d_scores(data_dir, tmp_path):
     assert len(per_slice) == 25 and per_slice[int(row["prompt_slice"])] == 1.0
     assert len(list((rd / "masks" / "brain1").glob("*.png"))) == 25
     before = comparable_outputs(rd)
-    again = run_volume_benchmark(backend="classical", data_root=data_dir, smoke=True, save_masks=True, run_id="vol",
-                                 reports_root=tmp_path, progress=False, resume=True)
+    again = run_volume_benchmark(
+        backend="classical",
+        data_root=data_dir,
+        smoke=True,
+        save_masks=True,
+        run_id="vol",
+        reports_root=tmp_path,
+        progress=False,
+        resume=True,
+    )
     after = comparable_outputs(again)
-    assert {k: v for k, v in after.items() if k != "run_card.json"} == {k: v for k, v in before.items()
-                                                                        if k != "run_card.json"}
+    assert {k: v for k, v in after.items() if k != "run_card.json"} == {
+        k: v for k, v in before.items() if k != "run_card.json"
+    }
     with pytest.raises(UnknownNameError, match="clicks1"):
         run_volume_benchmark(prompt="scribble", reports_root=tmp_path)
 
@@ -204,18 +244,25 @@ def test_volume_runner_writes_3d_scores(data_dir, tmp_path):
 def test_survey_models_follow_the_checkpoints_present(tmp_path):
     empty = tmp_path / "none"
     empty.mkdir()
-    assert survey.survey_models(False, empty) == [{"backend": "classical", "model": None, "checkpoint": None,
-                                                   "image_size": 1024}]
+    assert survey.survey_models(False, empty) == [
+        {"backend": "classical", "model": None, "checkpoint": None, "image_size": 1024}
+    ]
     smoke = survey.survey_models(True, empty)
     assert [(m["backend"], m["model"], m["checkpoint"], m["image_size"]) for m in smoke[1:]] == [
-        ("sam2", "sam2.1_hiera_tiny", "random", 256), ("sam", "vit_b", "random", 256)]
+        ("sam2", "sam2.1_hiera_tiny", "random", 256),
+        ("sam", "vit_b", "random", 256),
+    ]
     some = tmp_path / "some"
     some.mkdir()
     for f in ("sam2.1_hiera_small.pt", "sam2.1_hiera_large.pt", "sam_vit_l_0b3195.pth"):
         (some / f).write_bytes(b"")
     full = survey.survey_models(False, some)
-    assert [(m["backend"], m["model"]) for m in full] == [("classical", None), ("sam2", "sam2.1_hiera_small"),
-                                                          ("sam2", "sam2.1_hiera_large"), ("sam", "vit_l")]
+    assert [(m["backend"], m["model"]) for m in full] == [
+        ("classical", None),
+        ("sam2", "sam2.1_hiera_small"),
+        ("sam2", "sam2.1_hiera_large"),
+        ("sam", "vit_l"),
+    ]
     assert full[1]["checkpoint"] == str(some / "sam2.1_hiera_small.pt") and full[1]["image_size"] == 1024
     assert [m["model"] for m in survey.survey_models(True, some)] == [None, "sam2.1_hiera_small", "vit_l"]
     missing = {m["file"] for m in survey.missing_checkpoints(some)}
@@ -227,8 +274,9 @@ def test_survey_models_follow_the_checkpoints_present(tmp_path):
 
 def test_model_lists_are_checked():
     out = survey.normalise_models([{"backend": "sam2", "model": "sam2.1_hiera_tiny"}], device="cuda")
-    assert out == [{"backend": "sam2", "model": "sam2.1_hiera_tiny", "checkpoint": None, "image_size": 1024,
-                    "device": "cuda"}]
+    assert out == [
+        {"backend": "sam2", "model": "sam2.1_hiera_tiny", "checkpoint": None, "image_size": 1024, "device": "cuda"}
+    ]
     for bad in (["sam2"], [{"model": "x"}], [{"backend": "sam3"}], [{"backend": "sam", "size": 1}]):
         with pytest.raises(ConfigError):
             survey.normalise_models(bad)
@@ -241,15 +289,44 @@ def tiny_survey(tmp_path_factory, data_dir):
     common = dict(data_root=str(data_dir), reports_root=root, n_clicks=2)
     exps = [
         survey.image_experiment([CLASSICAL, UNTRAINED_SAM2], datasets=["grabcut"], subset=1, run_id="img", **common),
-        survey.medical_experiment([CLASSICAL], datasets=["kvasir_polyp", "stardist_nuclei"], subset=1, volumes=1,
-                                  max_frame_num_to_track=2, run_id="med", **common),
-        survey.video_experiment([CLASSICAL, {"backend": "sam", "checkpoint": "random"}], prompts=["box", "mask"],
-                                data_root=str(data_dir), sequences=1, max_frames=4, reports_root=root, run_id="vid"),
-        survey.robustness_experiment([CLASSICAL], corruptions=["jpeg"], severities=[5], subset=1, sequences=1,
-                                     max_frames=4, run_id="rob", **common),
-        survey.tracking_policy_experiment([CLASSICAL, UNTRAINED_SAM2], policies=["sam2", "samurai"], prompts=["mask"],
-                                          data_root=str(data_dir), sequences=1, max_frames=3, reports_root=root,
-                                          run_id="pol"),
+        survey.medical_experiment(
+            [CLASSICAL],
+            datasets=["kvasir_polyp", "stardist_nuclei"],
+            subset=1,
+            volumes=1,
+            max_frame_num_to_track=2,
+            run_id="med",
+            **common,
+        ),
+        survey.video_experiment(
+            [CLASSICAL, {"backend": "sam", "checkpoint": "random"}],
+            prompts=["box", "mask"],
+            data_root=str(data_dir),
+            sequences=1,
+            max_frames=4,
+            reports_root=root,
+            run_id="vid",
+        ),
+        survey.robustness_experiment(
+            [CLASSICAL],
+            corruptions=["jpeg"],
+            severities=[5],
+            subset=1,
+            sequences=1,
+            max_frames=4,
+            run_id="rob",
+            **common,
+        ),
+        survey.tracking_policy_experiment(
+            [CLASSICAL, UNTRAINED_SAM2],
+            policies=["sam2", "samurai"],
+            prompts=["mask"],
+            data_root=str(data_dir),
+            sequences=1,
+            max_frames=3,
+            reports_root=root,
+            run_id="pol",
+        ),
     ]
     return root, exps
 
@@ -266,7 +343,10 @@ def test_experiment_folders_record_runs_skips_and_missing_checkpoints(tiny_surve
     assert sorted(p.name for p in survey.find_experiments(root)) == ["img", "med", "pol", "rob", "vid"]
     pol_rec = survey.read_experiment(pol.dir)
     assert pol_rec["status"] == "done" and pol_rec["failures"] == []
-    assert pol_rec["runs"] == ["vos-mask-m1-sam2-sam2.1_hiera_tiny-random-256", "vos-mask-m1-sam2-sam2.1_hiera_tiny-random-256-samurai"]
+    assert pol_rec["runs"] == [
+        "vos-mask-m1-sam2-sam2.1_hiera_tiny-random-256",
+        "vos-mask-m1-sam2-sam2.1_hiera_tiny-random-256-samurai",
+    ]
     assert [s["reason"] for s in pol_rec["skipped"]] == ["tracking policies are SAM 2 policies"]
     rec = survey.read_experiment(vid.dir)
     assert rec["status"] == "done" and rec["failures"] == [] and len(rec["runs"]) == 2
@@ -286,7 +366,7 @@ def test_experiment_folders_record_runs_skips_and_missing_checkpoints(tiny_surve
 
 @pytest.mark.slow
 def test_tables_hold_the_run_summaries(tiny_survey):
-    root, (img, med, vid, rob, pol) = tiny_survey
+    root, (img, med, vid, rob, _pol) = tiny_survey
     runs = st.collect_runs(reports_root=root)
     assert set(runs["experiment"]) == set(survey.SURVEY_EXPERIMENTS)
     assert set(runs["kind"]) == {"image", "vos", "volume"}
@@ -296,9 +376,14 @@ def test_tables_hold_the_run_summaries(tiny_survey):
     assert miou.loc["classical/grabcut", "grabcut"] == _summary(img, "img-grabcut-m0")["mIoU@1"]
     assert miou.iloc[1, 0] == _summary(img, "img-grabcut-m1")["mIoU@1"]
     wide = st.metric_tables(runs, ["mDice@1", "box-mDice"], experiment="exp_medical")
-    assert wide.columns.tolist() == [("mDice@1", "kvasir_polyp"), ("mDice@1", "stardist_nuclei"), ("mDice@1", "mean"),
-                                     ("box-mDice", "kvasir_polyp"), ("box-mDice", "stardist_nuclei"),
-                                     ("box-mDice", "mean")]
+    assert wide.columns.tolist() == [
+        ("mDice@1", "kvasir_polyp"),
+        ("mDice@1", "stardist_nuclei"),
+        ("mDice@1", "mean"),
+        ("box-mDice", "kvasir_polyp"),
+        ("box-mDice", "stardist_nuclei"),
+        ("box-mDice", "mean"),
+    ]
     kvasir = _summary(med, "img-kvasir_polyp")
     modality = st.modality_table(runs, "box-mDice")
     assert modality.loc["classical/grabcut", "endoscopy (polyps)"] == kvasir["box-mDice"]
@@ -321,8 +406,10 @@ def test_tables_hold_the_run_summaries(tiny_survey):
     assert row[5] == read_run(rob.runs_dir / "img-grabcut-m0-classical-jpeg5")["summary"]["box-mIoU"]
     assert row[0] == read_run(rob.runs_dir / "img-grabcut-m0-classical")["summary"]["box-mIoU"]
     vdeg = st.degradation_table(runs, "vos")
-    assert vdeg.loc[("classical/dis-flow", "davis", "jpeg"), 5] == read_run(
-        rob.runs_dir / "vos-mask-m0-classical-jpeg5")["summary"]["J&F-Mean"]
+    assert (
+        vdeg.loc[("classical/dis-flow", "davis", "jpeg"), 5]
+        == read_run(rob.runs_dir / "vos-mask-m0-classical-jpeg5")["summary"]["J&F-Mean"]
+    )
 
 
 @pytest.mark.slow
@@ -361,24 +448,37 @@ def test_survey_suite_smoke_end_to_end(tmp_path, data_dir):
         rec = survey.read_experiment(folder)
         assert rec["status"] == "done" and rec["failures"] == [] and rec["runs"]
     report = (folders[-1] / "survey_report.html").read_text()
-    for section in ("1. Models, checkpoints and experiments", "2. Natural images", "3. Medical images",
-                    "4. Video", "5. Robustness", "6. Run index", "UNTRAINED rows", "SMOKE RUN",
-                    "Missing checkpoints", "sam2/sam2.1_hiera_tiny (UNTRAINED)", "sam/sam_vit_b (UNTRAINED)"):
+    for section in (
+        "1. Models, checkpoints and experiments",
+        "2. Natural images",
+        "3. Medical images",
+        "4. Video",
+        "5. Robustness",
+        "6. Run index",
+        "UNTRAINED rows",
+        "SMOKE RUN",
+        "Missing checkpoints",
+        "sam2/sam2.1_hiera_tiny (UNTRAINED)",
+        "sam/sam_vit_b (UNTRAINED)",
+    ):
         assert section in report, section
     assert report.count("data:image/png;base64") >= 5
     assert set(table["kind"]) == {"image", "vos", "volume"}
-    assert {"grabcut", "coco_mval", "davis345", "sammed2d_ct", "stardist_nuclei", "davis",
-            "mri_volumes"} <= set(table["dataset"])
+    assert {"grabcut", "coco_mval", "davis345", "sammed2d_ct", "stardist_nuclei", "davis", "mri_volumes"} <= set(
+        table["dataset"]
+    )
 
 
 @pytest.mark.slow
 def test_policy_table_compares_sam2_and_samurai_on_the_same_runs(tiny_survey):
-    root, (_img, _med, _vid, _rob, pol) = tiny_survey
+    _root, (_img, _med, _vid, _rob, pol) = tiny_survey
     runs = st.collect_runs([pol.dir])
     table = st.policy_table(runs, experiment="exp_tracking_policies")
     assert [idx[2] for idx in table.index] == ["sam2", "samurai"]
-    for policy, run in (("sam2", "vos-mask-m1-sam2-sam2.1_hiera_tiny-random-256"),
-                        ("samurai", "vos-mask-m1-sam2-sam2.1_hiera_tiny-random-256-samurai")):
+    for policy, run in (
+        ("sam2", "vos-mask-m1-sam2-sam2.1_hiera_tiny-random-256"),
+        ("samurai", "vos-mask-m1-sam2-sam2.1_hiera_tiny-random-256-samurai"),
+    ):
         summary = read_run(pol.runs_dir / run)["summary"]
         row = table.xs(policy, level=2).iloc[0]
         assert row["J&F-Mean"] == summary["J&F-Mean"] and row["FPS"] == summary["FPS"]

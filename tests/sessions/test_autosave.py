@@ -1,6 +1,7 @@
 """Autosave of image and video sessions: the checksummed JSONL log (torn and corrupt lines),
 atomic PNG writes, exact recovery (masks, prompts, objects, undo/redo history), a propagation
 cut off mid-way, failed writes rolling actions back. Real data, classical backend."""
+
 from __future__ import annotations
 
 import hashlib
@@ -65,19 +66,27 @@ def digest(a) -> str:
 
 def state_of(s) -> dict:
     """Everything recovery must restore, as comparable values."""
-    out = {"objects": {o: (x.name, x.color) for o, x in s.objects.items()}, "active": s.active_obj_id,
-           "log": [json.dumps(a.to_json(), sort_keys=True) for a in s.log],
-           "timeline": [json.dumps(a.to_json(), sort_keys=True) for a in s.timeline],
-           "undo": s.undo_depth, "redo": s.can_redo}
+    out = {
+        "objects": {o: (x.name, x.color) for o, x in s.objects.items()},
+        "active": s.active_obj_id,
+        "log": [json.dumps(a.to_json(), sort_keys=True) for a in s.log],
+        "timeline": [json.dumps(a.to_json(), sort_keys=True) for a in s.timeline],
+        "undo": s.undo_depth,
+        "redo": s.can_redo,
+    }
     if s.kind == "image":
         out["masks"] = {o: digest(m) for o, m in s.masks.items()}
         out["prompts"] = {o: json.dumps(s.prompt_of(o).to_json()) for o in s.obj_ids}
-        out["results"] = {o: (r.selected, digest(r.candidates), digest(r.low_res_logits))
-                          for o in s.obj_ids if (r := s.result(o)) is not None}
+        out["results"] = {
+            o: (r.selected, digest(r.candidates), digest(r.low_res_logits))
+            for o in s.obj_ids
+            if (r := s.result(o)) is not None
+        }
     else:
         out["masks"] = {(f, o): digest(m) for f in range(s.num_frames) for o, m in s.masks_at(f).items()}
-        out["prompts"] = {k: (json.dumps(p.to_json()), None if p.mask is None else digest(p.mask))
-                          for k, p in s.prompts.items()}
+        out["prompts"] = {
+            k: (json.dumps(p.to_json()), None if p.mask is None else digest(p.mask)) for k, p in s.prompts.items()
+        }
     return out
 
 
@@ -188,8 +197,10 @@ def test_atomic_writes_leave_complete_files_only(grabcut, tmp_path, monkeypatch)
     (folder / "export").mkdir()
     (folder / "export" / "00000.png.tmp").write_bytes(b"\x89PNG")
     r = ImageSession.recover(folder, image_backend())
-    assert sorted(r.recovery.temp_files_removed) == [f"{MASKS}/.0000099_00000_1.png.1a2b3c4d.tmp",
-                                                     "export/00000.png.tmp"]
+    assert sorted(r.recovery.temp_files_removed) == [
+        f"{MASKS}/.0000099_00000_1.png.1a2b3c4d.tmp",
+        "export/00000.png.tmp",
+    ]
     assert r.recovery.orphan_files_removed == ["0000099_00000_1.png"]
     assert state_of(r) == expected and r.recovery.masks_mismatched == 0
     names = {n for rec in log_lines(folder) for n in rec.get("masks", {}).values()}

@@ -9,6 +9,7 @@ driver recovering and going on each time.
 With ``WORKBENCH_RELIABILITY_REPORT`` set, the figures (kills survived, actions checked, files
 lost, ...) go to ``reports/reliability/autosave_kill.json``.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,7 +41,7 @@ KILLS = {"image": 20, "video": 22}
 CHAIN = 3  # a folder is killed up to this many times (the driver recovers and goes on)
 REPO = Path(__file__).resolve().parents[2]
 
-DRIVER = r'''
+DRIVER = r"""
 import json, random, sys
 from pathlib import Path
 import numpy as np
@@ -146,7 +147,7 @@ for step in range(400):  # never reached: the test kills the driver first
         continue
     say("ACK", s.autosaver.last_seq, json.dumps(event))
 say("DONE")
-'''
+"""
 
 
 def backends(kind):
@@ -165,9 +166,12 @@ def inputs(data_dir: Path, tmp_path_factory) -> dict:
     driver = root / "driver.py"
     driver.write_text(DRIVER)
     grabcut = data_dir / "images" / "grabcut"
-    return {"root": root, "driver": driver,
-            "image": (grabcut / "images" / f"{ITEM}.jpg", grabcut / "masks" / f"{ITEM}.png"),
-            "video": (frames, data_dir / "davis2016" / "Annotations" / SEQ / "00000.png")}
+    return {
+        "root": root,
+        "driver": driver,
+        "image": (grabcut / "images" / f"{ITEM}.jpg", grabcut / "masks" / f"{ITEM}.png"),
+        "video": (frames, data_dir / "davis2016" / "Annotations" / SEQ / "00000.png"),
+    }
 
 
 # -- one kill ----------------------------------------------------------------------------------------------
@@ -175,12 +179,17 @@ def run_and_kill(inputs, kind, folder, seed, mode, target, rng, stats: Counter) 
     """Start the driver, SIGKILL it at the point ``target`` names, return its stdout lines."""
     src, gt = inputs[kind]
     env = dict(os.environ)
-    proc = subprocess.Popen([sys.executable, str(inputs["driver"]), kind, str(folder), str(src), str(gt), str(seed),
-                             mode], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    proc = subprocess.Popen(
+        [sys.executable, str(inputs["driver"]), kind, str(folder), str(src), str(gt), str(seed), mode],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
     lines: queue.Queue = queue.Queue()
     # only complete lines count: a line the kill cut off (no newline) was never acknowledged
-    reader = threading.Thread(target=lambda: [lines.put(x[:-1]) for x in proc.stdout if x.endswith("\n")],
-                              daemon=True)
+    reader = threading.Thread(target=lambda: [lines.put(x[:-1]) for x in proc.stdout if x.endswith("\n")], daemon=True)
     reader.start()
     seen: list[str] = []
     t0, limit = time.monotonic(), 10.0  # a target not met by then: killed at the limit
@@ -192,8 +201,9 @@ def run_and_kill(inputs, kind, folder, seed, mode, target, rng, stats: Counter) 
         kind_of, _, count = target.partition(":")
         trigger = ("FRAME " + count) if kind_of == "frame" else "BEGIN " + kind_of
         nth = 1 if kind_of == "frame" else rng.randint(1, 2)
-        delay = {"click": 0.08, "box": 0.05, "export": 0.004, "propagate": 0.15, "undo": 0.002,
-                 "frame": 0.0}[kind_of] * rng.random()
+        delay = {"click": 0.08, "box": 0.05, "export": 0.004, "propagate": 0.15, "undo": 0.002, "frame": 0.0}[
+            kind_of
+        ] * rng.random()
     hits = 0
     while time.monotonic() < deadline and proc.poll() is None:
         try:
@@ -261,9 +271,18 @@ def check_files(folder: Path, after_recovery: bool, stats: Counter) -> None:
             assert not missing, f"mask files named by the log are missing: {missing}"
 
 
-ACTION_OF = {"click": "AddPoints", "box": "SetBox", "undo": "Undo", "redo": "Redo", "add": "AddObject",
-             "remove": "RemoveObject", "select": "SelectCandidate", "mask": "SetMask", "clear": "ClearPrompts",
-             "propagate": "Propagate"}
+ACTION_OF = {
+    "click": "AddPoints",
+    "box": "SetBox",
+    "undo": "Undo",
+    "redo": "Redo",
+    "add": "AddObject",
+    "remove": "RemoveObject",
+    "select": "SelectCandidate",
+    "mask": "SetMask",
+    "clear": "ClearPrompts",
+    "propagate": "Propagate",
+}
 
 
 def item_of(entry: dict) -> dict:
@@ -283,18 +302,23 @@ def replay(kind, inputs, items):
 
 
 def state_of(s) -> dict:
-    out = {"objects": {o: (x.name, x.color) for o, x in s.objects.items()}, "active": s.active_obj_id,
-           "log": [json.dumps(a.to_json(), sort_keys=True) for a in s.log],
-           "timeline": [json.dumps(a.to_json(), sort_keys=True) for a in s.timeline],
-           "undo": s.undo_depth, "redo": s.can_redo}
+    out = {
+        "objects": {o: (x.name, x.color) for o, x in s.objects.items()},
+        "active": s.active_obj_id,
+        "log": [json.dumps(a.to_json(), sort_keys=True) for a in s.log],
+        "timeline": [json.dumps(a.to_json(), sort_keys=True) for a in s.timeline],
+        "undo": s.undo_depth,
+        "redo": s.can_redo,
+    }
     if s.kind == "image":
         out["masks"] = {o: m.tobytes() for o, m in s.masks.items()}
         out["prompts"] = {o: json.dumps(s.prompt_of(o).to_json()) for o in s.obj_ids}
         out["selected"] = {o: (r.selected, r.candidates.tobytes()) for o in s.obj_ids if (r := s.result(o))}
     else:
         out["masks"] = {(f, o): m.tobytes() for f in range(s.num_frames) for o, m in s.masks_at(f).items()}
-        out["prompts"] = {k: (json.dumps(p.to_json()), None if p.mask is None else p.mask.tobytes())
-                          for k, p in s.prompts.items()}
+        out["prompts"] = {
+            k: (json.dumps(p.to_json()), None if p.mask is None else p.mask.tobytes()) for k, p in s.prompts.items()
+        }
     return out
 
 
@@ -314,8 +338,11 @@ def same_history(a, b) -> bool:
 def check_round(kind, inputs, folder, lines, before: list[dict], stats: Counter) -> list[dict] | None:
     """Recover ``folder`` and check it; returns the verified items of the folder (None when the
     driver was killed before its autosave started)."""
-    acks = [(None if p[1] == "None" else int(p[1]), json.loads(p[2]))
-            for p in (ln.split(" ", 2) for ln in lines) if p[0] == "ACK"]
+    acks = [
+        (None if p[1] == "None" else int(p[1]), json.loads(p[2]))
+        for p in (ln.split(" ", 2) for ln in lines)
+        if p[0] == "ACK"
+    ]
     acked = [(seq, it) for seq, it in acks if it["event"] != "export"]
     check_files(folder, False, stats)
     cls = ImageSession if kind == "image" else VideoSession
@@ -336,10 +363,10 @@ def check_round(kind, inputs, folder, lines, before: list[dict], stats: Counter)
     items = [item_of(e) for e in rep.entries]
     seq_of = [e["seq"] for e in rep.entries]
     expected = before + [it for _, it in acked]
-    assert items[:len(expected)] == expected, "an acknowledged action is missing from the recovered log"
+    assert items[: len(expected)] == expected, "an acknowledged action is missing from the recovered log"
     for k, (seq, _) in enumerate(acked):
         assert seq_of[len(before) + k] == seq
-    extras = items[len(expected):]
+    extras = items[len(expected) :]
     assert len(extras) <= 1, f"more than the in-flight action was recovered: {extras}"
     killed = where_killed(lines)
     if extras:  # the action in flight, on disk but not acknowledged yet
@@ -360,7 +387,7 @@ def check_round(kind, inputs, folder, lines, before: list[dict], stats: Counter)
     last = lines[-1] if lines else ""
     if acks and acks[-1][1]["event"] == "export" and not extras and last.startswith("ACK"):
         export = folder / "export"
-        for f in (range(s.num_frames) if kind == "video" else [0]):
+        for f in range(s.num_frames) if kind == "video" else [0]:
             ids = s.label_map_at(f) if kind == "video" else s.label_map()
             assert np.array_equal(read_palette_mask(export / f"{f:05d}.png"), ids)
         stats["exports_compared"] += 1
@@ -409,12 +436,20 @@ def test_kill_and_recover(inputs):
             stats["rounds_survived"] += 1
     stats["files_lost"] += 0
     stats["kills_survived"] = stats["kills"]  # every round's checks passed (an assertion fails the test)
-    assert stats["kills_mid-click"] >= 1 and stats["kills_mid-propagate"] >= 1 and stats["kills_mid-export"] >= 1, \
-        dict(stats)
+    assert stats["kills_mid-click"] >= 1 and stats["kills_mid-propagate"] >= 1 and stats["kills_mid-export"] >= 1, dict(
+        stats
+    )
     assert stats["kills"] >= 30 and stats["files_lost"] == 0
     if os.environ.get("WORKBENCH_RELIABILITY_REPORT"):
         out = REPO / "reports" / "reliability" / "autosave_kill.json"
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps({"test": "tests/sessions/test_autosave_kill.py", "seconds": round(time.monotonic() - t0, 1),
-                                   **{k: round(v, 1) if isinstance(v, float) else v
-                                      for k, v in sorted(stats.items())}}, indent=1))
+        out.write_text(
+            json.dumps(
+                {
+                    "test": "tests/sessions/test_autosave_kill.py",
+                    "seconds": round(time.monotonic() - t0, 1),
+                    **{k: round(v, 1) if isinstance(v, float) else v for k, v in sorted(stats.items())},
+                },
+                indent=1,
+            )
+        )

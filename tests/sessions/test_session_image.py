@@ -1,5 +1,6 @@
 """ImageSession on a real GrabCut image with the weight-free classical backend: clicks, exact
 undo/redo, candidates, objects, errors, action records, save/load."""
+
 from __future__ import annotations
 
 import json
@@ -60,8 +61,13 @@ def _far_background(mask: np.ndarray) -> tuple[float, float]:
 
 def _result_arrays(session: ImageSession, oid: int = 1):
     r = session.result(oid)
-    return (session.masks[oid].copy(), r.candidates.copy(), r.iou_predictions.copy(), r.low_res_logits.copy(),
-            r.selected)
+    return (
+        session.masks[oid].copy(),
+        r.candidates.copy(),
+        r.iou_predictions.copy(),
+        r.low_res_logits.copy(),
+        r.selected,
+    )
 
 
 def _same(a, b) -> bool:
@@ -107,8 +113,16 @@ def test_clicks_undo_redo_bit_identical(grabcut, backend):
     assert not s.can_redo
     assert np.array_equal(s.masks[1], after_first[1][(after_first[4] + 1) % 3])
     assert [type(a).__name__ for a in s.timeline] == ["AddPoints", "SelectCandidate"]
-    assert [type(a).__name__ for a in s.log] == ["AddPoints", "AddPoints", "Undo", "Redo", "Undo", "Undo", "Redo",
-                                                 "SelectCandidate"]
+    assert [type(a).__name__ for a in s.log] == [
+        "AddPoints",
+        "AddPoints",
+        "Undo",
+        "Redo",
+        "Undo",
+        "Undo",
+        "Redo",
+        "SelectCandidate",
+    ]
 
 
 def test_selected_candidate_logits_feed_the_next_click(grabcut):
@@ -180,10 +194,20 @@ def test_objects_and_errors(grabcut, backend):
 def test_action_records_json_round_trip():
     mask = np.zeros((5, 7), bool)
     mask[1:3, 2:6] = True
-    records = [AddObject(2, "cat", (1, 2, 3)), RenameObject(2, "dog"), RecolorObject(2, (4, 5, 6)), RemoveObject(2),
-               AddPoints(1, 0, ((1.5, 2.0), (3.0, 4.0)), (1, 0), None), SetBox(1, 3, (0.0, 1.0, 5.0, 6.0)),
-               SetMask(1, 2, mask), ClearPrompts(1, None), SelectCandidate(1, 2), Propagate("both", 3, None, 4),
-               Undo(), Redo()]
+    records = [
+        AddObject(2, "cat", (1, 2, 3)),
+        RenameObject(2, "dog"),
+        RecolorObject(2, (4, 5, 6)),
+        RemoveObject(2),
+        AddPoints(1, 0, ((1.5, 2.0), (3.0, 4.0)), (1, 0), None),
+        SetBox(1, 3, (0.0, 1.0, 5.0, 6.0)),
+        SetMask(1, 2, mask),
+        ClearPrompts(1, None),
+        SelectCandidate(1, 2),
+        Propagate("both", 3, None, 4),
+        Undo(),
+        Redo(),
+    ]
     assert sorted(type(r).__name__ for r in records) == sorted(ACTION_TYPES)
     for r in records:
         line = json.dumps(r.to_json())

@@ -1,6 +1,7 @@
 """VideoSession on 6 real DAVIS frames: two objects, propagation, mid-video refinement, exact
 undo/redo (classical backend; SAM 2 with random weights for the model state), save/load,
 cancellation."""
+
 from __future__ import annotations
 
 import shutil
@@ -45,7 +46,8 @@ def _all_masks(s: VideoSession) -> dict:
 
 def _same_masks(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(
-        a[f].keys() == b[f].keys() and all(np.array_equal(a[f][o], b[f][o]) for o in a[f]) for f in a)
+        a[f].keys() == b[f].keys() and all(np.array_equal(a[f][o], b[f][o]) for o in a[f]) for f in a
+    )
 
 
 def _same_backend_state(a: dict, b: dict) -> bool:
@@ -57,8 +59,9 @@ def _same_backend_state(a: dict, b: dict) -> bool:
             return False
         if not all(np.array_equal(a["outputs"][o][f], b["outputs"][o][f]) for f in a["outputs"][o]):
             return False
-    return all(np.array_equal(a["prompts"][o][f].mask, b["prompts"][o][f].mask)
-               for o in a["prompts"] for f in a["prompts"][o])
+    return all(
+        np.array_equal(a["prompts"][o][f].mask, b["prompts"][o][f].mask) for o in a["prompts"] for f in a["prompts"][o]
+    )
 
 
 def _two_objects(s: VideoSession, gt0: np.ndarray) -> int:
@@ -235,8 +238,14 @@ def _equal_tree(a, b, torch) -> bool:
     return a == b
 
 
-STATE_KEYS = ("obj_ids", "point_inputs_per_obj", "mask_inputs_per_obj", "output_dict_per_obj",
-              "temp_output_dict_per_obj", "frames_tracked_per_obj")
+STATE_KEYS = (
+    "obj_ids",
+    "point_inputs_per_obj",
+    "mask_inputs_per_obj",
+    "output_dict_per_obj",
+    "temp_output_dict_per_obj",
+    "frames_tracked_per_obj",
+)
 
 
 @pytest.mark.slow
@@ -248,8 +257,9 @@ def test_sam2_exact_undo_restores_inference_state(frames_dir, gt0):
     # is overwritten by the next propagation through it (facebookresearch/sam2 issues #546, #731);
     # the "interactive" preset makes it a conditioning frame, so the refinement below really
     # changes the model state.
-    backend = make_sam2_video_backend("sam2.1_hiera_tiny", checkpoint="random", image_size=256, seed=0,
-                                      memory_preset="interactive")
+    backend = make_sam2_video_backend(
+        "sam2.1_hiera_tiny", checkpoint="random", image_size=256, seed=0, memory_preset="interactive"
+    )
     assert backend.predictor.add_all_frames_to_correct_as_cond is True
     small = [np.ascontiguousarray(f[::2, ::2]) for f in read_frames(frames_dir, 3)]
     s = VideoSession(backend, small)
@@ -288,8 +298,9 @@ def test_refinement_click_survives_repropagation_with_the_interactive_preset(fra
     pytest.importorskip("torch")
     from workbench.backends.sam2 import make_sam2_video_backend
 
-    backend = make_sam2_video_backend("sam2.1_hiera_tiny", checkpoint="random", image_size=256, seed=0,
-                                      memory_preset=preset)
+    backend = make_sam2_video_backend(
+        "sam2.1_hiera_tiny", checkpoint="random", image_size=256, seed=0, memory_preset=preset
+    )
     s = VideoSession(backend, [np.ascontiguousarray(f[::2, ::2]) for f in read_frames(frames_dir, 4)])
     assert s.backend_video_settings.startswith(f"memory preset {preset}")
     s.set_mask(0, 1, gt0[::2, ::2])

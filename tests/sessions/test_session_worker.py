@@ -1,5 +1,6 @@
 """The background worker: ordering, superseding pending clicks, callbacks, errors, shutdown;
 and sessions driven through their ``*_async`` API on a real GrabCut image."""
+
 from __future__ import annotations
 
 import threading

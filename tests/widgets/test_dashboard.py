@@ -1,6 +1,7 @@
 """Run index tables and the metric dashboard on tiny real run folders (classical backend: one
 DAVIS sequence of 4 frames, two GrabCut images with 3 clicks, and a copy of the VOS run whose
 card says untrained), the static export, and a papermill run of notebooks/dashboard.ipynb."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -27,10 +28,18 @@ UNT_LABEL = VOS_LABEL + " (UNTRAINED)"
 @pytest.fixture(scope="module")
 def root(tmp_path_factory, davis_dir) -> Path:
     root = tmp_path_factory.mktemp("reports")
-    run_vos_benchmark(backend="classical", data_root=davis_dir, sequences=1, max_frames=4, run_id=VOS,
-                      reports_root=root, progress=False)
-    run_image_benchmark(backend="classical", dataset="grabcut", subset=2, max_clicks=3, run_id=IMG,
-                        reports_root=root, progress=False)
+    run_vos_benchmark(
+        backend="classical",
+        data_root=davis_dir,
+        sequences=1,
+        max_frames=4,
+        run_id=VOS,
+        reports_root=root,
+        progress=False,
+    )
+    run_image_benchmark(
+        backend="classical", dataset="grabcut", subset=2, max_clicks=3, run_id=IMG, reports_root=root, progress=False
+    )
     shutil.copytree(root / VOS, root / UNT)
     card = json.loads((root / UNT / "run_card.json").read_text())
     card.update(run_id=UNT, untrained=True, started_at="2099-01-01T00:00:00+0000")
@@ -182,8 +191,14 @@ def test_dashboard_notebook_papermill(root, tmp_path):
     nb = nbformat.read(NOTEBOOK, as_version=4)
     assert all(c.outputs == [] for c in nb.cells if c.cell_type == "code")
     out = tmp_path / "dashboard.ipynb"
-    pm.execute_notebook(str(NOTEBOOK), str(out), kernel_name="python3", progress_bar=False, cwd=str(tmp_path),
-                        parameters={"reports_root": str(root), "export_dir": str(tmp_path / "export")})
+    pm.execute_notebook(
+        str(NOTEBOOK),
+        str(out),
+        kernel_name="python3",
+        progress_bar=False,
+        cwd=str(tmp_path),
+        parameters={"reports_root": str(root), "export_dir": str(tmp_path / "export")},
+    )
     done = nbformat.read(out, as_version=4)
     errors = [o for c in done.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors

@@ -2,6 +2,7 @@
 image with the weight-free classical backend (``sync=True``): exact pixel coordinates at any
 zoom, the mask layer's PNG as sent, undo/redo/clear keys, candidates with predicted and true
 IoU, box drags, errors in the status line, segment everything + pick, video frames, async mode."""
+
 from __future__ import annotations
 
 import logging
@@ -329,8 +330,10 @@ def test_segment_everything_then_pick_a_mask_into_an_object(pc, grabcut):
     i = int(np.argmax([iou(r["segmentation"], gt) for r in recs]))
     col, row = _inside(panel._index == i)
     assert panel.record_at(col, row) == i
-    print(f"\nclassical everything: {len(recs)} masks, best IoU with the GrabCut object "  # noqa: T201 - shown with -s
-          f"{iou(recs[i]['segmentation'], gt):.3f}")
+    print(  # noqa: T201 - shown with -s
+        f"\nclassical everything: {len(recs)} masks, best IoU with the GrabCut object "
+        f"{iou(recs[i]['segmentation'], gt):.3f}"
+    )
     rgba = _overlay(rec, pc)
     assert (rgba[row, col, :3] == panel._colors[i]).all() and rgba[row, col, 3] > 0
     n_objects = len(pc.session.objects)
@@ -427,6 +430,8 @@ def test_widget_overhead_on_a_davis_frame(davis_frames, backend):
         send_mouse(pc.canvas, "mouse_down", *image_to_canvas(col + dx, row + dy))
         assert pc.state == "ready", pc.status_text
         times.append(dict(pc.last_timings))
-    print("\nPromptCanvas overhead on 854x480 (ms):",  # noqa: T201 - shown with -s
-          [(round(t["overhead"], 2), round(t["model"], 1)) for t in times])
+    print(  # noqa: T201 - shown with -s
+        "\nPromptCanvas overhead on 854x480 (ms):",
+        [(round(t["overhead"], 2), round(t["model"], 1)) for t in times],
+    )
     assert all(np.isfinite(t["overhead"]) and t["overhead"] > 0 for t in times)

@@ -3,6 +3,7 @@ frames with ground truth, weight-free classical video backend, ``sync=True``: sc
 any frame, propagation both ways with progress, cancel, refinement + re-propagation, objects,
 the timeline (data checked against independently computed J), exports read back, an mp4 source,
 errors in the status line, async mode; papermill runs of the quickstart and video notebooks."""
+
 from __future__ import annotations
 
 import logging
@@ -58,8 +59,9 @@ def gt(davis_dir: Path) -> np.ndarray:
 
 @pytest.fixture()
 def ann(frames_dir, gt, tmp_path):
-    a = VideoAnnotator(make_video_backend("classical"), frames_dir, gt=gt, sync=True, image_format="png",
-                       output_dir=tmp_path / "out")
+    a = VideoAnnotator(
+        make_video_backend("classical"), frames_dir, gt=gt, sync=True, image_format="png", output_dir=tmp_path / "out"
+    )
     yield a
     a.close()
 
@@ -107,9 +109,17 @@ def test_scrubber_play_steps_and_keys_show_the_frame(ann):
     click_button(ann.prev_button)
     click_button(ann.prev_button)
     assert ann.frame_idx == 4
-    for key, shift, want in [(".", False, 5), (",", False, 4), ("ArrowRight", False, 5), ("ArrowLeft", False, 4),
-                             (">", False, 7), ("ArrowLeft", True, 0), ("End", False, 7), ("Home", False, 0),
-                             (",", False, 0)]:
+    for key, shift, want in [
+        (".", False, 5),
+        (",", False, 4),
+        ("ArrowRight", False, 5),
+        ("ArrowLeft", False, 4),
+        (">", False, 7),
+        ("ArrowLeft", True, 0),
+        ("End", False, 7),
+        ("Home", False, 0),
+        (",", False, 0),
+    ]:
         send_key(ann.canvas.canvas, key, shift=shift)
         assert (ann.frame_idx, ann.frame_slider.value) == (want, want), key
     send_key(ann.canvas.canvas, "n")  # the canvas keeps its own keys
@@ -307,8 +317,9 @@ def test_mp4_source_is_decoded_on_demand(frames_dir, tmp_path, gt):
 
 def test_max_frames_links_the_first_frames_and_reads_the_gt_folder(davis_dir):
     folder = davis_dir / "JPEGImages" / SEQ
-    a = VideoAnnotator(make_video_backend("classical"), folder, gt=davis_dir / "Annotations" / SEQ, max_frames=5,
-                       sync=True)
+    a = VideoAnnotator(
+        make_video_backend("classical"), folder, gt=davis_dir / "Annotations" / SEQ, max_frames=5, sync=True
+    )
     files = a.session.frames.frame_files
     assert a.session.num_frames == 5 and a.gt.shape == (5, 480, 854) and a.video_name == SEQ
     assert [f.resolve() for f in files] == [(folder / f"{i:05d}.jpg").resolve() for i in range(5)]
@@ -384,8 +395,15 @@ def _run_notebook(name: str, params: dict, cwd: Path) -> nbformat.NotebookNode:
     import papermill as pm
 
     out = cwd / f"{name}.out.ipynb"
-    pm.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(out), parameters=params, kernel_name="python3",
-                        cwd=str(cwd), progress_bar=False, execution_timeout=300)
+    pm.execute_notebook(
+        str(NOTEBOOKS / f"{name}.ipynb"),
+        str(out),
+        parameters=params,
+        kernel_name="python3",
+        cwd=str(cwd),
+        progress_bar=False,
+        execution_timeout=300,
+    )
     nb = nbformat.read(out, as_version=4)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
@@ -409,9 +427,16 @@ def test_quickstart_notebook_runs(tmp_path, data_dir):
 def test_video_notebook_runs_and_exports_under_reports(tmp_path, davis_dir, monkeypatch):
     # one reports root: the notebook's kernel (started elsewhere) writes where the variable says
     monkeypatch.setenv("WORKBENCH_REPORTS_DIR", str(tmp_path / "reports"))
-    nb = _run_notebook("video_annotator", {"video": str(davis_dir / "JPEGImages" / SEQ),
-                                           "gt": str(davis_dir / "Annotations" / SEQ), "backend": "classical",
-                                           "max_frames": 6}, tmp_path)
+    nb = _run_notebook(
+        "video_annotator",
+        {
+            "video": str(davis_dir / "JPEGImages" / SEQ),
+            "gt": str(davis_dir / "Annotations" / SEQ),
+            "backend": "classical",
+            "max_frames": 6,
+        },
+        tmp_path,
+    )
     assert _has_png(nb) >= 2
     pngs = sorted((tmp_path / "reports" / "annotations" / SEQ / "davis" / SEQ).glob("*.png"))
     assert [p.name for p in pngs] == [f"{i:05d}.png" for i in range(6)]

@@ -12,11 +12,20 @@ official checkpoints of every family), :mod:`.loading` (devices, safe checkpoint
 Optional capabilities are tested with :func:`supports`, e.g.
 ``supports(backend, MaskGenerator)`` before ``backend.generate_masks(image)``.
 """
+
 from __future__ import annotations
 
 from ..errors import ConfigError, UnknownNameError
-from .base import (CAPABILITIES, ImageBackend, MaskGenerator, MaskLogits, PolicySwitchable, Snapshotable, VideoBackend,
-                   supports)
+from .base import (
+    CAPABILITIES,
+    ImageBackend,
+    MaskGenerator,
+    MaskLogits,
+    PolicySwitchable,
+    Snapshotable,
+    VideoBackend,
+    supports,
+)
 
 BACKENDS = ("sam2", "sam", "classical")
 """Backend names accepted by the factories ("auto" picks sam2 when a checkpoint exists; "sam" is
@@ -48,8 +57,10 @@ def _classical_kw(kw: dict) -> dict:
         raise UnknownNameError("precision of the classical backend", precision, ["auto", "fp32"])
     policy, params = kw.pop("policy", None), kw.pop("policy_params", None)
     if policy not in (None, "sam2") or params:
-        raise ConfigError(f"Tracking policy {policy!r} (and policy_params) are SAM 2 policies; the classical backend "
-                          "tracks with optical flow. Use backend='sam2', or leave policy at 'sam2'.")
+        raise ConfigError(
+            f"Tracking policy {policy!r} (and policy_params) are SAM 2 policies; the classical backend "
+            "tracks with optical flow. Use backend='sam2', or leave policy at 'sam2'."
+        )
     return kw
 
 
@@ -61,13 +72,21 @@ def _without_sam2_video_settings(kw: dict, name: str) -> dict:
 
     given = {k: kw.pop(k) for k in ("memory_preset", *SETTING_NAMES) if k in kw}
     if given and not video_settings(given.pop("memory_preset", None), **given).is_default:
-        raise ConfigError(f"SAM 2 memory presets and video settings ({', '.join(SETTING_NAMES)}) apply to the "
-                          f"'sam2' video backend only, not to {name!r}. Use backend='sam2', or leave them unset.")
+        raise ConfigError(
+            f"SAM 2 memory presets and video settings ({', '.join(SETTING_NAMES)}) apply to the "
+            f"'sam2' video backend only, not to {name!r}. Use backend='sam2', or leave them unset."
+        )
     return kw
 
 
-def make_image_backend(backend: str = "auto", model: str | None = None, checkpoint: str | None = None,
-                       device: str = "auto", image_size: int = 1024, **kw) -> ImageBackend:
+def make_image_backend(
+    backend: str = "auto",
+    model: str | None = None,
+    checkpoint: str | None = None,
+    device: str = "auto",
+    image_size: int = 1024,
+    **kw,
+) -> ImageBackend:
     """Build an image backend.
 
     Parameters
@@ -101,16 +120,24 @@ def make_image_backend(backend: str = "auto", model: str | None = None, checkpoi
     if name == "sam":
         from .sam.factory import make_sam1_image_backend
 
-        return make_sam1_image_backend(model=model or "vit_b", checkpoint=checkpoint, device=device,
-                                       image_size=image_size, **kw)
+        return make_sam1_image_backend(
+            model=model or "vit_b", checkpoint=checkpoint, device=device, image_size=image_size, **kw
+        )
     from .sam2.factory import make_sam2_image_backend
 
-    return make_sam2_image_backend(model=model or "sam2.1_hiera_tiny", checkpoint=checkpoint, device=device,
-                                   image_size=image_size, **kw)
+    return make_sam2_image_backend(
+        model=model or "sam2.1_hiera_tiny", checkpoint=checkpoint, device=device, image_size=image_size, **kw
+    )
 
 
-def make_video_backend(backend: str = "auto", model: str | None = None, checkpoint: str | None = None,
-                       device: str = "auto", image_size: int = 1024, **kw) -> VideoBackend:
+def make_video_backend(
+    backend: str = "auto",
+    model: str | None = None,
+    checkpoint: str | None = None,
+    device: str = "auto",
+    image_size: int = 1024,
+    **kw,
+) -> VideoBackend:
     """Build a video backend; parameters as :func:`make_image_backend`.
 
     SAM 2's memory/runtime settings are keyword settings too: ``memory_preset``
@@ -133,8 +160,9 @@ def make_video_backend(backend: str = "auto", model: str | None = None, checkpoi
         return make_classical_video_backend(**_classical_kw(_without_sam2_video_settings(kw, name)))
     from .sam2.factory import make_sam2_video_backend
 
-    return make_sam2_video_backend(model=model or "sam2.1_hiera_tiny", checkpoint=checkpoint, device=device,
-                                   image_size=image_size, **kw)
+    return make_sam2_video_backend(
+        model=model or "sam2.1_hiera_tiny", checkpoint=checkpoint, device=device, image_size=image_size, **kw
+    )
 
 
 def available_backends(checkpoint_dir=None) -> list[tuple[str, str | None]]:
@@ -145,6 +173,17 @@ def available_backends(checkpoint_dir=None) -> list[tuple[str, str | None]]:
     return [("classical", None)] + [("sam2", m) for m in available_models(checkpoint_dir, backend="sam2")]
 
 
-__all__ = ["BACKENDS", "CAPABILITIES", "ImageBackend", "MaskGenerator", "MaskLogits", "PolicySwitchable", "Snapshotable",
-           "VideoBackend",
-           "available_backends", "make_image_backend", "make_video_backend", "supports"]
+__all__ = [
+    "BACKENDS",
+    "CAPABILITIES",
+    "ImageBackend",
+    "MaskGenerator",
+    "MaskLogits",
+    "PolicySwitchable",
+    "Snapshotable",
+    "VideoBackend",
+    "available_backends",
+    "make_image_backend",
+    "make_video_backend",
+    "supports",
+]

@@ -21,6 +21,7 @@ Only plain numpy values cross this boundary; torch stays inside the backends.
 Prompt names and conventions follow SAM 2's predictors (see :mod:`workbench.types`); every
 backend validates them with :mod:`workbench.backends.validate`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -147,8 +148,9 @@ class MaskLogits(Protocol):
     Needed where objects tracked separately are merged by their scores, as
     ``tools/vos_inference.py`` does for objects that appear later in a video."""
 
-    def propagate_logits(self, start_frame_idx: int | None = None, max_frame_num_to_track: int | None = None,
-                         reverse: bool = False) -> Iterator[FrameMasks]:
+    def propagate_logits(
+        self, start_frame_idx: int | None = None, max_frame_num_to_track: int | None = None, reverse: bool = False
+    ) -> Iterator[FrameMasks]:
         """As ``VideoBackend.propagate``, with ``FrameMasks.logits`` set (``(O, H, W)`` float32
         mask logits at frame size; ``masks == logits > 0``)."""
 
@@ -156,8 +158,12 @@ class MaskLogits(Protocol):
 CAPABILITIES = (MaskGenerator, Snapshotable, MaskLogits, PolicySwitchable)
 """The optional capabilities a backend may have (protocols, see :func:`supports`)."""
 
-_MEMBERS = {MaskGenerator: ("generate_masks",), Snapshotable: ("snapshot", "restore"),
-            MaskLogits: ("propagate_logits",), PolicySwitchable: ("set_policy",)}
+_MEMBERS = {
+    MaskGenerator: ("generate_masks",),
+    Snapshotable: ("snapshot", "restore"),
+    MaskLogits: ("propagate_logits",),
+    PolicySwitchable: ("set_policy",),
+}
 
 
 def supports(backend: object, capability: type) -> bool:
@@ -176,8 +182,9 @@ def supports(backend: object, capability: type) -> bool:
         ``capability`` is not one of :data:`CAPABILITIES` (a programming error).
     """
     if capability not in _MEMBERS:
-        raise TypeError(f"supports() takes one of {[c.__name__ for c in CAPABILITIES]} as capability; "
-                        f"got {capability!r}.")
+        raise TypeError(
+            f"supports() takes one of {[c.__name__ for c in CAPABILITIES]} as capability; got {capability!r}."
+        )
     return isinstance(backend, capability) and all(callable(getattr(backend, m)) for m in _MEMBERS[capability])
 
 
@@ -210,7 +217,11 @@ class VideoBackend(Snapshotable, Protocol):
         sequence of ``(H, W, 3)`` uint8 RGB frames. Resets any previous state."""
 
     def add_points(
-        self, frame_idx: int, obj_id: int, point_coords: np.ndarray, point_labels: np.ndarray,
+        self,
+        frame_idx: int,
+        obj_id: int,
+        point_coords: np.ndarray,
+        point_labels: np.ndarray,
         clear_old_points: bool = True,
     ) -> FrameMasks:
         """Add clicks (x, y pixels; 1/0 labels) for ``obj_id`` on ``frame_idx``; return the
@@ -223,7 +234,9 @@ class VideoBackend(Snapshotable, Protocol):
         """Prompt ``obj_id`` on ``frame_idx`` with an ``(H, W)`` bool mask."""
 
     def propagate(
-        self, start_frame_idx: int | None = None, max_frame_num_to_track: int | None = None,
+        self,
+        start_frame_idx: int | None = None,
+        max_frame_num_to_track: int | None = None,
         reverse: bool = False,
     ) -> Iterator[FrameMasks]:
         """Track every object from ``start_frame_idx`` (default: first prompted frame)
@@ -246,5 +259,14 @@ class VideoBackend(Snapshotable, Protocol):
         Raises ``BackendError`` when it was taken on another video."""
 
 
-__all__ = ["CAPABILITIES", "ImageBackend", "MaskGenerator", "MaskLogits", "PolicySwitchable", "Snapshotable",
-           "VideoBackend", "supports", "with_extra"]
+__all__ = [
+    "CAPABILITIES",
+    "ImageBackend",
+    "MaskGenerator",
+    "MaskLogits",
+    "PolicySwitchable",
+    "Snapshotable",
+    "VideoBackend",
+    "supports",
+    "with_extra",
+]

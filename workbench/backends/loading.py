@@ -6,6 +6,7 @@ Checkpoints are unpickled with ``torch.load(weights_only=True)`` (tensors only, 
 loaded with a strict key/shape match; every failure is a
 :class:`~workbench.errors.CheckpointError` subclass whose message says how to fix it.
 """
+
 from __future__ import annotations
 
 import pickle
@@ -57,8 +58,10 @@ def resolve_device(device: str | torch.device = "cpu") -> torch.device:
         raise BackendError(f"Invalid device {device!r}: {exc}. Use 'cpu', 'cuda', 'cuda:N' or 'auto'.") from exc
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise BackendError(f"Device {device!r} asked for, but CUDA is not available here "
-                               f"(torch {torch.__version__}). Use device='cpu' or 'auto'.")
+            raise BackendError(
+                f"Device {device!r} asked for, but CUDA is not available here "
+                f"(torch {torch.__version__}). Use device='cpu' or 'auto'."
+            )
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise BackendError(f"Device {device!r} does not exist: {torch.cuda.device_count()} CUDA device(s).")
     elif dev.type != "cpu":
@@ -94,8 +97,9 @@ def safe_torch_load(path: str | Path) -> object:
                 "checkpoints hold only tensors. Re-download the file, or, only if you trust its source, "
                 "re-save just its weights (workbench's save_checkpoint / save_sam1_checkpoint do this)."
             ) from exc
-        raise CheckpointFormatError(f"Checkpoint {path} is corrupt ({msg.splitlines()[0] if msg else exc!r}). "
-                                    "Delete it and download it again.") from exc
+        raise CheckpointFormatError(
+            f"Checkpoint {path} is corrupt ({msg.splitlines()[0] if msg else exc!r}). Delete it and download it again."
+        ) from exc
     except (RuntimeError, EOFError, KeyError, ValueError, OSError, zipfile.BadZipFile, IndexError) as exc:
         first = (str(exc).splitlines() or [repr(exc)])[0][:200]
         raise CheckpointFormatError(
@@ -104,8 +108,9 @@ def safe_torch_load(path: str | Path) -> object:
         ) from exc
 
 
-def load_state_dict_strict(model: torch.nn.Module, sd: dict, path: Path, against: str, key_hint: str,
-                           shape_hint=None) -> None:
+def load_state_dict_strict(
+    model: torch.nn.Module, sd: dict, path: Path, against: str, key_hint: str, shape_hint=None
+) -> None:
     """Load ``sd`` into ``model`` only if keys and shapes match exactly.
 
     ``key_hint`` ends the message for missing/unexpected keys; ``shape_hint(bad_keys)`` (optional)
@@ -163,5 +168,11 @@ def checkpoint_path(checkpoint, spec: ModelSpec, resolve) -> Path | None:
     return path
 
 
-__all__ = ["RANDOM", "checkpoint_digest", "checkpoint_path", "load_state_dict_strict", "resolve_device",
-           "safe_torch_load"]
+__all__ = [
+    "RANDOM",
+    "checkpoint_digest",
+    "checkpoint_path",
+    "load_state_dict_strict",
+    "resolve_device",
+    "safe_torch_load",
+]

@@ -19,6 +19,7 @@ Meta publishes no checksums; the sizes and SHA-256 digests in :data:`OFFICIAL_FI
 stated by public projects that pin the official files (sources at the table). Downloads from
 the official URL are checked against them; :func:`verify_checkpoints` checks files on disk.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -151,30 +152,53 @@ _SAM_FILES = {"vit_b": "sam_vit_b_01ec64.pth", "vit_l": "sam_vit_l_0b3195.pth", 
 
 def _make_sam_spec(model_type: str) -> ModelSpec:
     f = _SAM_FILES[model_type]
-    return ModelSpec(name=f"sam_{model_type}", backend="sam", family="sam", size=model_type, config=model_type,
-                     filename=f, url=_SAM_URL_BASE + f, size_bytes=OFFICIAL_FILES[f][0], sha256=OFFICIAL_FILES[f][1])
+    return ModelSpec(
+        name=f"sam_{model_type}",
+        backend="sam",
+        family="sam",
+        size=model_type,
+        config=model_type,
+        filename=f,
+        url=_SAM_URL_BASE + f,
+        size_bytes=OFFICIAL_FILES[f][0],
+        sha256=OFFICIAL_FILES[f][1],
+    )
 
 
 # SAM 2.1 first (recommended by the authors), small to large within a family; then SAM v1.
 _SPECS: dict[str, ModelSpec] = {
-    s.name: s for s in [*(_make_spec(f, z) for f in ("sam2.1", "sam2") for z in SIZES),
-                        *(_make_sam_spec(t) for t in SAM_MODELS)]
+    s.name: s
+    for s in [*(_make_spec(f, z) for f in ("sam2.1", "sam2") for z in SIZES), *(_make_sam_spec(t) for t in SAM_MODELS)]
 }
 """Every official checkpoint by registry name (names are unique over all backends)."""
 
 # -- names and aliases, per backend ------------------------------------------------------------------
 _SIZE_ALIASES = {
-    "t": "tiny", "tiny": "tiny",
-    "s": "small", "small": "small",
-    "b+": "base_plus", "base+": "base_plus", "base_plus": "base_plus", "baseplus": "base_plus",
-    "bplus": "base_plus", "b_plus": "base_plus",
-    "l": "large", "large": "large",
+    "t": "tiny",
+    "tiny": "tiny",
+    "s": "small",
+    "small": "small",
+    "b+": "base_plus",
+    "base+": "base_plus",
+    "base_plus": "base_plus",
+    "baseplus": "base_plus",
+    "bplus": "base_plus",
+    "b_plus": "base_plus",
+    "l": "large",
+    "large": "large",
 }
 
 _SAM_ALIASES = {
-    "b": "vit_b", "base": "vit_b", "vit_b": "vit_b",
-    "l": "vit_l", "large": "vit_l", "vit_l": "vit_l",
-    "h": "vit_h", "huge": "vit_h", "vit_h": "vit_h", "default": "vit_h",  # "default" is vit_h upstream
+    "b": "vit_b",
+    "base": "vit_b",
+    "vit_b": "vit_b",
+    "l": "vit_l",
+    "large": "vit_l",
+    "vit_l": "vit_l",
+    "h": "vit_h",
+    "huge": "vit_h",
+    "vit_h": "vit_h",
+    "default": "vit_h",  # "default" is vit_h upstream
 }
 
 
@@ -286,18 +310,23 @@ def _dir(checkpoint_dir: str | Path | None) -> Path:
 
 def _missing_message(spec: ModelSpec, folder: Path) -> str:
     if spec.backend == "sam":
-        return (f"SAM checkpoint {spec.filename} for model {spec.size!r} not found in {folder}. Fetch {spec.url} into "
-                f"that folder (or in Python: workbench.backends.registry.download_checkpoint("
-                f"{spec.name!r}, backend='sam')). To use another folder, set {CHECKPOINT_DIR_ENV}. "
-                "For a quick test without weights pass checkpoint='random' (untrained, meaningless masks).")
-    return (f"Checkpoint {spec.filename} for model {spec.name!r} not found in {folder}. "
-            f"Download it with `workbench checkpoints download {spec.name}` (needs internet), or fetch "
-            f"{spec.url} by hand into that folder. To use another folder, set {CHECKPOINT_DIR_ENV}. "
-            "For a quick test without weights pass checkpoint='random' (untrained, meaningless masks).")
+        return (
+            f"SAM checkpoint {spec.filename} for model {spec.size!r} not found in {folder}. Fetch {spec.url} into "
+            f"that folder (or in Python: workbench.backends.registry.download_checkpoint("
+            f"{spec.name!r}, backend='sam')). To use another folder, set {CHECKPOINT_DIR_ENV}. "
+            "For a quick test without weights pass checkpoint='random' (untrained, meaningless masks)."
+        )
+    return (
+        f"Checkpoint {spec.filename} for model {spec.name!r} not found in {folder}. "
+        f"Download it with `workbench checkpoints download {spec.name}` (needs internet), or fetch "
+        f"{spec.url} by hand into that folder. To use another folder, set {CHECKPOINT_DIR_ENV}. "
+        "For a quick test without weights pass checkpoint='random' (untrained, meaningless masks)."
+    )
 
 
-def resolve_checkpoint(name: str | ModelSpec, checkpoint_dir: str | Path | None = None, *,
-                       backend: str | None = None) -> Path:
+def resolve_checkpoint(
+    name: str | ModelSpec, checkpoint_dir: str | Path | None = None, *, backend: str | None = None
+) -> Path:
     """Path of the official checkpoint file of ``name`` in the checkpoint directory.
 
     Parameters
@@ -356,11 +385,18 @@ def checkpoint_table(checkpoint_dir: str | Path | None = None, backend: str | No
     for s in list_specs(backend):
         path = folder / s.filename
         present = path.is_file()
-        rows.append({
-            "name": s.name, "backend": s.backend, "family": s.family, "file": str(path), "present": present,
-            "size": path.stat().st_size if present else None, "expected_size": s.size_bytes,
-            "url": s.url,
-        })
+        rows.append(
+            {
+                "name": s.name,
+                "backend": s.backend,
+                "family": s.family,
+                "file": str(path),
+                "present": present,
+                "size": path.stat().st_size if present else None,
+                "expected_size": s.size_bytes,
+                "url": s.url,
+            }
+        )
     return rows
 
 
@@ -383,8 +419,10 @@ def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
 
 
 def _manual_hint(spec: ModelSpec, folder: Path, url: str) -> str:
-    return (f"Downloading needs internet access. Without it, fetch {url} on another machine and copy it to "
-            f"{folder / spec.filename} (or set {CHECKPOINT_DIR_ENV} to the folder holding {spec.filename}).")
+    return (
+        f"Downloading needs internet access. Without it, fetch {url} on another machine and copy it to "
+        f"{folder / spec.filename} (or set {CHECKPOINT_DIR_ENV} to the folder holding {spec.filename})."
+    )
 
 
 def download_checkpoint(
@@ -442,8 +480,9 @@ def download_checkpoint(
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DownloadError(f"Cannot create the checkpoint folder {folder}: {exc}. "
-                            f"Set {CHECKPOINT_DIR_ENV} to a writable folder.") from exc
+        raise DownloadError(
+            f"Cannot create the checkpoint folder {folder}: {exc}. Set {CHECKPOINT_DIR_ENV} to a writable folder."
+        ) from exc
     fd, tmp_name = tempfile.mkstemp(prefix=f".{spec.filename}.", suffix=".part", dir=folder)
     tmp = Path(tmp_name)
     h = hashlib.sha256()
@@ -462,24 +501,31 @@ def download_checkpoint(
                         progress(done, total)
         expected = (spec.size_bytes if official else None) or total
         if expected is not None and done != expected:
-            raise DownloadError(f"Download of {url} is incomplete: got {done} bytes, expected {expected}. "
-                                "Try again. " + _manual_hint(spec, folder, url))
+            raise DownloadError(
+                f"Download of {url} is incomplete: got {done} bytes, expected {expected}. "
+                "Try again. " + _manual_hint(spec, folder, url)
+            )
         if official and spec.sha256 is not None and h.hexdigest() != spec.sha256:
-            raise DownloadError(f"Checksum mismatch for {url}: SHA-256 {h.hexdigest()}, expected {spec.sha256}. "
-                                "Try again. " + _manual_hint(spec, folder, url))
+            raise DownloadError(
+                f"Checksum mismatch for {url}: SHA-256 {h.hexdigest()}, expected {spec.sha256}. "
+                "Try again. " + _manual_hint(spec, folder, url)
+            )
         os.replace(tmp, target)
     except DownloadError:
         tmp.unlink(missing_ok=True)
         raise
     except urllib.error.HTTPError as exc:
         tmp.unlink(missing_ok=True)
-        raise DownloadError(f"Could not download {spec.filename} from {url}: the server answered HTTP "
-                            f"{exc.code} ({exc.reason}). Check the URL. " + _manual_hint(spec, folder, url)) from exc
+        raise DownloadError(
+            f"Could not download {spec.filename} from {url}: the server answered HTTP "
+            f"{exc.code} ({exc.reason}). Check the URL. " + _manual_hint(spec, folder, url)
+        ) from exc
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:  # timeouts, resets
         tmp.unlink(missing_ok=True)
         reason = getattr(exc, "reason", None) or exc
-        raise DownloadError(f"Could not download {spec.filename} from {url}: {reason}. "
-                            + _manual_hint(spec, folder, url)) from exc
+        raise DownloadError(
+            f"Could not download {spec.filename} from {url}: {reason}. " + _manual_hint(spec, folder, url)
+        ) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

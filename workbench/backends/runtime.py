@@ -7,6 +7,7 @@ loaders (:func:`workbench.backends.loading.resolve_device`,
 SAM 2 notebooks' own rule); bf16 autocast on CUDA GPUs that support it, fp32 otherwise — never
 bf16 on CPU, where it is about 150x slower.
 """
+
 from __future__ import annotations
 
 import logging
@@ -32,9 +33,11 @@ def slow_cpu_hint(backend: str, device: str, image_size: int) -> str | None:
     """
     if backend == "classical" or not str(device).startswith("cpu") or int(image_size) < 1024:
         return None
-    return (f"Note: {backend} at {image_size} px runs on the CPU here and will be slow (seconds per frame). "
-            "Use a CUDA GPU (device='auto' picks it when the kernel has one) or a smaller image_size, "
-            "e.g. image_size=512, for a quick look.")
+    return (
+        f"Note: {backend} at {image_size} px runs on the CPU here and will be slow (seconds per frame). "
+        "Use a CUDA GPU (device='auto' picks it when the kernel has one) or a smaller image_size, "
+        "e.g. image_size=512, for a quick look."
+    )
 
 
 @dataclass(frozen=True)
@@ -95,9 +98,17 @@ def torch_facts() -> TorchFacts:
         ext = True
     except ImportError:
         ext = False
-    return TorchFacts(torch=str(torch.__version__), torchvision=_version("torchvision"), sam2=_version("sam2"),
-                      cuda=torch.version.cuda, gpu=gpu, gpu_memory_bytes=mem, bf16=bf16, sam2_cuda_extension=ext,
-                      threads=int(torch.get_num_threads()))
+    return TorchFacts(
+        torch=str(torch.__version__),
+        torchvision=_version("torchvision"),
+        sam2=_version("sam2"),
+        cuda=torch.version.cuda,
+        gpu=gpu,
+        gpu_memory_bytes=mem,
+        bf16=bf16,
+        sam2_cuda_extension=ext,
+        threads=int(torch.get_num_threads()),
+    )
 
 
 def warn_if_slow(backend: str, device: str, image_size: int) -> str | None:

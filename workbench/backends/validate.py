@@ -37,6 +37,7 @@ Checks run in this order, and the first failing one raises: no image, no prompt,
 (together, numbers, coords shape, labels shape, label values, finite, inside), box (numbers,
 shape, finite, order, inside), mask_input (numbers, shape, side, finite).
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -77,16 +78,22 @@ def check_image(image: object) -> np.ndarray:
     try:
         arr = np.asarray(image)
     except (TypeError, ValueError) as exc:
-        raise DataError(f"image must be an (H, W, 3) uint8 RGB array; a {type(image).__name__} cannot be read as "
-                        f"one ({exc}). Read files with workbench.io.read_image.") from exc
+        raise DataError(
+            f"image must be an (H, W, 3) uint8 RGB array; a {type(image).__name__} cannot be read as "
+            f"one ({exc}). Read files with workbench.io.read_image."
+        ) from exc
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
         source = "" if isinstance(image, np.ndarray) else f" (from {type(image).__name__})"
-        raise DataError(f"image must be an (H, W, 3) uint8 RGB array; got shape {arr.shape} dtype {arr.dtype}"
-                        f"{source}. Read files with workbench.io.read_image, which converts gray / RGBA / 16-bit "
-                        "images; scale float images to 0..255 before converting them to uint8.")
+        raise DataError(
+            f"image must be an (H, W, 3) uint8 RGB array; got shape {arr.shape} dtype {arr.dtype}"
+            f"{source}. Read files with workbench.io.read_image, which converts gray / RGBA / 16-bit "
+            "images; scale float images to 0..255 before converting them to uint8."
+        )
     if arr.shape[0] < MIN_IMAGE_SIDE or arr.shape[1] < MIN_IMAGE_SIDE:
-        raise DataError(f"image must be at least {MIN_IMAGE_SIDE} x {MIN_IMAGE_SIDE} pixels; "
-                        f"got {arr.shape[1]} x {arr.shape[0]} (W x H).")
+        raise DataError(
+            f"image must be at least {MIN_IMAGE_SIDE} x {MIN_IMAGE_SIDE} pixels; "
+            f"got {arr.shape[1]} x {arr.shape[0]} (W x H)."
+        )
     return np.ascontiguousarray(arr)
 
 
@@ -97,8 +104,9 @@ def _values(labels: np.ndarray) -> list:
         return labels.tolist()
 
 
-def check_points(point_coords: object, point_labels: object,
-                 hw: tuple[int, int]) -> tuple[np.ndarray | None, np.ndarray | None]:
+def check_points(
+    point_coords: object, point_labels: object, hw: tuple[int, int]
+) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Validate SAM point prompts against an image of ``hw`` = (H, W) pixels.
 
     Returns
@@ -115,8 +123,10 @@ def check_points(point_coords: object, point_labels: object,
         as (row, col)).
     """
     if (point_coords is None) != (point_labels is None):
-        raise PromptError("point_coords and point_labels must be given together: (N, 2) x, y pixels and (N,) "
-                          "labels, 1 positive / 0 negative.")
+        raise PromptError(
+            "point_coords and point_labels must be given together: (N, 2) x, y pixels and (N,) "
+            "labels, 1 positive / 0 negative."
+        )
     if point_coords is None:
         return None, None
     try:
@@ -132,13 +142,17 @@ def check_points(point_coords: object, point_labels: object,
     if labels.ndim == 0:
         labels = labels.reshape(1)
     if labels.ndim != 1 or labels.shape[0] != n:
-        raise PromptError(f"point_labels must be ({n},), one label per point, to match point_coords; got "
-                          f"{labels.size} entries in shape {labels.shape}.")
+        raise PromptError(
+            f"point_labels must be ({n},), one label per point, to match point_coords; got "
+            f"{labels.size} entries in shape {labels.shape}."
+        )
     if n == 0:
         return None, None
     if labels.dtype.kind not in "biuf" or not np.isin(labels, (0, 1)).all():
-        raise PromptError(f"point_labels must be 1 (positive) or 0 (negative); got {_values(labels)}. "
-                          "Give boxes through `box`, not as labels 2/3.")
+        raise PromptError(
+            f"point_labels must be 1 (positive) or 0 (negative); got {_values(labels)}. "
+            "Give boxes through `box`, not as labels 2/3."
+        )
     if not np.isfinite(coords).all():
         raise PromptError("point_coords contain NaN or infinity; they must be finite x, y pixels.")
     h, w = hw
@@ -148,10 +162,11 @@ def check_points(point_coords: object, point_labels: object,
         x, y = coords[i]
         hint = ""
         if 0 <= y < w and 0 <= x < h:
-            hint = (" The point would fit as (row, col): point_coords are (x, y) — use Click.point or "
-                    "clicks_to_prompt.")
-        raise PromptError(f"Click {i} at (x={x:g}, y={y:g}) lies outside the {w}x{h} (WxH) image: point_coords are "
-                          f"(x, y) pixels with 0 <= x < {w} and 0 <= y < {h}.{hint}")
+            hint = " The point would fit as (row, col): point_coords are (x, y) — use Click.point or clicks_to_prompt."
+        raise PromptError(
+            f"Click {i} at (x={x:g}, y={y:g}) lies outside the {w}x{h} (WxH) image: point_coords are "
+            f"(x, y) pixels with 0 <= x < {w} and 0 <= y < {h}.{hint}"
+        )
     return coords, labels.astype(np.int64)
 
 
@@ -174,12 +189,16 @@ def check_box(box: object, hw: tuple[int, int]) -> np.ndarray:
         raise PromptError("box contains NaN or infinity; it must be finite XYXY pixels.")
     x0, y0, x1, y1 = b.tolist()
     if x0 > x1 or y0 > y1:
-        raise PromptError(f"box {b.tolist()} is not XYXY: it needs x0 <= x1 and y0 <= y1; "
-                          "convert XYWH boxes with [x, y, x + w, y + h].")
+        raise PromptError(
+            f"box {b.tolist()} is not XYXY: it needs x0 <= x1 and y0 <= y1; "
+            "convert XYWH boxes with [x, y, x + w, y + h]."
+        )
     h, w = hw
     if x0 < 0 or y0 < 0 or x1 > w or y1 > h:
-        raise PromptError(f"box {b.tolist()} leaves the {w}x{h} (WxH) image: corners outside [0, {w}] x [0, {h}]; "
-                          f"clip it with np.clip(box, 0, [{w}, {h}, {w}, {h}]).")
+        raise PromptError(
+            f"box {b.tolist()} leaves the {w}x{h} (WxH) image: corners outside [0, {w}] x [0, {h}]; "
+            f"clip it with np.clip(box, 0, [{w}, {h}, {w}, {h}])."
+        )
     return b
 
 
@@ -201,19 +220,29 @@ def check_mask_input(mask_input: object, low_res: int) -> np.ndarray:
     if m.ndim == 2:
         m = m[None]
     if m.ndim != 3 or m.shape[0] != 1:
-        raise PromptError(f"mask_input must be (1, h, w) low-resolution logits of one mask, e.g. "
-                          f"prediction.low_res_logits[i:i+1]; got shape {shape}.")
+        raise PromptError(
+            f"mask_input must be (1, h, w) low-resolution logits of one mask, e.g. "
+            f"prediction.low_res_logits[i:i+1]; got shape {shape}."
+        )
     if m.shape[1:] != (low_res, low_res):
-        raise PromptError(f"mask_input must be (1, {low_res}, {low_res}) low-resolution logits, the size of this "
-                          "backend's low_res_logits (image_size/4 for SAM and SAM 2), e.g. "
-                          f"prediction.low_res_logits[i:i+1]; got shape {shape}.")
+        raise PromptError(
+            f"mask_input must be (1, {low_res}, {low_res}) low-resolution logits, the size of this "
+            "backend's low_res_logits (image_size/4 for SAM and SAM 2), e.g. "
+            f"prediction.low_res_logits[i:i+1]; got shape {shape}."
+        )
     if not np.isfinite(m).all():
         raise PromptError("mask_input contains NaN or infinity; it must be finite logits.")
     return m
 
 
-def check_prompt(hw: tuple[int, int] | None, low_res: int, point_coords: object = None, point_labels: object = None,
-                 box: object = None, mask_input: object = None) -> CheckedPrompt:
+def check_prompt(
+    hw: tuple[int, int] | None,
+    low_res: int,
+    point_coords: object = None,
+    point_labels: object = None,
+    box: object = None,
+    mask_input: object = None,
+) -> CheckedPrompt:
     """Validate one ``predict`` prompt against the current image size ``hw`` = (H, W).
 
     Parameters
@@ -267,8 +296,9 @@ def check_frame_obj(frame_idx: object, obj_id: object, num_frames: int) -> tuple
     return int(frame_idx), int(obj_id)
 
 
-def check_video_points(point_coords: object, point_labels: object,
-                       hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def check_video_points(
+    point_coords: object, point_labels: object, hw: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
     """:func:`check_points` for ``VideoBackend.add_points``, which needs at least one point.
 
     Raises
@@ -277,8 +307,9 @@ def check_video_points(point_coords: object, point_labels: object,
     """
     coords, labels = check_points(point_coords, point_labels, hw)
     if coords is None or labels is None:
-        raise PromptError("add_points needs at least one point: point_coords (N, 2) x, y pixels and "
-                          "point_labels (N,), N >= 1.")
+        raise PromptError(
+            "add_points needs at least one point: point_coords (N, 2) x, y pixels and point_labels (N,), N >= 1."
+        )
     return coords, labels
 
 

@@ -5,6 +5,7 @@ without loading torch. The official values are :data:`registry.OFFICIAL_FILES` (
 are cited there); where a value is not known the record says so and still reports the file's
 own SHA-256, so it can be compared by hand.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -102,8 +103,9 @@ def _resolve(name: str) -> tuple[registry.ModelSpec, Path | None]:
     raise UnknownNameError("checkpoint", name, [s.name for s in _all_specs()])
 
 
-def verify_checkpoints(names: list[str] | None = None, checkpoint_dir: str | Path | None = None,
-                       compute_sha256: bool = True) -> list[CheckpointCheck]:
+def verify_checkpoints(
+    names: list[str] | None = None, checkpoint_dir: str | Path | None = None, compute_sha256: bool = True
+) -> list[CheckpointCheck]:
     """Check checkpoint files against the official sizes and SHA-256 digests.
 
     Parameters
@@ -137,12 +139,19 @@ def verify_checkpoints(names: list[str] | None = None, checkpoint_dir: str | Pat
         present = path.is_file()
         size = path.stat().st_size if present else None
         digest = registry.sha256_file(path) if present and compute_sha256 else None
-        out.append(CheckpointCheck(
-            name=spec.name, file=str(path), present=present, size=size, expected_size=spec.size_bytes,
-            size_ok=None if size is None or spec.size_bytes is None else size == spec.size_bytes,
-            sha256=digest, expected_sha256=spec.sha256,
-            sha256_ok=None if digest is None or spec.sha256 is None else digest == spec.sha256,
-        ))
+        out.append(
+            CheckpointCheck(
+                name=spec.name,
+                file=str(path),
+                present=present,
+                size=size,
+                expected_size=spec.size_bytes,
+                size_ok=None if size is None or spec.size_bytes is None else size == spec.size_bytes,
+                sha256=digest,
+                expected_sha256=spec.sha256,
+                sha256_ok=None if digest is None or spec.sha256 is None else digest == spec.sha256,
+            )
+        )
     return out
 
 
@@ -170,8 +179,10 @@ def _cmd_verify(args) -> int:
         failed += not c.ok
     missing = sum(not c.present for c in checks)
     if not args.names:
-        print(f"{len(checks) - missing} of {len(checks)} official checkpoints present in "
-              f"{registry._dir(args.dir)}; {missing} not downloaded.")
+        print(
+            f"{len(checks) - missing} of {len(checks)} official checkpoints present in "
+            f"{registry._dir(args.dir)}; {missing} not downloaded."
+        )
     return 1 if failed else 0
 
 
@@ -183,11 +194,15 @@ def add_verify_command(checkpoints_subparsers: argparse._SubParsersAction) -> ar
     handler). Returns the new subparser.
     """
     p = checkpoints_subparsers.add_parser(
-        "verify", help="check checkpoint files against the official sizes and SHA-256 digests")
-    p.add_argument("names", nargs="*", metavar="NAME",
-                   help="registry names, aliases or checkpoint files (default: every official checkpoint present)")
+        "verify", help="check checkpoint files against the official sizes and SHA-256 digests"
+    )
+    p.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="registry names, aliases or checkpoint files (default: every official checkpoint present)",
+    )
     p.add_argument("--dir", default=None, help="checkpoint folder (default $SAM2_CHECKPOINT_DIR)")
     p.add_argument("--size-only", action="store_true", help="compare sizes only (no hashing)")
     p.set_defaults(func=_cmd_verify)
     return p
-

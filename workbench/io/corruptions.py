@@ -25,6 +25,7 @@ rectangles of all severities share their centre and aspect ratio and grow with t
 (nested), so the damage increases monotonically. Its mask is available from
 :func:`occluder_mask` (image) and :func:`occluder_masks` (video, moving rectangle).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -66,8 +67,9 @@ def _check_severity(severity: int) -> int:
 def _check_image(image) -> np.ndarray:
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         desc = f"{image.shape} {image.dtype}" if isinstance(image, np.ndarray) else type(image).__name__
-        raise DataError(f"image must be an (H, W, 3) uint8 RGB array; got {desc}. Read files with "
-                        "workbench.io.read_image.")
+        raise DataError(
+            f"image must be an (H, W, 3) uint8 RGB array; got {desc}. Read files with workbench.io.read_image."
+        )
     if image.shape[0] < 1 or image.shape[1] < 1:
         raise DataError(f"image is empty: shape {image.shape}.")
     return image
@@ -151,7 +153,7 @@ def _box(centre: tuple[float, float], size: tuple[int, int]) -> tuple[int, int, 
 def _rect_mask(h: int, w: int, box: tuple[int, int, int, int]) -> np.ndarray:
     y0, x0, y1, x1 = box
     mask = np.zeros((h, w), dtype=bool)
-    mask[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)] = True
+    mask[max(y0, 0) : max(y1, 0), max(x0, 0) : max(x1, 0)] = True
     return mask
 
 
@@ -298,8 +300,9 @@ def frame_seed(seed: int, frame_idx: int) -> int:
     return int(np.random.SeedSequence([int(seed), int(frame_idx)]).generate_state(1)[0])
 
 
-def corrupt_frames(frames: Sequence[np.ndarray] | Iterable[np.ndarray] | np.ndarray, kind: str, severity: int,
-                   seed: int = 0) -> list[np.ndarray] | np.ndarray:
+def corrupt_frames(
+    frames: Sequence[np.ndarray] | Iterable[np.ndarray] | np.ndarray, kind: str, severity: int, seed: int = 0
+) -> list[np.ndarray] | np.ndarray:
     """Apply one corruption to every frame of a video.
 
     Noise is drawn anew on every frame with the seed :func:`frame_seed` (``seed``, frame index);
@@ -328,8 +331,10 @@ def corrupt_frames(frames: Sequence[np.ndarray] | Iterable[np.ndarray] | np.ndar
     array_shape: tuple[int, ...] | None = None  # set when frames is an array
     if isinstance(frames, np.ndarray):
         if frames.ndim != 4 or frames.shape[-1] != 3:
-            raise DataError(f"frames must be a (T, H, W, 3) uint8 array or a sequence of (H, W, 3) frames; "
-                            f"got an array of shape {frames.shape}.")
+            raise DataError(
+                f"frames must be a (T, H, W, 3) uint8 array or a sequence of (H, W, 3) frames; "
+                f"got an array of shape {frames.shape}."
+            )
         array_shape = frames.shape
     frames = list(frames)
     shapes = {tuple(np.shape(f)) for f in frames}
@@ -340,8 +345,9 @@ def corrupt_frames(frames: Sequence[np.ndarray] | Iterable[np.ndarray] | np.ndar
         moves = _moving_boxes((h, w), len(frames), severity, seed)
         texture = _texture(h, w, seed)
         y_ref, x_ref = moves[0][1][:2]
-        out = [_paint(_check_image(f), m, texture, (box[0] - y_ref, box[1] - x_ref))
-               for f, (m, box) in zip(frames, moves)]
+        out = [
+            _paint(_check_image(f), m, texture, (box[0] - y_ref, box[1] - x_ref)) for f, (m, box) in zip(frames, moves)
+        ]
     else:
         out = [corrupt(f, kind, severity, frame_seed(seed, t)) for t, f in enumerate(frames)]
     if array_shape is not None:
@@ -349,5 +355,14 @@ def corrupt_frames(frames: Sequence[np.ndarray] | Iterable[np.ndarray] | np.ndar
     return out
 
 
-__all__ = ["CORRUPTIONS", "SEVERITIES", "SEVERITY_PARAMS", "corrupt", "corrupt_frames", "frame_seed",
-           "occluder_mask", "occluder_masks", "severity_parameter"]
+__all__ = [
+    "CORRUPTIONS",
+    "SEVERITIES",
+    "SEVERITY_PARAMS",
+    "corrupt",
+    "corrupt_frames",
+    "frame_seed",
+    "occluder_mask",
+    "occluder_masks",
+    "severity_parameter",
+]

@@ -4,6 +4,7 @@ Layouts are those of ``$WORKBENCH_DATA_DIR`` (see the data README): image sets h
 ``images/<id>.<ext>`` and ``masks/<id>.png``; DAVIS holds ``JPEGImages/[480p/]<seq>/%05d.jpg``,
 ``Annotations/[480p/]<seq>/%05d.png`` and ``ImageSets/[2017/]val.txt``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -123,7 +124,9 @@ class ImageItem:
             image, gt, ignore = self._arrays
         else:
             if self.image_path is None or self.mask_path is None:
-                raise DataError(f"{self.dataset}/{self.item_id}: an item without arrays needs an image and a mask file.")
+                raise DataError(
+                    f"{self.dataset}/{self.item_id}: an item without arrays needs an image and a mask file."
+                )
             image = read_image(self.image_path)
             ids = read_palette_mask(self.mask_path)
             gt, ignore = decode_mask(ids, self.encoding, f"{self.dataset}/{self.item_id} ({self.mask_path})")
@@ -244,15 +247,18 @@ class VideoItem:
         files = list_frame_files(self.annotations_dir)
         frames = list_frame_files(self.frames_dir)
         if len(files) != len(frames):
-            raise DataError(f"Sequence {self.name}: {len(files)} annotations for {len(frames)} frames; "
-                            "DAVIS needs one per frame.")
+            raise DataError(
+                f"Sequence {self.name}: {len(files)} annotations for {len(frames)} frames; DAVIS needs one per frame."
+            )
         hw = image_size(frames[0])
         out = np.empty((len(files), *hw), dtype=np.uint8)
         for t, f in enumerate(files):
             ids = read_palette_mask(f)
             if ids.shape != hw:
-                raise DataError(f"Sequence {self.name}: annotation {f.name} is {ids.shape[1]}x{ids.shape[0]} but "
-                                f"frame {frames[0].name} is {hw[1]}x{hw[0]} (WxH); annotations must match the frames.")
+                raise DataError(
+                    f"Sequence {self.name}: annotation {f.name} is {ids.shape[1]}x{ids.shape[0]} but "
+                    f"frame {frames[0].name} is {hw[1]}x{hw[0]} (WxH); annotations must match the frames."
+                )
             out[t] = ids
         return out
 
@@ -289,7 +295,8 @@ def load_davis(root: str | Path | None = None, subset: int | list[str] | None = 
         names = sorted(p.name for p in frames_base.iterdir() if p.is_dir())
     items = [
         VideoItem(n, frames_base / n, (ann_base / n) if (ann_base / n).is_dir() else None)
-        for n in names if (frames_base / n).is_dir()
+        for n in names
+        if (frames_base / n).is_dir()
     ]
     return _take(items, subset, "davis")
 

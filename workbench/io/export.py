@@ -22,6 +22,7 @@ session is spelled out by the runtime-checkable protocols of :mod:`workbench.typ
 Every file is written atomically (temp file in the same folder, then ``os.replace``), so a
 crash never leaves a truncated PNG, JSON or MP4 under the final name.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,9 +37,17 @@ from ..errors import DataError, DatasetNotFoundError, ResultsFormatError
 from ..types import FrameStack, HasColor, HasName, HasObjects, LabelMapSource
 from .images import DAVIS_PALETTE, write_palette_mask
 
-__all__ = ["as_frame_label_maps", "export_coco_rle", "export_davis_pngs", "export_overlay_mp4", "load_coco_rle",
-           "overlay_label_map", "session_colors",
-           "session_label_maps", "session_object_names"]
+__all__ = [
+    "as_frame_label_maps",
+    "export_coco_rle",
+    "export_davis_pngs",
+    "export_overlay_mp4",
+    "load_coco_rle",
+    "overlay_label_map",
+    "session_colors",
+    "session_label_maps",
+    "session_object_names",
+]
 
 VOID_ID = 255
 """DAVIS void label: never exported as an object."""
@@ -54,8 +63,9 @@ sequence of ``(H, W, 3)`` uint8 RGB images (a ``FrameSource``) or a ``(T, H, W, 
 # --------------------------------------------------------------------------------------------
 # session adapters (typed by the protocols of workbench.types: no import of workbench.sessions)
 # --------------------------------------------------------------------------------------------
-def session_label_maps(session: LabelMapSource,
-                       frames: Iterable[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+def session_label_maps(
+    session: LabelMapSource, frames: Iterable[int] | None = None
+) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(frame_idx, (H, W) uint8 label map)`` for the tracked frames of a video session.
 
     ``session`` is a :class:`~workbench.types.LabelMapSource`: ``tracked_frames`` (sorted
@@ -76,10 +86,12 @@ def session_label_maps(session: LabelMapSource,
         255 being void).
     """
     if not isinstance(session, LabelMapSource):
-        raise DataError(f"{type(session).__name__} is not a video session: it needs `tracked_frames` and "
-                        "`label_map_at(frame_idx)`. Pass a VideoSession, a dict frame_idx -> label map, or a "
-                        "(T, H, W) array instead.")
-    for f in (session.tracked_frames if frames is None else frames):
+        raise DataError(
+            f"{type(session).__name__} is not a video session: it needs `tracked_frames` and "
+            "`label_map_at(frame_idx)`. Pass a VideoSession, a dict frame_idx -> label map, or a "
+            "(T, H, W) array instead."
+        )
+    for f in session.tracked_frames if frames is None else frames:
         yield int(f), _as_ids(session.label_map_at(int(f)), f"label map of frame {f}")
 
 
@@ -92,8 +104,10 @@ def session_colors(session: HasObjects) -> dict[int, tuple[int, ...]]:
     """``obj_id -> (R, G, B)`` display colours of a session's objects (``session.objects``:
     mapping ``obj_id -> object with .color``, :class:`~workbench.types.HasColor`; the DAVIS
     palette colour of the id for an object without one); empty when the session has none."""
-    return {int(k): tuple(int(c) for c in (o.color if isinstance(o, HasColor) else DAVIS_PALETTE[int(k) % 256]))
-            for k, o in _objects_of(session).items()}
+    return {
+        int(k): tuple(int(c) for c in (o.color if isinstance(o, HasColor) else DAVIS_PALETTE[int(k) % 256]))
+        for k, o in _objects_of(session).items()
+    }
 
 
 def session_object_names(session: HasObjects) -> dict[int, str]:
@@ -112,11 +126,15 @@ def _as_ids(arr, what: str) -> np.ndarray:
     if a.dtype == bool:
         return a.astype(np.uint8)
     if not np.issubdtype(a.dtype, np.integer):
-        raise DataError(f"{what} has dtype {a.dtype}; label maps hold integer object ids (0 = background). "
-                        "Convert probabilities or logits to ids first (e.g. `(logits > 0) * obj_id`).")
+        raise DataError(
+            f"{what} has dtype {a.dtype}; label maps hold integer object ids (0 = background). "
+            "Convert probabilities or logits to ids first (e.g. `(logits > 0) * obj_id`)."
+        )
     if a.size and (a.min() < 0 or a.max() > 255):
-        raise DataError(f"{what} holds ids outside 0..255 ({a.min()}..{a.max()}); palette PNGs and this "
-                        "exporter support object ids 1..254 (0 background, 255 void). Renumber the objects.")
+        raise DataError(
+            f"{what} holds ids outside 0..255 ({a.min()}..{a.max()}); palette PNGs and this "
+            "exporter support object ids 1..254 (0 background, 255 void). Renumber the objects."
+        )
     return a.astype(np.uint8, copy=False)
 
 
@@ -209,9 +227,13 @@ def export_davis_pngs(label_maps: LabelMaps, folder: str | Path, num_frames: int
 # --------------------------------------------------------------------------------------------
 # COCO RLE
 # --------------------------------------------------------------------------------------------
-def export_coco_rle(label_maps: LabelMaps, path: str | Path, video_name: str = "video",
-                    object_names: Mapping[int, str] | None = None,
-                    categories: Mapping[int, str] | None = None) -> Path:
+def export_coco_rle(
+    label_maps: LabelMaps,
+    path: str | Path,
+    video_name: str = "video",
+    object_names: Mapping[int, str] | None = None,
+    categories: Mapping[int, str] | None = None,
+) -> Path:
     """Write label maps as COCO-style JSON with run-length-encoded masks.
 
     One image per exported frame (``image_id = frame_idx + 1``, ``file_name =
@@ -262,8 +284,16 @@ def export_coco_rle(label_maps: LabelMaps, path: str | Path, video_name: str = "
     anns: list[dict] = []
     for frame_idx, m in pairs:
         image_id = frame_idx + 1
-        images.append({"id": image_id, "frame_idx": frame_idx, "file_name": f"{video_name}/{frame_idx:05d}.jpg",
-                       "height": h, "width": w, "video_id": 1})
+        images.append(
+            {
+                "id": image_id,
+                "frame_idx": frame_idx,
+                "file_name": f"{video_name}/{frame_idx:05d}.jpg",
+                "height": h,
+                "width": w,
+                "video_id": 1,
+            }
+        )
         for obj_id in ids:
             binary = np.asfortranarray(m == obj_id, dtype=np.uint8)
             if not binary.any():
@@ -272,17 +302,31 @@ def export_coco_rle(label_maps: LabelMaps, path: str | Path, video_name: str = "
             area = float(mask_utils.area(rle))
             bbox = [float(v) for v in mask_utils.toBbox(rle)]
             rle["counts"] = rle["counts"].decode("ascii")
-            anns.append({"id": len(anns) + 1, "image_id": image_id, "frame_idx": frame_idx,
-                         "category_id": cat_ids[cat_of_obj[obj_id]], "obj_id": obj_id, "object_name": names[obj_id],
-                         "segmentation": {"size": [int(v) for v in rle["size"]], "counts": rle["counts"]},
-                         "area": area, "bbox": bbox, "iscrowd": 0})
-    data = {"info": {"description": f"workbench export of {video_name}", "format": "COCO RLE, one annotation "
-                     "per (frame, object)"},
-            "videos": [{"id": 1, "name": video_name, "height": h, "width": w, "frames": [f for f, _ in pairs]}],
-            "images": images,
-            "categories": [{"id": cid, "name": name} for name, cid in cat_ids.items()],
-            "objects": [{"obj_id": i, "name": names[i], "category_id": cat_ids[cat_of_obj[i]]} for i in sorted(names)],
-            "annotations": anns}
+            anns.append(
+                {
+                    "id": len(anns) + 1,
+                    "image_id": image_id,
+                    "frame_idx": frame_idx,
+                    "category_id": cat_ids[cat_of_obj[obj_id]],
+                    "obj_id": obj_id,
+                    "object_name": names[obj_id],
+                    "segmentation": {"size": [int(v) for v in rle["size"]], "counts": rle["counts"]},
+                    "area": area,
+                    "bbox": bbox,
+                    "iscrowd": 0,
+                }
+            )
+    data = {
+        "info": {
+            "description": f"workbench export of {video_name}",
+            "format": "COCO RLE, one annotation per (frame, object)",
+        },
+        "videos": [{"id": 1, "name": video_name, "height": h, "width": w, "frames": [f for f, _ in pairs]}],
+        "images": images,
+        "categories": [{"id": cid, "name": name} for name, cid in cat_ids.items()],
+        "objects": [{"obj_id": i, "name": names[i], "category_id": cat_ids[cat_of_obj[i]]} for i in sorted(names)],
+        "annotations": anns,
+    }
     path = Path(path)
     tmp = _atomic_tmp(path)
     tmp.write_text(json.dumps(data), encoding="utf-8")
@@ -320,8 +364,10 @@ def load_coco_rle(path: str | Path) -> dict[int, dict[int, np.ndarray]]:
         for ann in data["annotations"]:
             seg = ann["segmentation"]
             if not isinstance(seg, dict) or "counts" not in seg:
-                raise ResultsFormatError(f"{path}: annotation {ann.get('id')} is not RLE (polygon?). Convert it "
-                                         "with pycocotools.mask.frPyObjects, or re-export with export_coco_rle().")
+                raise ResultsFormatError(
+                    f"{path}: annotation {ann.get('id')} is not RLE (polygon?). Convert it "
+                    "with pycocotools.mask.frPyObjects, or re-export with export_coco_rle()."
+                )
             rle = {"size": list(seg["size"]), "counts": seg["counts"]}
             if isinstance(rle["counts"], list):  # uncompressed RLE
                 rle = mask_utils.frPyObjects(rle, *rle["size"])
@@ -333,9 +379,11 @@ def load_coco_rle(path: str | Path) -> dict[int, dict[int, np.ndarray]]:
     except ResultsFormatError:
         raise
     except (ValueError, KeyError, TypeError) as exc:
-        raise ResultsFormatError(f"{path} is not a COCO RLE file ({type(exc).__name__}: {exc}). It needs "
-                                 "`images` (with `id`) and `annotations` (with `image_id`, `segmentation` RLE); "
-                                 "write it with export_coco_rle().") from exc
+        raise ResultsFormatError(
+            f"{path} is not a COCO RLE file ({type(exc).__name__}: {exc}). It needs "
+            "`images` (with `id`) and `annotations` (with `image_id`, `segmentation` RLE); "
+            "write it with export_coco_rle()."
+        ) from exc
     return out
 
 
@@ -350,8 +398,10 @@ def _frames_of(frames: Frames):
     try:
         return len(frames), frames.__getitem__
     except TypeError as exc:
-        raise DataError(f"frames must be a sequence of (H, W, 3) uint8 images, a FrameSource, a (T, H, W, 3) "
-                        f"array or a video session; got {type(frames).__name__}.") from exc
+        raise DataError(
+            f"frames must be a sequence of (H, W, 3) uint8 images, a FrameSource, a (T, H, W, 3) "
+            f"array or a video session; got {type(frames).__name__}."
+        ) from exc
 
 
 def _color_table(colors: Mapping[int, Iterable[int]] | None) -> np.ndarray:
@@ -364,8 +414,9 @@ def _color_table(colors: Mapping[int, Iterable[int]] | None) -> np.ndarray:
     return table
 
 
-def overlay_label_map(image: np.ndarray, ids: np.ndarray, alpha: float = 0.5, table: np.ndarray | None = None,
-                      outline: bool = True) -> np.ndarray:
+def overlay_label_map(
+    image: np.ndarray, ids: np.ndarray, alpha: float = 0.5, table: np.ndarray | None = None, outline: bool = True
+) -> np.ndarray:
     """Blend an ``(H, W)`` id map over an ``(H, W, 3)`` uint8 RGB image: object pixels become
     ``(1 - alpha) * pixel + alpha * colour``; with ``outline`` the boundary pixels of each
     object (pixels whose 3x3 neighbourhood leaves the object) take the full colour. 0 and 255
@@ -385,9 +436,16 @@ def overlay_label_map(image: np.ndarray, ids: np.ndarray, alpha: float = 0.5, ta
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
-def export_overlay_mp4(frames: Frames, label_maps: LabelMaps, path: str | Path, fps: float = 24, alpha: float = 0.5,
-                       colors: Mapping[int, Iterable[int]] | None = None, outline: bool = True,
-                       crf: int = 18) -> Path:
+def export_overlay_mp4(
+    frames: Frames,
+    label_maps: LabelMaps,
+    path: str | Path,
+    fps: float = 24,
+    alpha: float = 0.5,
+    colors: Mapping[int, Iterable[int]] | None = None,
+    outline: bool = True,
+    crf: int = 18,
+) -> Path:
     """Write an H.264 MP4 of the frames with the objects' masks blended in their colours.
 
     Parameters
@@ -444,8 +502,10 @@ def export_overlay_mp4(frames: Frames, label_maps: LabelMaps, path: str | Path, 
         raise DataError(f"Frames must be (H, W, 3) uint8 RGB; got shape {first.shape}, dtype {first.dtype}.")
     h, w = first.shape[:2]
     if next(iter(maps.values())).shape != (h, w):
-        raise DataError(f"Label maps are {next(iter(maps.values())).shape} but frames are {(h, w)} (H, W); "
-                        "export masks at the video's resolution.")
+        raise DataError(
+            f"Label maps are {next(iter(maps.values())).shape} but frames are {(h, w)} (H, W); "
+            "export masks at the video's resolution."
+        )
     path = Path(path)
     tmp = _atomic_tmp(path.with_suffix(".mp4"))
     try:
@@ -469,9 +529,11 @@ def export_overlay_mp4(frames: Frames, label_maps: LabelMaps, path: str | Path, 
                 container.mux(packet)
         os.replace(tmp, path)
     except av.FFmpegError as exc:
-        raise DataError(f"Encoding {path} with libx264 failed: {exc}. Check that the folder is writable and "
-                        "that PyAV was built with libx264 (`python -c \"import av; print('libx264' in "
-                        "av.codecs_available)\"`).") from exc
+        raise DataError(
+            f"Encoding {path} with libx264 failed: {exc}. Check that the folder is writable and "
+            "that PyAV was built with libx264 (`python -c \"import av; print('libx264' in "
+            'av.codecs_available)"`).'
+        ) from exc
     finally:
         if tmp.exists():
             tmp.unlink()

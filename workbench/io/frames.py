@@ -2,6 +2,7 @@
 
 Frames are ``(H, W, 3)`` uint8 RGB, indexed by ``frame_idx`` from 0.
 """
+
 from __future__ import annotations
 
 import re
@@ -117,8 +118,14 @@ class FrameSource(Sequence):
         gaps in the frame numbering, or frames of different sizes.
     """
 
-    def __init__(self, video: str | Path | Sequence[np.ndarray], cache_size: int = 64, *,
-                 allow_gaps: bool = False, check_sizes: bool = False):
+    def __init__(
+        self,
+        video: str | Path | Sequence[np.ndarray],
+        cache_size: int = 64,
+        *,
+        allow_gaps: bool = False,
+        check_sizes: bool = False,
+    ):
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._cache_size = max(1, int(cache_size))
         self._files: list[Path] | None = None
@@ -135,9 +142,7 @@ class FrameSource(Sequence):
                 self._video_path = path
                 self._len = self._count_video_frames(path)
             elif path.exists():
-                raise DataError(
-                    f"{path} is neither a frame folder nor a video file ({', '.join(VIDEO_SUFFIXES)})."
-                )
+                raise DataError(f"{path} is neither a frame folder nor a video file ({', '.join(VIDEO_SUFFIXES)}).")
             else:
                 raise DatasetNotFoundError(f"Video not found: {path}.")
         else:
@@ -145,8 +150,10 @@ class FrameSource(Sequence):
             try:
                 self._arrays = list(video)
             except TypeError as exc:
-                raise DataError(f"video must be a frame folder, a video file or a sequence of (H, W, 3) uint8 "
-                                f"frames; got {type(video).__name__}.") from exc
+                raise DataError(
+                    f"video must be a frame folder, a video file or a sequence of (H, W, 3) uint8 "
+                    f"frames; got {type(video).__name__}."
+                ) from exc
             if not self._arrays:
                 raise DataError("The frame sequence is empty.")
             self._len = len(self._arrays)
@@ -182,8 +189,10 @@ class FrameSource(Sequence):
     @staticmethod
     def _video_error(path: Path, exc: Exception) -> DataError:
         reason = "it holds no video stream" if isinstance(exc, IndexError) else f"{type(exc).__name__}: {exc}"
-        return DataError(f"Cannot decode video {path} ({reason}); the file is corrupt, truncated or not a video. "
-                         "Convert it to H.264 mp4 (e.g. `ffmpeg -i in -c:v libx264 out.mp4`) or to a JPEG folder.")
+        return DataError(
+            f"Cannot decode video {path} ({reason}); the file is corrupt, truncated or not a video. "
+            "Convert it to H.264 mp4 (e.g. `ffmpeg -i in -c:v libx264 out.mp4`) or to a JPEG folder."
+        )
 
     @staticmethod
     def _count_video_frames(path: Path) -> int:
@@ -222,8 +231,10 @@ class FrameSource(Sequence):
             self.close()
             raise self._video_error(path, exc) from exc
         self.close()
-        raise DataError(f"Frame {idx} could not be decoded from {path} (the file changed or is "
-                        f"truncated after frame {decoder.pos - 1}).")
+        raise DataError(
+            f"Frame {idx} could not be decoded from {path} (the file changed or is "
+            f"truncated after frame {decoder.pos - 1})."
+        )
 
     # -- Sequence API --------------------------------------------------------------
     def __len__(self) -> int:

@@ -6,6 +6,7 @@ Decoding is strict: a truncated or corrupt file raises :class:`~workbench.errors
 even when Pillow's process-wide ``ImageFile.LOAD_TRUNCATED_IMAGES`` is True (with it, Pillow
 would grey-fill the missing part of a truncated JPEG or PNG without a word).
 """
+
 from __future__ import annotations
 
 import threading
@@ -72,12 +73,16 @@ def _open(path: str | Path) -> Image.Image:
         with _strict_decoding(), Image.open(path) as img:
             img.load()
     except Image.DecompressionBombError as exc:
-        raise DataError(f"Image {path} is too large to decode safely: {exc} If the image is genuine, raise "
-                        "PIL.Image.MAX_IMAGE_PIXELS before reading it.") from exc
+        raise DataError(
+            f"Image {path} is too large to decode safely: {exc} If the image is genuine, raise "
+            "PIL.Image.MAX_IMAGE_PIXELS before reading it."
+        ) from exc
     except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, struct.error … on bad files
         what = "is truncated" if "truncated" in str(exc) else f"cannot be decoded ({type(exc).__name__}: {exc})"
-        raise DataError(f"Cannot decode image {path}: the file {what}. Re-export it as a valid PNG or JPEG "
-                        "(a partial download or copy is the usual cause).") from exc
+        raise DataError(
+            f"Cannot decode image {path}: the file {what}. Re-export it as a valid PNG or JPEG "
+            "(a partial download or copy is the usual cause)."
+        ) from exc
     if img.width == 0 or img.height == 0:
         raise DataError(f"Image {path} has no pixels ({img.width}x{img.height}).")
     return img
@@ -138,8 +143,9 @@ def read_image(path: str | Path) -> np.ndarray:
     try:
         return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
     except (ValueError, OSError) as exc:
-        raise DataError(f"Cannot convert image {path} (mode {img.mode!r}) to RGB: {exc}. "
-                        "Re-save it as 8-bit RGB or grayscale.") from exc
+        raise DataError(
+            f"Cannot convert image {path} (mode {img.mode!r}) to RGB: {exc}. Re-save it as 8-bit RGB or grayscale."
+        ) from exc
 
 
 def read_palette_mask(path: str | Path) -> np.ndarray:
@@ -166,8 +172,10 @@ def read_palette_mask(path: str | Path) -> np.ndarray:
     if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         arr = np.asarray(img)
         if arr.size and (arr.max() > 255 or arr.min() < 0):
-            raise DataError(f"{path}: id mask has ids outside 0..255 (min {arr.min()}, max {arr.max()}); "
-                            "read instance maps with more than 255 ids with PIL or tifffile directly.")
+            raise DataError(
+                f"{path}: id mask has ids outside 0..255 (min {arr.min()}, max {arr.max()}); "
+                "read instance maps with more than 255 ids with PIL or tifffile directly."
+            )
         return arr.astype(np.uint8)
     if img.mode in ("RGB", "RGBA", "LA"):
         arr = np.asarray(img.convert("RGB"))

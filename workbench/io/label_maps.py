@@ -9,6 +9,7 @@ maps (and so the DAVIS / COCO / MP4 exports of the annotator), and the volume ru
 
 An id map is an array of object ids, 0 = background (row, column indexed).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -23,8 +24,9 @@ OVERLAP_RULE = "lower object id wins (tools/vos_inference.py put_per_obj_mask)"
 """The overlap rule of :func:`merge_object_masks`, in words (for docs and reports)."""
 
 
-def merge_object_masks(masks: Mapping[int, np.ndarray], shape: tuple[int, ...] | None = None,
-                       dtype: type | np.dtype = np.uint8) -> np.ndarray:
+def merge_object_masks(
+    masks: Mapping[int, np.ndarray], shape: tuple[int, ...] | None = None, dtype: type | np.dtype = np.uint8
+) -> np.ndarray:
     """Merge per-object masks into one id map; where objects overlap the lower id wins.
 
     Parameters
@@ -61,8 +63,10 @@ def merge_object_masks(masks: Mapping[int, np.ndarray], shape: tuple[int, ...] |
     out = np.zeros(shape, dtype=dtype)
     for obj_id in sorted((int(k) for k in masks), reverse=True):  # the lowest id is painted last
         if not 1 <= obj_id <= info.max:
-            raise DataError(f"Object id {obj_id} cannot go into a {np.dtype(dtype).name} id map (valid 1..{info.max}; "
-                            "0 is the background). Renumber the objects.")
+            raise DataError(
+                f"Object id {obj_id} cannot go into a {np.dtype(dtype).name} id map (valid 1..{info.max}; "
+                "0 is the background). Renumber the objects."
+            )
         m = np.asarray(masks[obj_id])
         if m.shape != shape:
             raise DataError(f"Mask of object {obj_id} has shape {m.shape}; every mask of one id map must be {shape}.")

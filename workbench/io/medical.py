@@ -19,6 +19,7 @@ object so every object is prompted and scored on its own, and the 3-D volumes:
 Layouts are those of ``$WORKBENCH_DATA_DIR`` described in the data README. Arrays are indexed
 **row, column** (and slice first for volumes).
 """
+
 from __future__ import annotations
 
 import re
@@ -119,7 +120,7 @@ def load_ct_structures(root: str | Path | None = None, subset: int | list[str] |
                 f"CT mask {mask.name} matches no image in {images_dir}; name masks "
                 f"<slice>_<structure>_<k>.png with <slice> one of: {', '.join(sorted(images)) or '(no images)'}."
             )
-        rest = mask.stem[len(slice_id) + 1:]
+        rest = mask.stem[len(slice_id) + 1 :]
         m = _CT_MASK.match(rest)
         if m is None:
             raise DataError(
@@ -194,8 +195,9 @@ class InstanceItem(ImageItem):
         return image, gt, np.zeros(gt.shape, dtype=bool)
 
 
-def load_nuclei_instances(root: str | Path | None = None, min_area: int = NUCLEI_MIN_AREA,
-                          subset: int | list[str] | None = None) -> list[InstanceItem]:
+def load_nuclei_instances(
+    root: str | Path | None = None, min_area: int = NUCLEI_MIN_AREA, subset: int | list[str] | None = None
+) -> list[InstanceItem]:
     """One item per nucleus of ``medical/stardist_nuclei`` (many small objects per image).
 
     The ids are read from the uint16 TIFF ``masks/<name>_labels_uint16.tif`` (Pillow; the
@@ -225,7 +227,9 @@ def load_nuclei_instances(root: str | Path | None = None, min_area: int = NUCLEI
     DataError
         Unreadable or non-integer label map, or no instance of ``min_area`` pixels.
     """
-    folder = _folder(root, NUCLEI_DIR, "The nuclei set (stardist_nuclei)", "images/<name>.png and masks/<name>_labels_uint16.tif")
+    folder = _folder(
+        root, NUCLEI_DIR, "The nuclei set (stardist_nuclei)", "images/<name>.png and masks/<name>_labels_uint16.tif"
+    )
     items: list[InstanceItem] = []
     labels = sorted((folder / "masks").glob("*_labels_uint16.tif")) if (folder / "masks").is_dir() else []
     if not labels:
@@ -238,14 +242,24 @@ def load_nuclei_instances(root: str | Path | None = None, min_area: int = NUCLEI
         ids, counts = np.unique(_read_label_map(label_path), return_counts=True)
         for inst, area in zip(ids.tolist(), counts.tolist()):
             if inst != 0 and area >= min_area:
-                items.append(InstanceItem("stardist_nuclei", f"{name}/{inst:04d}", image_path, label_path,
-                                          "instance", instance_id=int(inst)))
+                items.append(
+                    InstanceItem(
+                        "stardist_nuclei",
+                        f"{name}/{inst:04d}",
+                        image_path,
+                        label_path,
+                        "instance",
+                        instance_id=int(inst),
+                    )
+                )
     if not items:
         raise DataError(f"No nucleus of at least {min_area} pixels in {folder}; lower min_area.")
     return _take(items, subset, "stardist_nuclei")
 
 
-def load_medical_set(name: str, root: str | Path | None = None, subset: int | list[str] | None = None) -> list[ImageItem]:
+def load_medical_set(
+    name: str, root: str | Path | None = None, subset: int | list[str] | None = None
+) -> list[ImageItem]:
     """Items of any 2-D medical set of ``MODALITIES`` (one item per object to prompt).
 
     Raises
@@ -380,8 +394,11 @@ def load_volumes(root: str | Path | None = None, subset: int | list[str] | None 
     return _take(items, subset, "mri_volumes")
 
 
-def window_bounds(volume: np.ndarray, window: tuple[float, float] | None = None,
-                  percentiles: tuple[float, float] = DEFAULT_PERCENTILES) -> tuple[float, float]:
+def window_bounds(
+    volume: np.ndarray,
+    window: tuple[float, float] | None = None,
+    percentiles: tuple[float, float] = DEFAULT_PERCENTILES,
+) -> tuple[float, float]:
     """Intensity window ``(lo, hi)``: ``window`` itself, or ``percentiles`` of the whole volume.
 
     Raises
@@ -401,8 +418,11 @@ def window_bounds(volume: np.ndarray, window: tuple[float, float] | None = None,
     return lo, hi
 
 
-def volume_to_frames(volume: np.ndarray, window: tuple[float, float] | None = None,
-                     percentiles: tuple[float, float] = DEFAULT_PERCENTILES) -> list[np.ndarray]:
+def volume_to_frames(
+    volume: np.ndarray,
+    window: tuple[float, float] | None = None,
+    percentiles: tuple[float, float] = DEFAULT_PERCENTILES,
+) -> list[np.ndarray]:
     """Turn a ``(Z, H, W)`` volume into ``Z`` RGB frames for a video predictor.
 
     Intensities are windowed linearly, ``255 * clip((v - lo) / (hi - lo), 0, 1)`` rounded, with

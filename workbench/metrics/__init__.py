@@ -6,6 +6,7 @@
 * :mod:`.vos_eval` — DAVIS scoring of in-memory sequences and the CSV files; the folder
   evaluator is :mod:`workbench.runners.vos_eval`.
 """
+
 from __future__ import annotations
 
 from .davis import db_eval_boundary, db_eval_iou, db_statistics, global_accuracy, youtube_vos_g

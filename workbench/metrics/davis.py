@@ -13,6 +13,7 @@ Two different "G" exist in the literature and both are offered, named apart:
 * :func:`youtube_vos_g` — YouTube-VOS's overall score: mean of J and F over seen and unseen
   categories (Xu et al., ECCV 2018).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -165,8 +166,8 @@ def db_statistics(per_frame, reference_quirk: bool = False) -> tuple[float, floa
     edges = np.round(np.linspace(1.0, float(n), 5) + 1e-10).astype(np.int64) - 1
     if reference_quirk:
         edges = edges % 256
-    first = x[edges[0]: edges[1] + 1]
-    last = x[edges[3]: edges[4] + 1]
+    first = x[edges[0] : edges[1] + 1]
+    last = x[edges[3] : edges[4] + 1]
     decay = _nanmean(first) - _nanmean(last)
     return mean, recall, decay
 

@@ -17,6 +17,7 @@ Conventions
   as in the DAVIS reference (``db_eval_iou`` sets J = 1 when the union is empty). Pixel
   accuracy with no scored pixel is also 1. Boundary F of two masks without boundary is 1.
 """
+
 from __future__ import annotations
 
 import math
@@ -85,9 +86,7 @@ def _check_shapes(pred: np.ndarray, gt: np.ndarray, ignore: np.ndarray | None) -
             "resize the prediction to the ground truth (nearest neighbour) before scoring."
         )
     if ignore is not None and ignore.shape != gt.shape:
-        raise DataError(
-            f"Ignore mask shape {ignore.shape} differs from ground-truth shape {gt.shape}."
-        )
+        raise DataError(f"Ignore mask shape {ignore.shape} differs from ground-truth shape {gt.shape}.")
 
 
 def _prepare(pred, gt, ignore):
@@ -234,8 +233,7 @@ def mean_iou(preds: Sequence, gts: Sequence, ignores: Sequence | None = None) ->
     return float(np.mean([iou(p, g, i) for p, g, i in zip(preds, gts, ignores)]))
 
 
-def class_mean_iou(pred_labels, gt_labels, labels: Sequence[int] | None = None,
-                   ignore=None) -> float:
+def class_mean_iou(pred_labels, gt_labels, labels: Sequence[int] | None = None, ignore=None) -> float:
     """Class-averaged IoU of label maps (survey eq. 3, the semantic-segmentation mIoU).
 
     Parameters
@@ -314,7 +312,9 @@ def boundary_radius(shape: tuple[int, int], bound_th: float = 0.008) -> float:
     ``ceil(bound_th * sqrt(H**2 + W**2))`` (fraction of the image diagonal), as DAVIS does.
     For 480×854 DAVIS frames and the default 0.008 this is 8 pixels."""
     if not math.isfinite(bound_th) or bound_th < 0:
-        raise DataError(f"bound_th must be a finite number >= 0 (fraction of the diagonal if < 1, else pixels); got {bound_th}.")
+        raise DataError(
+            f"bound_th must be a finite number >= 0 (fraction of the diagonal if < 1, else pixels); got {bound_th}."
+        )
     if bound_th >= 1:
         return float(bound_th)
     return float(math.ceil(bound_th * math.hypot(shape[0], shape[1])))
@@ -325,7 +325,7 @@ def disk_kernel(radius: float) -> np.ndarray:
     ``arange(-radius, radius + 1)`` (same as ``skimage.morphology.disk``), uint8."""
     grid = np.arange(-radius, radius + 1)
     yy, xx = np.meshgrid(grid, grid, indexing="ij")
-    return (xx ** 2 + yy ** 2 <= radius ** 2).astype(np.uint8)
+    return (xx**2 + yy**2 <= radius**2).astype(np.uint8)
 
 
 def _dilate_stack(bmaps: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -336,8 +336,9 @@ def _dilate_stack(bmaps: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return out
 
 
-def boundary_prf_stack(pred: np.ndarray, gt: np.ndarray, void: np.ndarray | None,
-                       bound_th: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def boundary_prf_stack(
+    pred: np.ndarray, gt: np.ndarray, void: np.ndarray | None, bound_th: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Boundary precision, recall and F per frame of ``(T, H, W)`` bool stacks (no checks)."""
     if void is not None:
         pred, gt = pred & ~void, gt & ~void

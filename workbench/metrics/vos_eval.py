@@ -24,6 +24,7 @@ SA-V scoring (:func:`evaluate_sav_arrays`, :class:`SAVEvaluation`) reproduces SA
 vos-benchmark) for its per-object layout (one binary PNG folder per object): see
 :func:`sav_object_scores`.
 """
+
 from __future__ import annotations
 
 import csv
@@ -39,8 +40,18 @@ from ..errors import DataError
 from .davis import db_statistics, jaccard_stack
 from .image import as_mask, boundary_prf_stack
 
-__all__ = ["GLOBAL_COLUMNS", "SAV_COLUMNS", "SAVEvaluation", "VOSEvaluation", "evaluate_sav_arrays",
-           "evaluate_vos_arrays", "global_stats", "sav_object_scores", "write_sav_csvs", "write_vos_csvs"]
+__all__ = [
+    "GLOBAL_COLUMNS",
+    "SAV_COLUMNS",
+    "SAVEvaluation",
+    "VOSEvaluation",
+    "evaluate_sav_arrays",
+    "evaluate_vos_arrays",
+    "global_stats",
+    "sav_object_scores",
+    "write_sav_csvs",
+    "write_vos_csvs",
+]
 
 GLOBAL_COLUMNS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 """Columns of ``global_results.csv`` and keys of :attr:`VOSEvaluation.global_`."""
@@ -115,10 +126,16 @@ def _as_objects(masks, name: str) -> dict[int, np.ndarray]:
     return objs
 
 
-def evaluate_vos_arrays(gt_masks, pred_masks, void=None, bound_th: float = 0.008,
-                        skip_first_last: bool = True, sequence: str = "sequence",
-                        frame_names: list[str] | None = None,
-                        reference_quirk: bool = False) -> VOSEvaluation:
+def evaluate_vos_arrays(
+    gt_masks,
+    pred_masks,
+    void=None,
+    bound_th: float = 0.008,
+    skip_first_last: bool = True,
+    sequence: str = "sequence",
+    frame_names: list[str] | None = None,
+    reference_quirk: bool = False,
+) -> VOSEvaluation:
     """Score in-memory per-object mask stacks of one sequence (DAVIS J and F).
 
     Parameters
@@ -189,9 +206,13 @@ def evaluate_vos_arrays(gt_masks, pred_masks, void=None, bound_th: float = 0.008
         f = boundary_prf_stack(p, g, vs, bound_th)[2]
         per_frame[k] = {"J": j.tolist(), "F": f.tolist()}
         per_object[f"{sequence}_{k}"] = _object_stats(j, f, reference_quirk)
-    return VOSEvaluation(global_=global_stats(per_object), per_object=per_object,
-                         per_frame={sequence: per_frame}, frames={sequence: names[sl]},
-                         bound_th=bound_th)
+    return VOSEvaluation(
+        global_=global_stats(per_object),
+        per_object=per_object,
+        per_frame={sequence: per_frame},
+        frames={sequence: names[sl]},
+        bound_th=bound_th,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -235,8 +256,9 @@ SAV_COLUMNS = ("J&F", "J", "F")
 """Numbers of the SA-V evaluator, in percent (as it prints them)."""
 
 
-def sav_object_scores(gt: np.ndarray, pred: np.ndarray, bound_th: float = 0.008,
-                      skip_first_last: bool = True) -> dict[str, Any] | None:
+def sav_object_scores(
+    gt: np.ndarray, pred: np.ndarray, bound_th: float = 0.008, skip_first_last: bool = True
+) -> dict[str, Any] | None:
     """J and F of ONE object of the per-object (SA-V) layout, as ``sav_evaluator.py`` scores it.
 
     ``VideoEvaluator`` runs one ``Evaluator`` per object folder on the binary masks (PNG > 0):
@@ -276,8 +298,9 @@ def sav_object_scores(gt: np.ndarray, pred: np.ndarray, bound_th: float = 0.008,
     """
     g, p = as_mask(gt, "gt"), as_mask(pred, "pred")
     if g.shape != p.shape or g.ndim != 3:
-        raise DataError(f"SA-V scoring needs (T, H, W) ground truth and prediction of one shape; got {g.shape} and "
-                        f"{p.shape}.")
+        raise DataError(
+            f"SA-V scoring needs (T, H, W) ground truth and prediction of one shape; got {g.shape} and {p.shape}."
+        )
     idx = np.arange(g.shape[0])
     if skip_first_last:
         idx = idx[1:-1]
@@ -293,8 +316,14 @@ def sav_object_scores(gt: np.ndarray, pred: np.ndarray, bound_th: float = 0.008,
     radius = float(np.ceil(bound_th * np.linalg.norm(g.shape[1:]))) if bound_th < 1 else float(bound_th)
     f = boundary_prf_stack(p, g, None, max(radius, 1.0))[2]
     jm, fm = float(np.mean(j.tolist()) * 100), float(np.mean(f.tolist()) * 100)
-    return {"J": jm, "F": fm, "J&F": (jm + fm) / 2, "frames": idx[start:].tolist(), "J_frames": j.tolist(),
-            "F_frames": f.tolist()}
+    return {
+        "J": jm,
+        "F": fm,
+        "J&F": (jm + fm) / 2,
+        "frames": idx[start:].tolist(),
+        "J_frames": j.tolist(),
+        "F_frames": f.tolist(),
+    }
 
 
 @dataclass
@@ -333,8 +362,13 @@ def sav_global(per_object: Mapping[str, Mapping[str, Mapping[str, float]]]) -> d
     return {"J&F": (gj + gf) / 2, "J": gj, "F": gf}
 
 
-def evaluate_sav_arrays(gt: Mapping[str, np.ndarray], pred: Mapping[str, np.ndarray], sequence: str = "sequence",
-                        bound_th: float = 0.008, skip_first_last: bool = True) -> SAVEvaluation:
+def evaluate_sav_arrays(
+    gt: Mapping[str, np.ndarray],
+    pred: Mapping[str, np.ndarray],
+    sequence: str = "sequence",
+    bound_th: float = 0.008,
+    skip_first_last: bool = True,
+) -> SAVEvaluation:
     """Score one sequence's objects as ``sav_evaluator.py`` does (see :func:`sav_object_scores`).
 
     Parameters
@@ -350,8 +384,10 @@ def evaluate_sav_arrays(gt: Mapping[str, np.ndarray], pred: Mapping[str, np.ndar
     """
     missing = sorted(set(gt) - set(pred))
     if missing:
-        raise DataError(f"{sequence}: no prediction for object(s) {missing}; the per-object layout needs a folder "
-                        "of masks for every ground-truth object.")
+        raise DataError(
+            f"{sequence}: no prediction for object(s) {missing}; the per-object layout needs a folder "
+            "of masks for every ground-truth object."
+        )
     per_object: dict[str, dict[str, float]] = {}
     per_frame: dict[str, dict[str, list]] = {}
     skipped = []
@@ -363,8 +399,9 @@ def evaluate_sav_arrays(gt: Mapping[str, np.ndarray], pred: Mapping[str, np.ndar
         per_object[name] = {"J&F": r["J&F"], "J": r["J"], "F": r["F"]}
         per_frame[name] = {"frames": r["frames"], "J": r["J_frames"], "F": r["F_frames"]}
     objs = {sequence: per_object}
-    return SAVEvaluation(sav_global(objs), objs, {sequence: per_frame}, {sequence: skipped} if skipped else {},
-                         bound_th)
+    return SAVEvaluation(
+        sav_global(objs), objs, {sequence: per_frame}, {sequence: skipped} if skipped else {}, bound_th
+    )
 
 
 def write_sav_csvs(evaluation: SAVEvaluation, out_dir: str | Path) -> tuple[Path, Path]:

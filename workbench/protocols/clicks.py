@@ -10,6 +10,7 @@ Coordinates: clicks (:class:`workbench.types.Click`) and masks are **row, column
 to a backend use SAM's names and order (``point_coords`` N x 2 **x, y**, ``point_labels`` 1/0),
 built with :func:`workbench.types.clicks_to_prompt`.
 """
+
 from __future__ import annotations
 
 import time
@@ -471,6 +472,4 @@ def miou_curve(runs: Sequence[ClickRun], max_clicks: int = 20, oracle: bool = Fa
     """
     if len(runs) == 0:
         raise DataError("No runs to average; run run_click_protocol on at least one image.")
-    return np.array(
-        [np.mean([r.iou_at(k, oracle=oracle) for r in runs]) for k in range(1, max_clicks + 1)]
-    )
+    return np.array([np.mean([r.iou_at(k, oracle=oracle) for r in runs]) for k in range(1, max_clicks + 1)])

@@ -27,6 +27,7 @@ Runners store that dict in ``run_card.json`` (``spec``); resuming a run reads it
 
 This module is below the runners: it imports protocols and I/O names only.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -43,9 +44,21 @@ from .clicks import MULTIMASK_MODES
 from .volumes import PROMPT_SLICES, VOLUME_PROMPTS
 from .vos import VOS_PROMPTS
 
-__all__ = ["BACKEND_FIELDS", "DATASET_ALIASES", "OBJECT_SETS", "SPEC_KINDS", "BackendRequest", "ImageRunSpec",
-           "RunSpec", "VOSRunSpec", "VolumeRunSpec", "check_corruption", "corruption_params", "image_datasets",
-           "spec_from_dict"]
+__all__ = [
+    "BACKEND_FIELDS",
+    "DATASET_ALIASES",
+    "OBJECT_SETS",
+    "SPEC_KINDS",
+    "BackendRequest",
+    "ImageRunSpec",
+    "RunSpec",
+    "VOSRunSpec",
+    "VolumeRunSpec",
+    "check_corruption",
+    "corruption_params",
+    "image_datasets",
+    "spec_from_dict",
+]
 
 DATASET_ALIASES = {"ct_structures": "sammed2d_ct", "nuclei": "stardist_nuclei"}
 """Other names accepted for the medical object sets (value: the canonical name in run cards)."""
@@ -78,8 +91,10 @@ def check_corruption(corruption: str | None, severity: int) -> tuple[str | None,
     """
     if corruption is None:
         if severity not in (0, None):
-            raise ConfigError(f"severity={severity!r} was given without a corruption; pass corruption= one of "
-                              f"{', '.join(CORRUPTIONS)} (or severity=0).")
+            raise ConfigError(
+                f"severity={severity!r} was given without a corruption; pass corruption= one of "
+                f"{', '.join(CORRUPTIONS)} (or severity=0)."
+            )
         return None, 0
     severity_parameter(corruption, severity)  # raises UnknownNameError / ConfigError
     return corruption, int(severity)
@@ -219,8 +234,10 @@ class RunSpec:
         if isinstance(request, Mapping):
             request = _build(BackendRequest, request)
         if not isinstance(request, BackendRequest):
-            raise ConfigError(f"backend_request must be a BackendRequest (or a dict of its fields {list(BACKEND_FIELDS)}), "
-                              f"got {type(request).__name__}.")
+            raise ConfigError(
+                f"backend_request must be a BackendRequest (or a dict of its fields {list(BACKEND_FIELDS)}), "
+                f"got {type(request).__name__}."
+            )
         _set(self, backend_request=request, seed=_int(self.seed))
 
     # -- settings
@@ -381,8 +398,15 @@ class ImageRunSpec(RunSpec):
             raise UnknownNameError("image dataset", self.dataset, image_datasets())
         if self.multimask not in MULTIMASK_MODES:
             raise UnknownNameError("multimask mode", self.multimask, MULTIMASK_MODES)
-        _set(self, corruption=corruption, severity=severity, subset=subset, max_clicks=max_clicks, dataset=dataset,
-             overlay_clicks=_int(self.overlay_clicks))
+        _set(
+            self,
+            corruption=corruption,
+            severity=severity,
+            subset=subset,
+            max_clicks=max_clicks,
+            dataset=dataset,
+            overlay_clicks=_int(self.overlay_clicks),
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -475,8 +499,16 @@ class VOSRunSpec(RunSpec):
     backend_kind: ClassVar[str] = "video"
     VIDEO_FIELDS: ClassVar[tuple[str, ...]] = ("memory_preset", *SETTING_NAMES)
     MODE_FIELDS: ClassVar[tuple[str, ...]] = ("track_objects_appearing_later", "per_object_png")
-    NOT_PARAMS: ClassVar[tuple[str, ...]] = ("backend_request", "dataset", "seed", "n_clicks", "corruption",
-                                             "severity", *VIDEO_FIELDS, *MODE_FIELDS)
+    NOT_PARAMS: ClassVar[tuple[str, ...]] = (
+        "backend_request",
+        "dataset",
+        "seed",
+        "n_clicks",
+        "corruption",
+        "severity",
+        *VIDEO_FIELDS,
+        *MODE_FIELDS,
+    )
 
     dataset: str = "davis"
     sequences: int | tuple[str, ...] | None = None
@@ -501,15 +533,21 @@ class VOSRunSpec(RunSpec):
     def __post_init__(self):
         super().__post_init__()
         if not isinstance(self.policy, str) or not self.policy:
-            raise ConfigError(f"policy must be a tracking-policy name such as 'sam2' or 'samurai'; got {self.policy!r}.")
+            raise ConfigError(
+                f"policy must be a tracking-policy name such as 'sam2' or 'samurai'; got {self.policy!r}."
+            )
         if self.policy_params is not None and not isinstance(self.policy_params, dict):
-            raise ConfigError(f"policy_params must be a dict of the policy's parameters (or None); got "
-                              f"{type(self.policy_params).__name__}.")
+            raise ConfigError(
+                f"policy_params must be a dict of the policy's parameters (or None); got "
+                f"{type(self.policy_params).__name__}."
+            )
         settings = self.video_settings  # raises on unknown presets and bad values
         if not settings.is_default and self.backend_request.backend not in ("sam2", "auto"):
-            raise ConfigError(f"SAM 2 memory settings ({settings.to_dict()}) apply to the 'sam2' video backend only; "
-                              f"this run uses backend {self.backend_request.backend!r}. Use backend='sam2' or leave "
-                              "memory_preset='official' and the overrides None.")
+            raise ConfigError(
+                f"SAM 2 memory settings ({settings.to_dict()}) apply to the 'sam2' video backend only; "
+                f"this run uses backend {self.backend_request.backend!r}. Use backend='sam2' or leave "
+                "memory_preset='official' and the overrides None."
+            )
         for name in self.MODE_FIELDS:
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be True or False; got {getattr(self, name)!r}.")
@@ -528,8 +566,15 @@ class VOSRunSpec(RunSpec):
             raise UnknownNameError("VOS prompt", prompt, VOS_PROMPTS)
         if prompt.startswith("clicks"):
             n_clicks = int(prompt.removeprefix("clicks"))
-        _set(self, corruption=corruption, severity=severity, prompt=prompt, n_clicks=n_clicks, sequences=sequences,
-             max_frames=max_frames)
+        _set(
+            self,
+            corruption=corruption,
+            severity=severity,
+            prompt=prompt,
+            n_clicks=n_clicks,
+            sequences=sequences,
+            max_frames=max_frames,
+        )
 
     @property
     def video_settings(self) -> SAM2VideoSettings:
@@ -637,8 +682,7 @@ class VolumeRunSpec(RunSpec):
             if len(values) != 2:
                 raise ConfigError(f"window must be two numbers (lo, hi) in the volume's units, got {self.window!r}.")
             window = (values[0], values[1])
-        _set(self, volumes=volumes, max_frame_num_to_track=track, window=window,
-             prompt_slice=_int(self.prompt_slice))
+        _set(self, volumes=volumes, max_frame_num_to_track=track, window=window, prompt_slice=_int(self.prompt_slice))
 
 
 SPEC_KINDS: dict[str, type[RunSpec]] = {cls.kind: cls for cls in (ImageRunSpec, VOSRunSpec, VolumeRunSpec)}

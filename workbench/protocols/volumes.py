@@ -20,6 +20,7 @@ Scores
 Timings: ``seconds`` is the wall time of the whole run (frame loading, prompting,
 propagation), ``propagate_seconds`` that of the two propagation passes only.
 """
+
 from __future__ import annotations
 
 import time
@@ -105,11 +106,18 @@ class VolumeRun:
     def as_row(self) -> dict:
         """Scalar fields for a results table (no arrays)."""
         return {
-            "id": self.id, "prompt": self.prompt, "prompt_slice": self.prompt_slice,
-            "num_slices": self.num_slices, "dice_3d": self.dice_3d, "iou_3d": self.iou_3d,
-            "prompt_slice_dice": self.prompt_slice_dice, "gt_volume_mm3": self.gt_volume_mm3,
-            "pred_volume_mm3": self.pred_volume_mm3, "seconds": self.seconds,
-            "propagate_seconds": self.propagate_seconds, "untrained": self.untrained,
+            "id": self.id,
+            "prompt": self.prompt,
+            "prompt_slice": self.prompt_slice,
+            "num_slices": self.num_slices,
+            "dice_3d": self.dice_3d,
+            "iou_3d": self.iou_3d,
+            "prompt_slice_dice": self.prompt_slice_dice,
+            "gt_volume_mm3": self.gt_volume_mm3,
+            "pred_volume_mm3": self.pred_volume_mm3,
+            "seconds": self.seconds,
+            "propagate_seconds": self.propagate_seconds,
+            "untrained": self.untrained,
         }
 
 
@@ -176,10 +184,15 @@ def _prompt_slice(backend: VideoBackend, z: int, obj_id: int, target: np.ndarray
     return sim.clicks
 
 
-def run_volume_protocol(video_backend: VideoBackend, volume_item: VolumeItem, prompt: str = "mask",
-                        prompt_slice: str | int = "largest", obj_id: int = 1,
-                        window: tuple[float, float] | None = None,
-                        max_frame_num_to_track: int | None = None) -> VolumeRun:
+def run_volume_protocol(
+    video_backend: VideoBackend,
+    volume_item: VolumeItem,
+    prompt: str = "mask",
+    prompt_slice: str | int = "largest",
+    obj_id: int = 1,
+    window: tuple[float, float] | None = None,
+    max_frame_num_to_track: int | None = None,
+) -> VolumeRun:
     """Prompt one slice of a volume, propagate both ways, score in 3-D.
 
     Parameters
@@ -228,11 +241,14 @@ def run_volume_protocol(video_backend: VideoBackend, volume_item: VolumeItem, pr
     visited: dict[bool, list[int]] = {False: [], True: []}
     t0 = time.perf_counter()
     for reverse in (False, True):
-        for fm in video_backend.propagate(start_frame_idx=z, max_frame_num_to_track=max_frame_num_to_track,
-                                          reverse=reverse):
+        for fm in video_backend.propagate(
+            start_frame_idx=z, max_frame_num_to_track=max_frame_num_to_track, reverse=reverse
+        ):
             m = fm.mask_of(obj_id)
             if m.shape != gt.shape[1:]:
-                raise DataError(f"{volume_item.id}: backend returned masks of size {m.shape}, slices are {gt.shape[1:]}.")
+                raise DataError(
+                    f"{volume_item.id}: backend returned masks of size {m.shape}, slices are {gt.shape[1:]}."
+                )
             if not (reverse and fm.frame_idx == z):  # the prompt slice keeps its forward-pass mask
                 pred[fm.frame_idx] = m
             visited[reverse].append(int(fm.frame_idx))
@@ -242,13 +258,22 @@ def run_volume_protocol(video_backend: VideoBackend, volume_item: VolumeItem, pr
     voxel_mm3 = float(np.prod(spacing))
     info = getattr(video_backend, "info", None)
     return VolumeRun(
-        id=volume_item.id, prompt=prompt, prompt_slice=z,
-        dice_3d=dice(pred, gt), iou_3d=iou(pred, gt),
+        id=volume_item.id,
+        prompt=prompt,
+        prompt_slice=z,
+        dice_3d=dice(pred, gt),
+        iou_3d=iou(pred, gt),
         per_slice_dice=[dice(p, g) for p, g in zip(pred, gt)],
-        pred=pred, seconds=time.perf_counter() - start, propagate_seconds=propagate_seconds,
-        spacing=(spacing[0], spacing[1], spacing[2]), forward_slices=visited[False], backward_slices=visited[True],
-        gt_volume_mm3=float(gt.sum()) * voxel_mm3, pred_volume_mm3=float(pred.sum()) * voxel_mm3,
-        prompt_clicks=list(clicks), untrained=bool(getattr(info, "untrained", False)),
+        pred=pred,
+        seconds=time.perf_counter() - start,
+        propagate_seconds=propagate_seconds,
+        spacing=(spacing[0], spacing[1], spacing[2]),
+        forward_slices=visited[False],
+        backward_slices=visited[True],
+        gt_volume_mm3=float(gt.sum()) * voxel_mm3,
+        pred_volume_mm3=float(pred.sum()) * voxel_mm3,
+        prompt_clicks=list(clicks),
+        untrained=bool(getattr(info, "untrained", False)),
     )
 
 

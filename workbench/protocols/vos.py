@@ -29,6 +29,7 @@ merging (masks may overlap) and no constraint.
 Frames are given to the backend as they are; the SAM 2 backend prepares them exactly as sam2's
 JPEG loader does (:mod:`workbench.backends.sam2.frames`).
 """
+
 from __future__ import annotations
 
 import time
@@ -106,8 +107,9 @@ def _box_of(mask: np.ndarray) -> np.ndarray:
     return np.array([cols[0], rows[0], cols[-1], rows[-1]], dtype=np.float32)  # XYXY
 
 
-def prompt_object(backend: VideoBackend, frame_idx: int, obj_id: int, target: np.ndarray, prompt: str,
-                  void: np.ndarray | None = None) -> list[Click]:
+def prompt_object(
+    backend: VideoBackend, frame_idx: int, obj_id: int, target: np.ndarray, prompt: str, void: np.ndarray | None = None
+) -> list[Click]:
     """Prompt ``obj_id`` on ``frame_idx`` from its ground-truth mask ``target`` ((H, W) bool).
 
     Parameters
@@ -159,8 +161,10 @@ def prompt_first_frame(backend: VideoBackend, gt0: np.ndarray, prompt: str) -> t
     _check_prompt(prompt)
     obj_ids = [int(v) for v in np.unique(gt0) if v not in (0, VOID_ID)]
     if not obj_ids:
-        raise DataError("The first annotated frame holds no object to prompt. If the objects appear later in the "
-                        "video, track them with track_objects_appearing_later=True.")
+        raise DataError(
+            "The first annotated frame holds no object to prompt. If the objects appear later in the "
+            "video, track them with track_objects_appearing_later=True."
+        )
     void = gt0 == VOID_ID
     clicks: dict[int, list[Click]] = {}
     for obj_id in obj_ids:
@@ -182,8 +186,7 @@ def first_appearances(gt: np.ndarray) -> dict[int, int]:
     return dict(sorted(present.items()))
 
 
-def merge_object_logits(best: np.ndarray, winner: np.ndarray, frame_idx: int, obj_id: int,
-                        logits: np.ndarray) -> None:
+def merge_object_logits(best: np.ndarray, winner: np.ndarray, frame_idx: int, obj_id: int, logits: np.ndarray) -> None:
     """Fold one object's logits on one frame into a running non-overlap merge (in place).
 
     Objects must come in ascending id order. ``best`` ((T, H, W) float32, start
@@ -262,8 +265,11 @@ def _track_separately(backend: VideoBackend, gt: np.ndarray, prompt: str, sequen
         if given:
             clicks[obj_id] = given
         start = time.perf_counter()
-        it = cast(MaskLogits, backend).propagate_logits(start_frame_idx=t0) if use_logits and not per_object \
+        it = (
+            cast(MaskLogits, backend).propagate_logits(start_frame_idx=t0)
+            if use_logits and not per_object
             else backend.propagate(start_frame_idx=t0)
+        )
         for fm in it:
             n += 1
             _check_shape(fm, gt, sequence)
@@ -277,9 +283,16 @@ def _track_separately(backend: VideoBackend, gt: np.ndarray, prompt: str, sequen
     return obj_ids, clicks, firsts, pred, objects, n, seconds
 
 
-def run_vos_sequence(backend: VideoBackend, frames, gt: np.ndarray, prompt: str = "mask",
-                     sequence: str = "", *, track_objects_appearing_later: bool = False,
-                     per_object: bool = False) -> VOSRun:
+def run_vos_sequence(
+    backend: VideoBackend,
+    frames,
+    gt: np.ndarray,
+    prompt: str = "mask",
+    sequence: str = "",
+    *,
+    track_objects_appearing_later: bool = False,
+    per_object: bool = False,
+) -> VOSRun:
     """Prompt, propagate forward, score with DAVIS J/F (the flow of ``tools/vos_inference.py``,
     see the module docstring).
 
@@ -321,5 +334,13 @@ def run_vos_sequence(backend: VideoBackend, frames, gt: np.ndarray, prompt: str 
     return VOSRun(sequence, prompt, obj_ids, pred, evaluation, n, seconds, clicks, objects, firsts)
 
 
-__all__ = ["MISSING_LOGIT", "VOS_PROMPTS", "VOSRun", "first_appearances", "merge_object_logits",
-           "prompt_first_frame", "prompt_object", "run_vos_sequence"]
+__all__ = [
+    "MISSING_LOGIT",
+    "VOS_PROMPTS",
+    "VOSRun",
+    "first_appearances",
+    "merge_object_logits",
+    "prompt_first_frame",
+    "prompt_object",
+    "run_vos_sequence",
+]

@@ -3,6 +3,7 @@
 A run folder ``reports/<run_id>/`` holds ``run_card.json`` (this module), metric CSVs,
 per-frame / per-click JSON and optionally predicted masks.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,10 +43,16 @@ def git_commit(path: Path | None = None) -> str:
     """Commit hash of the workbench checkout (``"unknown"`` outside git), ``+dirty`` if modified."""
     cwd = path or Path(__file__).resolve().parent
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
-                             timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return (sha + ("+dirty" if dirty else "")) if sha else "unknown"
@@ -85,29 +92,45 @@ class RunCard:
     backend_settings: dict = field(default_factory=dict)
     backend_extra: dict = field(default_factory=dict)
     git_commit: str = field(default_factory=git_commit)
-    versions: dict = field(default_factory=lambda: {
-        d: _version(d) for d in ("sam2-workbench", "sam2", "torch", "torchvision", "opencv-python-headless", "numpy")
-    })
+    versions: dict = field(
+        default_factory=lambda: {
+            d: _version(d)
+            for d in ("sam2-workbench", "sam2", "torch", "torchvision", "opencv-python-headless", "numpy")
+        }
+    )
     python: str = field(default_factory=platform.python_version)
     started_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     wall_time_s: float = 0.0
     status: str = "running"
 
     @classmethod
-    def from_model(cls, run_id: str, info: ModelInfo, spec: RunSpec, items: list[str],
-                   params: dict | None = None) -> RunCard:
+    def from_model(
+        cls, run_id: str, info: ModelInfo, spec: RunSpec, items: list[str], params: dict | None = None
+    ) -> RunCard:
         """Build a card from a backend's :class:`~workbench.types.ModelInfo` and the run spec.
 
         ``kind``, ``dataset``, ``seed`` and ``spec`` come from ``spec``; ``params`` default
         ``spec.params()`` (runners add ``backend_request``).
         """
-        return cls(run_id=run_id, kind=spec.kind, backend=info.backend, model=info.model, checkpoint=info.checkpoint,
-                   checkpoint_sha256=info.checkpoint_sha256, untrained=info.untrained,
-                   image_size=info.image_size, device=info.device, dataset=spec.dataset, items=list(items),
-                   params=spec.params() if params is None else params, spec=spec.to_dict(), seed=spec.seed,
-                   precision=str((info.extra or {}).get("precision", "n/a")),
-                   backend_settings={k: info.extra[k] for k in BACKEND_SETTINGS if k in (info.extra or {})},
-                   backend_extra=json.loads(json.dumps(info.extra or {}, default=str)))
+        return cls(
+            run_id=run_id,
+            kind=spec.kind,
+            backend=info.backend,
+            model=info.model,
+            checkpoint=info.checkpoint,
+            checkpoint_sha256=info.checkpoint_sha256,
+            untrained=info.untrained,
+            image_size=info.image_size,
+            device=info.device,
+            dataset=spec.dataset,
+            items=list(items),
+            params=spec.params() if params is None else params,
+            spec=spec.to_dict(),
+            seed=spec.seed,
+            precision=str((info.extra or {}).get("precision", "n/a")),
+            backend_settings={k: info.extra[k] for k in BACKEND_SETTINGS if k in (info.extra or {})},
+            backend_extra=json.loads(json.dumps(info.extra or {}, default=str)),
+        )
 
     @property
     def label(self) -> str:
@@ -164,7 +187,9 @@ def read_run(run_dir: str | Path) -> dict:
     run_dir = Path(run_dir)
     card = run_dir / "run_card.json"
     if not card.is_file():
-        raise DataError(f"{run_dir} is not a run folder (no run_card.json). Run folders are written by workbench runners.")
+        raise DataError(
+            f"{run_dir} is not a run folder (no run_card.json). Run folders are written by workbench runners."
+        )
     out = {"dir": run_dir, "card": json.loads(card.read_text())}
     summary = run_dir / "summary.json"
     out["summary"] = json.loads(summary.read_text()) if summary.is_file() else {}
@@ -193,13 +218,19 @@ def spec_from_card(card: dict) -> RunSpec:
     params = dict(card.get("params") or {})
     request = params.get("backend_request")
     if not request:
-        raise ConfigError(f"Run {card.get('run_id')!r} has no backend_request in its run card (made before runs "
-                          "could be resumed); start it again instead.")
+        raise ConfigError(
+            f"Run {card.get('run_id')!r} has no backend_request in its run card (made before runs "
+            "could be resumed); start it again instead."
+        )
     kind = card.get("kind")
     if kind not in SPEC_KINDS:
         raise UnknownNameError("run kind", kind, SPEC_KINDS)
     names = {f for f in SPEC_KINDS[kind].setting_names() if f not in BACKEND_FIELDS}
     data = {k: v for k, v in params.items() if k in names and k != "backend_request"}
-    data.update(kind=kind, dataset=card["dataset"], seed=card.get("seed", 0),
-                backend_request={k: request[k] for k in BACKEND_FIELDS if k in request})
+    data.update(
+        kind=kind,
+        dataset=card["dataset"],
+        seed=card.get("seed", 0),
+        backend_request={k: request[k] for k in BACKEND_FIELDS if k in request},
+    )
     return spec_from_dict(data)

@@ -15,11 +15,12 @@ completion.
 
 ``torch`` is never imported here: GPU presence is read from Ray's cluster resources.
 """
+
 from __future__ import annotations
 
 import contextlib
-import json
 import importlib
+import json
 import logging
 import os
 import pickle
@@ -97,9 +98,16 @@ class BackendSpec:
             raise UnknownNameError("backend kind", self.kind, ["image", "video"])
         make = make_image_backend if self.kind == "image" else make_video_backend
         extra = {} if self.video_settings is None else {"memory_preset": self.video_settings}
-        return make(self.backend, model=self.model, checkpoint=self.checkpoint, device=self.device,
-                    image_size=self.image_size, precision=self.precision, **extra,
-                    **{k: json.loads(v) for k, v in self.settings})
+        return make(
+            self.backend,
+            model=self.model,
+            checkpoint=self.checkpoint,
+            device=self.device,
+            image_size=self.image_size,
+            precision=self.precision,
+            **extra,
+            **{k: json.loads(v) for k, v in self.settings},
+        )
 
     def request(self) -> dict:
         """The arguments as a JSON-serialisable dict (stored in the run card to resume a run);
@@ -295,8 +303,14 @@ class RayExecutor(Executor):
 
     name = "ray"
 
-    def __init__(self, num_workers: int = 2, address: str | None = None, cpus_per_worker: int | None = None,
-                 init_kwargs: dict | None = None, quiet: bool = True):
+    def __init__(
+        self,
+        num_workers: int = 2,
+        address: str | None = None,
+        cpus_per_worker: int | None = None,
+        init_kwargs: dict | None = None,
+        quiet: bool = True,
+    ):
         if int(num_workers) < 1:
             raise ConfigError(f"num_workers must be at least 1, got {num_workers}.")
         if cpus_per_worker is not None and int(cpus_per_worker) < 1:
@@ -325,7 +339,8 @@ class RayExecutor(Executor):
         if per * self.num_workers > cluster_cpus:
             raise ConfigError(
                 f"{self.num_workers} Ray workers x {per} CPUs need {per * self.num_workers} CPUs but the Ray "
-                f"cluster has {cluster_cpus:g}; use fewer workers or a smaller cpus_per_worker.")
+                f"cluster has {cluster_cpus:g}; use fewer workers or a smaller cpus_per_worker."
+            )
         return per
 
     # -- Ray lifetime
@@ -342,8 +357,13 @@ class RayExecutor(Executor):
         if ray.is_initialized():
             return
         os.environ.setdefault("RAY_DISABLE_USAGE_STATS", "1")
-        kwargs = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False,
-                  "ignore_reinit_error": True, **self.init_kwargs}
+        kwargs = {
+            "include_dashboard": False,
+            "log_to_driver": False,
+            "configure_logging": False,
+            "ignore_reinit_error": True,
+            **self.init_kwargs,
+        }
         if self.address:
             kwargs["address"] = self.address
         else:
@@ -421,7 +441,8 @@ class RayExecutor(Executor):
                 raise ConfigError(
                     f"The Ray cluster has {have_cpu:g} CPUs and {have_gpu:g} GPUs free; {self.num_workers} workers "
                     f"need {cpus:g} CPUs and {gpus:g} GPUs. Other Ray work (another open pool?) holds them: wait "
-                    "for it, or use fewer workers / a smaller cpus_per_worker.")
+                    "for it, or use fewer workers / a smaller cpus_per_worker."
+                )
             time.sleep(0.1)
 
     def _get(self, ref, what: str):
@@ -429,8 +450,10 @@ class RayExecutor(Executor):
         try:
             value = ray.get(ref)
         except ray.exceptions.RayActorError as exc:
-            raise BackendError(f"A Ray worker died while {what}: {exc}. Check memory, and the worker "
-                               "logs under /tmp/ray/session_latest/logs.") from exc
+            raise BackendError(
+                f"A Ray worker died while {what}: {exc}. Check memory, and the worker "
+                "logs under /tmp/ray/session_latest/logs."
+            ) from exc
         if isinstance(value, _Failure):
             raise value.rebuild()
         return value
@@ -469,8 +492,9 @@ class _RayPool(WorkerPool):
 _END = object()
 
 
-def make_executor(executor: str | Executor | None = "local", num_workers: int = 2,
-                  address: str | None = None) -> Executor:
+def make_executor(
+    executor: str | Executor | None = "local", num_workers: int = 2, address: str | None = None
+) -> Executor:
     """An executor by name.
 
     Parameters
@@ -496,5 +520,14 @@ def make_executor(executor: str | Executor | None = "local", num_workers: int = 
     raise UnknownNameError("executor", executor, EXECUTORS)
 
 
-__all__ = ["EXECUTORS", "BackendSpec", "BackendWorker", "Executor", "LocalExecutor", "RayExecutor",
-           "WorkerPool", "gpus_per_worker", "make_executor"]
+__all__ = [
+    "EXECUTORS",
+    "BackendSpec",
+    "BackendWorker",
+    "Executor",
+    "LocalExecutor",
+    "RayExecutor",
+    "WorkerPool",
+    "gpus_per_worker",
+    "make_executor",
+]

@@ -9,6 +9,7 @@ the runners (:func:`~workbench.runners.run_image_benchmark`, :func:`~workbench.r
 (:mod:`workbench.runners.survey`); report builders read the folders back with
 :func:`find_experiments` and :func:`experiment_runs`.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -28,8 +29,15 @@ from .registry import run_spec
 
 EXPERIMENT_FILE = "experiment.json"
 
-__all__ = ["EXPERIMENT_FILE", "CachingLocalExecutor", "Experiment", "experiment_runs", "find_experiments",
-           "model_slug", "read_experiment"]
+__all__ = [
+    "EXPERIMENT_FILE",
+    "CachingLocalExecutor",
+    "Experiment",
+    "experiment_runs",
+    "find_experiments",
+    "model_slug",
+    "read_experiment",
+]
 
 
 def model_slug(i: int, m: dict) -> str:
@@ -103,8 +111,13 @@ class Experiment:
         "reason"}``), ``missing_checkpoints``.
     """
 
-    def __init__(self, name: str, params: dict | None = None, options: ExecutionOptions | None = None,
-                 missing: list[dict] | None = None):
+    def __init__(
+        self,
+        name: str,
+        params: dict | None = None,
+        options: ExecutionOptions | None = None,
+        missing: list[dict] | None = None,
+    ):
         options = options if options is not None else ExecutionOptions()
         self.run_id, self.dir = new_run_dir(options.run_id, prefix=name, root=options.reports_root)
         self.runs_dir = self.dir / "runs"
@@ -114,16 +127,28 @@ class Experiment:
             self.executor = CachingLocalExecutor()
         else:
             self.executor = make_executor(options.executor, options.num_workers)
-        self.options = replace(options, executor=self.executor, reports_root=self.runs_dir, run_id=None,
-                               resume=True, progress=False)
+        self.options = replace(
+            options, executor=self.executor, reports_root=self.runs_dir, run_id=None, resume=True, progress=False
+        )
         self._stack = contextlib.ExitStack()
-        if isinstance(self.executor, contextlib.AbstractContextManager):  # Ray: one cluster session for all the runs (closed by finish)
+        if isinstance(
+            self.executor, contextlib.AbstractContextManager
+        ):  # Ray: one cluster session for all the runs (closed by finish)
             self._stack.enter_context(self.executor)
         self._t0 = time.perf_counter()
-        self.record = {"experiment": name, "run_id": self.run_id, "params": _jsonable(params or {}),
-                       "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "git_commit": git_commit(),
-                       "status": "running", "wall_time_s": 0.0, "runs": [], "failures": [], "skipped": [],
-                       "missing_checkpoints": list(missing or [])}
+        self.record = {
+            "experiment": name,
+            "run_id": self.run_id,
+            "params": _jsonable(params or {}),
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "git_commit": git_commit(),
+            "status": "running",
+            "wall_time_s": 0.0,
+            "runs": [],
+            "failures": [],
+            "skipped": [],
+            "missing_checkpoints": list(missing or []),
+        }
         self._write()
 
     def _write(self) -> None:
@@ -149,8 +174,12 @@ class Experiment:
         :func:`~workbench.runners.survey.normalise_models` entry) on ``dataset``; ``settings``
         are other ImageRunSpec fields. Run id ``img-<dataset>-<model slug>[-<corruption><severity>]``."""
         tag = _tag(settings)
-        return self.run(f"image {dataset}{tag}", model, f"img-{dataset}-{model_slug(i, model)}{tag}",
-                        lambda: ImageRunSpec.from_settings(dataset=dataset, **model, **settings))
+        return self.run(
+            f"image {dataset}{tag}",
+            model,
+            f"img-{dataset}-{model_slug(i, model)}{tag}",
+            lambda: ImageRunSpec.from_settings(dataset=dataset, **model, **settings),
+        )
 
     def vos(self, i: int, model: dict, prompt: str, **settings) -> Path | None:
         """A :class:`~workbench.protocols.specs.VOSRunSpec` run of model ``i`` with a first-frame
@@ -158,16 +187,24 @@ class Experiment:
         tag = _tag(settings)
         if self._skip_image_only(f"vos {prompt}{tag}", model):
             return None
-        return self.run(f"vos {prompt}{tag}", model, f"vos-{prompt}-{model_slug(i, model)}{tag}",
-                        lambda: VOSRunSpec.from_settings(prompt=prompt, **model, **settings))
+        return self.run(
+            f"vos {prompt}{tag}",
+            model,
+            f"vos-{prompt}-{model_slug(i, model)}{tag}",
+            lambda: VOSRunSpec.from_settings(prompt=prompt, **model, **settings),
+        )
 
     def volume(self, i: int, model: dict, prompt: str = "mask", **settings) -> Path | None:
         """A :class:`~workbench.protocols.specs.VolumeRunSpec` run of model ``i``; SAM (v1) is
         skipped."""
         if self._skip_image_only(f"volumes {prompt}", model):
             return None
-        return self.run(f"volumes {prompt}", model, f"vol-{prompt}-{model_slug(i, model)}",
-                        lambda: VolumeRunSpec.from_settings(prompt=prompt, **model, **settings))
+        return self.run(
+            f"volumes {prompt}",
+            model,
+            f"vol-{prompt}-{model_slug(i, model)}",
+            lambda: VolumeRunSpec.from_settings(prompt=prompt, **model, **settings),
+        )
 
     def _skip_image_only(self, what: str, model: dict) -> bool:
         if model["backend"] != "sam":
@@ -213,8 +250,10 @@ def read_experiment(folder: str | Path) -> dict:
     """
     path = Path(folder) / EXPERIMENT_FILE
     if not path.is_file():
-        raise DataError(f"{folder} is not an experiment folder (no {EXPERIMENT_FILE}); experiment folders are "
-                        f"written by the survey notebooks (workbench.runners.survey).")
+        raise DataError(
+            f"{folder} is not an experiment folder (no {EXPERIMENT_FILE}); experiment folders are "
+            f"written by the survey notebooks (workbench.runners.survey)."
+        )
     return {**json.loads(path.read_text()), "dir": Path(folder)}
 
 

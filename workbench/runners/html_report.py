@@ -7,6 +7,7 @@
   starts with them shown; the code is always in the file, so nothing is lost);
 * wide tables and outputs scroll inside their cell instead of running off the page.
 """
+
 from __future__ import annotations
 
 import html
@@ -33,7 +34,9 @@ function wbToggleCode(show) { document.body.classList.toggle('wb-hide-code', !sh
 
 def headings(body: str) -> list[tuple[int, str, str]]:
     """``(level, anchor id, text)`` of every level 1-3 heading in nbconvert's HTML, in order."""
-    return [(int(lvl), anchor, html.unescape(_TAG.sub("", text)).strip()) for lvl, anchor, text in _HEADING.findall(body)]
+    return [
+        (int(lvl), anchor, html.unescape(_TAG.sub("", text)).strip()) for lvl, anchor, text in _HEADING.findall(body)
+    ]
 
 
 def table_of_contents(body: str) -> str:
@@ -41,8 +44,9 @@ def table_of_contents(body: str) -> str:
     items = headings(body)
     if not items:
         return ""
-    lis = "".join(f'<li class="wb-toc-{lvl}"><a href="#{anchor}">{html.escape(text)}</a></li>'
-                  for lvl, anchor, text in items)
+    lis = "".join(
+        f'<li class="wb-toc-{lvl}"><a href="#{anchor}">{html.escape(text)}</a></li>' for lvl, anchor, text in items
+    )
     return f'<nav class="wb-toc"><strong>Contents</strong><ul>{lis}</ul></nav>'
 
 
@@ -50,19 +54,24 @@ def decorate(body: str, show_code: bool = False) -> str:
     """Add the style, the code switch and the table of contents to nbconvert's page ``body``."""
     body = body.replace("</head>", STYLE + SCRIPT + "</head>", 1)
     checked = " checked" if show_code else ""
-    bar = (f'<div class="wb-report-bar"><label><input type="checkbox" id="wb-show-code"{checked} '
-           f'onchange="wbToggleCode(this.checked)"> Show code</label></div>')
+    bar = (
+        f'<div class="wb-report-bar"><label><input type="checkbox" id="wb-show-code"{checked} '
+        f'onchange="wbToggleCode(this.checked)"> Show code</label></div>'
+    )
     toc = table_of_contents(body)
     m = re.search(r"<body([^>]*)>", body)
     if m is None:
         return body
     attrs = m.group(1)
     if not show_code:
-        attrs = re.sub(r'class="([^"]*)"', r'class="\1 wb-hide-code"', attrs, count=1) if "class=" in attrs \
+        attrs = (
+            re.sub(r'class="([^"]*)"', r'class="\1 wb-hide-code"', attrs, count=1)
+            if "class=" in attrs
             else attrs + ' class="wb-hide-code"'
+        )
     start = body.find("<main>", m.end())
     insert_at = start + len("<main>") if start != -1 else m.end()
-    head = body[:m.start()] + f"<body{attrs}>" + body[m.end():insert_at]
+    head = body[: m.start()] + f"<body{attrs}>" + body[m.end() : insert_at]
     return head + bar + toc + body[insert_at:]
 
 
@@ -86,8 +95,9 @@ def export_html(notebook: str | Path, show_code: bool = False) -> Path:
 
     notebook = Path(notebook)
     nb = nbformat.read(notebook, as_version=4)
-    body, _ = HTMLExporter(template_name="lab", exclude_input_prompt=True,
-                           exclude_output_prompt=True).from_notebook_node(nb)
+    body, _ = HTMLExporter(
+        template_name="lab", exclude_input_prompt=True, exclude_output_prompt=True
+    ).from_notebook_node(nb)
     out = notebook.with_suffix(".html")
     out.write_text(decorate(body, show_code=show_code), encoding="utf-8")
     return out

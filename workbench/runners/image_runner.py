@@ -18,6 +18,7 @@ one item per CT organ mask, :func:`~workbench.io.medical.load_ct_structures`) an
 ``"stardist_nuclei"`` (alias ``"nuclei"``, one item per nucleus,
 :func:`~workbench.io.medical.load_nuclei_instances`). The run card stores the canonical name.
 """
+
 from __future__ import annotations
 
 from functools import partial
@@ -80,25 +81,39 @@ def _assemble(spec: ImageRunSpec, run_dir: Path, card: RunCard, records: list[di
     table.to_csv(run_dir / "per_image.csv", index=False)
     write_json(run_dir / "clicks.json", clicks_log(records))
     ks = [k for k in (1, 3, 5) if k <= max_clicks]
-    summary: dict[str, Any] = {k: float(v) for k, v in summarize_click_runs(runs, thresholds=(0.85, 0.90), ks=ks, max_clicks=max_clicks).items()}
+    summary: dict[str, Any] = {
+        k: float(v)
+        for k, v in summarize_click_runs(runs, thresholds=(0.85, 0.90), ks=ks, max_clicks=max_clicks).items()
+    }
     for k in ks:
         summary[f"mDice@{k}"] = float(table[f"Dice@{k}"].mean())
-    curve_df = pd.DataFrame({"clicks": np.arange(1, max_clicks + 1), "mIoU": miou_curve(runs, max_clicks),
-                             "oracle-mIoU": miou_curve(runs, max_clicks, oracle=True)})
+    curve_df = pd.DataFrame(
+        {
+            "clicks": np.arange(1, max_clicks + 1),
+            "mIoU": miou_curve(runs, max_clicks),
+            "oracle-mIoU": miou_curve(runs, max_clicks, oracle=True),
+        }
+    )
     curve_df.to_csv(run_dir / "click_curve.csv", index=False)
     if spec.box_prompt:
         summary["box-mIoU"] = float(table["box-IoU"].mean())
         summary["box-mDice"] = float(table["box-Dice"].mean())
         summary["box-mPA"] = float(table["box-PA"].mean())
-    summary.update({"images": len(records), "dataset": spec.dataset, "label": card.label,
-                    "untrained": card.untrained, "latency_ms": float(table["latency_ms"].mean())})
+    summary.update(
+        {
+            "images": len(records),
+            "dataset": spec.dataset,
+            "label": card.label,
+            "untrained": card.untrained,
+            "latency_ms": float(table["latency_ms"].mean()),
+        }
+    )
     if spec.corruption is not None:
         summary.update(corruption=spec.corruption, severity=int(spec.severity))
     write_json(run_dir / "summary.json", summary)
 
 
-def run_image_benchmark(spec: ImageRunSpec | None = None, options: ExecutionOptions | None = None,
-                        **settings) -> Path:
+def run_image_benchmark(spec: ImageRunSpec | None = None, options: ExecutionOptions | None = None, **settings) -> Path:
     """Run the RITM click protocol (and a GT-box prompt) over an image set.
 
     Parameters
@@ -139,7 +154,10 @@ def run_image_benchmark(spec: ImageRunSpec | None = None, options: ExecutionOpti
     _, items = load_image_items(spec.dataset, options.data_root, spec.subset)
     tag = spec.tag
     plan = RunPlan(
-        spec=spec, items=items, names=[i.item_id for i in items], make_task=partial(ImageTask.from_spec, spec),
+        spec=spec,
+        items=items,
+        names=[i.item_id for i in items],
+        make_task=partial(ImageTask.from_spec, spec),
         prefix=lambda info: f"img-{info.backend}-{info.model}{tag}",
         desc=lambda info: f"{spec.dataset} {info.model}",
     )

@@ -21,6 +21,7 @@ which worker ran an item or when.
 :data:`TIMING_FIELDS` lists where timing values appear in a run folder;
 :func:`comparable_outputs` loads a run folder without them, to compare two runs exactly.
 """
+
 from __future__ import annotations
 
 import csv
@@ -57,9 +58,20 @@ TIMING_FIELDS: dict[str, tuple[str, ...]] = {
 """File name → columns / keys holding timing or provenance values (excluded when comparing
 runs). ``execution.json`` is timing only."""
 
-RESULT_FILES = ("global_results.csv", "per_sequence_results.csv", "sequences.csv", "per_frame.json",
-                "per_image.csv", "clicks.json", "click_curve.csv", "volumes.csv", "per_slice.json",
-                "summary.json", "run_card.json", "items.jsonl")
+RESULT_FILES = (
+    "global_results.csv",
+    "per_sequence_results.csv",
+    "sequences.csv",
+    "per_frame.json",
+    "per_image.csv",
+    "clicks.json",
+    "click_curve.csv",
+    "volumes.csv",
+    "per_slice.json",
+    "summary.json",
+    "run_card.json",
+    "items.jsonl",
+)
 """Files a run folder may hold that :func:`comparable_outputs` loads."""
 
 
@@ -136,10 +148,17 @@ class VOSTask:
     @classmethod
     def from_spec(cls, spec: VOSRunSpec, run_dir: str | Path) -> VOSTask:
         """The task of every sequence of the run ``spec`` writing into ``run_dir``."""
-        return cls(prompt=spec.prompt, max_frames=spec.max_frames, save_masks=spec.save_masks, run_dir=str(run_dir),
-                   corruption=spec.corruption, severity=spec.severity, seed=spec.seed,
-                   track_objects_appearing_later=spec.track_objects_appearing_later,
-                   per_object_png=spec.per_object_png)
+        return cls(
+            prompt=spec.prompt,
+            max_frames=spec.max_frames,
+            save_masks=spec.save_masks,
+            run_dir=str(run_dir),
+            corruption=spec.corruption,
+            severity=spec.severity,
+            seed=spec.seed,
+            track_objects_appearing_later=spec.track_objects_appearing_later,
+            per_object_png=spec.per_object_png,
+        )
 
     def __call__(self, backend, item) -> dict:
         """Run the sequence ``item`` (a :class:`~workbench.io.datasets.VideoItem`) on ``backend``.
@@ -177,9 +196,15 @@ class VOSTask:
                 frames = [src[i] for i in range(len(src))]
             cseed = corruption_seed(self.seed, item.name)
             frames = corrupt_frames(frames, self.corruption, self.severity, cseed)
-        run = run_vos_sequence(backend, frames, gt, prompt=self.prompt, sequence=item.name,
-                               track_objects_appearing_later=self.track_objects_appearing_later,
-                               per_object=self.per_object_png)
+        run = run_vos_sequence(
+            backend,
+            frames,
+            gt,
+            prompt=self.prompt,
+            sequence=item.name,
+            track_objects_appearing_later=self.track_objects_appearing_later,
+            per_object=self.per_object_png,
+        )
         masks = None
         if self.save_masks:
             masks = f"masks/{item.name}"
@@ -205,8 +230,12 @@ class VOSTask:
             result["prompt_frames"] = {str(k): int(v) for k, v in run.prompt_frames.items()}
         if cseed is not None:
             result["corruption"] = {"kind": self.corruption, "severity": int(self.severity), "seed": cseed}
-        timing = {"propagate_s": float(run.propagate_seconds), "FPS": float(run.fps),
-                  "item_wall_s": time.perf_counter() - t0, "worker_pid": os.getpid()}
+        timing = {
+            "propagate_s": float(run.propagate_seconds),
+            "FPS": float(run.fps),
+            "item_wall_s": time.perf_counter() - t0,
+            "worker_pid": os.getpid(),
+        }
         return {"kind": "vos", "item": item.name, "result": result, "timing": timing}
 
 
@@ -258,9 +287,15 @@ def vos_evaluation(records: list[dict]) -> VOSEvaluation:
     parts = []
     for rec in records:
         r, seq = rec["result"], rec["item"]
-        parts.append(VOSEvaluation(global_=global_stats(r["per_object"]), per_object=r["per_object"],
-                                   per_frame={seq: {int(k): v for k, v in r["per_frame"].items()}},
-                                   frames={seq: r["frames"]}, bound_th=r["bound_th"]))
+        parts.append(
+            VOSEvaluation(
+                global_=global_stats(r["per_object"]),
+                per_object=r["per_object"],
+                per_frame={seq: {int(k): v for k, v in r["per_frame"].items()}},
+                frames={seq: r["frames"]},
+                bound_th=r["bound_th"],
+            )
+        )
     return VOSEvaluation.merge(parts)
 
 
@@ -273,16 +308,32 @@ def vos_tables(records: list[dict]) -> tuple[VOSEvaluation, list[dict], dict]:
     for rec in records:
         r, t = rec["result"], rec["timing"]
         for name, stats in r["per_object"].items():
-            rows.append({"Sequence": name, "sequence": rec["item"], **stats, "frames": r["num_frames"],
-                         "propagate_s": t["propagate_s"], "FPS": t["FPS"]})
+            rows.append(
+                {
+                    "Sequence": name,
+                    "sequence": rec["item"],
+                    **stats,
+                    "frames": r["num_frames"],
+                    "propagate_s": t["propagate_s"],
+                    "FPS": t["FPS"],
+                }
+            )
     frames = sum(rec["result"]["num_frames"] for rec in records)
     seconds = sum(rec["timing"]["propagate_s"] for rec in records)
-    summary = {**evaluation.global_, "FPS": frames / seconds if seconds else float("nan"), "frames": frames,
-               "objects": len(rows), "sequences": len(records)}
+    summary = {
+        **evaluation.global_,
+        "FPS": frames / seconds if seconds else float("nan"),
+        "frames": frames,
+        "objects": len(rows),
+        "sequences": len(records),
+    }
     if records and all("G-PixelAcc" in rec["result"] for rec in records):  # pooled over all scored pixels
         pixels = sum(rec["result"]["G-pixels"] for rec in records)
-        summary["G-PixelAcc"] = (sum(rec["result"]["G-PixelAcc"] * rec["result"]["G-pixels"] for rec in records)
-                                 / pixels) if pixels else 1.0
+        summary["G-PixelAcc"] = (
+            (sum(rec["result"]["G-PixelAcc"] * rec["result"]["G-pixels"] for rec in records) / pixels)
+            if pixels
+            else 1.0
+        )
     return evaluation, rows, summary
 
 
@@ -327,10 +378,19 @@ class ImageTask:
     @classmethod
     def from_spec(cls, spec: ImageRunSpec, run_dir: str | Path) -> ImageTask:
         """The task of every image of the run ``spec`` writing into ``run_dir``."""
-        return cls(dataset=spec.dataset, max_clicks=spec.max_clicks, multimask=spec.multimask,
-                   box_prompt=spec.box_prompt, stop_at_iou=spec.stop_at_iou, save_masks=spec.save_masks,
-                   overlay_clicks=spec.overlay_clicks, run_dir=str(run_dir), corruption=spec.corruption,
-                   severity=spec.severity, seed=spec.seed)
+        return cls(
+            dataset=spec.dataset,
+            max_clicks=spec.max_clicks,
+            multimask=spec.multimask,
+            box_prompt=spec.box_prompt,
+            stop_at_iou=spec.stop_at_iou,
+            save_masks=spec.save_masks,
+            overlay_clicks=spec.overlay_clicks,
+            run_dir=str(run_dir),
+            corruption=spec.corruption,
+            severity=spec.severity,
+            seed=spec.seed,
+        )
 
     def __call__(self, backend, item) -> dict:
         """Run the image ``item`` (an :class:`~workbench.io.datasets.ImageItem`) on ``backend``.
@@ -355,15 +415,26 @@ class ImageTask:
         if self.corruption is not None:
             cseed = corruption_seed(self.seed, item.item_id)
             image = corrupt(image, self.corruption, self.severity, cseed)
-        run = run_click_protocol(backend, image, gt, ignore_mask=ignore, max_clicks=self.max_clicks,
-                                 multimask=self.multimask, stop_at_iou=self.stop_at_iou,
-                                 keep_mask_after=self.overlay_clicks if self.save_masks else None)
+        run = run_click_protocol(
+            backend,
+            image,
+            gt,
+            ignore_mask=ignore,
+            max_clicks=self.max_clicks,
+            multimask=self.multimask,
+            stop_at_iou=self.stop_at_iou,
+            keep_mask_after=self.overlay_clicks if self.save_masks else None,
+        )
         mask = None
         if self.save_masks and run.kept_mask is not None:
             mask = f"masks/{item.item_id}.png"
             write_palette_mask(Path(self.run_dir) / mask, run.kept_mask.astype(np.uint8))
-        result = {"clicks": _clicks_json(run.clicks), "ious": _floats(run.ious),
-                  "oracle_ious": _floats(run.oracle_ious), "mask": mask}
+        result = {
+            "clicks": _clicks_json(run.clicks),
+            "ious": _floats(run.ious),
+            "oracle_ious": _floats(run.oracle_ious),
+            "mask": mask,
+        }
         if self.box_prompt:
             pred = backend.predict(box=_box_of(gt), multimask_output=False)
             box_mask = pred.masks[pred.best()]
@@ -373,18 +444,26 @@ class ImageTask:
         if cseed is not None:
             result["corruption"] = {"kind": self.corruption, "severity": int(self.severity), "seed": cseed}
         lat = _floats(run.latencies_s)
-        timing = {"latencies_s": lat, "latency_ms": 1000 * float(np.mean(lat)) if lat else float("nan"),
-                  "item_wall_s": time.perf_counter() - t0, "worker_pid": os.getpid()}
+        timing = {
+            "latencies_s": lat,
+            "latency_ms": 1000 * float(np.mean(lat)) if lat else float("nan"),
+            "item_wall_s": time.perf_counter() - t0,
+            "worker_pid": os.getpid(),
+        }
         return {"kind": "image", "item": item.item_id, "result": result, "timing": timing}
 
 
 def click_run(record: dict, max_clicks: int, stop_at_iou: float | None) -> ClickRun:
     """Rebuild the :class:`ClickRun` of an image record (for NoC and mIoU summaries)."""
     r = record["result"]
-    return ClickRun(clicks=[Click(y=c["row"], x=c["col"], is_positive=c["is_positive"]) for c in r["clicks"]],
-                    ious=list(r["ious"]), oracle_ious=list(r["oracle_ious"]),
-                    latencies_s=list(record["timing"]["latencies_s"]), stop_at_iou=stop_at_iou,
-                    max_clicks=max_clicks)
+    return ClickRun(
+        clicks=[Click(y=c["row"], x=c["col"], is_positive=c["is_positive"]) for c in r["clicks"]],
+        ious=list(r["ious"]),
+        oracle_ious=list(r["oracle_ious"]),
+        latencies_s=list(record["timing"]["latencies_s"]),
+        stop_at_iou=stop_at_iou,
+        max_clicks=max_clicks,
+    )
 
 
 def image_rows(records: list[dict], runs: list[ClickRun], task: ImageTask | ImageRunSpec) -> list[dict]:
@@ -392,8 +471,13 @@ def image_rows(records: list[dict], runs: list[ClickRun], task: ImageTask | Imag
     ``dataset``, ``max_clicks`` and ``box_prompt`` (an ImageTask or the run's ImageRunSpec)."""
     rows = []
     for rec, run in zip(records, runs):
-        row = {"dataset": task.dataset, "item": rec["item"], "NoC@85": run.noc(0.85, task.max_clicks),
-               "NoC@90": run.noc(0.90, task.max_clicks), "clicks": len(run.clicks)}
+        row = {
+            "dataset": task.dataset,
+            "item": rec["item"],
+            "NoC@85": run.noc(0.85, task.max_clicks),
+            "NoC@90": run.noc(0.90, task.max_clicks),
+            "clicks": len(run.clicks),
+        }
         for k in range(1, min(task.max_clicks, 5) + 1):
             row[f"IoU@{k}"] = run.iou_at(k)
         for k in range(1, min(task.max_clicks, 5) + 1):  # Dice = 2 IoU / (1 + IoU), exact per image
@@ -460,7 +544,11 @@ def comparable_outputs(run_dir: str | Path, masks: bool = True) -> dict[str, obj
             from .runlog import read_records
 
             recs = read_records(path)
-            order = json.loads((run_dir / "run_card.json").read_text())["items"] if (run_dir / "run_card.json").is_file() else sorted(recs)
+            order = (
+                json.loads((run_dir / "run_card.json").read_text())["items"]
+                if (run_dir / "run_card.json").is_file()
+                else sorted(recs)
+            )
             out[name] = [_canonical({k: v for k, v in recs[i].items() if k not in drop}) for i in order if i in recs]
         else:
             data = json.loads(path.read_text())
@@ -471,6 +559,19 @@ def comparable_outputs(run_dir: str | Path, masks: bool = True) -> dict[str, obj
     return out
 
 
-__all__ = ["RESULT_FILES", "TIMING_FIELDS", "ImageTask", "VOSTask", "check_corruption", "click_run", "clicks_log",
-           "comparable_outputs", "corruption_params", "corruption_seed", "image_rows", "vos_evaluation",
-           "vos_tables", "write_object_masks"]
+__all__ = [
+    "RESULT_FILES",
+    "TIMING_FIELDS",
+    "ImageTask",
+    "VOSTask",
+    "check_corruption",
+    "click_run",
+    "clicks_log",
+    "comparable_outputs",
+    "corruption_params",
+    "corruption_seed",
+    "image_rows",
+    "vos_evaluation",
+    "vos_tables",
+    "write_object_masks",
+]

@@ -8,6 +8,7 @@ The runners also accept the older flat keyword calls, e.g.
 ``run_image_benchmark(backend="sam2", dataset="grabcut", max_clicks=5, run_id="x")``:
 :func:`bind_settings` splits such settings by name into the spec and the options.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -78,8 +79,9 @@ class ExecutionOptions:
             ``base`` is not an ExecutionOptions.
         """
         if base is not None and not isinstance(base, cls):
-            raise ConfigError(f"{caller or cls.__name__} takes an ExecutionOptions as its options, "
-                              f"got {type(base).__name__}.")
+            raise ConfigError(
+                f"{caller or cls.__name__} takes an ExecutionOptions as its options, got {type(base).__name__}."
+            )
         for key in settings:
             if key not in cls.names():
                 raise UnknownNameError(f"{caller or cls.__name__} setting", key, cls.names())
@@ -87,8 +89,13 @@ class ExecutionOptions:
         return replace(base, **settings) if settings else base
 
 
-def bind_settings(spec_cls: type[_Spec], spec: _Spec | None = None, options: ExecutionOptions | None = None,
-                  settings: Mapping[str, Any] | None = None, caller: str = "") -> tuple[_Spec, ExecutionOptions]:
+def bind_settings(
+    spec_cls: type[_Spec],
+    spec: _Spec | None = None,
+    options: ExecutionOptions | None = None,
+    settings: Mapping[str, Any] | None = None,
+    caller: str = "",
+) -> tuple[_Spec, ExecutionOptions]:
     """The spec and options of a runner call: ``spec`` and ``options`` as given (defaults when
     None), with flat ``settings`` applied — names of ``spec_cls.setting_names()`` to the spec
     (``spec_cls.from_settings``), names of :class:`ExecutionOptions` to the options.
@@ -116,8 +123,10 @@ def bind_settings(spec_cls: type[_Spec], spec: _Spec | None = None, options: Exe
     settings = dict(settings or {})
     where = caller or spec_cls.__name__
     if spec is not None and not isinstance(spec, spec_cls):
-        raise ConfigError(f"{where} takes a {spec_cls.__name__} as its spec, got {type(spec).__name__} {spec!r}. "
-                          f"Pass settings by name (e.g. backend=...) or build a {spec_cls.__name__}.")
+        raise ConfigError(
+            f"{where} takes a {spec_cls.__name__} as its spec, got {type(spec).__name__} {spec!r}. "
+            f"Pass settings by name (e.g. backend=...) or build a {spec_cls.__name__}."
+        )
     spec_names, option_names = spec_cls.setting_names(), ExecutionOptions.names()
     for key in settings:
         if key not in spec_names and key not in option_names:

@@ -25,6 +25,7 @@ a line of the parameters cell holding more than one ``=`` (also inside its comme
 log warning), and annotations its pattern does not match, such as ``x: int | None = None``
 (use ``Optional[int]``).
 """
+
 from __future__ import annotations
 
 import ast
@@ -36,10 +37,20 @@ from ..errors import ConfigError, UnknownNameError
 __all__ = ["expected_types", "validate_notebook_parameters"]
 
 _BASE = {
-    "int": (int,), "float": (int, float), "str": (str,), "bool": (bool,),
-    "list": (list, tuple), "List": (list, tuple), "Sequence": (list, tuple), "tuple": (list, tuple),
-    "Tuple": (list, tuple), "dict": (dict,), "Dict": (dict,), "Mapping": (dict,),
-    "None": (type(None),), "NoneType": (type(None),),
+    "int": (int,),
+    "float": (int, float),
+    "str": (str,),
+    "bool": (bool,),
+    "list": (list, tuple),
+    "List": (list, tuple),
+    "Sequence": (list, tuple),
+    "tuple": (list, tuple),
+    "Tuple": (list, tuple),
+    "dict": (dict,),
+    "Dict": (dict,),
+    "Mapping": (dict,),
+    "None": (type(None),),
+    "NoneType": (type(None),),
 }
 _ANY = ("Any", "object")
 

@@ -8,6 +8,7 @@ line per event to it (``start`` with ``desc``/``total``/``initial``, ``update`` 
 ``close``), and the parent's :func:`forward_progress` tails the file and draws a live tqdm bar
 with ETA on its own stderr.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -90,8 +91,14 @@ class _Forwarder(threading.Thread):
         if kind == "start":
             if self.bar is not None:
                 self.bar.close()
-            self.bar = tqdm(total=ev.get("total"), initial=ev.get("initial", 0), desc=f"  {ev.get('desc', '')}",
-                            file=self.stream, dynamic_ncols=True, leave=True)
+            self.bar = tqdm(
+                total=ev.get("total"),
+                initial=ev.get("initial", 0),
+                desc=f"  {ev.get('desc', '')}",
+                file=self.stream,
+                dynamic_ncols=True,
+                leave=True,
+            )
         elif kind == "update" and self.bar is not None:
             self.bar.update(int(ev["n"]) - self.bar.n)
         elif kind == "close" and self.bar is not None:

@@ -8,6 +8,7 @@ the runner that executes it. Resuming a run is reading its spec back from ``run_
 This module imports the runners; they do not import it (``workbench.runners`` has no import
 cycle).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

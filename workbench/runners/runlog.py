@@ -10,6 +10,7 @@ equal an uninterrupted run's (timing fields aside, see ``items.TIMING_FIELDS``).
 
 ``execution.json`` records each session (executor, workers, items run, wall time).
 """
+
 from __future__ import annotations
 
 import json
@@ -58,7 +59,8 @@ def _scan(path: Path) -> tuple[dict[str, dict], int]:
         except ValueError as exc:
             raise ResultsFormatError(
                 f"{path}, line {n}, is not valid JSON ({exc}). Delete that line to run its item again, "
-                "or start a new run.") from None
+                "or start a new run."
+            ) from None
         if not isinstance(rec, dict) or any(k not in rec for k in _RECORD_KEYS):
             raise ResultsFormatError(f"{path}, line {n}, is not an item record (needs keys {list(_RECORD_KEYS)}).")
         records[str(rec["item"])] = rec
@@ -126,8 +128,11 @@ def _differences(prior: dict, now: dict, keys: Sequence[str]) -> list[str]:
         if key == "params":
             a = {k: v for k, v in (a or {}).items() if k != "backend_request"}
             b = {k: v for k, v in (b or {}).items() if k != "backend_request"}
-            out += [f"params.{k}: run has {a.get(k)!r}, now {b.get(k)!r}" for k in sorted(set(a) | set(b))
-                    if a.get(k) != b.get(k)]
+            out += [
+                f"params.{k}: run has {a.get(k)!r}, now {b.get(k)!r}"
+                for k in sorted(set(a) | set(b))
+                if a.get(k) != b.get(k)
+            ]
         elif a != b:
             out.append(f"{key}: run has {a!r}, now {b!r}")
     return out
@@ -135,9 +140,11 @@ def _differences(prior: dict, now: dict, keys: Sequence[str]) -> list[str]:
 
 def _refuse(run_id: str, diffs: list[str]) -> ConfigError:
     return ConfigError(
-        f"Cannot resume run {run_id!r}: it was made with different settings — " + "; ".join(diffs)
+        f"Cannot resume run {run_id!r}: it was made with different settings — "
+        + "; ".join(diffs)
         + ". Resume with the run's own settings (workbench.runners.resume_run / "
-          "`workbench report --resume RUN_ID` read them from its run card), or start a new run id.")
+        "`workbench report --resume RUN_ID` read them from its run card), or start a new run id."
+    )
 
 
 def card_params(spec: RunSpec) -> dict:
@@ -169,8 +176,13 @@ def load_prior(plan: RunPlan, options: ExecutionOptions) -> dict | None:
         return None
     prior = json.loads(card_path.read_text())
     spec = plan.spec
-    now = {"kind": spec.kind, "dataset": spec.dataset, "items": plan.names, "params": card_params(spec),
-           "seed": spec.seed}
+    now = {
+        "kind": spec.kind,
+        "dataset": spec.dataset,
+        "items": plan.names,
+        "params": card_params(spec),
+        "seed": spec.seed,
+    }
     diffs = _differences(prior, now, list(now))
     if diffs:
         raise _refuse(run_id, diffs)
@@ -192,8 +204,9 @@ def absolute_item(item):
     """The item with every path made absolute (workers may run in another directory)."""
     if not hasattr(item, "__dataclass_fields__"):
         return item
-    paths = {f.name: Path(getattr(item, f.name)).resolve() for f in fields(item)
-             if isinstance(getattr(item, f.name), Path)}
+    paths = {
+        f.name: Path(getattr(item, f.name)).resolve() for f in fields(item) if isinstance(getattr(item, f.name), Path)
+    }
     return replace(item, **paths) if paths else item
 
 
@@ -226,8 +239,9 @@ class RunPlan:
     desc: Callable[[ModelInfo], str]
 
 
-def run_items(plan: RunPlan, assemble: Callable[[Path, RunCard, list[dict]], None],
-              options: ExecutionOptions | None = None) -> Path:
+def run_items(
+    plan: RunPlan, assemble: Callable[[Path, RunCard, list[dict]], None], options: ExecutionOptions | None = None
+) -> Path:
     """Run every unfinished item of ``plan`` as ``options`` say (executor, workers, run folder,
     resume, progress), log each record, then call ``assemble(run_dir, card, records)`` with
     the records in dataset order.
@@ -249,8 +263,12 @@ def run_items(plan: RunPlan, assemble: Callable[[Path, RunCard, list[dict]], Non
     prior = load_prior(plan, options)
     ex = make_executor(options.executor, options.num_workers)
     card = run_dir = None
-    session = {**ex.describe(), "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "resumed": prior is not None,
-               "git_commit": git_commit()}
+    session = {
+        **ex.describe(),
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "resumed": prior is not None,
+        "git_commit": git_commit(),
+    }
     try:
         with ex.pool(BackendSpec.for_run(spec)) as pool:
             info = pool.info
@@ -263,8 +281,11 @@ def run_items(plan: RunPlan, assemble: Callable[[Path, RunCard, list[dict]], Non
                 new.started_at = prior.get("started_at", new.started_at)
                 new.wall_time_s = float(prior.get("wall_time_s") or 0.0)
                 if prior.get("git_commit") != new.git_commit:
-                    warnings.warn(f"Run {run_id} was started at commit {prior.get('git_commit')} and is resumed at "
-                                  f"{new.git_commit}; its items come from both.", stacklevel=3)
+                    warnings.warn(
+                        f"Run {run_id} was started at commit {prior.get('git_commit')} and is resumed at "
+                        f"{new.git_commit}; its items come from both.",
+                        stacklevel=3,
+                    )
                 new.git_commit = prior.get("git_commit", new.git_commit)
             card = new
             card.write(run_dir)
@@ -297,5 +318,13 @@ def _finish(run_dir: Path, card: RunCard, session: dict, t0: float) -> None:
     _record_session(run_dir, {**session, "wall_s": wall, "status": card.status})
 
 
-__all__ = ["EXECUTION_FILE", "ITEMS_FILE", "ItemLog", "RunPlan", "card_params", "load_prior", "read_records",
-           "run_items"]
+__all__ = [
+    "EXECUTION_FILE",
+    "ITEMS_FILE",
+    "ItemLog",
+    "RunPlan",
+    "card_params",
+    "load_prior",
+    "read_records",
+    "run_items",
+]

@@ -7,6 +7,7 @@ runs with ``" (<dataset>)"`` and, if still needed, ``" [<run_id>]"``) and ``data
 wrote (``run_card.json``, ``summary.json``, ``sequences.csv``, ``per_frame.json``,
 ``click_curve.csv``), never recomputed. The run card is the source of truth for the labels.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,15 @@ from ..config import reports_dir
 from ..errors import DataError, DatasetNotFoundError, ResultsFormatError
 from .card import read_run
 
-__all__ = ["RUN_COLUMNS", "find_run_dirs", "load_click_curves", "load_frame_curves", "load_runs",
-           "load_vos_sequences", "run_label"]
+__all__ = [
+    "RUN_COLUMNS",
+    "find_run_dirs",
+    "load_click_curves",
+    "load_frame_curves",
+    "load_runs",
+    "load_vos_sequences",
+    "run_label",
+]
 
 RUN_COLUMNS = ("run_id", "kind", "backend", "model", "untrained", "label", "legend", "dataset")
 """Columns shared by every table of this module (identify and label the run)."""
@@ -54,8 +62,10 @@ def find_run_dirs(root: str | Path | Iterable[str | Path] | None = None) -> list
     out: list[Path] = []
     for r in roots:
         if not r.is_dir():
-            raise DatasetNotFoundError(f"Runs folder not found: {r}. Pass the folder runs were written to "
-                                       "(default ./reports, or $WORKBENCH_REPORTS_DIR) or a list of run folders.")
+            raise DatasetNotFoundError(
+                f"Runs folder not found: {r}. Pass the folder runs were written to "
+                "(default ./reports, or $WORKBENCH_REPORTS_DIR) or a list of run folders."
+            )
         if (r / "run_card.json").is_file():
             out.append(r)
         else:
@@ -76,8 +86,9 @@ def _read(run_dir: Path) -> dict | None:
         return None  # not a run folder, or a card being written: skipped
 
 
-def load_runs(root: str | Path | Iterable[str | Path] | None = None,
-              kinds: str | Iterable[str] | None = None) -> pd.DataFrame:
+def load_runs(
+    root: str | Path | Iterable[str | Path] | None = None, kinds: str | Iterable[str] | None = None
+) -> pd.DataFrame:
     """One row per run folder: run-card fields and the summary metrics.
 
     Parameters
@@ -114,10 +125,17 @@ def load_runs(root: str | Path | Iterable[str | Path] | None = None,
         card, summary = run["card"], run["summary"]
         if kinds is not None and card.get("kind") not in kinds:
             continue
-        row = {"run_id": card.get("run_id", rd.name), "kind": card.get("kind", "?"), "backend": card.get("backend", "?"),
-               "model": card.get("model", "?"), "untrained": bool(card.get("untrained", False)),
-               "label": run_label(card), "legend": "", "dataset": card.get("dataset", "?"),
-               "items": len(card.get("items", []))}
+        row = {
+            "run_id": card.get("run_id", rd.name),
+            "kind": card.get("kind", "?"),
+            "backend": card.get("backend", "?"),
+            "model": card.get("model", "?"),
+            "untrained": bool(card.get("untrained", False)),
+            "label": run_label(card),
+            "legend": "",
+            "dataset": card.get("dataset", "?"),
+            "items": len(card.get("items", [])),
+        }
         row.update({k: card.get(k) for k in _CARD_FIELDS})
         row["prompt"] = card.get("params", {}).get("prompt")
         row["policy"] = (card.get("backend_extra") or {}).get("policy") or card.get("params", {}).get("policy")
@@ -160,8 +178,10 @@ def _need(path: Path, row) -> bool:
         return True
     if row.get("status") != "done":
         return False
-    raise ResultsFormatError(f"Run {row['run_id']} ({row['dir']}) is marked done but has no {path.name}. "
-                             "It was written by another workbench version or damaged: re-run the benchmark.")
+    raise ResultsFormatError(
+        f"Run {row['run_id']} ({row['dir']}) is marked done but has no {path.name}. "
+        "It was written by another workbench version or damaged: re-run the benchmark."
+    )
 
 
 def load_vos_sequences(run_dirs) -> pd.DataFrame:
@@ -228,11 +248,22 @@ def load_frame_curves(run_dirs) -> pd.DataFrame:
             for obj_id, vals in objs.items():
                 j, f = vals.get("J", []), vals.get("F", [])
                 if len(j) != len(f):
-                    raise ResultsFormatError(f"{path}: {seq} object {obj_id} has {len(j)} J values but {len(f)} F "
-                                             "values; re-run the benchmark.")
+                    raise ResultsFormatError(
+                        f"{path}: {seq} object {obj_id} has {len(j)} J values but {len(f)} F "
+                        "values; re-run the benchmark."
+                    )
                 for i, (jv, fv) in enumerate(zip(j, f)):
-                    rows.append({**meta, "sequence": seq, "obj_id": int(obj_id), "object": f"{seq}_{obj_id}",
-                                 "frame": i + 1, "J": float(jv), "F": float(fv)})
+                    rows.append(
+                        {
+                            **meta,
+                            "sequence": seq,
+                            "obj_id": int(obj_id),
+                            "object": f"{seq}_{obj_id}",
+                            "frame": i + 1,
+                            "J": float(jv),
+                            "F": float(fv),
+                        }
+                    )
     return pd.DataFrame(rows, columns=[*RUN_COLUMNS, "sequence", "obj_id", "object", "frame", "J", "F"])
 
 

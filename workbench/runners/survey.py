@@ -37,6 +37,7 @@ checkpoint present in ``$SAM2_CHECKPOINT_DIR``; in smoke mode only the smallest 
 per family, or, when none is present, an UNTRAINED one (``checkpoint="random"``, 256 px): such
 runs test the plumbing and speed only, and every table marks them "(UNTRAINED)".
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -53,32 +54,83 @@ from ..protocols.vos import VOS_PROMPTS
 from .experiments import EXPERIMENT_FILE, Experiment, experiment_runs, find_experiments, read_experiment
 from .options import ExecutionOptions, bind_settings
 
-SURVEY_EXPERIMENTS = ("exp_image_sam_vs_sam2", "exp_medical", "exp_video_prompts", "exp_robustness",
-                      "exp_tracking_policies")
+SURVEY_EXPERIMENTS = (
+    "exp_image_sam_vs_sam2",
+    "exp_medical",
+    "exp_video_prompts",
+    "exp_robustness",
+    "exp_tracking_policies",
+)
 """Experiment notebooks of the survey suite, in run order."""
 REPORT_NOTEBOOK = "survey_report"
 NATURAL_SETS = ("grabcut", "coco_mval", "davis345")
-MEDICAL_SETS = ("hc18_ultrasound", "ph2_dermoscopy", "drive_retina", "kvasir_polyp", "cxr_lungs", "sammed2d_ct",
-                "stardist_nuclei", "pyradiomics_mri")
+MEDICAL_SETS = (
+    "hc18_ultrasound",
+    "ph2_dermoscopy",
+    "drive_retina",
+    "kvasir_polyp",
+    "cxr_lungs",
+    "sammed2d_ct",
+    "stardist_nuclei",
+    "pyradiomics_mri",
+)
 """2-D medical sets (canonical names, see ``workbench.io.medical.MODALITIES``)."""
 UNTRAINED_IMAGE_SIZE = 256
 """Input size of the UNTRAINED models of smoke runs (pixels)."""
-SMOKE = {"subset": 2, "n_clicks": 5, "sequences": 1, "max_frames": 6, "volumes": 1, "max_frame_num_to_track": 3,
-         "corruptions": ("gaussian_noise", "occluder"), "severities": (3,)}
+SMOKE = {
+    "subset": 2,
+    "n_clicks": 5,
+    "sequences": 1,
+    "max_frames": 6,
+    "volumes": 1,
+    "max_frame_num_to_track": 3,
+    "corruptions": ("gaussian_noise", "occluder"),
+    "severities": (3,),
+}
 """Sizes of a smoke run (minutes on 2 CPU cores); :data:`SMOKE_SUBSETS` overrides ``subset``."""
 SMOKE_SUBSETS = {"exp_medical": 1, "exp_robustness": 1}
 """Items per image set in smoke runs of the experiments with many sets or settings."""
-FULL = {"subset": None, "n_clicks": 20, "sequences": None, "max_frames": None, "volumes": None,
-        "max_frame_num_to_track": None, "corruptions": CORRUPTIONS, "severities": (1, 3, 5)}
+FULL = {
+    "subset": None,
+    "n_clicks": 20,
+    "sequences": None,
+    "max_frames": None,
+    "volumes": None,
+    "max_frame_num_to_track": None,
+    "corruptions": CORRUPTIONS,
+    "severities": (1, 3, 5),
+}
 """Sizes of a full run (every item)."""
 
-__all__ = ["EXPERIMENT_FILE", "FULL", "MEDICAL_SETS", "NATURAL_SETS", "REPORT_NOTEBOOK", "SMOKE",
-           "SMOKE_SUBSETS", "SURVEY_EXPERIMENTS", "Experiment", "ImageExperimentSpec", "MedicalExperimentSpec",
-           "RobustnessExperimentSpec", "SurveyExperimentSpec", "VideoExperimentSpec", "experiment_runs",
-           "find_experiments", "image_experiment",
-           "medical_experiment", "missing_checkpoints", "normalise_models", "read_experiment",
-           "robustness_experiment", "survey_models", "survey_plan", "tracking_policy_experiment", "video_experiment",
-           "TrackingPolicyExperimentSpec"]
+__all__ = [
+    "EXPERIMENT_FILE",
+    "FULL",
+    "MEDICAL_SETS",
+    "NATURAL_SETS",
+    "REPORT_NOTEBOOK",
+    "SMOKE",
+    "SMOKE_SUBSETS",
+    "SURVEY_EXPERIMENTS",
+    "Experiment",
+    "ImageExperimentSpec",
+    "MedicalExperimentSpec",
+    "RobustnessExperimentSpec",
+    "SurveyExperimentSpec",
+    "TrackingPolicyExperimentSpec",
+    "VideoExperimentSpec",
+    "experiment_runs",
+    "find_experiments",
+    "image_experiment",
+    "medical_experiment",
+    "missing_checkpoints",
+    "normalise_models",
+    "read_experiment",
+    "robustness_experiment",
+    "survey_models",
+    "survey_plan",
+    "tracking_policy_experiment",
+    "video_experiment",
+]
 
 
 # --------------------------------------------------------------------------- models
@@ -109,10 +161,12 @@ def survey_models(smoke: bool = False, checkpoint_dir: str | Path | None = None)
         if smoke:
             present = present[:1]
             if not present:
-                models.append({"backend": backend, "model": fallback, "checkpoint": "random",
-                               "image_size": UNTRAINED_IMAGE_SIZE})
-        models += [{"backend": backend, "model": m, "checkpoint": str(folder / f), "image_size": 1024}
-                   for m, f in present]
+                models.append(
+                    {"backend": backend, "model": fallback, "checkpoint": "random", "image_size": UNTRAINED_IMAGE_SIZE}
+                )
+        models += [
+            {"backend": backend, "model": m, "checkpoint": str(folder / f), "image_size": 1024} for m, f in present
+        ]
     return models
 
 
@@ -157,12 +211,21 @@ def normalise_models(models: Sequence[dict] | None, smoke: bool = False, device:
     keys = ("backend", "model", "checkpoint", "image_size", "device")
     for m in models:
         if not isinstance(m, dict) or "backend" not in m or set(m) - set(keys):
-            raise ConfigError(f"Each model must be a dict with keys among {list(keys)} (backend required); got {m!r}. "
-                              'Example: {"backend": "sam2", "model": "sam2.1_hiera_tiny", "checkpoint": None}.')
+            raise ConfigError(
+                f"Each model must be a dict with keys among {list(keys)} (backend required); got {m!r}. "
+                'Example: {"backend": "sam2", "model": "sam2.1_hiera_tiny", "checkpoint": None}.'
+            )
         if m["backend"] not in BACKENDS:
             raise ConfigError(f"Model {m!r}: backend must be one of {list(BACKENDS)}.")
-        out.append({"backend": m["backend"], "model": m.get("model"), "checkpoint": m.get("checkpoint"),
-                    "image_size": int(m.get("image_size") or 1024), "device": m.get("device") or device})
+        out.append(
+            {
+                "backend": m["backend"],
+                "model": m.get("model"),
+                "checkpoint": m.get("checkpoint"),
+                "image_size": int(m.get("image_size") or 1024),
+                "device": m.get("device") or device,
+            }
+        )
     return out
 
 
@@ -262,8 +325,11 @@ class SurveyExperimentSpec:
         """The experiment's ``experiment.json`` ``params``: its settings with the sizes
         resolved, ``models`` (the normalised list) and ``smoke``."""
         sizes = self.sizes()
-        out = {f.name: sizes.get(f.name, getattr(self, f.name)) for f in fields(self)
-               if f.name not in ("models", "device", "smoke", "name")}
+        out = {
+            f.name: sizes.get(f.name, getattr(self, f.name))
+            for f in fields(self)
+            if f.name not in ("models", "device", "smoke", "name")
+        }
         return {**out, "models": models, "smoke": self.smoke}
 
 
@@ -504,8 +570,12 @@ _CALL_DOC = """
 """
 
 
-def image_experiment(models: Sequence[dict] | ImageExperimentSpec | None = None, spec: ImageExperimentSpec | None = None,
-                     options: ExecutionOptions | None = None, **settings) -> Experiment:
+def image_experiment(
+    models: Sequence[dict] | ImageExperimentSpec | None = None,
+    spec: ImageExperimentSpec | None = None,
+    options: ExecutionOptions | None = None,
+    **settings,
+) -> Experiment:
     """Click protocol and box prompt for every model × image set (survey Tables 2-3, §3.3);
     runs ``img-<dataset>-m<i>-<backend>-<model>…`` under ``runs/``.
     """
@@ -517,9 +587,12 @@ def image_experiment(models: Sequence[dict] | ImageExperimentSpec | None = None,
     return exp.finish()
 
 
-def medical_experiment(models: Sequence[dict] | MedicalExperimentSpec | None = None,
-                       spec: MedicalExperimentSpec | None = None, options: ExecutionOptions | None = None,
-                       **settings) -> Experiment:
+def medical_experiment(
+    models: Sequence[dict] | MedicalExperimentSpec | None = None,
+    spec: MedicalExperimentSpec | None = None,
+    options: ExecutionOptions | None = None,
+    **settings,
+) -> Experiment:
     """Medical sets (survey Tables 4-5): the image protocol per model × 2-D set, and 3-D volumes
     segmented as slice sequences (prompt one slice, propagate both ways, 3-D Dice) per video
     model. ``volumes=0`` skips the volumes.
@@ -531,13 +604,23 @@ def medical_experiment(models: Sequence[dict] | MedicalExperimentSpec | None = N
             exp.image(i, m, dataset, subset=sz["subset"], max_clicks=sz["n_clicks"], seed=spec.seed)
     if sz["volumes"] != 0:
         for i, m in enumerate(models):
-            exp.volume(i, m, spec.volume_prompt, volumes=sz["volumes"],
-                       max_frame_num_to_track=sz["max_frame_num_to_track"], seed=spec.seed)
+            exp.volume(
+                i,
+                m,
+                spec.volume_prompt,
+                volumes=sz["volumes"],
+                max_frame_num_to_track=sz["max_frame_num_to_track"],
+                seed=spec.seed,
+            )
     return exp.finish()
 
 
-def video_experiment(models: Sequence[dict] | VideoExperimentSpec | None = None, spec: VideoExperimentSpec | None = None,
-                     options: ExecutionOptions | None = None, **settings) -> Experiment:
+def video_experiment(
+    models: Sequence[dict] | VideoExperimentSpec | None = None,
+    spec: VideoExperimentSpec | None = None,
+    options: ExecutionOptions | None = None,
+    **settings,
+) -> Experiment:
     """Semi-supervised VOS on DAVIS per video model × first-frame prompt (survey Tables 6-7,
     §4.3: J&F, J/F recall and decay, G, FPS). SAM (v1) entries are skipped and recorded.
     """
@@ -549,9 +632,12 @@ def video_experiment(models: Sequence[dict] | VideoExperimentSpec | None = None,
     return exp.finish()
 
 
-def robustness_experiment(models: Sequence[dict] | RobustnessExperimentSpec | None = None,
-                          spec: RobustnessExperimentSpec | None = None, options: ExecutionOptions | None = None,
-                          **settings) -> Experiment:
+def robustness_experiment(
+    models: Sequence[dict] | RobustnessExperimentSpec | None = None,
+    spec: RobustnessExperimentSpec | None = None,
+    options: ExecutionOptions | None = None,
+    **settings,
+) -> Experiment:
     """Image and VOS protocols under corruptions (survey §5: noise, blur, compression,
     contrast, occlusion), each model × corruption × severity, plus the clean run (severity 0)
     the degradation curves start from.
@@ -562,17 +648,36 @@ def robustness_experiment(models: Sequence[dict] | RobustnessExperimentSpec | No
     for i, m in enumerate(models):
         for corruption, severity in settings_list:
             for dataset in spec.image_datasets:
-                exp.image(i, m, dataset, subset=sz["subset"], max_clicks=sz["n_clicks"], seed=spec.seed,
-                          corruption=corruption, severity=severity)
+                exp.image(
+                    i,
+                    m,
+                    dataset,
+                    subset=sz["subset"],
+                    max_clicks=sz["n_clicks"],
+                    seed=spec.seed,
+                    corruption=corruption,
+                    severity=severity,
+                )
             if spec.video:
-                exp.vos(i, m, spec.vos_prompt, sequences=sz["sequences"], max_frames=sz["max_frames"],
-                        seed=spec.seed, corruption=corruption, severity=severity)
+                exp.vos(
+                    i,
+                    m,
+                    spec.vos_prompt,
+                    sequences=sz["sequences"],
+                    max_frames=sz["max_frames"],
+                    seed=spec.seed,
+                    corruption=corruption,
+                    severity=severity,
+                )
     return exp.finish()
 
 
-def tracking_policy_experiment(models: Sequence[dict] | TrackingPolicyExperimentSpec | None = None,
-                               spec: TrackingPolicyExperimentSpec | None = None,
-                               options: ExecutionOptions | None = None, **settings) -> Experiment:
+def tracking_policy_experiment(
+    models: Sequence[dict] | TrackingPolicyExperimentSpec | None = None,
+    spec: TrackingPolicyExperimentSpec | None = None,
+    options: ExecutionOptions | None = None,
+    **settings,
+) -> Experiment:
     """SAM 2 vs its tracking policies (SAMURAI, ...) per SAM 2 model × first-frame prompt on
     DAVIS: J&F-Mean, J/F recall and decay, FPS; non-SAM 2 entries are skipped and recorded.
     """
@@ -586,14 +691,19 @@ def tracking_policy_experiment(models: Sequence[dict] | TrackingPolicyExperiment
             continue
         for prompt in spec.prompts:
             for policy in spec.policies:
-                exp.vos(i, m, prompt, sequences=sz["sequences"], max_frames=sz["max_frames"], seed=spec.seed,
-                        policy=policy)
+                exp.vos(
+                    i, m, prompt, sequences=sz["sequences"], max_frames=sz["max_frames"], seed=spec.seed, policy=policy
+                )
     return exp.finish()
 
 
-for _fn, _cls in ((image_experiment, ImageExperimentSpec), (medical_experiment, MedicalExperimentSpec),
-                  (video_experiment, VideoExperimentSpec), (robustness_experiment, RobustnessExperimentSpec),
-                  (tracking_policy_experiment, TrackingPolicyExperimentSpec)):
+for _fn, _cls in (
+    (image_experiment, ImageExperimentSpec),
+    (medical_experiment, MedicalExperimentSpec),
+    (video_experiment, VideoExperimentSpec),
+    (robustness_experiment, RobustnessExperimentSpec),
+    (tracking_policy_experiment, TrackingPolicyExperimentSpec),
+):
     if _fn.__doc__ is not None:  # None under python -OO
         _fn.__doc__ += _CALL_DOC.format(spec=_cls.__name__)
 del _fn, _cls

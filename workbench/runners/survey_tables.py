@@ -13,6 +13,7 @@ lower is better), ``box-mIoU`` / ``box-mDice`` / ``box-mPA`` (one GT box prompt)
 ``J&F-Mean``, ``J-Mean``, ``J-Recall``, ``J-Decay``, ``F-*``, ``G-PixelAcc`` (the survey's G,
 global pixel accuracy) and ``FPS``; volume runs ``mDice-3D``, ``mIoU-3D``, ``slices_per_s``.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,18 @@ from .card import UNTRAINED_BANNER
 from .runs_index import load_click_curves, load_runs
 from .survey import MEDICAL_SETS, NATURAL_SETS, experiment_runs, find_experiments, read_experiment
 
-IMAGE_METRICS = ("mIoU@1", "mIoU@3", "mIoU@5", "oracle-mIoU@1", "oracle-mIoU@3", "oracle-mIoU@5", "NoC@85", "NoC@90",
-                 "box-mIoU", "box-mDice")
+IMAGE_METRICS = (
+    "mIoU@1",
+    "mIoU@3",
+    "mIoU@5",
+    "oracle-mIoU@1",
+    "oracle-mIoU@3",
+    "oracle-mIoU@5",
+    "NoC@85",
+    "NoC@90",
+    "box-mIoU",
+    "box-mDice",
+)
 """Metrics of the natural-image tables (survey Tables 2-3 style)."""
 VOS_METRICS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay", "G-PixelAcc", "FPS")
 VOLUME_METRICS = ("mDice-3D", "mIoU-3D", "mPromptSliceDice", "volumes", "slices_per_s")
@@ -64,8 +75,9 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- loading
-def collect_runs(experiments: Sequence[str | Path] | str | Path | None = None,
-                 reports_root: str | Path | None = None) -> pd.DataFrame:
+def collect_runs(
+    experiments: Sequence[str | Path] | str | Path | None = None, reports_root: str | Path | None = None
+) -> pd.DataFrame:
     """All runs of survey experiment folders, one row per run.
 
     Parameters
@@ -132,9 +144,14 @@ def _pivot(sel: pd.DataFrame, columns: str, metric: str, order: Sequence | None 
 
 
 # --------------------------------------------------------------------------- image tables
-def method_dataset_table(runs: pd.DataFrame, metric: str = "mIoU@1", kind: str = "image",
-                         datasets: Sequence[str] | None = None, experiment: str | None = None,
-                         mean: bool = True) -> pd.DataFrame:
+def method_dataset_table(
+    runs: pd.DataFrame,
+    metric: str = "mIoU@1",
+    kind: str = "image",
+    datasets: Sequence[str] | None = None,
+    experiment: str | None = None,
+    mean: bool = True,
+) -> pd.DataFrame:
     """Method × dataset table of one summary metric over clean runs (survey table layout).
 
     Parameters
@@ -162,8 +179,13 @@ def method_dataset_table(runs: pd.DataFrame, metric: str = "mIoU@1", kind: str =
     return table
 
 
-def metric_tables(runs: pd.DataFrame, metrics: Sequence[str], kind: str = "image",
-                  datasets: Sequence[str] | None = None, experiment: str | None = None) -> pd.DataFrame:
+def metric_tables(
+    runs: pd.DataFrame,
+    metrics: Sequence[str],
+    kind: str = "image",
+    datasets: Sequence[str] | None = None,
+    experiment: str | None = None,
+) -> pd.DataFrame:
     """Several :func:`method_dataset_table` side by side: columns ``(metric, dataset)`` (with
     a ``mean`` column per metric when there are several datasets); metrics without any value
     are left out."""
@@ -193,8 +215,12 @@ def modality_table(runs: pd.DataFrame, metric: str = "box-mDice", experiment: st
     return table
 
 
-def domain_gap_table(runs: pd.DataFrame, metrics: Sequence[str] = ("mIoU@5", "box-mDice"),
-                     natural: Sequence[str] = NATURAL_SETS, medical: Sequence[str] = MEDICAL_SETS) -> pd.DataFrame:
+def domain_gap_table(
+    runs: pd.DataFrame,
+    metrics: Sequence[str] = ("mIoU@5", "box-mDice"),
+    natural: Sequence[str] = NATURAL_SETS,
+    medical: Sequence[str] = MEDICAL_SETS,
+) -> pd.DataFrame:
     """Natural vs medical gap per method (survey §5.1.1, domain adaptation).
 
     Returns
@@ -236,9 +262,11 @@ def vos_prompt_table(runs: pd.DataFrame, metric: str = "J&F-Mean", experiment: s
     return table
 
 
-def policy_table(runs: pd.DataFrame, metrics: Sequence[str] = ("J&F-Mean", "J-Recall", "F-Recall", "J-Decay",
-                                                              "F-Decay", "FPS"),
-                 experiment: str | None = None) -> pd.DataFrame:
+def policy_table(
+    runs: pd.DataFrame,
+    metrics: Sequence[str] = ("J&F-Mean", "J-Recall", "F-Recall", "J-Decay", "F-Decay", "FPS"),
+    experiment: str | None = None,
+) -> pd.DataFrame:
     """(method, prompt, policy) × J&F-Mean, J/F recall and decay and FPS of the clean VOS runs
     (the tracking-policy comparison: sam2's own vs SAMURAI vs ...); the last run of each."""
     sel = _select(runs, "vos", True, experiment)
@@ -249,8 +277,9 @@ def policy_table(runs: pd.DataFrame, metrics: Sequence[str] = ("J&F-Mean", "J-Re
     return last.set_index(["method", "prompt", "policy"])[[m for m in metrics if m in last]]
 
 
-def vos_detail_table(runs: pd.DataFrame, metrics: Sequence[str] = VOS_METRICS,
-                     experiment: str | None = None) -> pd.DataFrame:
+def vos_detail_table(
+    runs: pd.DataFrame, metrics: Sequence[str] = VOS_METRICS, experiment: str | None = None
+) -> pd.DataFrame:
     """(method, prompt) × J&F, J and F mean / recall / decay, the survey's G (pixel accuracy)
     and FPS of the clean VOS runs."""
     sel = _select(runs, "vos", True, experiment)
@@ -264,8 +293,9 @@ def vos_detail_table(runs: pd.DataFrame, metrics: Sequence[str] = VOS_METRICS,
 
 
 # --------------------------------------------------------------------------- robustness
-def degradation_table(runs: pd.DataFrame, kind: str = "image", metric: str | None = None,
-                      experiment: str | None = "exp_robustness") -> pd.DataFrame:
+def degradation_table(
+    runs: pd.DataFrame, kind: str = "image", metric: str | None = None, experiment: str | None = "exp_robustness"
+) -> pd.DataFrame:
     """Metric per severity for each (method, dataset, corruption); severity 0 is the clean run
     of the same method and data (and, for VOS, the same prompt) in the same experiment.
 
@@ -294,18 +324,27 @@ def degradation_table(runs: pd.DataFrame, kind: str = "image", metric: str | Non
     clean = sel[sel["corruption"] == "none"]
     rows = []
     for _, r in sel[sel["corruption"] != "none"].iterrows():
-        rows.append({"method": r["method"], "dataset": r["dataset"], "corruption": r["corruption"],
-                     "severity": int(r["severity"]), metric: r[metric]})
+        rows.append(
+            {
+                "method": r["method"],
+                "dataset": r["dataset"],
+                "corruption": r["corruption"],
+                "severity": int(r["severity"]),
+                metric: r[metric],
+            }
+        )
     for _, c in clean.iterrows():
         same = sel[(sel["corruption"] != "none") & np.logical_and.reduce([sel[k] == c[k] for k in key])]
         for corr in dict.fromkeys(same["corruption"]):
-            rows.append({"method": c["method"], "dataset": c["dataset"], "corruption": corr, "severity": 0,
-                         metric: c[metric]})
+            rows.append(
+                {"method": c["method"], "dataset": c["dataset"], "corruption": corr, "severity": 0, metric: c[metric]}
+            )
     if not rows:
         return pd.DataFrame()
     long = pd.DataFrame(rows)
-    table = long.pivot_table(index=["method", "dataset", "corruption"], columns="severity", values=metric,
-                             aggfunc="last", sort=False)
+    table = long.pivot_table(
+        index=["method", "dataset", "corruption"], columns="severity", values=metric, aggfunc="last", sort=False
+    )
     table = table[sorted(table.columns)]
     table.attrs["metric"] = metric
     return table
@@ -318,18 +357,35 @@ def models_table(runs: pd.DataFrame) -> pd.DataFrame:
     if runs.empty:
         return pd.DataFrame()
     g = runs.groupby("method", sort=False)
-    table = g.agg(backend=("backend", "first"), model=("model", "first"), checkpoint=("checkpoint", "first"),
-                  checkpoint_sha256=("checkpoint_sha256", lambda s: str(s.iloc[0])[:16]),
-                  image_size=("image_size", "first"), device=("device", "first"), untrained=("untrained", "first"),
-                  runs=("run_id", "count"))
+    table = g.agg(
+        backend=("backend", "first"),
+        model=("model", "first"),
+        checkpoint=("checkpoint", "first"),
+        checkpoint_sha256=("checkpoint_sha256", lambda s: str(s.iloc[0])[:16]),
+        image_size=("image_size", "first"),
+        device=("device", "first"),
+        untrained=("untrained", "first"),
+        runs=("run_id", "count"),
+    )
     return table
 
 
 def run_index(runs: pd.DataFrame) -> pd.DataFrame:
     """Every run: experiment, run id, kind, method, dataset, prompt, corruption, severity,
     status, items and wall time (s)."""
-    cols = ["experiment", "run_id", "kind", "method", "dataset", "prompt", "corruption", "severity", "status",
-            "items", "wall_time_s"]
+    cols = [
+        "experiment",
+        "run_id",
+        "kind",
+        "method",
+        "dataset",
+        "prompt",
+        "corruption",
+        "severity",
+        "status",
+        "items",
+        "wall_time_s",
+    ]
     return runs[[c for c in cols if c in runs]].reset_index(drop=True) if len(runs) else pd.DataFrame(columns=cols)
 
 
@@ -338,14 +394,19 @@ def report_header(runs: pd.DataFrame, smoke: bool = False) -> str:
     git commits and run dates (from the run cards), and a warning for smoke runs."""
     if runs.empty:
         return "> **No runs found.** Run the survey experiments first (`workbench report --suite survey`)."
-    lines = [f"**{len(runs)} runs** from {runs['experiment'].nunique()} experiments "
-             f"({', '.join(dict.fromkeys(runs['experiment']))}); {runs['method'].nunique()} methods; datasets "
-             f"{', '.join(dict.fromkeys(runs['dataset'].astype(str)))}.",
-             f"Runs started {runs['started_at'].min()} … {runs['started_at'].max()}; git commit(s) "
-             + ", ".join(f"`{c}`" for c in dict.fromkeys(runs["git_commit"].astype(str))) + "."]
+    lines = [
+        f"**{len(runs)} runs** from {runs['experiment'].nunique()} experiments "
+        f"({', '.join(dict.fromkeys(runs['experiment']))}); {runs['method'].nunique()} methods; datasets "
+        f"{', '.join(dict.fromkeys(runs['dataset'].astype(str)))}.",
+        f"Runs started {runs['started_at'].min()} … {runs['started_at'].max()}; git commit(s) "
+        + ", ".join(f"`{c}`" for c in dict.fromkeys(runs["git_commit"].astype(str)))
+        + ".",
+    ]
     if smoke:
-        lines.append("\n> **SMOKE RUN**: tiny subsets (a few images, a few frames), made to test the pipeline; "
-                     "the numbers are not comparable with the survey's.")
+        lines.append(
+            "\n> **SMOKE RUN**: tiny subsets (a few images, a few frames), made to test the pipeline; "
+            "the numbers are not comparable with the survey's."
+        )
     return "\n".join(lines)
 
 
@@ -361,8 +422,11 @@ def untrained_banner(runs: pd.DataFrame) -> str:
     if runs.empty or not runs["untrained"].any():
         return ""
     methods = list(dict.fromkeys(runs.loc[runs["untrained"].astype(bool), "method"]))
-    return (f"> ## ⚠️ UNTRAINED rows\n> {UNTRAINED_BANNER}\n>\n> UNTRAINED methods in this report: "
-            + ", ".join(f"**{m}**" for m in methods) + ".\n")
+    return (
+        f"> ## ⚠️ UNTRAINED rows\n> {UNTRAINED_BANNER}\n>\n> UNTRAINED methods in this report: "
+        + ", ".join(f"**{m}**" for m in methods)
+        + ".\n"
+    )
 
 
 def experiment_notes(experiments: Sequence[str | Path] | None = None, reports_root: str | Path | None = None) -> str:
@@ -373,8 +437,10 @@ def experiment_notes(experiments: Sequence[str | Path] | None = None, reports_ro
     lines, missing = [], {}
     for f in folders:
         rec = read_experiment(f)
-        lines.append(f"* **{rec['experiment']}** (`{rec['run_id']}`): {rec.get('status')}, {len(rec.get('runs', []))} "
-                     f"runs, {float(rec.get('wall_time_s') or 0):.0f} s")
+        lines.append(
+            f"* **{rec['experiment']}** (`{rec['run_id']}`): {rec.get('status')}, {len(rec.get('runs', []))} "
+            f"runs, {float(rec.get('wall_time_s') or 0):.0f} s"
+        )
         for fail in rec.get("failures", []):
             lines.append(f"  * FAILED {fail['what']} — {_model_name(fail['model'])}: {fail['error']}")
         for skip in rec.get("skipped", []):
@@ -383,9 +449,11 @@ def experiment_notes(experiments: Sequence[str | Path] | None = None, reports_ro
             missing[m["file"]] = m
     if missing:
         folder = next(iter(missing.values()))["folder"]
-        lines.append(f"\n**Missing checkpoints** (not in `{folder}`; their rows are missing from every table): "
-                     + ", ".join(f"{m['backend']}/{m['model']}" for m in missing.values())
-                     + ". Fetch them with `workbench checkpoints download NAME` and re-run the suite.")
+        lines.append(
+            f"\n**Missing checkpoints** (not in `{folder}`; their rows are missing from every table): "
+            + ", ".join(f"{m['backend']}/{m['model']}" for m in missing.values())
+            + ". Fetch them with `workbench checkpoints download NAME` and re-run the suite."
+        )
     return "\n".join(lines)
 
 
@@ -408,13 +476,14 @@ def plot_click_curves(runs: pd.DataFrame, datasets: Sequence[str] | None = None,
     if sel.empty:
         return None
     sel = sel.groupby(["method", "dataset"], sort=False).tail(1)
-    curves = load_click_curves(sel.drop(columns=["experiment", "method", "corruption", "severity",
-                                                 "checkpoint_sha256"]))
+    curves = load_click_curves(
+        sel.drop(columns=["experiment", "method", "corruption", "severity", "checkpoint_sha256"])
+    )
     names = list(dict.fromkeys(sel["dataset"]))
     fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.2), squeeze=False)
     for ax, ds in zip(axes[0], names):
         for label, c in curves[curves["dataset"] == ds].groupby("label", sort=False):
-            line, = ax.plot(c["clicks"], c["mIoU"], marker="o", ms=3, label=label)
+            (line,) = ax.plot(c["clicks"], c["mIoU"], marker="o", ms=3, label=label)
             ax.plot(c["clicks"], c["oracle-mIoU"], ls="--", color=line.get_color())
         ax.set_title(ds, fontsize=9)
         ax.set_xlabel("clicks")
@@ -467,7 +536,10 @@ def plot_degradation(table: pd.DataFrame, title: str = ""):
         axes[0, 0].set_ylim(0, 1.02)
     axes[0, 0].set_ylabel(table.attrs.get("metric", ""))
     axes[0, -1].legend(fontsize=7)
-    fig.suptitle((title or f"{table.attrs.get('metric', '')} under corruptions")
-                 + _untrained_note(table.index.get_level_values("method")), fontsize=10)
+    fig.suptitle(
+        (title or f"{table.attrs.get('metric', '')} under corruptions")
+        + _untrained_note(table.index.get_level_values("method")),
+        fontsize=10,
+    )
     fig.tight_layout()
     return fig

@@ -2,6 +2,7 @@
 
 Every figure is drawn from the files a runner wrote, never from typed numbers.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,13 +31,19 @@ def run_header(run_dir: str | Path) -> str:
         f"**Run** `{card['run_id']}` — {card['kind']} benchmark, status {card.get('status')}, "
         f"wall time {card.get('wall_time_s', 0):.1f} s",
         "",
-        "| field | value |", "|---|---|",
+        "| field | value |",
+        "|---|---|",
         f"| backend / model | {card['backend']} / {card['model']} |",
         f"| checkpoint | {card.get('checkpoint') or '—'} (sha256 `{sha[:16]}`) |",
         f"| image size / device / precision | {card['image_size']} / {card['device']} / {card.get('precision', '-')} |",
-        *([f"| SAM 2 video settings | preset `{card['backend_settings'].get('memory_preset')}`: "
-           f"`{json.dumps(card['backend_settings'].get('video_settings', {}))}` |"]
-          if card.get("backend_settings") else []),
+        *(
+            [
+                f"| SAM 2 video settings | preset `{card['backend_settings'].get('memory_preset')}`: "
+                f"`{json.dumps(card['backend_settings'].get('video_settings', {}))}` |"
+            ]
+            if card.get("backend_settings")
+            else []
+        ),
         f"| dataset | {card['dataset']} ({len(card['items'])} items) |",
         f"| parameters | `{json.dumps(card.get('params', {}))}` |",
         f"| versions | {', '.join(f'{k} {v}' for k, v in card.get('versions', {}).items())} |",
@@ -140,8 +147,11 @@ def image_tables(run_dir: str | Path) -> dict[str, pd.DataFrame]:
     summary = read_run(run_dir)["summary"]
     keys = [k for k in summary if k.startswith(("mIoU", "oracle", "NoC", "box", ">="))]
     row = {"model": summary.get("label", ""), "dataset": summary.get("dataset", ""), **{k: summary[k] for k in keys}}
-    return {"summary": pd.DataFrame([row]), "per_image": pd.read_csv(run_dir / "per_image.csv"),
-            "curve": pd.read_csv(run_dir / "click_curve.csv")}
+    return {
+        "summary": pd.DataFrame([row]),
+        "per_image": pd.read_csv(run_dir / "per_image.csv"),
+        "curve": pd.read_csv(run_dir / "click_curve.csv"),
+    }
 
 
 def plot_click_curve(run_dirs, ax=None):
@@ -152,7 +162,7 @@ def plot_click_curve(run_dirs, ax=None):
     for rd in run_dirs:
         t = image_tables(rd)
         label = f"{t['summary']['model'][0]} ({t['summary']['dataset'][0]})"
-        line, = ax.plot(t["curve"]["clicks"], t["curve"]["mIoU"], marker="o", ms=3, label=label)
+        (line,) = ax.plot(t["curve"]["clicks"], t["curve"]["mIoU"], marker="o", ms=3, label=label)
         if "oracle-mIoU" in t["curve"]:
             ax.plot(t["curve"]["clicks"], t["curve"]["oracle-mIoU"], ls="--", color=line.get_color())
     for thr in (0.85, 0.90):

@@ -17,6 +17,7 @@ The run is described by a :class:`~workbench.protocols.specs.VolumeRunSpec` (sto
 card as ``spec``) and executed as :class:`~workbench.runners.options.ExecutionOptions` say; each
 volume is one :class:`VolumeTask` (:meth:`VolumeTask.from_spec`).
 """
+
 from __future__ import annotations
 
 import os
@@ -36,9 +37,21 @@ from .items import _clicks_json, _floats, _write_sequence_masks
 from .options import ExecutionOptions, bind_settings
 from .runlog import RunPlan, run_items
 
-VOLUME_COLUMNS = ("id", "prompt", "prompt_slice", "num_slices", "tracked_slices", "dice_3d", "iou_3d",
-                  "prompt_slice_dice", "gt_volume_mm3", "pred_volume_mm3", "seconds", "propagate_seconds",
-                  "slices_per_s")
+VOLUME_COLUMNS = (
+    "id",
+    "prompt",
+    "prompt_slice",
+    "num_slices",
+    "tracked_slices",
+    "dice_3d",
+    "iou_3d",
+    "prompt_slice_dice",
+    "gt_volume_mm3",
+    "pred_volume_mm3",
+    "seconds",
+    "propagate_seconds",
+    "slices_per_s",
+)
 """Columns of ``volumes.csv`` (the last three are timings)."""
 
 
@@ -71,9 +84,14 @@ class VolumeTask:
     @classmethod
     def from_spec(cls, spec: VolumeRunSpec, run_dir: str | Path) -> VolumeTask:
         """The task of every volume of the run ``spec`` writing into ``run_dir``."""
-        return cls(prompt=spec.prompt, prompt_slice=spec.prompt_slice,
-                   max_frame_num_to_track=spec.max_frame_num_to_track, window=spec.window,
-                   save_masks=spec.save_masks, run_dir=str(run_dir))
+        return cls(
+            prompt=spec.prompt,
+            prompt_slice=spec.prompt_slice,
+            max_frame_num_to_track=spec.max_frame_num_to_track,
+            window=spec.window,
+            save_masks=spec.save_masks,
+            run_dir=str(run_dir),
+        )
 
     def __call__(self, backend, item) -> dict:
         """Run the volume ``item`` (:class:`~workbench.io.medical.VolumeItem`) on a video backend.
@@ -93,25 +111,40 @@ class VolumeTask:
             As :func:`run_volume_protocol` raises them.
         """
         t0 = time.perf_counter()
-        run = run_volume_protocol(backend, item, prompt=self.prompt, prompt_slice=self.prompt_slice,
-                                  window=None if self.window is None else (self.window[0], self.window[1]),
-                                  max_frame_num_to_track=self.max_frame_num_to_track)
+        run = run_volume_protocol(
+            backend,
+            item,
+            prompt=self.prompt,
+            prompt_slice=self.prompt_slice,
+            window=None if self.window is None else (self.window[0], self.window[1]),
+            max_frame_num_to_track=self.max_frame_num_to_track,
+        )
         masks = None
         if self.save_masks:
             masks = f"masks/{item.id}"
             # one object (id 1) per volume; the shared merge rule writes it as the VOS runner would
             _write_sequence_masks(Path(self.run_dir) / masks, merge_object_masks({1: run.pred}))
         result = {
-            "prompt_slice": int(run.prompt_slice), "num_slices": run.num_slices, "dice_3d": float(run.dice_3d),
-            "iou_3d": float(run.iou_3d), "per_slice_dice": _floats(run.per_slice_dice),
-            "gt_volume_mm3": float(run.gt_volume_mm3), "pred_volume_mm3": float(run.pred_volume_mm3),
-            "spacing": _floats(run.spacing), "forward_slices": [int(z) for z in run.forward_slices],
+            "prompt_slice": int(run.prompt_slice),
+            "num_slices": run.num_slices,
+            "dice_3d": float(run.dice_3d),
+            "iou_3d": float(run.iou_3d),
+            "per_slice_dice": _floats(run.per_slice_dice),
+            "gt_volume_mm3": float(run.gt_volume_mm3),
+            "pred_volume_mm3": float(run.pred_volume_mm3),
+            "spacing": _floats(run.spacing),
+            "forward_slices": [int(z) for z in run.forward_slices],
             "backward_slices": [int(z) for z in run.backward_slices],
-            "prompt_clicks": _clicks_json(run.prompt_clicks), "masks": masks,
+            "prompt_clicks": _clicks_json(run.prompt_clicks),
+            "masks": masks,
         }
-        timing = {"seconds": float(run.seconds), "propagate_seconds": float(run.propagate_seconds),
-                  "slices_per_s": float(run.slices_per_second), "item_wall_s": time.perf_counter() - t0,
-                  "worker_pid": os.getpid()}
+        timing = {
+            "seconds": float(run.seconds),
+            "propagate_seconds": float(run.propagate_seconds),
+            "slices_per_s": float(run.slices_per_second),
+            "item_wall_s": time.perf_counter() - t0,
+            "worker_pid": os.getpid(),
+        }
         return {"kind": "volume", "item": item.id, "result": result, "timing": timing}
 
 
@@ -121,28 +154,45 @@ def _assemble(spec: VolumeRunSpec, run_dir: Path, card: RunCard, records: list[d
     rows = []
     for rec in records:
         r, t = rec["result"], rec["timing"]
-        rows.append({"id": rec["item"], "prompt": prompt, "prompt_slice": r["prompt_slice"],
-                     "num_slices": r["num_slices"],
-                     "tracked_slices": len(set(r["forward_slices"]) | set(r["backward_slices"])),
-                     "dice_3d": r["dice_3d"], "iou_3d": r["iou_3d"],
-                     "prompt_slice_dice": r["per_slice_dice"][r["prompt_slice"]],
-                     "gt_volume_mm3": r["gt_volume_mm3"], "pred_volume_mm3": r["pred_volume_mm3"],
-                     "seconds": t["seconds"], "propagate_seconds": t["propagate_seconds"],
-                     "slices_per_s": t["slices_per_s"]})
+        rows.append(
+            {
+                "id": rec["item"],
+                "prompt": prompt,
+                "prompt_slice": r["prompt_slice"],
+                "num_slices": r["num_slices"],
+                "tracked_slices": len(set(r["forward_slices"]) | set(r["backward_slices"])),
+                "dice_3d": r["dice_3d"],
+                "iou_3d": r["iou_3d"],
+                "prompt_slice_dice": r["per_slice_dice"][r["prompt_slice"]],
+                "gt_volume_mm3": r["gt_volume_mm3"],
+                "pred_volume_mm3": r["pred_volume_mm3"],
+                "seconds": t["seconds"],
+                "propagate_seconds": t["propagate_seconds"],
+                "slices_per_s": t["slices_per_s"],
+            }
+        )
     table = pd.DataFrame(rows, columns=list(VOLUME_COLUMNS))
     table.to_csv(run_dir / "volumes.csv", index=False)
     write_json(run_dir / "per_slice.json", {rec["item"]: rec["result"]["per_slice_dice"] for rec in records})
     slices = sum(len(rec["result"]["forward_slices"]) + len(rec["result"]["backward_slices"]) for rec in records)
     seconds = sum(rec["timing"]["propagate_seconds"] for rec in records)
-    summary = {"mDice-3D": float(table["dice_3d"].mean()), "mIoU-3D": float(table["iou_3d"].mean()),
-               "mPromptSliceDice": float(table["prompt_slice_dice"].mean()), "volumes": len(records),
-               "dataset": card.dataset, "prompt": prompt, "label": card.label, "untrained": card.untrained,
-               "slices_per_s": slices / seconds if seconds > 0 else float("nan")}
+    summary = {
+        "mDice-3D": float(table["dice_3d"].mean()),
+        "mIoU-3D": float(table["iou_3d"].mean()),
+        "mPromptSliceDice": float(table["prompt_slice_dice"].mean()),
+        "volumes": len(records),
+        "dataset": card.dataset,
+        "prompt": prompt,
+        "label": card.label,
+        "untrained": card.untrained,
+        "slices_per_s": slices / seconds if seconds > 0 else float("nan"),
+    }
     write_json(run_dir / "summary.json", summary)
 
 
-def run_volume_benchmark(spec: VolumeRunSpec | None = None, options: ExecutionOptions | None = None,
-                         **settings) -> Path:
+def run_volume_benchmark(
+    spec: VolumeRunSpec | None = None, options: ExecutionOptions | None = None, **settings
+) -> Path:
     """Segment 3-D volumes as slice sequences with a video backend and write a run folder.
 
     Parameters
@@ -181,7 +231,10 @@ def run_volume_benchmark(spec: VolumeRunSpec | None = None, options: ExecutionOp
     volumes = list(spec.volumes) if isinstance(spec.volumes, tuple) else spec.volumes
     items = load_volumes(options.data_root, volumes)
     plan = RunPlan(
-        spec=spec, items=items, names=[i.id for i in items], make_task=partial(VolumeTask.from_spec, spec),
+        spec=spec,
+        items=items,
+        names=[i.id for i in items],
+        make_task=partial(VolumeTask.from_spec, spec),
         prefix=lambda info: f"vol-{info.backend}-{info.model}",
         desc=lambda info: f"volumes {info.model} ({spec.prompt})",
     )

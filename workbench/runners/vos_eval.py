@@ -20,6 +20,7 @@ frame of the sequence is a frame of every object), which is what the reference s
 converting DAVIS annotations to its per-object layout. :func:`detect_layout` tells the two
 results layouts apart (``workbench eval vos --layout auto``).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -41,8 +42,15 @@ from ..metrics.vos_eval import (
     write_vos_csvs,
 )
 
-__all__ = ["LAYOUTS", "DavisGroundTruth", "detect_layout", "evaluate_vos", "evaluate_vos_cli", "evaluate_vos_per_object",
-           "load_davis_gt"]
+__all__ = [
+    "LAYOUTS",
+    "DavisGroundTruth",
+    "detect_layout",
+    "evaluate_vos",
+    "evaluate_vos_cli",
+    "evaluate_vos_per_object",
+    "load_davis_gt",
+]
 
 LAYOUTS = ("auto", "davis", "per-object")
 """Results layouts of ``workbench eval vos --layout``: one id map per frame (DAVIS), one PNG
@@ -117,8 +125,9 @@ def _subdirs(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
 
 
-def load_davis_gt(gt_root: str | Path, sequences: str | Iterable[str] | None = None,
-                  keep_in_memory: bool = False) -> DavisGroundTruth:
+def load_davis_gt(
+    gt_root: str | Path, sequences: str | Iterable[str] | None = None, keep_in_memory: bool = False
+) -> DavisGroundTruth:
     """Locate a DAVIS ground-truth folder and choose its sequences.
 
     Parameters
@@ -160,8 +169,7 @@ def load_davis_gt(gt_root: str | Path, sequences: str | Iterable[str] | None = N
         missing = [s for s in chosen if s not in available]
         if missing:
             raise DatasetNotFoundError(
-                f"Sequences listed in ImageSets have no annotation folder under {ann}: "
-                f"{', '.join(missing)}."
+                f"Sequences listed in ImageSets have no annotation folder under {ann}: {', '.join(missing)}."
             )
     else:
         chosen = [sequences] if isinstance(sequences, str) else list(sequences)
@@ -170,8 +178,7 @@ def load_davis_gt(gt_root: str | Path, sequences: str | Iterable[str] | None = N
                 raise UnknownNameError("sequence", s, available)
     if not chosen:
         raise DatasetNotFoundError(f"No sequences to evaluate under {ann}.")
-    return DavisGroundTruth(root=root, annotations=ann, sequences=list(chosen),
-                            keep_in_memory=keep_in_memory)
+    return DavisGroundTruth(root=root, annotations=ann, sequences=list(chosen), keep_in_memory=keep_in_memory)
 
 
 def _missing_sequence_hint(results_dir: Path, seq: str) -> str:
@@ -180,8 +187,10 @@ def _missing_sequence_hint(results_dir: Path, seq: str) -> str:
     nested = [s for s in subs if (results_dir / s / seq).is_dir()]
     nested += [f"{s}/480p" for s in subs if (results_dir / s / "480p" / seq).is_dir()]
     if nested:
-        return (f"The results seem nested one level deeper: {results_dir / nested[0] / seq} exists; pass "
-                f"{results_dir / nested[0]} as the results folder.")
+        return (
+            f"The results seem nested one level deeper: {results_dir / nested[0] / seq} exists; pass "
+            f"{results_dir / nested[0]} as the results folder."
+        )
     if any(results_dir.glob("*.png")):
         return "The results folder holds PNG files directly; put each sequence's frames in a subfolder named after it."
     return f"Sequence folders found: {', '.join(subs[:10]) or '(none)'}{' …' if len(subs) > 10 else ''}."
@@ -195,21 +204,26 @@ def _missing_frame_hint(folder: Path, name: str) -> str:
         return f"Found {same_stem[0]} instead: results must be PNG files ({name}.png)."
     if not present:
         return "The sequence folder is empty."
-    return (f"The folder holds {len(present)} file(s), e.g. {', '.join(present[:3])}; result files must carry "
-            "the ground-truth frame names (e.g. 00001.png, zero-padded to 5 digits for DAVIS).")
+    return (
+        f"The folder holds {len(present)} file(s), e.g. {', '.join(present[:3])}; result files must carry "
+        "the ground-truth frame names (e.g. 00001.png, zero-padded to 5 digits for DAVIS)."
+    )
 
 
 def _read_results(results_dir: Path, seq: str, names: list[str], shape: tuple[int, int]) -> np.ndarray:
     folder = results_dir / seq
     if not folder.is_dir():
-        raise ResultsFormatError(f"Results for sequence {seq!r} not found: {folder} is missing. "
-                                 f"{_missing_sequence_hint(results_dir, seq)} {_RESULTS_LAYOUT}")
+        raise ResultsFormatError(
+            f"Results for sequence {seq!r} not found: {folder} is missing. "
+            f"{_missing_sequence_hint(results_dir, seq)} {_RESULTS_LAYOUT}"
+        )
     out = np.empty((len(names), *shape), dtype=np.uint8)
     for t, name in enumerate(names):
         path = folder / f"{name}.png"
         if not path.is_file():
-            raise ResultsFormatError(f"Missing results frame {path}. {_missing_frame_hint(folder, name)} "
-                                     f"{_RESULTS_LAYOUT}")
+            raise ResultsFormatError(
+                f"Missing results frame {path}. {_missing_frame_hint(folder, name)} {_RESULTS_LAYOUT}"
+            )
         try:
             m = read_palette_mask(path)
         except DataError as exc:
@@ -223,9 +237,13 @@ def _read_results(results_dir: Path, seq: str, names: list[str], shape: tuple[in
     return out
 
 
-def evaluate_vos(gt_root: str | Path | DavisGroundTruth, results_dir: str | Path,
-                 sequences: str | Iterable[str] | None = None, bound_th: float = 0.008,
-                 reference_quirk: bool = False) -> VOSEvaluation:
+def evaluate_vos(
+    gt_root: str | Path | DavisGroundTruth,
+    results_dir: str | Path,
+    sequences: str | Iterable[str] | None = None,
+    bound_th: float = 0.008,
+    reference_quirk: bool = False,
+) -> VOSEvaluation:
     """Evaluate a DAVIS results folder (semi-supervised protocol, as davis2017-evaluation).
 
     Parameters
@@ -282,16 +300,26 @@ def evaluate_vos(gt_root: str | Path | DavisGroundTruth, results_dir: str | Path
                 f"annotation's object ids, or set unknown ids to 0. {_RESULTS_LAYOUT}"
             )
         void = gt_mid == VOID_ID
-        ev = evaluate_vos_arrays(
-            {k: gt_mid == k for k in obj_ids}, {k: res == k for k in obj_ids},
-            void=void if void.any() else None, bound_th=bound_th, skip_first_last=False,
-            sequence=seq, frame_names=mid_names, reference_quirk=reference_quirk,
-        ) if obj_ids else VOSEvaluation({}, {}, {seq: {}}, {seq: mid_names}, bound_th)
+        ev = (
+            evaluate_vos_arrays(
+                {k: gt_mid == k for k in obj_ids},
+                {k: res == k for k in obj_ids},
+                void=void if void.any() else None,
+                bound_th=bound_th,
+                skip_first_last=False,
+                sequence=seq,
+                frame_names=mid_names,
+                reference_quirk=reference_quirk,
+            )
+            if obj_ids
+            else VOSEvaluation({}, {}, {seq: {}}, {seq: mid_names}, bound_th)
+        )
         per_object.update(ev.per_object)
         per_frame.update(ev.per_frame)
         frames.update(ev.frames)
-    return VOSEvaluation(global_=global_stats(per_object), per_object=per_object, per_frame=per_frame,
-                         frames=frames, bound_th=bound_th)
+    return VOSEvaluation(
+        global_=global_stats(per_object), per_object=per_object, per_frame=per_frame, frames=frames, bound_th=bound_th
+    )
 
 
 def detect_layout(results_dir: str | Path) -> str:
@@ -306,8 +334,9 @@ def detect_layout(results_dir: str | Path) -> str:
     results_dir = Path(results_dir)
     seqs = _subdirs(results_dir)
     if not results_dir.is_dir() or not seqs:
-        raise ResultsFormatError(f"Results folder {results_dir} does not exist or holds no sequence folder. "
-                                 f"{_RESULTS_LAYOUT}")
+        raise ResultsFormatError(
+            f"Results folder {results_dir} does not exist or holds no sequence folder. {_RESULTS_LAYOUT}"
+        )
     for seq in seqs:
         folder = results_dir / seq
         if any(p.suffix.lower() == ".png" for p in folder.iterdir()):
@@ -324,8 +353,10 @@ def _read_binary(path: Path, what: str) -> np.ndarray:
     except DataError as exc:
         raise ResultsFormatError(f"Cannot use {what} {path}: {exc} {_PER_OBJECT_LAYOUT}") from exc
     if np.count_nonzero(np.bincount(m.reshape(-1), minlength=256)[1:]) > 1:
-        raise ResultsFormatError(f"{what} {path} holds more than one object id; the per-object layout has one "
-                                 f"binary mask per PNG. {_PER_OBJECT_LAYOUT}")
+        raise ResultsFormatError(
+            f"{what} {path} holds more than one object id; the per-object layout has one "
+            f"binary mask per PNG. {_PER_OBJECT_LAYOUT}"
+        )
     return m > 0
 
 
@@ -346,9 +377,13 @@ def _per_object_gt(gt: DavisGroundTruth, seq: str) -> dict[str, tuple[list[str],
     return {f"{k:03d}": (names, ids == k) for k in present}
 
 
-def evaluate_vos_per_object(gt_root: str | Path | DavisGroundTruth, results_dir: str | Path,
-                            sequences: str | Iterable[str] | None = None, bound_th: float = 0.008,
-                            skip_first_last: bool = True) -> SAVEvaluation:
+def evaluate_vos_per_object(
+    gt_root: str | Path | DavisGroundTruth,
+    results_dir: str | Path,
+    sequences: str | Iterable[str] | None = None,
+    bound_th: float = 0.008,
+    skip_first_last: bool = True,
+) -> SAVEvaluation:
     """Evaluate a per-object (SA-V) results folder as SAM 2's ``sav_evaluator.py`` does.
 
     Parameters
@@ -394,26 +429,32 @@ def evaluate_vos_per_object(gt_root: str | Path | DavisGroundTruth, results_dir:
         objects = _per_object_gt(gt, seq)
         folder = results_dir / seq
         if not folder.is_dir():
-            raise ResultsFormatError(f"Results for sequence {seq!r} not found: {folder} is missing. "
-                                     f"{_missing_sequence_hint(results_dir, seq)} {_PER_OBJECT_LAYOUT}")
+            raise ResultsFormatError(
+                f"Results for sequence {seq!r} not found: {folder} is missing. "
+                f"{_missing_sequence_hint(results_dir, seq)} {_PER_OBJECT_LAYOUT}"
+            )
         gts, preds = {}, {}
         for name, (names, stack) in objects.items():
             obj_dir = folder / name
             if not obj_dir.is_dir():
-                raise ResultsFormatError(f"No results folder {obj_dir} for object {name} of sequence {seq!r}; found "
-                                         f"{', '.join(_subdirs(folder)) or '(none)'}. {_PER_OBJECT_LAYOUT}")
+                raise ResultsFormatError(
+                    f"No results folder {obj_dir} for object {name} of sequence {seq!r}; found "
+                    f"{', '.join(_subdirs(folder)) or '(none)'}. {_PER_OBJECT_LAYOUT}"
+                )
             wanted = range(1, len(names) - 1) if skip_first_last else range(len(names))
             pred = np.zeros(stack.shape, dtype=bool)
             for t in wanted:
                 path = obj_dir / f"{names[t]}.png"
                 if not path.is_file():
-                    raise ResultsFormatError(f"Missing results frame {path}. {_missing_frame_hint(obj_dir, names[t])} "
-                                             f"{_PER_OBJECT_LAYOUT}")
+                    raise ResultsFormatError(
+                        f"Missing results frame {path}. {_missing_frame_hint(obj_dir, names[t])} {_PER_OBJECT_LAYOUT}"
+                    )
                 m = _read_binary(path, "results mask")
                 if m.shape != stack.shape[1:]:
                     raise ResultsFormatError(
                         f"Results frame {path} is {m.shape[1]}x{m.shape[0]} (WxH) but the annotation is "
-                        f"{stack.shape[2]}x{stack.shape[1]}; save results at the ground-truth resolution.")
+                        f"{stack.shape[2]}x{stack.shape[1]}; save results at the ground-truth resolution."
+                    )
                 pred[t] = m
             gts[name], preds[name] = stack, pred
         ev = evaluate_sav_arrays(gts, preds, sequence=seq, bound_th=bound_th, skip_first_last=skip_first_last)
@@ -430,8 +471,10 @@ def _per_object_gt_root(root: Path, sequences) -> DavisGroundTruth:
         return load_davis_gt(root, sequences)
     available = _subdirs(root)
     if not available:
-        raise DatasetNotFoundError(f"No sequences under {root}: point gt_root at a folder holding Annotations/ or "
-                                   "<sequence>/<obj>/<frame>.png folders.")
+        raise DatasetNotFoundError(
+            f"No sequences under {root}: point gt_root at a folder holding Annotations/ or "
+            "<sequence>/<obj>/<frame>.png folders."
+        )
     chosen = available if sequences is None else ([sequences] if isinstance(sequences, str) else list(sequences))
     for seq in chosen:
         if seq not in available:
@@ -439,9 +482,14 @@ def _per_object_gt_root(root: Path, sequences) -> DavisGroundTruth:
     return DavisGroundTruth(root=root, annotations=root, sequences=list(chosen))
 
 
-def evaluate_vos_cli(gt_root: str | Path, results: str | Path, out: str | Path,
-                     sequences: str | Iterable[str] | None = None,
-                     bound_th: float = 0.008, layout: str = "auto") -> VOSEvaluation | SAVEvaluation:
+def evaluate_vos_cli(
+    gt_root: str | Path,
+    results: str | Path,
+    out: str | Path,
+    sequences: str | Iterable[str] | None = None,
+    bound_th: float = 0.008,
+    layout: str = "auto",
+) -> VOSEvaluation | SAVEvaluation:
     """``workbench eval vos --gt-root DIR --results DIR --out DIR [--layout L]``: evaluate and
     write the CSVs into ``out``.
 

@@ -17,6 +17,7 @@ sequence is one task (:meth:`VOSTask.from_spec <workbench.runners.items.VOSTask.
 by an executor (in process, or on Ray workers); an interrupted run continues with
 ``resume=True`` or :func:`workbench.runners.resume_run` (see :mod:`workbench.runners.runlog`).
 """
+
 from __future__ import annotations
 
 from functools import partial
@@ -39,19 +40,31 @@ def _assemble(spec: VOSRunSpec, run_dir: Path, card: RunCard, records: list[dict
     """Write the run files from the sequence records (dataset order)."""
     evaluation, rows, numbers = vos_tables(records)
     write_vos_csvs(evaluation, run_dir)
-    columns = ["Sequence", "sequence", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay",
-               "frames", "propagate_s", "FPS"]
+    columns = [
+        "Sequence",
+        "sequence",
+        "J-Mean",
+        "J-Recall",
+        "J-Decay",
+        "F-Mean",
+        "F-Recall",
+        "F-Decay",
+        "frames",
+        "propagate_s",
+        "FPS",
+    ]
     pd.DataFrame(rows, columns=columns).to_csv(run_dir / "sequences.csv", index=False)
-    write_json(run_dir / "per_frame.json", {seq: {str(k): v for k, v in objs.items()}
-                                            for seq, objs in evaluation.per_frame.items()})
+    write_json(
+        run_dir / "per_frame.json",
+        {seq: {str(k): v for k, v in objs.items()} for seq, objs in evaluation.per_frame.items()},
+    )
     summary = {**numbers, "prompt": spec.prompt, "label": card.label, "untrained": card.untrained}
     if spec.corruption is not None:
         summary.update(corruption=spec.corruption, severity=int(spec.severity))
     write_json(run_dir / "summary.json", summary)
 
 
-def run_vos_benchmark(spec: VOSRunSpec | None = None, options: ExecutionOptions | None = None,
-                      **settings) -> Path:
+def run_vos_benchmark(spec: VOSRunSpec | None = None, options: ExecutionOptions | None = None, **settings) -> Path:
     """Run the semi-supervised VOS protocol over DAVIS sequences and write a run folder.
 
     Parameters
@@ -93,7 +106,10 @@ def run_vos_benchmark(spec: VOSRunSpec | None = None, options: ExecutionOptions 
     items = load_davis(options.data_root, sequences)
     tag = spec.tag
     plan = RunPlan(
-        spec=spec, items=items, names=[i.name for i in items], make_task=partial(VOSTask.from_spec, spec),
+        spec=spec,
+        items=items,
+        names=[i.name for i in items],
+        make_task=partial(VOSTask.from_spec, spec),
         prefix=lambda info: f"vos-{info.backend}-{info.model}{tag}",
         desc=lambda info: f"VOS {info.model} ({spec.prompt})",
     )

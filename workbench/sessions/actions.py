@@ -9,6 +9,7 @@ Every record carries resolved ids (never "the active object"), so replay does no
 on UI state. Coordinates follow SAM: ``x, y`` pixels, boxes XYXY; ``frame_idx`` is 0 for
 image sessions.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -56,8 +57,10 @@ def rle_to_mask(rle: dict) -> np.ndarray:
         data = {"size": [int(s) for s in rle["size"]], "counts": str(rle["counts"]).encode("ascii")}
         return mask_utils.decode(data).astype(bool)
     except (KeyError, TypeError, ValueError) as exc:
-        raise DataError(f"Malformed mask RLE {str(rle)[:80]!r}: {exc}. Expected {{'size': [H, W], "
-                        "'counts': str}} as written by mask_to_rle.") from exc
+        raise DataError(
+            f"Malformed mask RLE {str(rle)[:80]!r}: {exc}. Expected {{'size': [H, W], "
+            "'counts': str}} as written by mask_to_rle."
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -144,8 +147,13 @@ class AddPoints(Action):
 
     @classmethod
     def _from_fields(cls, d):
-        return cls(int(d["obj_id"]), int(d["frame_idx"]), tuple((float(x), float(y)) for x, y in d["point_coords"]),
-                   tuple(int(v) for v in d["point_labels"]), d.get("multimask_output"))
+        return cls(
+            int(d["obj_id"]),
+            int(d["frame_idx"]),
+            tuple((float(x), float(y)) for x, y in d["point_coords"]),
+            tuple(int(v) for v in d["point_labels"]),
+            d.get("multimask_output"),
+        )
 
 
 @_register
@@ -175,11 +183,16 @@ class SetMask(Action):
     @classmethod
     def _from_fields(cls, d):
         m = d["mask"]
-        return cls(int(d["obj_id"]), int(d["frame_idx"]), rle_to_mask(m) if isinstance(m, dict) else np.asarray(m, bool))
+        return cls(
+            int(d["obj_id"]), int(d["frame_idx"]), rle_to_mask(m) if isinstance(m, dict) else np.asarray(m, bool)
+        )
 
     def __eq__(self, other):
-        return (isinstance(other, SetMask) and (self.obj_id, self.frame_idx) == (other.obj_id, other.frame_idx)
-                and np.array_equal(self.mask, other.mask))
+        return (
+            isinstance(other, SetMask)
+            and (self.obj_id, self.frame_idx) == (other.obj_id, other.frame_idx)
+            and np.array_equal(self.mask, other.mask)
+        )
 
     __hash__ = None  # type: ignore[assignment]  # unhashable: the mask compares by value (typeshed: a method)
 
@@ -254,6 +267,22 @@ def action_from_json(d: dict) -> Action:
 ACTION_TYPES: tuple[str, ...] = tuple(_REGISTRY)
 """Names of every action record type."""
 
-__all__ = ["ACTION_TYPES", "Action", "AddObject", "AddPoints", "ClearPrompts", "Propagate", "RecolorObject", "Redo",
-           "RemoveObject", "RenameObject", "SelectCandidate", "SetBox", "SetMask", "Undo", "action_from_json",
-           "mask_to_rle", "rle_to_mask"]
+__all__ = [
+    "ACTION_TYPES",
+    "Action",
+    "AddObject",
+    "AddPoints",
+    "ClearPrompts",
+    "Propagate",
+    "RecolorObject",
+    "Redo",
+    "RemoveObject",
+    "RenameObject",
+    "SelectCandidate",
+    "SetBox",
+    "SetMask",
+    "Undo",
+    "action_from_json",
+    "mask_to_rle",
+    "rle_to_mask",
+]

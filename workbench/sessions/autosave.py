@@ -56,6 +56,7 @@ Recovery (:func:`~workbench.sessions.recovery.recover_session`)
    is replaced by the saved one; ``RecoveryReport.masks_mismatched`` counts them (0 for a
    deterministic backend). The undo history keeps the replayed masks.
 """
+
 from __future__ import annotations
 
 import json
@@ -168,8 +169,13 @@ class Autosaver:
     def frame(self, frame_idx: int, done: int) -> None:
         """After frame ``frame_idx`` of the running propagation was stored in the session."""
         if self._begin is not None:
-            self._line("frame", session_masks(self.session, int(frame_idx)), begin=self._begin[0], done=int(done),
-                       frame_idx=int(frame_idx))
+            self._line(
+                "frame",
+                session_masks(self.session, int(frame_idx)),
+                begin=self._begin[0],
+                done=int(done),
+                frame_idx=int(frame_idx),
+            )
 
     def commit(self, record) -> int:
         """After an action (or undo/redo) changed the session: write its changed masks and its
@@ -196,8 +202,12 @@ class Autosaver:
         try:
             self.log.append({"event": "abort", "begin": seq})
         except Exception as exc:  # the action's own error is being raised
-            warnings.warn(f"Autosave to {self.folder} stopped: the rollback of a propagation could not be logged "
-                          f"({exc}). Enable autosave again in a new folder.", RuntimeWarning, stacklevel=3)
+            warnings.warn(
+                f"Autosave to {self.folder} stopped: the rollback of a propagation could not be logged "
+                f"({exc}). Enable autosave again in a new folder.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
             self.session._autosave = None
             self.close()
 
@@ -222,9 +232,15 @@ class Autosaver:
 def _write_header(session, folder: Path, base: bool) -> dict:
     from .capabilities import backend_info_json
 
-    header = {"format": FORMAT, "version": VERSION, "kind": session.kind, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-              "backend": backend_info_json(session.backend), "initial": None if base else session._initial,
-              "base": "base" if base else None}
+    header = {
+        "format": FORMAT,
+        "version": VERSION,
+        "kind": session.kind,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "backend": backend_info_json(session.backend),
+        "initial": None if base else session._initial,
+        "base": "base" if base else None,
+    }
     if base:
         session.save(folder / "base")
     if session.kind == "image":
@@ -233,18 +249,29 @@ def _write_header(session, folder: Path, base: bool) -> dict:
             if m is not None and not base:
                 files[name] = encode_mask_png(m, 1)
         write_files(folder, files)
-        header["image"] = {"path": session.image_path, "shape": [session.height, session.width],
-                           "gt": "gt.png" if "gt.png" in files else None,
-                           "gt_ignore": "gt_ignore.png" if "gt_ignore.png" in files else None}
-        header["options"] = {"multimask_output": session.multimask_output, "use_mask_input": session.use_mask_input,
-                             "max_history": session.max_history}
+        header["image"] = {
+            "path": session.image_path,
+            "shape": [session.height, session.width],
+            "gt": "gt.png" if "gt.png" in files else None,
+            "gt_ignore": "gt_ignore.png" if "gt_ignore.png" in files else None,
+        }
+        header["options"] = {
+            "multimask_output": session.multimask_output,
+            "use_mask_input": session.use_mask_input,
+            "max_history": session.max_history,
+        }
     else:
         path = getattr(session.frames, "path", None)
         if path is None and not base:
-            write_files(folder / "frames", {f"{i:05d}.png": encode_rgb_png(session.frames[i])
-                                            for i in range(session.num_frames)})
-        header["video"] = {"path": "frames" if path is None else str(Path(path).resolve()),
-                           "num_frames": session.num_frames, "shape": [session.height, session.width]}
+            write_files(
+                folder / "frames",
+                {f"{i:05d}.png": encode_rgb_png(session.frames[i]) for i in range(session.num_frames)},
+            )
+        header["video"] = {
+            "path": "frames" if path is None else str(Path(path).resolve()),
+            "num_frames": session.num_frames,
+            "shape": [session.height, session.width],
+        }
         header["options"] = {"max_history": session.max_history}
     atomic_write_bytes(folder / HEADER, json.dumps(header, indent=1).encode("utf-8"))
     return header
@@ -264,11 +291,14 @@ def enable_autosave(session, folder: str | Path) -> Autosaver:
     cls = type(session).__name__
     with session._action_lock:
         if session._autosave is not None:
-            raise DataError(f"Autosave is already on (to {session._autosave.folder}); call "
-                            "session.disable_autosave() first.")
+            raise DataError(
+                f"Autosave is already on (to {session._autosave.folder}); call session.disable_autosave() first."
+            )
         if (folder / HEADER).exists() or ((folder / LOG).exists() and (folder / LOG).stat().st_size):
-            raise DataError(f"{folder} already holds an autosave log. Recover that session with "
-                            f"{cls}.recover({str(folder)!r}, backend), or autosave to a new folder.")
+            raise DataError(
+                f"{folder} already holds an autosave log. Recover that session with "
+                f"{cls}.recover({str(folder)!r}, backend), or autosave to a new folder."
+            )
         folder.mkdir(parents=True, exist_ok=True)
         log = ActionLog.open(folder / LOG)
         try:
@@ -306,20 +336,26 @@ def read_header(folder: str | Path, kind: str | None = None) -> dict:
     """
     path = Path(folder) / HEADER
     if not path.is_file():
-        raise DatasetNotFoundError(f"No autosave in {folder}: {HEADER} is missing (a session killed before its "
-                                   "autosave started leaves nothing to recover). Start one with "
-                                   "ImageSession(..., autosave=folder) or session.enable_autosave(folder).")
+        raise DatasetNotFoundError(
+            f"No autosave in {folder}: {HEADER} is missing (a session killed before its "
+            "autosave started leaves nothing to recover). Start one with "
+            "ImageSession(..., autosave=folder) or session.enable_autosave(folder)."
+        )
     try:
         header = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise DataError(f"{path} is not valid JSON: {exc}.") from exc
     if header.get("format") != FORMAT or header.get("version") != VERSION:
-        raise DataError(f"{path} is not a {FORMAT} version {VERSION} header (format={header.get('format')!r}, "
-                        f"version={header.get('version')!r}).")
+        raise DataError(
+            f"{path} is not a {FORMAT} version {VERSION} header (format={header.get('format')!r}, "
+            f"version={header.get('version')!r})."
+        )
     if kind is not None and header.get("kind") != kind:
         other = "VideoSession" if header.get("kind") == "video" else "ImageSession"
-        raise DataError(f"{folder} holds the autosave of a {header.get('kind')!r} session, not {kind!r}: recover it "
-                        f"with {other}.recover.")
+        raise DataError(
+            f"{folder} holds the autosave of a {header.get('kind')!r} session, not {kind!r}: recover it "
+            f"with {other}.recover."
+        )
     return header
 
 

@@ -31,6 +31,7 @@ Sessions are typed against the protocols :class:`workbench.backends.ImageBackend
 generator, snapshot/restore of the model state, its ``info``) are probed only in
 :mod:`.capabilities`.
 """
+
 from __future__ import annotations
 
 import threading
@@ -67,8 +68,10 @@ class SessionBase:
         except (TypeError, ValueError) as exc:
             raise PromptError(f"x and y must be numbers (pixels); got x={x!r}, y={y!r}.") from exc
         if not (0 <= fx < self.width and 0 <= fy < self.height):
-            raise PromptError(f"Click (x={fx:g}, y={fy:g}) lies outside the {self.width}x{self.height} (WxH) {what}: "
-                              f"0 <= x < {self.width}, 0 <= y < {self.height}.")
+            raise PromptError(
+                f"Click (x={fx:g}, y={fy:g}) lies outside the {self.width}x{self.height} (WxH) {what}: "
+                f"0 <= x < {self.width}, 0 <= y < {self.height}."
+            )
 
     def __init__(self, max_history: int = 100, worker: Worker | None = None):
         if int(max_history) < 1:
@@ -110,8 +113,11 @@ class SessionBase:
         ``__init__``): autosave replays the log from there."""
         with self._lock:
             st = self._state
-            self._initial = {"objects": [o.to_json() for o in st.objects.values()],
-                             "active_obj_id": st.active_obj_id, "next_obj_id": st.next_obj_id}
+            self._initial = {
+                "objects": [o.to_json() for o in st.objects.values()],
+                "active_obj_id": st.active_obj_id,
+                "next_obj_id": st.next_obj_id,
+            }
 
     def _do(self, action: Action, **ctx) -> Any:
         with self._action_lock:
@@ -133,7 +139,7 @@ class SessionBase:
                 self._busy -= 1
             with self._lock:
                 self._undo.append((record, before))
-                del self._undo[:-self.max_history]
+                del self._undo[: -self.max_history]
                 self._redo.clear()
                 self._timeline.append(record)
             self._record(record)
@@ -390,8 +396,9 @@ class SessionBase:
     def _check_xy(self, x: float, y: float, frame_idx: int) -> None:
         raise NotImplementedError
 
-    def _queue_points(self, obj_id, frame_idx: int, x: float, y: float, positive: bool, on_done,
-                      multimask_output: bool | None = None) -> Future:
+    def _queue_points(
+        self, obj_id, frame_idx: int, x: float, y: float, positive: bool, on_done, multimask_output: bool | None = None
+    ) -> Future:
         """Buffer one click and queue a job that applies every buffered click of this
         (frame, object) as one :class:`AddPoints` action. A newer click supersedes the pending
         job, so a burst of clicks costs one model call while none of the clicks is lost."""
@@ -408,8 +415,9 @@ class SessionBase:
         if not pts:
             return None  # an earlier job already applied these clicks
         _, frame_idx, oid = key
-        action = AddPoints(oid, frame_idx, tuple((x, y) for x, y, _ in pts), tuple(lab for _, _, lab in pts),
-                           multimask_output)
+        action = AddPoints(
+            oid, frame_idx, tuple((x, y) for x, y, _ in pts), tuple(lab for _, _, lab in pts), multimask_output
+        )
         return self._do(action)
 
     # -- segment everything ------------------------------------------------------------------------
@@ -459,8 +467,14 @@ class SessionBase:
                 self._worker = Worker(name=f"workbench-{self.kind}-session")
             return self._worker
 
-    def submit(self, fn: Callable, *args, key: Hashable | None = None,
-               on_done: Callable[[Future], None] | None = None, **kwargs) -> Future:
+    def submit(
+        self,
+        fn: Callable,
+        *args,
+        key: Hashable | None = None,
+        on_done: Callable[[Future], None] | None = None,
+        **kwargs,
+    ) -> Future:
         """Run ``fn(*args, **kwargs)`` (usually a session method) on :attr:`worker`."""
         return self.worker.submit(fn, *args, key=key, on_done=on_done, **kwargs)
 

@@ -10,6 +10,7 @@ Capabilities are the declared protocols of :mod:`workbench.backends.base`
 tested with :func:`~workbench.backends.base.supports`; nothing else in :mod:`workbench.sessions`
 asks a backend what it can do.
 """
+
 from __future__ import annotations
 
 from typing import TypeGuard
@@ -67,8 +68,13 @@ def backend_label(backend) -> str:
     return f"{info.backend} · {info.model} · {info.device}" + (f" · {precision}" if precision else "")
 
 
-_SAM2_DEFAULTS = {"max_cond_frames_in_attn": -1, "add_all_frames_to_correct_as_cond": False,
-                  "clear_non_cond_mem_around_input": False, "non_overlap_masks": False, "apply_postprocessing": True}
+_SAM2_DEFAULTS = {
+    "max_cond_frames_in_attn": -1,
+    "add_all_frames_to_correct_as_cond": False,
+    "clear_non_cond_mem_around_input": False,
+    "non_overlap_masks": False,
+    "apply_postprocessing": True,
+}
 """sam2's own values of the video settings (``SAM2VideoPredictor`` / ``build_sam2_video_predictor``
 defaults; :mod:`workbench.backends.sam2.settings`)."""
 
@@ -83,7 +89,9 @@ def backend_video_settings(backend) -> str:
     if preset is None:
         return ""
     values = extra.get("video_settings") or {}
-    changed = [f"{k}={v}" for k, v in values.items() if k in _SAM2_DEFAULTS and v is not None and v != _SAM2_DEFAULTS[k]]
+    changed = [
+        f"{k}={v}" for k, v in values.items() if k in _SAM2_DEFAULTS and v is not None and v != _SAM2_DEFAULTS[k]
+    ]
     return f"memory preset {preset}" + (f" ({', '.join(changed)})" if changed else "")
 
 
@@ -97,8 +105,10 @@ def backend_info_json(backend) -> dict:
     a save or an autosave); ``{}`` without info."""
     if _model_info(backend) is None:
         return {}
-    return {k: _info_field(backend, k) for k in ("backend", "model", "checkpoint", "checkpoint_sha256", "image_size",
-                                                 "device", "untrained")}
+    return {
+        k: _info_field(backend, k)
+        for k in ("backend", "model", "checkpoint", "checkpoint_sha256", "image_size", "device", "untrained")
+    }
 
 
 __all__ = ["backend_info_json", "backend_label", "backend_name", "backend_untrained", "backend_video_settings"]

@@ -13,6 +13,7 @@ backend embedded last is remembered here (:data:`_EMBEDDED`, backend -> session 
 the backend, and a session re-embeds its image before a prompt when another one was embedded
 in between.
 """
+
 from __future__ import annotations
 
 import threading
@@ -103,16 +104,29 @@ class ImageSession(SessionBase):
     backend: ImageBackend
     _state: ImageState
 
-    def __init__(self, backend: ImageBackend, image, gt_mask=None, *, gt_ignore=None, multimask_output: bool | None = None,
-                 use_mask_input: bool = True, first_object: str | None = "object 1", max_history: int = 100,
-                 worker: Worker | None = None, autosave: str | Path | None = None):
+    def __init__(
+        self,
+        backend: ImageBackend,
+        image,
+        gt_mask=None,
+        *,
+        gt_ignore=None,
+        multimask_output: bool | None = None,
+        use_mask_input: bool = True,
+        first_object: str | None = "object 1",
+        max_history: int = 100,
+        worker: Worker | None = None,
+        autosave: str | Path | None = None,
+    ):
         super().__init__(max_history=max_history, worker=worker)
         self.backend = backend
         self.image_path = str(image) if isinstance(image, (str, Path)) else None
         img = read_image(image) if isinstance(image, (str, Path)) else np.asarray(image)
         if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
-            raise DataError(f"image must be (H, W, 3) uint8 RGB; got {img.shape} {img.dtype}. "
-                            "Read files with workbench.io.read_image.")
+            raise DataError(
+                f"image must be (H, W, 3) uint8 RGB; got {img.shape} {img.dtype}. "
+                "Read files with workbench.io.read_image."
+            )
         self.image = frozen(img)
         self.height, self.width = int(img.shape[0]), int(img.shape[1])
         self.gt_mask = self._check_gt(gt_mask, "gt_mask")
@@ -233,7 +247,9 @@ class ImageSession(SessionBase):
         wins (:func:`workbench.io.label_maps.merge_object_masks`, the rule of SAM 2's
         ``tools/vos_inference.py``)."""
         with self._lock:
-            masks = {oid: self._state.masks[oid] for oid in self._state.objects if self._state.masks.get(oid) is not None}
+            masks = {
+                oid: self._state.masks[oid] for oid in self._state.objects if self._state.masks.get(oid) is not None
+            }
         return merge_object_masks(masks, (self.height, self.width), np.int32)
 
     # -- actions -------------------------------------------------------------------------------------
@@ -242,8 +258,9 @@ class ImageSession(SessionBase):
             raise PromptError(f"Image sessions have one frame (frame_idx 0); got frame_idx={frame_idx}.")
         self._check_inside(x, y, "image")
 
-    def add_point(self, x: float, y: float, positive: bool = True, obj_id: int | None = None,
-                  multimask_output: bool | None = None) -> ImageResult:
+    def add_point(
+        self, x: float, y: float, positive: bool = True, obj_id: int | None = None, multimask_output: bool | None = None
+    ) -> ImageResult:
         """Click at column ``x``, row ``y`` (pixels); predict the object from all its prompts.
 
         Parameters
@@ -272,20 +289,26 @@ class ImageSession(SessionBase):
         self._check_xy(x, y)
         return self._do(AddPoints(oid, 0, ((float(x), float(y)),), (1 if positive else 0,), multimask_output))
 
-    def add_points(self, point_coords, point_labels, obj_id: int | None = None,
-                   multimask_output: bool | None = None) -> ImageResult:
+    def add_points(
+        self, point_coords, point_labels, obj_id: int | None = None, multimask_output: bool | None = None
+    ) -> ImageResult:
         """Several clicks at once (``(N, 2)`` x, y pixels; ``(N,)`` 1/0 labels), one model call
         and one undo step."""
         oid = self._resolve(obj_id)
         coords = np.asarray(point_coords, dtype=np.float64).reshape(-1, 2)
         labels = np.asarray(point_labels).reshape(-1)
         if coords.shape[0] == 0 or labels.shape[0] != coords.shape[0] or not np.isin(labels, (0, 1)).all():
-            raise PromptError(f"point_coords must be (N, 2) with N >= 1 and point_labels (N,) of 1/0; got "
-                              f"{coords.shape} and {labels.tolist()}.")
+            raise PromptError(
+                f"point_coords must be (N, 2) with N >= 1 and point_labels (N,) of 1/0; got "
+                f"{coords.shape} and {labels.tolist()}."
+            )
         for x, y in coords:
             self._check_xy(x, y)
-        return self._do(AddPoints(oid, 0, tuple((float(x), float(y)) for x, y in coords),
-                                  tuple(int(v) for v in labels), multimask_output))
+        return self._do(
+            AddPoints(
+                oid, 0, tuple((float(x), float(y)) for x, y in coords), tuple(int(v) for v in labels), multimask_output
+            )
+        )
 
     def set_box(self, x0: float, y0: float, x1: float, y1: float, obj_id: int | None = None) -> ImageResult:
         """Prompt with an XYXY pixel box (replaces the object's earlier clicks and box).
@@ -298,8 +321,9 @@ class ImageSession(SessionBase):
         oid = self._resolve(obj_id)
         box = (float(x0), float(y0), float(x1), float(y1))
         if not (0 <= box[0] < box[2] <= self.width and 0 <= box[1] < box[3] <= self.height):
-            raise PromptError(f"box {list(box)} must be XYXY with 0 <= x0 < x1 <= {self.width} and "
-                              f"0 <= y0 < y1 <= {self.height}.")
+            raise PromptError(
+                f"box {list(box)} must be XYXY with 0 <= x0 < x1 <= {self.width} and 0 <= y0 < y1 <= {self.height}."
+            )
         return self._do(SetBox(oid, 0, box))
 
     def select_candidate(self, index: int, obj_id: int | None = None) -> ImageResult:
@@ -314,8 +338,11 @@ class ImageSession(SessionBase):
         r = self.result(oid)
         n = 0 if r is None else r.candidates.shape[0]
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < n:
-            raise PromptError(f"Candidate index must be an integer in [0, {n - 1}] for object {oid}; got {index!r}."
-                              if n else f"Object {oid} has no candidates yet: click or draw a box first.")
+            raise PromptError(
+                f"Candidate index must be an integer in [0, {n - 1}] for object {oid}; got {index!r}."
+                if n
+                else f"Object {oid} has no candidates yet: click or draw a box first."
+            )
         return self._do(SelectCandidate(oid, int(index)))
 
     def set_mask(self, mask: np.ndarray, obj_id: int | None = None) -> ImageResult:
@@ -363,7 +390,7 @@ class ImageSession(SessionBase):
         self._do(ClearPrompts(obj_id=oid))
 
     def generate_masks(self, **params) -> list[dict]:
-        """"Segment everything" on the session's image: the backend's own generator
+        """ "Segment everything" on the session's image: the backend's own generator
         (``generate_masks``: ``SAM2AutomaticMaskGenerator`` for SAM 2, the weight-free one for
         the classical backend), else the weight-free
         :func:`~workbench.backends.classical.classical_generate_masks`.
@@ -394,8 +421,7 @@ class ImageSession(SessionBase):
         return self._queue_points(obj_id, 0, x, y, positive, on_done, multimask_output)
 
     def set_box_async(self, x0, y0, x1, y1, obj_id=None, on_done=None):
-        return self.submit(self.set_box, x0, y0, x1, y1, obj_id, key=("box", 0, self._resolve(obj_id)),
-                           on_done=on_done)
+        return self.submit(self.set_box, x0, y0, x1, y1, obj_id, key=("box", 0, self._resolve(obj_id)), on_done=on_done)
 
     def select_candidate_async(self, index, obj_id=None, on_done=None):
         return self.submit(self.select_candidate, index, obj_id, on_done=on_done)
@@ -423,8 +449,15 @@ class ImageSession(SessionBase):
                 r = self._state.results.get(oid)
                 if r is None or not 0 <= action.index < r.candidates.shape[0]:
                     raise PromptError(f"Object {oid} has no candidate {action.index}.")
-                r = ImageResult(r.candidates, r.iou_predictions, r.low_res_logits, action.index, r.multimask_output,
-                                r.used_mask_input, r.latency_ms)
+                r = ImageResult(
+                    r.candidates,
+                    r.iou_predictions,
+                    r.low_res_logits,
+                    action.index,
+                    r.multimask_output,
+                    r.used_mask_input,
+                    r.latency_ms,
+                )
                 self._state.results[oid] = r
                 self._state.masks[oid] = frozen(r.candidates[action.index])
             return r, action
@@ -449,8 +482,15 @@ class ImageSession(SessionBase):
         if m.shape != (self.height, self.width):
             raise PromptError(f"SetMask mask is {m.shape}; the image is ({self.height}, {self.width}).")
         m = frozen(m)
-        result = ImageResult(frozen(m[None]), frozen(np.array([np.nan], np.float32)),
-                             frozen(mask_to_logits(m, _low_res_size(self.backend))[None].astype(np.float32)), 0, False, False, 0.0)
+        result = ImageResult(
+            frozen(m[None]),
+            frozen(np.array([np.nan], np.float32)),
+            frozen(mask_to_logits(m, _low_res_size(self.backend))[None].astype(np.float32)),
+            0,
+            False,
+            False,
+            0.0,
+        )
         with self._lock:
             oid = ObjectTable.require(self._state.objects, action.obj_id)
             self._state.prompts[oid] = Prompt(mask=m)
@@ -475,18 +515,27 @@ class ImageSession(SessionBase):
             multimask = prompt.num_points == 1 and prompt.box is None
         mask_input = None
         if refine and self.use_mask_input and prev is not None and prompt.box is None:
-            mask_input = prev.low_res_logits[prev.selected: prev.selected + 1]
+            mask_input = prev.low_res_logits[prev.selected : prev.selected + 1]
         self._ensure_image()
         t0 = time.perf_counter()
         pred = self.backend.predict(
             point_coords=prompt.point_coords if prompt.num_points else None,
             point_labels=prompt.point_labels if prompt.num_points else None,
-            box=prompt.box, mask_input=mask_input, multimask_output=bool(multimask))
+            box=prompt.box,
+            mask_input=mask_input,
+            multimask_output=bool(multimask),
+        )
         latency = (time.perf_counter() - t0) * 1000.0
         sel = pred.best()
-        result = ImageResult(frozen(np.asarray(pred.masks, bool)), frozen(np.asarray(pred.iou_predictions, np.float32)),
-                             frozen(np.asarray(pred.low_res_logits, np.float32)), sel, bool(multimask),
-                             mask_input is not None, latency)
+        result = ImageResult(
+            frozen(np.asarray(pred.masks, bool)),
+            frozen(np.asarray(pred.iou_predictions, np.float32)),
+            frozen(np.asarray(pred.low_res_logits, np.float32)),
+            sel,
+            bool(multimask),
+            mask_input is not None,
+            latency,
+        )
         with self._lock:
             self._state.prompts[oid] = prompt
             self._state.results[oid] = result
@@ -520,8 +569,16 @@ class ImageSession(SessionBase):
         return load_image_session(cls, folder, backend, **kw)
 
     @classmethod
-    def recover(cls, folder: str | Path, backend: ImageBackend, *, autosave: bool = True, verify: bool = True,
-                stop_at_corrupt: bool = False, **kw) -> ImageSession:
+    def recover(
+        cls,
+        folder: str | Path,
+        backend: ImageBackend,
+        *,
+        autosave: bool = True,
+        verify: bool = True,
+        stop_at_corrupt: bool = False,
+        **kw,
+    ) -> ImageSession:
         """Rebuild a session from its autosave folder after a crash (see :mod:`.autosave`).
 
         Every action whose log line is complete is replayed through :meth:`apply` (undo/redo
@@ -560,8 +617,9 @@ class ImageSession(SessionBase):
         """
         from .recovery import recover_session
 
-        return recover_session(cls, folder, backend, autosave=autosave, verify=verify,
-                               stop_at_corrupt=stop_at_corrupt, **kw)
+        return recover_session(
+            cls, folder, backend, autosave=autosave, verify=verify, stop_at_corrupt=stop_at_corrupt, **kw
+        )
 
 
 MaskableImageSession = ImageSession

@@ -27,6 +27,7 @@ renames it into place (``os.replace``, atomic on POSIX and Windows) and finally 
 folder, so a reader sees either no file or the complete file. Temporary names start with
 ``.`` and contain ``.tmp`` (:func:`is_temp_name`), so recovery can sweep them.
 """
+
 from __future__ import annotations
 
 import io
@@ -50,9 +51,11 @@ else:
     import fcntl
 
 _CRC = re.compile(rb',"crc":"([0-9a-f]{8})"\}$')
-_TEMP = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp$"  # ours and the store's: .<name>.<hex>.tmp
-                   r"|^.+\.(png|jpg|json|jsonl|npz|mp4)\.tmp$"  # write_palette_mask: <name>.tmp
-                   r"|^\..+\.tmp\d+\.[A-Za-z0-9]+$")  # workbench.io.export: .<stem>.tmp<pid><suffix>
+_TEMP = re.compile(
+    r"^\..+\.[0-9a-f]{8}\.tmp$"  # ours and the store's: .<name>.<hex>.tmp
+    r"|^.+\.(png|jpg|json|jsonl|npz|mp4)\.tmp$"  # write_palette_mask: <name>.tmp
+    r"|^\..+\.tmp\d+\.[A-Za-z0-9]+$"
+)  # workbench.io.export: .<stem>.tmp<pid><suffix>
 
 
 # -- durable files ------------------------------------------------------------------------------------
@@ -162,7 +165,7 @@ def decode_line(raw: bytes) -> dict | None:
     m = _CRC.search(raw.rstrip(b"\r"))
     if m is None:
         return None
-    body = raw[:m.start()] + b"}"
+    body = raw[: m.start()] + b"}"
     if zlib.crc32(body) != int(m.group(1), 16):
         return None
     try:
@@ -225,7 +228,7 @@ def scan_log(path: str | Path, stop_at_corrupt: bool = False) -> LogScan:
         elif rec["seq"] != len(out.records):
             problem = f"has seq {rec['seq']} where {len(out.records)} was expected"
         if problem is not None or rec is None:
-            rest = data[nl + 1:]
+            rest = data[nl + 1 :]
             if rec is None and not rest.strip(b"\x00\n"):  # the last line: torn, not corrupt
                 out.torn_bytes = len(data) - pos
                 break
@@ -237,7 +240,8 @@ def scan_log(path: str | Path, stop_at_corrupt: bool = False) -> LogScan:
                 f"{path}: line {lineno} (byte {pos}) {problem}, and {following} line(s) follow it. A crash "
                 "can only tear the last line, so the log is corrupt (edited, or damaged on disk). Recover the "
                 f"{len(out.records)} line(s) before it with recover(..., stop_at_corrupt=True) (the rest is kept "
-                "aside in a .corrupt file), or restore the folder from a backup.")
+                "aside in a .corrupt file), or restore the folder from a backup."
+            )
         out.records.append(rec)
         pos = nl + 1
         out.good_bytes = pos
@@ -273,9 +277,11 @@ class ActionLog:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
                 os.close(fd)
-                raise DataError(f"{path} is in use by another open session (in this or another process, e.g. a "
-                                "kernel that is still running). Close that session first (session.close()), or "
-                                "autosave to another folder.") from exc
+                raise DataError(
+                    f"{path} is in use by another open session (in this or another process, e.g. a "
+                    "kernel that is still running). Close that session first (session.close()), or "
+                    "autosave to another folder."
+                ) from exc
         if not existed:
             fsync_dir(path.parent)
         return cls(path, fd, next_seq, os.fstat(fd).st_size)
@@ -327,5 +333,17 @@ class ActionLog:
                 self._fd = -1
 
 
-__all__ = ["ActionLog", "LogScan", "atomic_write_bytes", "decode_line", "encode_line", "encode_mask_png",
-           "encode_rgb_png", "fsync_dir", "is_temp_name", "remove_temp_files", "scan_log", "write_files"]
+__all__ = [
+    "ActionLog",
+    "LogScan",
+    "atomic_write_bytes",
+    "decode_line",
+    "encode_line",
+    "encode_mask_png",
+    "encode_rgb_png",
+    "fsync_dir",
+    "is_temp_name",
+    "remove_temp_files",
+    "scan_log",
+    "write_files",
+]

@@ -9,6 +9,7 @@ Both: objects, prompts and the action timeline in ``session.json``.
 The functions take the session (or its class, for loading) as an argument and import only
 :mod:`.state`, :mod:`.actions` and :mod:`.store`, never the session modules.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,8 +25,11 @@ from .store import SaveTarget, atomic_write_npz, read_manifest, read_mask, write
 
 
 def _objects_json(st) -> dict:
-    return {"objects": [o.to_json() for o in st.objects.values()], "active_obj_id": st.active_obj_id,
-            "next_obj_id": st.next_obj_id}
+    return {
+        "objects": [o.to_json() for o in st.objects.values()],
+        "active_obj_id": st.active_obj_id,
+        "next_obj_id": st.next_obj_id,
+    }
 
 
 def _load_objects(st, manifest: dict) -> None:
@@ -64,20 +68,32 @@ def save_image_session(session, folder: str | Path) -> Path:
             arrays[f"candidates_{oid}"] = r.candidates
             arrays[f"iou_{oid}"] = r.iou_predictions
             arrays[f"logits_{oid}"] = r.low_res_logits
-            results[str(oid)] = {"selected": r.selected, "multimask_output": r.multimask_output,
-                                 "used_mask_input": r.used_mask_input, "latency_ms": r.latency_ms}
+            results[str(oid)] = {
+                "selected": r.selected,
+                "multimask_output": r.multimask_output,
+                "used_mask_input": r.used_mask_input,
+                "latency_ms": r.latency_ms,
+            }
         atomic_write_npz(target.data / "results.npz", **arrays)
         if session.gt_mask is not None:
             write_mask(target.data / "gt.png", session.gt_mask, 1)
         if session.gt_ignore is not None:
             write_mask(target.data / "gt_ignore.png", session.gt_ignore, 1)
         manifest = {
-            "kind": "image", "image_path": session.image_path, "image_shape": [session.height, session.width],
+            "kind": "image",
+            "image_path": session.image_path,
+            "image_shape": [session.height, session.width],
             "backend": backend_info_json(session.backend),
-            "options": {"multimask_output": session.multimask_output, "use_mask_input": session.use_mask_input,
-                        "max_history": session.max_history},
-            **_objects_json(st), "prompts": {str(k): p.to_json() for k, p in st.prompts.items()},
-            "masks": files, "results": results, "timeline": timeline,
+            "options": {
+                "multimask_output": session.multimask_output,
+                "use_mask_input": session.use_mask_input,
+                "max_history": session.max_history,
+            },
+            **_objects_json(st),
+            "prompts": {str(k): p.to_json() for k, p in st.prompts.items()},
+            "masks": files,
+            "results": results,
+            "timeline": timeline,
         }
         return target.commit(manifest)
     except BaseException:
@@ -89,12 +105,14 @@ def load_image_session(cls, folder: str | Path, backend, **kw):
     """See :meth:`ImageSession.load`."""
     autosave = kw.pop("autosave", None)
     manifest, data = read_manifest(folder, "image")
-    opts = {k: v for k, v in manifest.get("options", {}).items()
-            if k in ("multimask_output", "use_mask_input", "max_history")}
+    opts = {
+        k: v
+        for k, v in manifest.get("options", {}).items()
+        if k in ("multimask_output", "use_mask_input", "max_history")
+    }
     gt = read_mask(data / "gt.png") if (data / "gt.png").is_file() else None
     ignore = read_mask(data / "gt_ignore.png") if (data / "gt_ignore.png").is_file() else None
-    session = cls(backend, read_image(data / "image.png"), gt, gt_ignore=ignore, first_object=None,
-                  **{**opts, **kw})
+    session = cls(backend, read_image(data / "image.png"), gt, gt_ignore=ignore, first_object=None, **{**opts, **kw})
     session.image_path = manifest.get("image_path")
     st = ImageState()
     _load_objects(st, manifest)
@@ -103,8 +121,14 @@ def load_image_session(cls, folder: str | Path, backend, **kw):
     with np.load(data / "results.npz") as arrays:
         for k, r in manifest["results"].items():
             st.results[int(k)] = ImageResult(
-                frozen(arrays[f"candidates_{k}"]), frozen(arrays[f"iou_{k}"]), frozen(arrays[f"logits_{k}"]),
-                int(r["selected"]), bool(r["multimask_output"]), bool(r["used_mask_input"]), float(r["latency_ms"]))
+                frozen(arrays[f"candidates_{k}"]),
+                frozen(arrays[f"iou_{k}"]),
+                frozen(arrays[f"logits_{k}"]),
+                int(r["selected"]),
+                bool(r["multimask_output"]),
+                bool(r["used_mask_input"]),
+                float(r["latency_ms"]),
+            )
     for k, f in manifest["masks"].items():
         st.masks[int(k)] = frozen(read_mask(data / f))
     _set_loaded(session, st, manifest)
@@ -142,10 +166,16 @@ def save_video_session(session, folder: str | Path) -> Path:
                 write_mask(target.data / name, pm.unpack(), oid)
                 masks.append({"frame_idx": f, "obj_id": oid, "file": name, "score": pm.score})
         manifest = {
-            "kind": "video", "video": video, "num_frames": session.num_frames,
-            "frame_shape": [session.height, session.width], "backend": backend_info_json(session.backend),
-            "options": {"max_history": session.max_history}, **_objects_json(st),
-            "prompts": prompts, "masks": masks, "timeline": timeline,
+            "kind": "video",
+            "video": video,
+            "num_frames": session.num_frames,
+            "frame_shape": [session.height, session.width],
+            "backend": backend_info_json(session.backend),
+            "options": {"max_history": session.max_history},
+            **_objects_json(st),
+            "prompts": prompts,
+            "masks": masks,
+            "timeline": timeline,
         }
         return target.commit(manifest)
     except BaseException:
@@ -163,8 +193,10 @@ def load_video_session(cls, folder: str | Path, backend, video=None, **kw):
     opts = {k: v for k, v in manifest.get("options", {}).items() if k == "max_history"}
     session = cls(backend, video, first_object=None, **{**opts, **kw})
     if session.num_frames != manifest["num_frames"] or [session.height, session.width] != manifest["frame_shape"]:
-        raise DataError(f"The video has {session.num_frames} frames of {session.height}x{session.width}, the "
-                        f"saved session {manifest['num_frames']} of {manifest['frame_shape']}: pass the right video.")
+        raise DataError(
+            f"The video has {session.num_frames} frames of {session.height}x{session.width}, the "
+            f"saved session {manifest['num_frames']} of {manifest['frame_shape']}: pass the right video."
+        )
     st = VideoState()
     _load_objects(st, manifest)
     for rec in manifest["prompts"]:

@@ -3,6 +3,7 @@
 choices made (replay through ``apply``, propagations re-run up to their complete frames, saved
 masks authoritative) are described in :mod:`.autosave`.
 """
+
 from __future__ import annotations
 
 import time
@@ -75,8 +76,10 @@ def _fold(records: list[dict], path: Path) -> _Plan:
     plan = _Plan()
 
     def bad(rec, why) -> NoReturn:
-        raise DataError(f"{path}: line seq {rec.get('seq')} ({rec.get('event')!r}) {why}. The log does not follow "
-                        "the autosave format (edited by hand?); recover an earlier copy of the folder.")
+        raise DataError(
+            f"{path}: line seq {rec.get('seq')} ({rec.get('event')!r}) {why}. The log does not follow "
+            "the autosave format (edited by hand?); recover an earlier copy of the folder."
+        )
 
     for rec in records:
         ev, op = rec.get("event"), plan.open
@@ -122,8 +125,14 @@ def _fold(records: list[dict], path: Path) -> _Plan:
             plan.referenced.add(str(name))
     if plan.open is not None:
         if plan.open[3]:
-            plan.entries.append({"seq": plan.open[0], "event": "action", "partial": True,
-                                 "action": {**plan.open[1], "frames_done": plan.open[3]}})
+            plan.entries.append(
+                {
+                    "seq": plan.open[0],
+                    "event": "action",
+                    "partial": True,
+                    "action": {**plan.open[1], "frames_done": plan.open[3]},
+                }
+            )
         else:
             plan.index = plan.open[2]
     return plan
@@ -152,12 +161,16 @@ def _build(cls, folder: Path, header: dict, backend, video, kw: dict):
         v = header["video"]
         src = video if video is not None else (folder / "frames" if v["path"] == "frames" else Path(v["path"]))
         if video is None and not Path(src).exists():
-            raise DatasetNotFoundError(f"The video of the autosaved session, {src}, is gone; pass the video to "
-                                       "VideoSession.recover(folder, backend, video=...).")
+            raise DatasetNotFoundError(
+                f"The video of the autosaved session, {src}, is gone; pass the video to "
+                "VideoSession.recover(folder, backend, video=...)."
+            )
         session = cls(backend, src, first_object=None, **opts)
         if session.num_frames != v["num_frames"] or [session.height, session.width] != v["shape"]:
-            raise DataError(f"The video has {session.num_frames} frames of {session.height}x{session.width}, the "
-                            f"autosaved session {v['num_frames']} of {v['shape']}: pass the right video.")
+            raise DataError(
+                f"The video has {session.num_frames} frames of {session.height}x{session.width}, the "
+                f"autosaved session {v['num_frames']} of {v['shape']}: pass the right video."
+            )
     init = header.get("initial") or {"objects": [], "active_obj_id": None, "next_obj_id": 1}
     with session._lock:
         st = session._state
@@ -175,8 +188,10 @@ def _replay(session, entries: list[dict], path: Path) -> None:
             else:
                 session.apply(action_from_json(rec["action"]))
         except WorkbenchError as exc:
-            raise DataError(f"Replaying line seq {rec.get('seq')} of {path} failed: {exc} Recover with the backend "
-                            "(and model) the session was recorded with; the header lists it.") from exc
+            raise DataError(
+                f"Replaying line seq {rec.get('seq')} of {path} failed: {exc} Recover with the backend "
+                "(and model) the session was recorded with; the header lists it."
+            ) from exc
 
 
 def _verify(session, masks_dir: Path, index: dict, report: RecoveryReport) -> set[str]:
@@ -208,8 +223,17 @@ def _verify(session, masks_dir: Path, index: dict, report: RecoveryReport) -> se
     return bad
 
 
-def recover_session(cls, folder: str | Path, backend, video=None, *, autosave: bool = True, verify: bool = True,
-                    stop_at_corrupt: bool = False, **kw):
+def recover_session(
+    cls,
+    folder: str | Path,
+    backend,
+    video=None,
+    *,
+    autosave: bool = True,
+    verify: bool = True,
+    stop_at_corrupt: bool = False,
+    **kw,
+):
     """Rebuild a session of class ``cls`` from its autosave ``folder`` (the steps are listed in
     :mod:`.autosave`): clean up, read the log, replay it on a fresh session built from the
     header with ``backend`` (``video``: video sessions only), compare with the saved masks.
@@ -255,7 +279,7 @@ def recover_session(cls, folder: str | Path, backend, video=None, *, autosave: b
         report.temp_files_removed = [str(p.relative_to(folder)) for p in remove_temp_files(folder)]
         scan = scan_log(log.path, stop_at_corrupt)
         if scan.corrupt_bytes:
-            tail = log.path.read_bytes()[scan.good_bytes:]
+            tail = log.path.read_bytes()[scan.good_bytes :]
             atomic_write_bytes(folder / f"{LOG}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}", tail)
         if scan.torn_bytes or scan.corrupt_bytes:
             log.truncate(scan.good_bytes)
@@ -270,8 +294,10 @@ def recover_session(cls, folder: str | Path, backend, video=None, *, autosave: b
         bad = _verify(session, folder / MASKS, plan.index, report) if verify else set()
         if autosave:
             items = session_masks(session)
-            index = {k: (None if k in bad else items.get(parse_mask_key(k)), name, score)
-                     for k, (name, score) in plan.index.items()}
+            index = {
+                k: (None if k in bad else items.get(parse_mask_key(k)), name, score)
+                for k, (name, score) in plan.index.items()
+            }
             saver = Autosaver(session, folder, log, index)
             (folder / MASKS).mkdir(exist_ok=True)
             if plan.open is not None and plan.open[3]:  # close the cut-off propagation as it is now

@@ -14,6 +14,7 @@ Prompt conventions follow SAM (see :mod:`workbench.types`): ``point_coords`` ``(
 float32 **x, y** pixels, ``point_labels`` ``(N,)`` int32 (1 positive, 0 negative), ``box``
 ``(4,)`` float32 **XYXY** pixels; masks are ``(H, W)`` bool in row/column order.
 """
+
 from __future__ import annotations
 
 import math
@@ -112,22 +113,34 @@ class Prompt:
 
     def with_points(self, coords: np.ndarray, labels: np.ndarray) -> Prompt:
         """This prompt plus clicks ``coords`` (M, 2) x, y and ``labels`` (M,); drops a mask prompt."""
-        return Prompt(frozen(np.concatenate([self.point_coords, np.asarray(coords, np.float32).reshape(-1, 2)])),
-                      frozen(np.concatenate([self.point_labels, np.asarray(labels, np.int32).reshape(-1)])),
-                      self.box, None)
+        return Prompt(
+            frozen(np.concatenate([self.point_coords, np.asarray(coords, np.float32).reshape(-1, 2)])),
+            frozen(np.concatenate([self.point_labels, np.asarray(labels, np.int32).reshape(-1)])),
+            self.box,
+            None,
+        )
 
     def equals(self, other: Prompt) -> bool:
         """Exact equality of every field."""
+
         def same(a, b):
             return (a is None and b is None) or (a is not None and b is not None and np.array_equal(a, b))
-        return (np.array_equal(self.point_coords, other.point_coords)
-                and np.array_equal(self.point_labels, other.point_labels)
-                and same(self.box, other.box) and same(self.mask, other.mask))
+
+        return (
+            np.array_equal(self.point_coords, other.point_coords)
+            and np.array_equal(self.point_labels, other.point_labels)
+            and same(self.box, other.box)
+            and same(self.mask, other.mask)
+        )
 
     def to_json(self) -> dict:
         """Points and box as JSON lists (the mask, if any, is stored separately as a PNG)."""
-        return {"point_coords": self.point_coords.tolist(), "point_labels": self.point_labels.tolist(),
-                "box": None if self.box is None else self.box.tolist(), "has_mask": self.mask is not None}
+        return {
+            "point_coords": self.point_coords.tolist(),
+            "point_labels": self.point_labels.tolist(),
+            "box": None if self.box is None else self.box.tolist(),
+            "has_mask": self.mask is not None,
+        }
 
     @classmethod
     def from_json(cls, d: dict, mask: np.ndarray | None = None) -> Prompt:
@@ -159,8 +172,12 @@ class PackedMask:
     @classmethod
     def pack(cls, mask: np.ndarray, score: float | None = None) -> PackedMask:
         m = np.asarray(mask, dtype=bool)
-        return cls(frozen(np.packbits(m, axis=None)), (int(m.shape[0]), int(m.shape[1])),
-                   int(np.count_nonzero(m)), None if score is None else float(score))
+        return cls(
+            frozen(np.packbits(m, axis=None)),
+            (int(m.shape[0]), int(m.shape[1])),
+            int(np.count_nonzero(m)),
+            None if score is None else float(score),
+        )
 
     def unpack(self) -> np.ndarray:
         """The ``(H, W)`` bool mask (a new writable array)."""
@@ -221,8 +238,14 @@ class ImageState:
     next_obj_id: int = 1
 
     def copy(self) -> ImageState:
-        return ImageState(dict(self.objects), dict(self.prompts), dict(self.results), dict(self.masks),
-                          self.active_obj_id, self.next_obj_id)
+        return ImageState(
+            dict(self.objects),
+            dict(self.prompts),
+            dict(self.results),
+            dict(self.masks),
+            self.active_obj_id,
+            self.next_obj_id,
+        )
 
 
 @dataclass
@@ -245,8 +268,13 @@ class VideoState:
     next_obj_id: int = 1
 
     def copy(self) -> VideoState:
-        return VideoState(dict(self.objects), dict(self.prompts), {f: dict(m) for f, m in self.masks.items()},
-                          self.active_obj_id, self.next_obj_id)
+        return VideoState(
+            dict(self.objects),
+            dict(self.prompts),
+            {f: dict(m) for f, m in self.masks.items()},
+            self.active_obj_id,
+            self.next_obj_id,
+        )
 
 
 # -- the masks of either state, keyed (frame_idx, obj_id) (autosave and recovery) --------------------
@@ -271,8 +299,9 @@ def mask_score(value) -> float | None:
     return float(s) if s is not None and math.isfinite(s) else None
 
 
-def put_mask(state: ImageState | VideoState, frame_idx: int, obj_id: int, mask: np.ndarray,
-             score: float | None = None) -> None:
+def put_mask(
+    state: ImageState | VideoState, frame_idx: int, obj_id: int, mask: np.ndarray, score: float | None = None
+) -> None:
     """Set the mask of ``obj_id`` on ``frame_idx`` (images: frame 0). Call under ``_lock``."""
     if isinstance(state, ImageState):
         state.masks[obj_id] = frozen(mask)
@@ -299,5 +328,20 @@ class ObjectTable:
         return int(obj_id)
 
 
-__all__ = ["ImageResult", "ImageState", "ObjectTable", "PackedMask", "Prompt", "SessionObject", "VideoState",
-           "check_color", "default_color", "drop_mask", "frozen", "mask_array", "mask_items", "mask_score", "put_mask"]
+__all__ = [
+    "ImageResult",
+    "ImageState",
+    "ObjectTable",
+    "PackedMask",
+    "Prompt",
+    "SessionObject",
+    "VideoState",
+    "check_color",
+    "default_color",
+    "drop_mask",
+    "frozen",
+    "mask_array",
+    "mask_items",
+    "mask_score",
+    "put_mask",
+]

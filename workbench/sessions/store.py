@@ -9,6 +9,7 @@ A save writes a fresh ``data-<hex>/`` folder, then replaces ``session.json`` ato
 (temp file + ``os.replace``), then deletes older ``data-*`` folders. A crash at any point
 leaves the previous save intact and readable.
 """
+
 from __future__ import annotations
 
 import json
@@ -113,14 +114,18 @@ def read_manifest(folder: str | Path, kind: str) -> tuple[dict, Path]:
     folder = Path(folder)
     path = folder / MANIFEST
     if not path.is_file():
-        raise DatasetNotFoundError(f"No saved session in {folder}: {MANIFEST} is missing. Save one with session.save(folder).")
+        raise DatasetNotFoundError(
+            f"No saved session in {folder}: {MANIFEST} is missing. Save one with session.save(folder)."
+        )
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise DataError(f"{path} is not valid JSON: {exc}.") from exc
     if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
-        raise DataError(f"{path} is not a {FORMAT} version {VERSION} manifest "
-                        f"(format={manifest.get('format')!r}, version={manifest.get('version')!r}).")
+        raise DataError(
+            f"{path} is not a {FORMAT} version {VERSION} manifest "
+            f"(format={manifest.get('format')!r}, version={manifest.get('version')!r})."
+        )
     if manifest.get("kind") != kind:
         other = "VideoSession" if manifest.get("kind") == "video" else "ImageSession"
         raise DataError(f"{folder} holds a {manifest.get('kind')!r} session, not {kind!r}: load it with {other}.load.")

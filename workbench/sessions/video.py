@@ -9,6 +9,7 @@ including after a propagation.
 Propagation runs inside the session's action (``_action_lock`` held) and writes the session
 state only under ``_lock``, frame by frame, so a UI can read masks meanwhile.
 """
+
 from __future__ import annotations
 
 import time
@@ -96,12 +97,21 @@ class VideoSession(SessionBase):
     backend: VideoBackend
     _state: VideoState
 
-    def __init__(self, backend: VideoBackend, video, *, first_object: str | None = "object 1", max_history: int = 100,
-                 worker: Worker | None = None, autosave: str | Path | None = None):
+    def __init__(
+        self,
+        backend: VideoBackend,
+        video,
+        *,
+        first_object: str | None = "object 1",
+        max_history: int = 100,
+        worker: Worker | None = None,
+        autosave: str | Path | None = None,
+    ):
         super().__init__(max_history=max_history, worker=worker)
         if not _supports_snapshots(backend):
-            raise BackendError(f"{type(backend).__name__} has no snapshot()/restore(); a VideoSession needs them "
-                               "for exact undo.")
+            raise BackendError(
+                f"{type(backend).__name__} has no snapshot()/restore(); a VideoSession needs them for exact undo."
+            )
         self.backend = backend
         self.video = video
         self.frames = video if isinstance(video, FrameSource) else FrameSource(video)
@@ -174,8 +184,9 @@ class VideoSession(SessionBase):
         the lower id wins, as SAM 2's ``tools/vos_inference.py`` writes DAVIS PNGs
         (:func:`workbench.io.label_maps.merge_object_masks`)."""
         masks = self.masks_at(frame_idx)
-        return merge_object_masks({oid: masks[oid] for oid in self.obj_ids if oid in masks},
-                                  (self.height, self.width), np.int32)
+        return merge_object_masks(
+            {oid: masks[oid] for oid in self.obj_ids if oid in masks}, (self.height, self.width), np.int32
+        )
 
     @property
     def tracked_frames(self) -> list[int]:
@@ -201,8 +212,11 @@ class VideoSession(SessionBase):
 
     # -- checks --------------------------------------------------------------------------------------
     def _check_frame(self, frame_idx) -> int:
-        if isinstance(frame_idx, bool) or not isinstance(frame_idx, (int, np.integer)) \
-                or not 0 <= frame_idx < self.num_frames:
+        if (
+            isinstance(frame_idx, bool)
+            or not isinstance(frame_idx, (int, np.integer))
+            or not 0 <= frame_idx < self.num_frames
+        ):
             raise PromptError(f"frame_idx must be an integer in [0, {self.num_frames - 1}]; got {frame_idx!r}.")
         return int(frame_idx)
 
@@ -211,8 +225,9 @@ class VideoSession(SessionBase):
         self._check_inside(x, y, "frame")
 
     # -- prompts ---------------------------------------------------------------------------------------
-    def add_point(self, frame_idx: int, x: float, y: float, positive: bool = True,
-                  obj_id: int | None = None) -> np.ndarray:
+    def add_point(
+        self, frame_idx: int, x: float, y: float, positive: bool = True, obj_id: int | None = None
+    ) -> np.ndarray:
         """Click at column ``x``, row ``y`` (pixels) on ``frame_idx`` for ``obj_id`` (default
         active). On a frame that was already tracked this is a refinement click (SAM 2 then
         corrects the tracked mask); propagate again afterwards. Returns the object's new
@@ -235,15 +250,21 @@ class VideoSession(SessionBase):
         coords = np.asarray(point_coords, dtype=np.float64).reshape(-1, 2)
         labels = np.asarray(point_labels).reshape(-1)
         if coords.shape[0] == 0 or labels.shape[0] != coords.shape[0] or not np.isin(labels, (0, 1)).all():
-            raise PromptError(f"point_coords must be (N, 2) with N >= 1 and point_labels (N,) of 1/0; got "
-                              f"{coords.shape} and {labels.tolist()}.")
+            raise PromptError(
+                f"point_coords must be (N, 2) with N >= 1 and point_labels (N,) of 1/0; got "
+                f"{coords.shape} and {labels.tolist()}."
+            )
         for x, y in coords:
             self._check_xy(x, y, frame_idx)
-        return self._do(AddPoints(oid, int(frame_idx), tuple((float(x), float(y)) for x, y in coords),
-                                  tuple(int(v) for v in labels)))
+        return self._do(
+            AddPoints(
+                oid, int(frame_idx), tuple((float(x), float(y)) for x, y in coords), tuple(int(v) for v in labels)
+            )
+        )
 
-    def set_box(self, frame_idx: int, x0: float, y0: float, x1: float, y1: float,
-                obj_id: int | None = None) -> np.ndarray:
+    def set_box(
+        self, frame_idx: int, x0: float, y0: float, x1: float, y1: float, obj_id: int | None = None
+    ) -> np.ndarray:
         """XYXY pixel box for ``obj_id`` on ``frame_idx``; replaces its clicks on that frame.
 
         Raises
@@ -255,8 +276,9 @@ class VideoSession(SessionBase):
         f = self._check_frame(frame_idx)
         box = (float(x0), float(y0), float(x1), float(y1))
         if not (0 <= box[0] < box[2] <= self.width and 0 <= box[1] < box[3] <= self.height):
-            raise PromptError(f"box {list(box)} must be XYXY with 0 <= x0 < x1 <= {self.width} and "
-                              f"0 <= y0 < y1 <= {self.height}.")
+            raise PromptError(
+                f"box {list(box)} must be XYXY with 0 <= x0 < x1 <= {self.width} and 0 <= y0 < y1 <= {self.height}."
+            )
         return self._do(SetBox(oid, f, box))
 
     def set_mask(self, frame_idx: int, obj_id: int | None, mask: np.ndarray) -> np.ndarray:
@@ -284,9 +306,14 @@ class VideoSession(SessionBase):
         self._do(ClearPrompts(obj_id=oid, frame_idx=f))
 
     # -- tracking ---------------------------------------------------------------------------------------
-    def propagate(self, direction: str = "forward", start_frame_idx: int | None = None,
-                  max_frame_num_to_track: int | None = None, progress: Callable[[int, int, int], None] | None = None,
-                  cancel=None) -> PropagationResult:
+    def propagate(
+        self,
+        direction: str = "forward",
+        start_frame_idx: int | None = None,
+        max_frame_num_to_track: int | None = None,
+        progress: Callable[[int, int, int], None] | None = None,
+        cancel=None,
+    ) -> PropagationResult:
         """Track every prompted object and store its mask on every frame reached.
 
         Parameters
@@ -325,8 +352,9 @@ class VideoSession(SessionBase):
         with self._action_lock:
             self._cancel = token
             try:
-                return self._do(Propagate(direction, start_frame_idx, max_frame_num_to_track), progress=progress,
-                                cancel=token)
+                return self._do(
+                    Propagate(direction, start_frame_idx, max_frame_num_to_track), progress=progress, cancel=token
+                )
             finally:
                 self._cancel = None
 
@@ -348,7 +376,7 @@ class VideoSession(SessionBase):
 
     # -- segment everything -------------------------------------------------------------------------
     def generate_masks(self, frame_idx: int, **params) -> list[dict]:
-        """"Segment everything" on frame ``frame_idx`` with the weight-free generator
+        """ "Segment everything" on frame ``frame_idx`` with the weight-free generator
         (:func:`~workbench.backends.classical.classical_generate_masks`; video
         backends have no automatic mask generator). Not an action: give a record's
         ``segmentation`` to an object with :meth:`set_mask`.
@@ -374,8 +402,17 @@ class VideoSession(SessionBase):
         return self._queue_points(obj_id, frame_idx, x, y, positive, on_done)
 
     def set_box_async(self, frame_idx, x0, y0, x1, y1, obj_id=None, on_done=None):
-        return self.submit(self.set_box, frame_idx, x0, y0, x1, y1, obj_id,
-                           key=("box", int(frame_idx), self._resolve(obj_id)), on_done=on_done)
+        return self.submit(
+            self.set_box,
+            frame_idx,
+            x0,
+            y0,
+            x1,
+            y1,
+            obj_id,
+            key=("box", int(frame_idx), self._resolve(obj_id)),
+            on_done=on_done,
+        )
 
     # -- tracking policy ---------------------------------------------------------------------------
     @property
@@ -402,28 +439,39 @@ class VideoSession(SessionBase):
             Unknown policy or parameter.
         """
         if not _supports_policies(self.backend):
-            raise BackendError(f"{type(self.backend).__name__} has no tracking policies; use a SAM 2 video "
-                               "backend (make_video_backend('sam2', ...)).")
+            raise BackendError(
+                f"{type(self.backend).__name__} has no tracking policies; use a SAM 2 video "
+                "backend (make_video_backend('sam2', ...))."
+            )
         with self._action_lock:  # not while a propagation runs
             self.backend.set_policy(name, params)
 
     def set_mask_async(self, frame_idx, obj_id, mask, on_done=None):
         return self.submit(self.set_mask, frame_idx, obj_id, mask, on_done=on_done)
 
-    def propagate_async(self, direction="forward", start_frame_idx=None, max_frame_num_to_track=None,
-                        progress=None, cancel=None, on_done=None):
+    def propagate_async(
+        self,
+        direction="forward",
+        start_frame_idx=None,
+        max_frame_num_to_track=None,
+        progress=None,
+        cancel=None,
+        on_done=None,
+    ):
         """:meth:`propagate` on the worker. ``progress`` is called on the worker thread.
         Cancel with ``cancel.cancel()`` / ``cancel.set()`` or :meth:`cancel`."""
-        return self.submit(self.propagate, direction, start_frame_idx, max_frame_num_to_track, progress, cancel,
-                           on_done=on_done)
+        return self.submit(
+            self.propagate, direction, start_frame_idx, max_frame_num_to_track, progress, cancel, on_done=on_done
+        )
 
     # -- dispatch ----------------------------------------------------------------------------------------
     def _dispatch(self, action: Action, progress=None, cancel=None, **_ctx) -> tuple[Any, Action]:
         if isinstance(action, Propagate):
             res = self._propagate(action, progress, cancel)
             if res.cancelled:
-                action = Propagate(action.direction, action.start_frame_idx, action.max_frame_num_to_track,
-                                   len(res.frames))
+                action = Propagate(
+                    action.direction, action.start_frame_idx, action.max_frame_num_to_track, len(res.frames)
+                )
             return res, action
         if isinstance(action, RemoveObject):
             oid = ObjectTable.require(self.objects, action.obj_id)
@@ -485,8 +533,9 @@ class VideoSession(SessionBase):
         if prompt.box is not None:
             fm = backend.add_box(frame_idx, obj_id, prompt.box)
         if prompt.num_points:
-            fm = backend.add_points(frame_idx, obj_id, prompt.point_coords, prompt.point_labels,
-                                    clear_old_points=prompt.box is None)
+            fm = backend.add_points(
+                frame_idx, obj_id, prompt.point_coords, prompt.point_labels, clear_old_points=prompt.box is None
+            )
         return fm
 
     def _propagate(self, action: Propagate, progress=None, cancel=None) -> PropagationResult:
@@ -507,8 +556,11 @@ class VideoSession(SessionBase):
         for reverse in runs:
             if cancelled or (limit is not None and len(frames) >= limit):
                 break
-            gen = self.backend.propagate(start_frame_idx=action.start_frame_idx,
-                                         max_frame_num_to_track=action.max_frame_num_to_track, reverse=reverse)
+            gen = self.backend.propagate(
+                start_frame_idx=action.start_frame_idx,
+                max_frame_num_to_track=action.max_frame_num_to_track,
+                reverse=reverse,
+            )
             try:
                 for fm in gen:
                     self._store_frame(fm, fm.obj_ids)
@@ -584,8 +636,17 @@ class VideoSession(SessionBase):
         return load_video_session(cls, folder, backend, video, **kw)
 
     @classmethod
-    def recover(cls, folder: str | Path, backend: VideoBackend, video=None, *, autosave: bool = True, verify: bool = True,
-                stop_at_corrupt: bool = False, **kw) -> VideoSession:
+    def recover(
+        cls,
+        folder: str | Path,
+        backend: VideoBackend,
+        video=None,
+        *,
+        autosave: bool = True,
+        verify: bool = True,
+        stop_at_corrupt: bool = False,
+        **kw,
+    ) -> VideoSession:
         """Rebuild a session from its autosave folder after a crash (see :mod:`.autosave`).
 
         As :meth:`ImageSession.recover`. Propagations are re-run up to the frames that were
@@ -604,8 +665,9 @@ class VideoSession(SessionBase):
         """
         from .recovery import recover_session
 
-        return recover_session(cls, folder, backend, video, autosave=autosave, verify=verify,
-                               stop_at_corrupt=stop_at_corrupt, **kw)
+        return recover_session(
+            cls, folder, backend, video, autosave=autosave, verify=verify, stop_at_corrupt=stop_at_corrupt, **kw
+        )
 
 
 __all__ = ["DIRECTIONS", "PropagationResult", "VideoSession", "VideoState", "expected_frames"]

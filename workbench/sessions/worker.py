@@ -5,6 +5,7 @@ jobs with the same key that have not started yet: their futures are cancelled an
 run (the sessions use this for clicks: the newest job predicts from all the clicks made so
 far, so nothing is lost). Long jobs poll a :class:`CancelToken` between frames.
 """
+
 from __future__ import annotations
 
 import threading
@@ -77,8 +78,14 @@ class Worker:
         self.jobs_run = 0
         """Number of jobs that actually ran (superseded ones do not count)."""
 
-    def submit(self, fn: Callable, *args, key: Hashable | None = None,
-               on_done: Callable[[Future], None] | None = None, **kwargs) -> Future:
+    def submit(
+        self,
+        fn: Callable,
+        *args,
+        key: Hashable | None = None,
+        on_done: Callable[[Future], None] | None = None,
+        **kwargs,
+    ) -> Future:
         """Queue ``fn(*args, **kwargs)``; return its ``concurrent.futures.Future``.
 
         Parameters

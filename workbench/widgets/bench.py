@@ -6,6 +6,7 @@ Plain functions on a session: this module does not import the benchmark core
 command (:func:`workbench.cli.bench_sections`, the application layer) hands them to the core's
 ``bench_click(overlay=...)`` and ``bench_widget(timings=...)``.
 """
+
 from __future__ import annotations
 
 import time
@@ -21,14 +22,17 @@ def overlay_encoder() -> tuple[str, Callable[[list, list], bytes]]:
     """``(name, encode(masks, colors) -> bytes)``: the masks as the canvas sends them (one
     palette PNG, :func:`~workbench.widgets.canvas.draw.compose_overlay` +
     :func:`~workbench.widgets.canvas.draw.encode_index_png`)."""
+
     def encode(masks, colors):
         index, palette = compose_overlay(masks, colors, masks[0].shape)
         return encode_index_png(index, palette)
+
     return "widgets.canvas.draw palette PNG", encode
 
 
-def canvas_click_timings(session: ImageSession, clicks_xy: Sequence[tuple[int, int]], n_clicks: int,
-                         warmup: bool) -> dict:
+def canvas_click_timings(
+    session: ImageSession, clicks_xy: Sequence[tuple[int, int]], n_clicks: int, warmup: bool
+) -> dict:
     """Click ``n_clicks`` times (one more, not counted, with ``warmup``) through a synchronous
     :class:`PromptCanvas` on ``session``, cycling through ``clicks_xy`` (image pixels), as the
     browser's ``mouse_down`` message; each click is undone before the next.

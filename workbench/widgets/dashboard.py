@@ -15,6 +15,7 @@ means "all". Runs with untrained weights carry ``(UNTRAINED)`` in every legend e
 hatched bars. :meth:`MetricDashboard.to_html` writes a self-contained static page (plotly.js
 inline, works offline) in one call.
 """
+
 from __future__ import annotations
 
 import html
@@ -40,9 +41,14 @@ FILTERS = ("backend", "model", "dataset", "runs")
 FIGURES = ("sequences", "frames", "clicks", "fps", "vos_table", "noc_table")
 """Names of the figures (:attr:`MetricDashboard.figures`), in display order."""
 
-_TITLES = {"sequences": "Per-object J&F (DAVIS)", "frames": "Per-frame J and F",
-           "clicks": "k-click mIoU (dashed: oracle best-of-3)", "fps": "Propagation speed (FPS)",
-           "vos_table": "VOS summary", "noc_table": "Interactive segmentation: NoC and mIoU@k"}
+_TITLES = {
+    "sequences": "Per-object J&F (DAVIS)",
+    "frames": "Per-frame J and F",
+    "clicks": "k-click mIoU (dashed: oracle best-of-3)",
+    "fps": "Propagation speed (FPS)",
+    "vos_table": "VOS summary",
+    "noc_table": "Interactive segmentation: NoC and mIoU@k",
+}
 _DASHES = ("solid", "dot", "dash", "dashdot", "longdash", "longdashdot")
 
 
@@ -86,21 +92,31 @@ class MetricDashboard:
     def __init__(self, source=None, kinds=None, height: int = 340):
         self.source, self.kinds, self.height = source, kinds, height
         self._muted = False
-        self.filters = {name: W.SelectMultiple(options=[], rows=4, description=name,
-                                               layout=W.Layout(width="32%" if name == "runs" else "22%"))
-                        for name in FILTERS}
+        self.filters = {
+            name: W.SelectMultiple(
+                options=[], rows=4, description=name, layout=W.Layout(width="32%" if name == "runs" else "22%")
+            )
+            for name in FILTERS
+        }
         for w in self.filters.values():
             w.observe(self._on_filter, names="value")
         self.figures = {name: go.FigureWidget() for name in FIGURES}
-        self.figures["frames"] = go.FigureWidget(make_subplots(rows=2, cols=1, shared_xaxes=True,
-                                                               vertical_spacing=0.08, subplot_titles=("J", "F")))
+        self.figures["frames"] = go.FigureWidget(
+            make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, subplot_titles=("J", "F"))
+        )
         self.banner = W.HTML()
         self.status = W.HTML()
         rescan = W.Button(description="Rescan", icon="refresh", tooltip="Read the run folders again")
         rescan.on_click(lambda _b: self.refresh())
-        self.widget = W.VBox([W.HTML("<h3>Benchmark runs</h3>"), self.banner,
-                              W.HBox(list(self.filters.values())), W.HBox([rescan, self.status]),
-                              *self.figures.values()])
+        self.widget = W.VBox(
+            [
+                W.HTML("<h3>Benchmark runs</h3>"),
+                self.banner,
+                W.HBox(list(self.filters.values())),
+                W.HBox([rescan, self.status]),
+                *self.figures.values(),
+            ]
+        )
         self.refresh()
 
     # -- data ---------------------------------------------------------------------------------------
@@ -175,11 +191,18 @@ class MetricDashboard:
         ids = set(runs["run_id"])
         legend = dict(zip(self.runs["run_id"], self.runs["legend"]))
         untrained = runs[runs["untrained"].astype(bool)]
-        self.banner.value = "" if untrained.empty else (
-            f"<div style='background:#fde2e1;border:2px solid #c00;padding:6px'><b>⚠ {html.escape(UNTRAINED_BANNER)}"
-            f"</b><br>Runs: {html.escape(', '.join(untrained['legend']))}</div>")
-        self.status.value = (f"&nbsp;{len(runs)} of {len(self.runs)} runs shown "
-                             f"({(runs['kind'] == 'vos').sum()} VOS, {(runs['kind'] == 'image').sum()} image)")
+        self.banner.value = (
+            ""
+            if untrained.empty
+            else (
+                f"<div style='background:#fde2e1;border:2px solid #c00;padding:6px'><b>⚠ {html.escape(UNTRAINED_BANNER)}"
+                f"</b><br>Runs: {html.escape(', '.join(untrained['legend']))}</div>"
+            )
+        )
+        self.status.value = (
+            f"&nbsp;{len(runs)} of {len(self.runs)} runs shown "
+            f"({(runs['kind'] == 'vos').sum()} VOS, {(runs['kind'] == 'image').sum()} image)"
+        )
         seq = self.sequences[self.sequences["run_id"].isin(ids)]
         frames = self.frame_curves[self.frame_curves["run_id"].isin(ids)]
         clicks = self.click_curves[self.click_curves["run_id"].isin(ids)]
@@ -197,11 +220,23 @@ class MetricDashboard:
         if traces:
             fig.add_traces(traces)
         with fig.batch_update():
-            fig.update_layout(title=_TITLES[name], height=layout.pop("height", self.height),
-                              margin=dict(l=50, r=20, t=50, b=40), **layout)
+            fig.update_layout(
+                title=_TITLES[name],
+                height=layout.pop("height", self.height),
+                margin=dict(l=50, r=20, t=50, b=40),
+                **layout,
+            )
             if not traces and empty:
-                fig.add_annotation(name="empty", text=empty, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5,
-                                   font=dict(size=14, color="gray"))
+                fig.add_annotation(
+                    name="empty",
+                    text=empty,
+                    showarrow=False,
+                    xref="paper",
+                    yref="paper",
+                    x=0.5,
+                    y=0.5,
+                    font=dict(size=14, color="gray"),
+                )
 
     def _bar_style(self, run_id: str) -> dict:
         untrained = bool(self.runs.loc[self.runs["run_id"] == run_id, "untrained"].iloc[0])
@@ -210,13 +245,21 @@ class MetricDashboard:
     def _draw_sequences(self, seq: pd.DataFrame, legend: dict) -> None:
         traces = []
         for rid, g in seq.groupby("run_id", sort=False):
-            traces.append(go.Bar(
-                name=legend[rid], meta=rid, x=g["object"].tolist(), y=g["J&F-Mean"].tolist(),
-                customdata=g[["J-Mean", "F-Mean", "frames"]].to_numpy().tolist(), **self._bar_style(rid),
-                hovertemplate="<b>%{fullData.name}</b><br>%{x}<br>J&F %{y:.3f}<br>J %{customdata[0]:.3f}"
-                              "<br>F %{customdata[1]:.3f}<br>%{customdata[2]} frames<extra></extra>"))
-        self._reset("sequences", traces, "no VOS runs selected", barmode="group",
-                    yaxis=dict(title="J&F-Mean", range=[0, 1]))
+            traces.append(
+                go.Bar(
+                    name=legend[rid],
+                    meta=rid,
+                    x=g["object"].tolist(),
+                    y=g["J&F-Mean"].tolist(),
+                    customdata=g[["J-Mean", "F-Mean", "frames"]].to_numpy().tolist(),
+                    **self._bar_style(rid),
+                    hovertemplate="<b>%{fullData.name}</b><br>%{x}<br>J&F %{y:.3f}<br>J %{customdata[0]:.3f}"
+                    "<br>F %{customdata[1]:.3f}<br>%{customdata[2]} frames<extra></extra>",
+                )
+            )
+        self._reset(
+            "sequences", traces, "no VOS runs selected", barmode="group", yaxis=dict(title="J&F-Mean", range=[0, 1])
+        )
 
     def _draw_frames(self, frames: pd.DataFrame, legend: dict) -> None:
         traces = []
@@ -224,10 +267,17 @@ class MetricDashboard:
             for k, (obj, o) in enumerate(g.groupby("object", sort=False)):
                 for row, metric in ((1, "J"), (2, "F")):
                     t = go.Scatter(
-                        name=f"{legend[rid]} · {obj}", meta=rid, legendgroup=rid, showlegend=row == 1,
-                        x=o["frame"].tolist(), y=o[metric].tolist(), mode="lines+markers", marker_size=4,
+                        name=f"{legend[rid]} · {obj}",
+                        meta=rid,
+                        legendgroup=rid,
+                        showlegend=row == 1,
+                        x=o["frame"].tolist(),
+                        y=o[metric].tolist(),
+                        mode="lines+markers",
+                        marker_size=4,
                         line=dict(color=self.colors[rid], dash=_DASHES[k % len(_DASHES)]),
-                        hovertemplate=f"<b>%{{fullData.name}}</b><br>frame %{{x}}<br>{metric} %{{y:.3f}}<extra></extra>")
+                        hovertemplate=f"<b>%{{fullData.name}}</b><br>frame %{{x}}<br>{metric} %{{y:.3f}}<extra></extra>",
+                    )
                     traces.append((t, row))
         fig = self.figures["frames"]
         self._reset("frames", [], None if traces else "no VOS runs selected", height=int(self.height * 1.5))
@@ -240,18 +290,38 @@ class MetricDashboard:
         traces = []
         for rid, g in clicks.groupby("run_id", sort=False):
             name = legend[rid]
-            traces.append(go.Scatter(name=name, meta=rid, legendgroup=rid, x=g["clicks"].tolist(),
-                                     y=g["mIoU"].tolist(), mode="lines+markers", line_color=self.colors[rid],
-                                     hovertemplate="<b>%{fullData.name}</b><br>%{x} clicks<br>mIoU %{y:.3f}"
-                                                   "<extra></extra>"))
+            traces.append(
+                go.Scatter(
+                    name=name,
+                    meta=rid,
+                    legendgroup=rid,
+                    x=g["clicks"].tolist(),
+                    y=g["mIoU"].tolist(),
+                    mode="lines+markers",
+                    line_color=self.colors[rid],
+                    hovertemplate="<b>%{fullData.name}</b><br>%{x} clicks<br>mIoU %{y:.3f}<extra></extra>",
+                )
+            )
             if "oracle-mIoU" in g:
-                traces.append(go.Scatter(name=f"{name} oracle", meta=rid, legendgroup=rid, x=g["clicks"].tolist(),
-                                         y=g["oracle-mIoU"].tolist(), mode="lines",
-                                         line=dict(color=self.colors[rid], dash="dash"),
-                                         hovertemplate="<b>%{fullData.name}</b><br>%{x} clicks<br>oracle mIoU "
-                                                       "%{y:.3f}<extra></extra>"))
-        self._reset("clicks", traces, "no image runs selected", xaxis=dict(title="number of clicks", dtick=1),
-                    yaxis=dict(title="mIoU", range=[0, 1]))
+                traces.append(
+                    go.Scatter(
+                        name=f"{name} oracle",
+                        meta=rid,
+                        legendgroup=rid,
+                        x=g["clicks"].tolist(),
+                        y=g["oracle-mIoU"].tolist(),
+                        mode="lines",
+                        line=dict(color=self.colors[rid], dash="dash"),
+                        hovertemplate="<b>%{fullData.name}</b><br>%{x} clicks<br>oracle mIoU %{y:.3f}<extra></extra>",
+                    )
+                )
+        self._reset(
+            "clicks",
+            traces,
+            "no image runs selected",
+            xaxis=dict(title="number of clicks", dtick=1),
+            yaxis=dict(title="mIoU", range=[0, 1]),
+        )
         fig = self.figures["clicks"]
         fig.layout.shapes = []
         if traces:
@@ -265,27 +335,61 @@ class MetricDashboard:
             g = g.drop_duplicates("sequence")
             x = [*g["sequence"].tolist(), "all"]
             y = [*g["FPS"].astype(float).tolist(), float(overall.get(rid, float("nan")))]
-            traces.append(go.Bar(name=legend[rid], meta=rid, x=x, y=y, **self._bar_style(rid),
-                                 hovertemplate="<b>%{fullData.name}</b><br>%{x}<br>%{y:.2f} frames/s<extra></extra>"))
+            traces.append(
+                go.Bar(
+                    name=legend[rid],
+                    meta=rid,
+                    x=x,
+                    y=y,
+                    **self._bar_style(rid),
+                    hovertemplate="<b>%{fullData.name}</b><br>%{x}<br>%{y:.2f} frames/s<extra></extra>",
+                )
+            )
         self._reset("fps", traces, "no VOS runs selected", barmode="group", yaxis=dict(title="frames / s"))
 
     def _table(self, name: str, df: pd.DataFrame, cols: list[str], empty: str) -> None:
         cols = [c for c in cols if c in df and (c in ("legend", "dataset") or df[c].notna().any())]
         traces = []
         if not df.empty:
-            traces.append(go.Table(header=dict(values=["run" if c == "legend" else c for c in cols],
-                                               fill_color="#eeeeee", align="left"),
-                                   cells=dict(values=[[_fmt(v) for v in df[c]] for c in cols], align="left")))
+            traces.append(
+                go.Table(
+                    header=dict(
+                        values=["run" if c == "legend" else c for c in cols], fill_color="#eeeeee", align="left"
+                    ),
+                    cells=dict(values=[[_fmt(v) for v in df[c]] for c in cols], align="left"),
+                )
+            )
         self._reset(name, traces, empty, height=max(120, 60 + 28 * len(df)))
 
     def _draw_tables(self, runs: pd.DataFrame) -> None:
         vos = runs[runs["kind"] == "vos"]
-        self._table("vos_table", vos, ["legend", "dataset", "prompt", "items", "J&F-Mean", "J-Mean", "F-Mean",
-                                       "J-Decay", "F-Decay", "FPS", "frames", "run_id"], "no VOS runs selected")
+        self._table(
+            "vos_table",
+            vos,
+            [
+                "legend",
+                "dataset",
+                "prompt",
+                "items",
+                "J&F-Mean",
+                "J-Mean",
+                "F-Mean",
+                "J-Decay",
+                "F-Decay",
+                "FPS",
+                "frames",
+                "run_id",
+            ],
+            "no VOS runs selected",
+        )
         img = runs[runs["kind"] == "image"]
         miou = sorted((c for c in runs.columns if c.startswith("mIoU@")), key=lambda c: int(c.split("@")[1]))
-        self._table("noc_table", img, ["legend", "dataset", "items", "NoC@85", "NoC@90", *miou, "box-mIoU",
-                                       "latency_ms", "run_id"], "no image runs selected")
+        self._table(
+            "noc_table",
+            img,
+            ["legend", "dataset", "items", "NoC@85", "NoC@90", *miou, "box-mIoU", "latency_ms", "run_id"],
+            "no image runs selected",
+        )
 
     # -- display and export -------------------------------------------------------------------------
     def _repr_mimebundle_(self, **kwargs):
@@ -302,10 +406,13 @@ class MetricDashboard:
         """
         runs = self.visible_runs()
         cols = ["run_id", "kind", "label", "dataset", "items", "status", "wall_time_s", "device", "git_commit"]
-        parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
-                 f"<body style='font-family:sans-serif;margin:20px'><h1>{html.escape(title)}</h1>",
-                 f"<p>Generated {time.strftime('%Y-%m-%d %H:%M:%S')} from {len(runs)} runs.</p>", self.banner.value,
-                 runs[[c for c in cols if c in runs]].to_html(index=False, border=0, na_rep="—")]
+        parts = [
+            f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
+            f"<body style='font-family:sans-serif;margin:20px'><h1>{html.escape(title)}</h1>",
+            f"<p>Generated {time.strftime('%Y-%m-%d %H:%M:%S')} from {len(runs)} runs.</p>",
+            self.banner.value,
+            runs[[c for c in cols if c in runs]].to_html(index=False, border=0, na_rep="—"),
+        ]
         for i, name in enumerate(FIGURES):
             fig = go.Figure(self.figures[name])
             parts.append(fig.to_html(full_html=False, include_plotlyjs=i == 0, div_id=f"fig-{name}"))
@@ -332,8 +439,12 @@ class MetricDashboard:
         folder.mkdir(parents=True, exist_ok=True)
         out = {"html": self.to_html(folder / "dashboard.html")}
         ids = set(self.visible_runs()["run_id"])
-        tables = {"runs": self.runs, "vos_sequences": self.sequences, "frame_curves": self.frame_curves,
-                  "click_curves": self.click_curves}
+        tables = {
+            "runs": self.runs,
+            "vos_sequences": self.sequences,
+            "frame_curves": self.frame_curves,
+            "click_curves": self.click_curves,
+        }
         for name, df in tables.items():
             path = folder / f"{name}.csv"
             tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")

@@ -5,6 +5,7 @@ Simulated clicks follow RITM's simulated user (:class:`workbench.protocols.click
 the next click at the pixel farthest from the boundary of the largest error region), so a
 notebook run without a browser still shows real prompts and masks.
 """
+
 from __future__ import annotations
 
 from concurrent.futures import Future
@@ -107,8 +108,10 @@ def demo_video(video=None, gt=None) -> tuple[Path, Path | None]:
     """
     if video is None:
         if data_dir() is None:
-            raise ConfigError("No video given and WORKBENCH_DATA_DIR is not set: pass video='<frame folder or "
-                              "mp4>' or set WORKBENCH_DATA_DIR to a folder holding DAVIS data.")
+            raise ConfigError(
+                "No video given and WORKBENCH_DATA_DIR is not set: pass video='<frame folder or "
+                "mp4>' or set WORKBENCH_DATA_DIR to a folder holding DAVIS data."
+            )
         video = find_davis_root() / "JPEGImages" / DEMO_SEQUENCE
         if not video.is_dir():
             raise DatasetNotFoundError(f"DAVIS sequence {DEMO_SEQUENCE} not found at {video}; pass video=... .")
@@ -210,8 +213,11 @@ def snapshot(widget, frame_idx: int | None = None, alpha: float = 0.5):
     r = max(3, round(max(target.shape) / 120))
     for p in target.prompts().values():
         for (x, y), lab in zip(np.asarray(p.point_coords).reshape(-1, 2), np.asarray(p.point_labels).reshape(-1)):
-            color = tuple(int(NEGATIVE[i:i + 2], 16) for i in (1, 3, 5)) if lab == 0 else \
-                tuple(int(POSITIVE[i:i + 2], 16) for i in (1, 3, 5))
+            color = (
+                tuple(int(NEGATIVE[i : i + 2], 16) for i in (1, 3, 5))
+                if lab == 0
+                else tuple(int(POSITIVE[i : i + 2], 16) for i in (1, 3, 5))
+            )
             cv2.circle(out, (int(x), int(y)), r, color, -1, cv2.LINE_AA)
             cv2.circle(out, (int(x), int(y)), r, (255, 255, 255), 1, cv2.LINE_AA)
         if p.box is not None:

@@ -15,6 +15,7 @@ following commands draw on, and ``buffers[1:]`` are the binary payloads consumed
 (``putImageData``: the encoded image; ``fillCircles``: numpy arrays described by
 ``{"shape", "dtype", "idx"}`` arguments). :class:`DrawRecorder` captures and decodes them.
 """
+
 from __future__ import annotations
 
 import io
@@ -151,8 +152,9 @@ def send_mouse(widget, event: str, x: float, y: float) -> None:
 def send_key(widget, key: str, shift: bool = False, ctrl: bool = False, meta: bool = False) -> None:
     """Deliver a browser ``keydown`` message (``key`` as ``KeyboardEvent.key``: ``"p"``,
     ``"Escape"``, ...) to an ipycanvas ``Canvas`` / ``MultiCanvas``."""
-    widget._handle_custom_msg({"event": "key_down", "key": key, "shift_key": bool(shift), "ctrl_key": bool(ctrl),
-                               "meta_key": bool(meta)}, [])
+    widget._handle_custom_msg(
+        {"event": "key_down", "key": key, "shift_key": bool(shift), "ctrl_key": bool(ctrl), "meta_key": bool(meta)}, []
+    )
 
 
 def click_button(button) -> None:
@@ -166,5 +168,12 @@ def set_from_frontend(widget, **state) -> None:
     widget.set_state(state)
 
 
-__all__ = ["DrawCommand", "DrawRecorder", "click_button", "decode_message", "send_key", "send_mouse",
-           "set_from_frontend"]
+__all__ = [
+    "DrawCommand",
+    "DrawRecorder",
+    "click_button",
+    "decode_message",
+    "send_key",
+    "send_mouse",
+    "set_from_frontend",
+]

@@ -4,6 +4,7 @@ backend (bounded memory, resume, undo), and exactness against the reference's go
 1024, ``num_pathway`` 3, ``iou_thre`` 0.1, ``uncertainty`` 2, ``vos_separate_inference_per_object``
 with the frame-0 GT mask as object 1's prompt).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -16,6 +17,7 @@ import pytest
 import torch
 from PIL import Image
 
+from workbench.backends.sam2.loading import build_sam2_model, safe_torch_load, save_checkpoint
 from workbench.backends.sam2.policies.sam2long import (
     ALT_KEYS,
     RECORD_KEY,
@@ -26,7 +28,6 @@ from workbench.backends.sam2.policies.sam2long import (
     memory_key_weights,
 )
 from workbench.backends.sam2.policies.sam2long_tree import expand_and_prune, plan_memory
-from workbench.backends.sam2.loading import build_sam2_model, safe_torch_load, save_checkpoint
 from workbench.backends.sam2.video import SAM2VideoBackend
 from workbench.errors import ConfigError
 
@@ -41,8 +42,13 @@ def _picks(ext):
 
 def test_certain_frame_keeps_the_best_accumulated_scores():
     # |object score| 5 > uncertainty 2: plain top-k of acc + log(iou + 1e-5), pathways compete
-    ext = expand_and_prune([0.0, -0.1, -3.0], [[0.9, 0.5, 0.8], [0.95, 0.2, 0.1], [0.99, 0.99, 0.99]],
-                           [5.0, 5.0, 5.0], num_pathway=3, uncertainty=2.0)
+    ext = expand_and_prune(
+        [0.0, -0.1, -3.0],
+        [[0.9, 0.5, 0.8], [0.95, 0.2, 0.1], [0.99, 0.99, 0.99]],
+        [5.0, 5.0, 5.0],
+        num_pathway=3,
+        uncertainty=2.0,
+    )
     assert _picks(ext) == [(0, 0), (1, 0), (0, 2)]
     assert [e.slot for e in ext] == [0, 1, 2]
     assert ext[0].score == pytest.approx(np.log(0.9 + 1e-5))
@@ -56,9 +62,11 @@ def test_uncertain_frame_keeps_diverse_candidates():
     # golden blackswan frame 3 (scores_blackswan.json): all three calls unsure (|logit| ~0.17 <= 2),
     # the two other pathways' best candidates round to the same 0.54 as pathway 0's and are skipped
     acc = [-0.6113327476786243, -0.6963361885154865, -0.7455159855816273]
-    ious = [[0.5426781177520752, 0.47463950514793396, 0.4981125593185425],
-            [0.5429331064224243, 0.4747023582458496, 0.49811527132987976],
-            [0.5427454710006714, 0.4745696485042572, 0.49801674485206604]]
+    ious = [
+        [0.5426781177520752, 0.47463950514793396, 0.4981125593185425],
+        [0.5429331064224243, 0.4747023582458496, 0.49811527132987976],
+        [0.5427454710006714, 0.4745696485042572, 0.49801674485206604],
+    ]
     ext = expand_and_prune(acc, ious, [0.167046919465065, 0.1665947139263153, 0.16753017902374268], 3, 2.0)
     assert _picks(ext) == [(0, 0), (0, 2), (0, 1)]
     assert [e.score for e in ext] == [-1.2225532405204713, -1.3082418768652142, -1.356511378895524]
@@ -138,18 +146,42 @@ def test_params_validation_run_card_and_plain_state():
     policy = SAM2LongPolicy(num_pathway=2, iou_thre=0.3, uncertainty=1)
     assert policy.name == "sam2long"
     card = policy.params_dict()
-    assert card == {"num_pathway": 2, "iou_thre": 0.3, "uncertainty": 1.0, "key_weight_low": 0.95,
-                    "key_weight_high": 1.05, "math_attention": None}
+    assert card == {
+        "num_pathway": 2,
+        "iou_thre": 0.3,
+        "uncertainty": 1.0,
+        "key_weight_low": 0.95,
+        "key_weight_high": 1.05,
+        "math_attention": None,
+    }
     assert json.loads(json.dumps(card)) == card
-    for bad in ({"num_pathway": 0}, {"num_pathway": 2.0}, {"iou_thre": "x"}, {"uncertainty": -1},
-                {"key_weight_low": 1.1}, {"math_attention": 1}, {"pathways": 3}):
+    for bad in (
+        {"num_pathway": 0},
+        {"num_pathway": 2.0},
+        {"iou_thre": "x"},
+        {"uncertainty": -1},
+        {"key_weight_low": 1.1},
+        {"math_attention": 1},
+        {"pathways": 3},
+    ):
         with pytest.raises(ConfigError):
             SAM2LongPolicy(**bad)
     with pytest.raises(ConfigError):
         SAM2LongPolicy(params, num_pathway=2)
-    state = {"policy": "sam2long", "objects": {3: {"tree": "t", "reverse": False, "root": 1, "anchor": 0, "frame": 2,
-                                                   "acc_score": [-0.5, -0.7], "picks": [{0: 0, 1: 0, 2: 0},
-                                                                                        {0: 0, 1: 0, 2: 1}]}}}
+    state = {
+        "policy": "sam2long",
+        "objects": {
+            3: {
+                "tree": "t",
+                "reverse": False,
+                "root": 1,
+                "anchor": 0,
+                "frame": 2,
+                "acc_score": [-0.5, -0.7],
+                "picks": [{0: 0, 1: 0, 2: 0}, {0: 0, 1: 0, 2: 1}],
+            }
+        },
+    }
     policy.set_policy_state(json.loads(json.dumps(state)))  # JSON round trip: string keys come back as ints
     assert policy.policy_state() == state
     assert policy.output_slots(3) == {0: 0, 1: 0, 2: 0}
@@ -270,8 +302,9 @@ def sam2long_reference_predictor(sam2long_reference_checkpoint):
     apply_postprocessing=False, hydra_overrides_extra=["++model.non_overlap_masks=true"])``.
     ``build_sam2_model`` uses the builder's default ``apply_postprocessing=True``, whose
     overrides are switched back here (and ``fill_hole_area`` is 0 either way without sam2._C)."""
-    net, info = build_sam2_model("sam2.1_hiera_tiny", checkpoint=sam2long_reference_checkpoint, image_size=1024,
-                                 mode="video")
+    net, info = build_sam2_model(
+        "sam2.1_hiera_tiny", checkpoint=sam2long_reference_checkpoint, image_size=1024, mode="video"
+    )
     net.sam_mask_decoder.dynamic_multimask_via_stability = False
     net.binarize_mask_from_pts_for_mem_enc = False
     net.non_overlap_masks = True
@@ -322,7 +355,8 @@ def test_sam2long_reproduces_the_reference_goldens(seq, sam2long_reference_predi
     gt = _gt(davis_dir, seq)
     calls: list[tuple[list[float], float]] = []
     hook = net.sam_mask_decoder.register_forward_hook(
-        lambda module, args, out: calls.append((out[1][0].tolist(), float(out[3][0, 0]))))
+        lambda module, args, out: calls.append((out[1][0].tolist(), float(out[3][0, 0])))
+    )
     streamed, states, calls_per_frame = {}, {}, {}
     try:
         if seq == "blackswan":
@@ -355,8 +389,9 @@ def test_sam2long_reproduces_the_reference_goldens(seq, sam2long_reference_predi
     # and put through the non-overlap constraint (non_overlap_masks=True)
     with torch.inference_mode():
         final = policy.final_pred_masks(state, 1)
-        logits = torch.stack([net._get_orig_video_res_output(state, final[f])[1]
-                              for f in range(N_GOLDEN_FRAMES)])[:, :, 0]  # (frames, objects, H, W)
+        logits = torch.stack([net._get_orig_video_res_output(state, final[f])[1] for f in range(N_GOLDEN_FRAMES)])[
+            :, :, 0
+        ]  # (frames, objects, H, W)
     grid = np.load(gold_dir / "logits_grid32.npz")[seq]
     assert grid.shape == (N_GOLDEN_FRAMES, 1, 15, 27)
     np.testing.assert_allclose(_grid(logits), grid, rtol=0, atol=1e-5)

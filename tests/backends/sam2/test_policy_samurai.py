@@ -26,6 +26,7 @@ Every discrete decision (chosen candidate, rule used, stable-frame count, Kalman
 Kalman IoUs) must equal the golden exactly; scores within 1e-6, logit grids within 1e-5
 (SAMURAI's memory selection alone moves them by up to 3.6e-3 from sam2's).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -41,6 +42,7 @@ import pytest
 torch = pytest.importorskip("torch")
 from PIL import Image  # noqa: E402
 
+from workbench.backends.sam2.loading import build_sam2_model, save_checkpoint  # noqa: E402
 from workbench.backends.sam2.policies import (  # noqa: E402
     SAM2VideoPredictorWithPolicy,
     apply_policy,
@@ -53,7 +55,6 @@ from workbench.backends.sam2.policies.predictor import (  # noqa: E402
     PinnedKernelRoPEAttention,
     pinned_attention_backends,
 )
-from workbench.backends.sam2.loading import build_sam2_model, save_checkpoint  # noqa: E402
 from workbench.backends.sam2.video import SAM2VideoBackend  # noqa: E402
 from workbench.errors import BackendError, ConfigError  # noqa: E402
 
@@ -82,7 +83,8 @@ def samurai_checkpoint(tmp_path_factory) -> Path:
         digest.update(sd[key].contiguous().numpy().tobytes())
     assert digest.hexdigest() == STATE_DICT_SHA256, (
         "the recreated random checkpoint is not the goldens' one (build_sam2_model or torch changed); "
-        "comparing against the goldens would be meaningless")
+        "comparing against the goldens would be meaningless"
+    )
     return path
 
 
@@ -106,8 +108,7 @@ def frames(tmp_path_factory, davis_dir: Path) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def built(samurai_checkpoint):
     """(predictor, ModelInfo) loaded from the goldens' checkpoint, as the README builds it."""
-    net, info = build_sam2_model("sam2.1_hiera_tiny", checkpoint=str(samurai_checkpoint), image_size=SIZE,
-                                 mode="video")
+    net, info = build_sam2_model("sam2.1_hiera_tiny", checkpoint=str(samurai_checkpoint), image_size=SIZE, mode="video")
     assert net.fill_hole_area == 0 and net.image_size == SIZE
     return net, info
 
@@ -129,8 +130,11 @@ def _track(net, folder: Path, box) -> dict:
         for f, obj_ids, video_res in net.propagate_in_video(state):
             assert f == len(logits) and list(obj_ids) == [0]
             logits.append(video_res[0, 0].numpy().copy())
-    return {"logits": np.stack(logits), "seconds": time.perf_counter() - t0,
-            "records": net.tracking_policy.policy_state()["objects"][0]["frames"]}
+    return {
+        "logits": np.stack(logits),
+        "seconds": time.perf_counter() - t0,
+        "records": net.tracking_policy.policy_state()["objects"][0]["frames"],
+    }
 
 
 _RUNS: dict = {}
@@ -157,8 +161,10 @@ def _golden_masks(gold: Path, folder: str, seq: str) -> np.ndarray:
 def _machine_reproduces_goldens(records: dict, scores: dict) -> bool:
     """True when frame 0's decoder output equals the golden's bit for bit."""
     call = scores["prompt_decoder_calls"][0]
-    return records[0]["pred_ious"] == call["pred_ious"][0] and \
-        records[0]["object_score_logit"] == call["object_score_logits"][0]
+    return (
+        records[0]["pred_ious"] == call["pred_ious"][0]
+        and records[0]["object_score_logit"] == call["object_score_logits"][0]
+    )
 
 
 def _check_masks(logits: np.ndarray, golden: np.ndarray, exact: bool, what: str) -> list[int]:
@@ -170,7 +176,8 @@ def _check_masks(logits: np.ndarray, golden: np.ndarray, exact: bool, what: str)
         near = np.abs(logits[masks != golden])
         assert near.size <= NOISE_MAX_PX and (near < NOISE_LOGIT).all(), (
             f"{what}: pixels per frame {per_frame} differ with |logit| up to {near.max() if near.size else 0}: "
-            "more than float32 noise")
+            "more than float32 noise"
+        )
     return per_frame
 
 
@@ -214,8 +221,11 @@ def test_samurai_scores_match_golden(seq, samurai_run, gold, record_property):
         assert rec["stable_frames_after"] == g["stable_frames_after"] == f
         assert rec["kf_mean_after"] == g["kf_mean_after"]  # integer boxes: exact
         assert rec["kf_score"] is None and g["kf_score"] is None
-        for key, want in (("pred_ious", g["pred_ious"]), ("best_iou_score", g["best_iou_score"][0]),
-                          ("object_score_logit", g["object_score_logit"])):
+        for key, want in (
+            ("pred_ious", g["pred_ious"]),
+            ("best_iou_score", g["best_iou_score"][0]),
+            ("object_score_logit", g["object_score_logit"]),
+        ):
             _close(rec[key], want, f"frame {f} {key}")
             worst[key] = max(worst.get(key, 0.0), float(np.abs(np.subtract(rec[key], want)).max()))
         _close(rec["object_score_logit"], g["stored_object_score_logits"][0][0], f"frame {f} stored score")
@@ -238,8 +248,9 @@ def test_samurai_kf5_through_the_video_backend(seq, samurai_run, built, frames, 
     apply_policy(predictor, policy)
     try:
         # the lead's wiring: build, apply the policy, wrap in the backend
-        backend = SAM2VideoBackend(predictor, info, offload_video_to_cpu=True, lazy_frames=True, memory="bounded",
-                                   spill_window=0)
+        backend = SAM2VideoBackend(
+            predictor, info, offload_video_to_cpu=True, lazy_frames=True, memory="bounded", spill_window=0
+        )
         backend.init_state(frames[seq])
         backend.add_box(0, 0, np.array(_box(gold, seq)))
         masks = [fm.masks[0] for fm in backend.propagate()]
@@ -315,8 +326,9 @@ def test_prompts_corrections_reverse_and_objects(predictor, frames, davis_dir):
             # would raise KeyError there), so frame 3 has no non-conditioning memory
             assert st[5]["frames"][3]["memory_frames"] == []
             assert [m[1] for m in st[5]["frames"][4]["memory_frames"]] == [3]
-            predictor.add_new_points_or_box(state, frame_idx=4, obj_id=5, points=[[400, 250]], labels=[0],
-                                            clear_old_points=False)
+            predictor.add_new_points_or_box(
+                state, frame_idx=4, obj_id=5, points=[[400, 250]], labels=[0], clear_old_points=False
+            )
             rev = [f for f, _, _ in predictor.propagate_in_video(state, start_frame_idx=2, reverse=True)]
             assert rev == [2, 1, 0]
             assert 0 in policy.policy_state()["objects"][7]["frames"]

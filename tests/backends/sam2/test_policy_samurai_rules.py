@@ -4,6 +4,7 @@ and memory selection rules on synthetic numbers, plain-data state, the policy re
 Rules: yangchris11/samurai @ 76ba195, ``sam2/sam2/modeling/sam2_base.py`` (see
 :mod:`workbench.backends.sam2.policies.samurai`).
 """
+
 from __future__ import annotations
 
 import json
@@ -31,7 +32,7 @@ S = 64  # synthetic "image_size"
 
 def _box_mask(x1: int, y1: int, x2: int, y2: int) -> torch.Tensor:
     m = torch.full((S, S), -1.0)
-    m[y1:y2 + 1, x1:x2 + 1] = 1.0
+    m[y1 : y2 + 1, x1 : x2 + 1] = 1.0
     return m
 
 
@@ -42,8 +43,9 @@ def _candidates(*boxes) -> torch.Tensor:
 
 def _step(policy: SamuraiPolicy, frame: int, ious, boxes, obj_id: int = 0, obj_score: float = 0.5):
     policy.begin_frame(obj_id, frame, False, 100)
-    best = policy.choose_mask(torch.tensor([ious], dtype=torch.float32), _candidates(*boxes),
-                              torch.tensor([[obj_score]]), True)
+    best = policy.choose_mask(
+        torch.tensor([ious], dtype=torch.float32), _candidates(*boxes), torch.tensor([[obj_score]]), True
+    )
     policy.end_frame(True)
     return None if best is None else int(best[0])
 
@@ -172,8 +174,9 @@ def test_objects_have_separate_filters_and_failed_frames_change_nothing():
     assert st[1]["kf_mean"][:2] == [4.5, 4.5] and st[2]["kf_mean"][:2] == [44.5, 39.5]
     saved = policy.policy_state()
     policy.begin_frame(1, 2, False, 100)
-    policy.choose_mask(torch.tensor([[0.9, 0.1, 0.1]]), _candidates((2, 2, 11, 11), None, None),
-                       torch.tensor([[0.5]]), True)
+    policy.choose_mask(
+        torch.tensor([[0.9, 0.1, 0.1]]), _candidates((2, 2, 11, 11), None, None), torch.tensor([[0.5]]), True
+    )
     policy.end_frame(False)  # the frame raised later on: state as before
     assert policy.policy_state() == saved
     policy.forget_object(1)
@@ -271,9 +274,15 @@ def test_registry_params_and_errors():
     p = make_policy("samurai")
     assert isinstance(p, TrackingPolicy) and isinstance(make_policy("sam2"), TrackingPolicy)
     assert p.params_dict() == {
-        "samurai_mode": True, "stable_frames_threshold": 15, "stable_ious_threshold": 0.3,
-        "min_obj_score_logits": -1.0, "kf_score_weight": 0.25, "memory_bank_iou_threshold": 0.5,
-        "memory_bank_obj_score_threshold": 0.0, "memory_bank_kf_score_threshold": 0.0}
+        "samurai_mode": True,
+        "stable_frames_threshold": 15,
+        "stable_ious_threshold": 0.3,
+        "min_obj_score_logits": -1.0,
+        "kf_score_weight": 0.25,
+        "memory_bank_iou_threshold": 0.5,
+        "memory_bank_obj_score_threshold": 0.0,
+        "memory_bank_kf_score_threshold": 0.0,
+    }
     assert make_policy("samurai", stable_frames_threshold=5, kf_score_weight=1).params_dict()["kf_score_weight"] == 1.0
     assert make_policy("sam2").params_dict() == {} and isinstance(make_policy("sam2"), Sam2Policy)
     with pytest.raises(UnknownNameError, match="sam2, sam2long, samurai"):
@@ -299,5 +308,8 @@ def test_reference_attention_kernel_on_cpu_is_math():
         pytest.skip("the reference decides from CUDA device 0 when CUDA is available")
     # sdp_kernel(enable_flash=False, enable_math=True, enable_mem_efficient=True) (+ cuDNN):
     # on CPU only flash and math exist, so math runs
-    assert reference_attention_backends() == [SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH,
-                                              SDPBackend.CUDNN_ATTENTION]
+    assert reference_attention_backends() == [
+        SDPBackend.EFFICIENT_ATTENTION,
+        SDPBackend.MATH,
+        SDPBackend.CUDNN_ATTENTION,
+    ]

@@ -5,6 +5,7 @@ A baseline to compare SAM 2 against, and the default when no SAM 2 checkpoint is
 See :mod:`.image`, :mod:`.video` and :mod:`.everything` for the methods and measured accuracy;
 :mod:`.common` holds their mask helpers.
 """
+
 from __future__ import annotations
 
 from .common import LOW_RES, mask_to_logits, resolve_overlaps
@@ -13,14 +14,14 @@ from .image import GrabCutImageBackend, make_classical_image_backend
 from .video import FlowVideoBackend, make_classical_video_backend
 
 __all__ = [
-           "CLASSICAL_AMG_DEFAULTS",
-           "LOW_RES",
-           "SAM_ONLY_PARAMS",
-           "FlowVideoBackend",
-           "GrabCutImageBackend",
-           "classical_generate_masks",
-           "make_classical_image_backend",
-           "make_classical_video_backend",
-           "mask_to_logits",
-           "resolve_overlaps",
+    "CLASSICAL_AMG_DEFAULTS",
+    "LOW_RES",
+    "SAM_ONLY_PARAMS",
+    "FlowVideoBackend",
+    "GrabCutImageBackend",
+    "classical_generate_masks",
+    "make_classical_image_backend",
+    "make_classical_video_backend",
+    "mask_to_logits",
+    "resolve_overlaps",
 ]

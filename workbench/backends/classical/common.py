@@ -4,6 +4,7 @@ colour models, band refinement, overlaps).
 No torch. Masks are row/column ``(H, W)`` bool arrays. Images and prompts are validated by
 :mod:`workbench.backends.validate`, as in every backend.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -86,7 +87,9 @@ def _band_crop(mask: np.ndarray, band: float, max_side: int) -> tuple[tuple[int,
     return (int(y0), int(y1), int(x0), int(x1)), s, max(1, round(r * s))
 
 
-def _crop(frame: np.ndarray, mask: np.ndarray, box: tuple[int, int, int, int], s: float) -> tuple[np.ndarray, np.ndarray]:
+def _crop(
+    frame: np.ndarray, mask: np.ndarray, box: tuple[int, int, int, int], s: float
+) -> tuple[np.ndarray, np.ndarray]:
     y0, y1, x0, x1 = box
     img = frame[y0:y1, x0:x1, ::-1]
     m: np.ndarray = mask[y0:y1, x0:x1].astype(np.uint8)
@@ -97,8 +100,9 @@ def _crop(frame: np.ndarray, mask: np.ndarray, box: tuple[int, int, int, int], s
     return np.ascontiguousarray(img), m
 
 
-def learn_color_models(frame: np.ndarray, mask: np.ndarray, band: float = 0.1,
-                       max_side: int = 320) -> ColorModels | None:
+def learn_color_models(
+    frame: np.ndarray, mask: np.ndarray, band: float = 0.1, max_side: int = 320
+) -> ColorModels | None:
     """GrabCut colour GMMs ``(bgd, fgd)`` (each ``(1, 65)`` float64) of ``mask`` on ``frame``
     ((H, W, 3) uint8 RGB), learnt in the crop :func:`refine_in_band` uses; None when the crop
     holds too few object or background pixels."""
@@ -116,8 +120,9 @@ def learn_color_models(frame: np.ndarray, mask: np.ndarray, band: float = 0.1,
     return bgd, fgd
 
 
-def refine_in_band(frame: np.ndarray, warped: np.ndarray, models: ColorModels | None, band: float = 0.1,
-                   max_side: int = 320) -> np.ndarray:
+def refine_in_band(
+    frame: np.ndarray, warped: np.ndarray, models: ColorModels | None, band: float = 0.1, max_side: int = 320
+) -> np.ndarray:
     """Snap a warped ``(H, W)`` bool mask onto ``frame`` ((H, W, 3) uint8 RGB) with one frozen-
     model GrabCut cut in a band of ``band`` x sqrt(area) pixels around its boundary."""
     if models is None or np.count_nonzero(warped) < _MIN_PIXELS:

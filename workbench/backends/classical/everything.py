@@ -26,6 +26,7 @@ Parameters that only make sense for SAM 2 (``crop_n_layers``, ``use_m2m``, ``poi
 ``crop_n_points_downscale_factor``, ``multimask_output``) are accepted, so one parameter dict
 works with both generators, and have no effect.
 """
+
 from __future__ import annotations
 
 import math
@@ -37,14 +38,29 @@ from ...errors import ConfigError, UnknownNameError
 from ..validate import check_image
 
 CLASSICAL_AMG_DEFAULTS: dict = {
-    "points_per_side": 32, "pred_iou_thresh": 0.55, "stability_score_thresh": 0.5, "min_mask_region_area": 0,
-    "box_nms_thresh": 0.7, "scales": (100.0, 300.0, 1000.0), "sigma": 0.8, "max_side": 384, "min_size": 20,
+    "points_per_side": 32,
+    "pred_iou_thresh": 0.55,
+    "stability_score_thresh": 0.5,
+    "min_mask_region_area": 0,
+    "box_nms_thresh": 0.7,
+    "scales": (100.0, 300.0, 1000.0),
+    "sigma": 0.8,
+    "max_side": 384,
+    "min_size": 20,
 }
 """Parameters of :func:`classical_generate_masks` and their defaults. The thresholds are lower
 than SAM 2's (0.8 / 0.95) because the heuristic scores have another scale."""
 
-SAM_ONLY_PARAMS = ("crop_n_layers", "use_m2m", "points_per_batch", "stability_score_offset", "crop_nms_thresh",
-                   "crop_overlap_ratio", "crop_n_points_downscale_factor", "multimask_output")
+SAM_ONLY_PARAMS = (
+    "crop_n_layers",
+    "use_m2m",
+    "points_per_batch",
+    "stability_score_offset",
+    "crop_nms_thresh",
+    "crop_overlap_ratio",
+    "crop_n_points_downscale_factor",
+    "multimask_output",
+)
 """SAM 2 generator parameters accepted (and ignored) for a common parameter dict."""
 
 
@@ -64,8 +80,9 @@ def _check(params: dict) -> dict:
         raise ConfigError(f"min_mask_region_area must be >= 0 pixels; got {p['min_mask_region_area']!r}.")
     scales = tuple(float(s) for s in np.atleast_1d(p["scales"]))
     if len(scales) < 2 or min(scales) <= 0:
-        raise ConfigError(f"scales must hold at least two positive Felzenszwalb scales, e.g. (100, 300, 1000); "
-                          f"got {p['scales']!r}.")
+        raise ConfigError(
+            f"scales must hold at least two positive Felzenszwalb scales, e.g. (100, 300, 1000); got {p['scales']!r}."
+        )
     p["scales"] = scales
     return p
 
@@ -143,16 +160,20 @@ def classical_generate_masks(image: np.ndarray, **params) -> list[dict]:
     work = cv2.resize(img, (sw, sh), interpolation=cv2.INTER_AREA) if f < 1 else img
     px_per_work = (h * w) / (sh * sw)
     min_size = max(int(p["min_size"]), math.ceil(float(p["min_mask_region_area"]) / px_per_work))
-    labs = [felzenszwalb(work, scale=s, sigma=float(p["sigma"]), min_size=min_size).astype(np.int32)
-            for s in p["scales"]]
+    labs = [
+        felzenszwalb(work, scale=s, sigma=float(p["sigma"]), min_size=min_size).astype(np.int32) for s in p["scales"]
+    ]
     ns = [int(lab.max()) + 1 for lab in labs]
     areas = [np.bincount(lab.ravel(), minlength=n) for lab, n in zip(labs, ns)]
     lab_img = cv2.cvtColor(work, cv2.COLOR_RGB2LAB).astype(np.float32)
     gx, gy = cv2.Sobel(lab_img, cv2.CV_32F, 1, 0), cv2.Sobel(lab_img, cv2.CV_32F, 0, 1)
-    grad = np.sqrt((gx ** 2 + gy ** 2).sum(axis=2))
+    grad = np.sqrt((gx**2 + gy**2).sum(axis=2))
     k_sc = len(labs)
-    ious = {(a, b): _pair_iou(labs[a], ns[a], labs[b], ns[b], areas[a], areas[b])
-            for a in range(k_sc) for b in range(a + 1, k_sc)}
+    ious = {
+        (a, b): _pair_iou(labs[a], ns[a], labs[b], ns[b], areas[a], areas[b])
+        for a in range(k_sc)
+        for b in range(a + 1, k_sc)
+    }
 
     def iou_between(a, ra, b, rb):
         if a == b:
@@ -176,8 +197,13 @@ def classical_generate_masks(image: np.ndarray, **params) -> list[dict]:
         stab = np.mean(best, axis=0)
         for r, fi in zip(regions, first):
             cands.append((float(contrast[r]), float(stab[r]), k, int(r), int(gxs[fi % n_pts]), int(gys[fi // n_pts])))
-    keep_thr = [c for c in cands if c[0] >= p["pred_iou_thresh"] and c[1] >= p["stability_score_thresh"]
-                and areas[c[2]][c[3]] * px_per_work >= float(p["min_mask_region_area"])]
+    keep_thr = [
+        c
+        for c in cands
+        if c[0] >= p["pred_iou_thresh"]
+        and c[1] >= p["stability_score_thresh"]
+        and areas[c[2]][c[3]] * px_per_work >= float(p["min_mask_region_area"])
+    ]
     keep_thr.sort(key=lambda c: (-c[0], -c[1]))
     kept: list[tuple] = []
     for c in keep_thr:
@@ -194,12 +220,17 @@ def classical_generate_masks(image: np.ndarray, **params) -> list[dict]:
         ys, xs = np.nonzero(seg.any(axis=1))[0], np.nonzero(seg.any(axis=0))[0]
         if not len(ys):
             continue
-        records.append({
-            "segmentation": seg, "area": int(np.count_nonzero(seg)),
-            "bbox": [int(xs[0]), int(ys[0]), int(xs[-1] - xs[0] + 1), int(ys[-1] - ys[0] + 1)],
-            "predicted_iou": pred, "point_coords": [[(gx_ + 0.5) * w / sw, (gy_ + 0.5) * h / sh]],
-            "stability_score": stab, "crop_box": [0, 0, w, h],
-        })
+        records.append(
+            {
+                "segmentation": seg,
+                "area": int(np.count_nonzero(seg)),
+                "bbox": [int(xs[0]), int(ys[0]), int(xs[-1] - xs[0] + 1), int(ys[-1] - ys[0] + 1)],
+                "predicted_iou": pred,
+                "point_coords": [[(gx_ + 0.5) * w / sw, (gy_ + 0.5) * h / sh]],
+                "stability_score": stab,
+                "crop_box": [0, 0, w, h],
+            }
+        )
     return sorted(records, key=lambda rec: -rec["area"])
 
 

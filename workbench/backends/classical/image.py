@@ -25,6 +25,7 @@ Low-resolution logits follow SAM 2's frame: the image is stretched (aspect ratio
 pixels (positive inside), so ``logits > 0`` is the mask and they round-trip through
 ``mask_input``.
 """
+
 from __future__ import annotations
 
 import cv2
@@ -97,23 +98,45 @@ class GrabCutImageBackend:
     _bgr: np.ndarray | None  # its BGR copy
     _full: _Work | None  # the whole image at work resolution
 
-    def __init__(self, max_side: int = 320, iterations: int = 2, seed_radius: float = 0.01,
-                 prior_radius: float = 0.15, refine_radius: float = 0.06, box_margin: float = 0.0,
-                 box_context: float | None = 0.5, seed: int = 0):
+    def __init__(
+        self,
+        max_side: int = 320,
+        iterations: int = 2,
+        seed_radius: float = 0.01,
+        prior_radius: float = 0.15,
+        refine_radius: float = 0.06,
+        box_margin: float = 0.0,
+        box_context: float | None = 0.5,
+        seed: int = 0,
+    ):
         if int(max_side) < 16:
             raise BackendError(f"max_side must be at least 16 pixels; got {max_side}.")
         if int(iterations) < 2:
             raise BackendError(f"iterations must be at least 2; got {iterations}.")
         self.max_side, self.iterations = int(max_side), int(iterations)
-        self.seed_radius, self.prior_radius, self.box_margin = float(seed_radius), float(prior_radius), float(box_margin)
+        self.seed_radius, self.prior_radius, self.box_margin = (
+            float(seed_radius),
+            float(prior_radius),
+            float(box_margin),
+        )
         self.seed, self.refine_radius = int(seed), float(refine_radius)
         self.box_context = None if box_context is None else float(box_context)
         self.info = ModelInfo(
-            backend="classical", model="grabcut", checkpoint=None, checkpoint_sha256="none", image_size=0,
-            device="cpu", extra={"max_side": self.max_side, "iterations": self.iterations,
-                                 "seed_radius": self.seed_radius, "prior_radius": self.prior_radius,
-                                 "refine_radius": self.refine_radius, "box_context": self.box_context,
-                                 "box_margin": self.box_margin},
+            backend="classical",
+            model="grabcut",
+            checkpoint=None,
+            checkpoint_sha256="none",
+            image_size=0,
+            device="cpu",
+            extra={
+                "max_side": self.max_side,
+                "iterations": self.iterations,
+                "seed_radius": self.seed_radius,
+                "prior_radius": self.prior_radius,
+                "refine_radius": self.refine_radius,
+                "box_context": self.box_context,
+                "box_margin": self.box_margin,
+            },
         )
         self.reset_image()
 
@@ -201,7 +224,7 @@ class GrabCutImageBackend:
             x1, y1 = int(np.ceil((box[2] - wx) * sx)), int(np.ceil((box[3] - wy) * sy))
             m = max(1, round(self.box_margin * float(np.hypot(h, w)) * min(sx, sy)))
             tri[:] = cv2.GC_BGD
-            tri[max(0, y0 - m):y1 + m, max(0, x0 - m):x1 + m] = cv2.GC_PR_BGD
+            tri[max(0, y0 - m) : y1 + m, max(0, x0 - m) : x1 + m] = cv2.GC_PR_BGD
             inside = np.zeros((sh, sw), bool)
             inside[y0:y1, x0:x1] = True
         else:
@@ -275,8 +298,9 @@ class GrabCutImageBackend:
             No prompt, or a malformed one (:func:`workbench.backends.validate.check_prompt`, the
             checks of every backend).
         """
-        p = check_prompt(self._shape if self._bgr is not None else None, LOW_RES, point_coords, point_labels, box,
-                         mask_input)
+        p = check_prompt(
+            self._shape if self._bgr is not None else None, LOW_RES, point_coords, point_labels, box, mask_input
+        )
         coords = np.zeros((0, 2), np.float64) if p.point_coords is None else p.point_coords
         labels = np.zeros((0,), np.int64) if p.point_labels is None else p.point_labels
         shape, bgr, full = self._current()
@@ -302,8 +326,9 @@ class GrabCutImageBackend:
         keep = [0, 1, 2] if multimask_output else [0]
         masks = np.stack([self._paste(cands[i], window) for i in keep])
         logits = np.stack([mask_to_logits(m) for m in masks])
-        return ImagePrediction(masks=masks, iou_predictions=scores[keep].astype(np.float32),
-                               low_res_logits=logits, untrained=False)
+        return ImagePrediction(
+            masks=masks, iou_predictions=scores[keep].astype(np.float32), low_res_logits=logits, untrained=False
+        )
 
     def _grabcut(self, img: np.ndarray, tri: np.ndarray, seeds: np.ndarray, n_fg: int) -> list[np.ndarray]:
         """Run GrabCut on trimap ``tri``; return the candidates [clean, raw, coarse].
@@ -347,8 +372,9 @@ class GrabCutImageBackend:
         if mask.shape == (y1 - y0, x1 - x0):
             out[y0:y1, x0:x1] = mask
         else:
-            out[y0:y1, x0:x1] = cv2.resize(mask.astype(np.float32), (x1 - x0, y1 - y0),
-                                           interpolation=cv2.INTER_LINEAR) > 0.5
+            out[y0:y1, x0:x1] = (
+                cv2.resize(mask.astype(np.float32), (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR) > 0.5
+            )
         return out
 
 

@@ -31,6 +31,7 @@ Overlaps: each pixel belongs to at most one object. Objects prompted on the fram
 otherwise the pixel goes to the object it lies deepest inside (largest distance to that mask's
 boundary; ties to the object added first). Tracks continue from the resolved masks.
 """
+
 from __future__ import annotations
 
 import weakref
@@ -48,8 +49,11 @@ from ..validate import check_box, check_frame_obj, check_mask, check_video_point
 from .common import ColorModels, learn_color_models, mask_to_logits, refine_in_band, resolve_overlaps
 from .image import GrabCutImageBackend
 
-FLOW_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
-                "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
+FLOW_PRESETS = {
+    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+}
 """Names of OpenCV's DIS optical-flow presets."""
 
 
@@ -87,8 +91,14 @@ class FlowVideoBackend:
     See the module docstring for the method, the overlap rule and measured accuracy.
     """
 
-    def __init__(self, flow_scale: float = 0.5, flow_preset: str = "medium", band: float = 0.1,
-                 max_side: int = 320, image_kw: dict | None = None):
+    def __init__(
+        self,
+        flow_scale: float = 0.5,
+        flow_preset: str = "medium",
+        band: float = 0.1,
+        max_side: int = 320,
+        image_kw: dict | None = None,
+    ):
         if flow_preset not in FLOW_PRESETS:
             raise UnknownNameError("flow_preset", flow_preset, FLOW_PRESETS)
         if not 0 < float(flow_scale) <= 1:
@@ -98,9 +108,19 @@ class FlowVideoBackend:
         self._image = GrabCutImageBackend(**(image_kw or {}))
         self._dis = cv2.DISOpticalFlow.create(FLOW_PRESETS[flow_preset])
         self.info = ModelInfo(
-            backend="classical", model="dis-flow", checkpoint=None, checkpoint_sha256="none", image_size=0,
-            device="cpu", extra={"flow_scale": self.flow_scale, "flow_preset": flow_preset, "band": self.band,
-                                 "max_side": self.max_side, "image": dict(self._image.info.extra)},
+            backend="classical",
+            model="dis-flow",
+            checkpoint=None,
+            checkpoint_sha256="none",
+            image_size=0,
+            device="cpu",
+            extra={
+                "flow_scale": self.flow_scale,
+                "flow_preset": flow_preset,
+                "band": self.band,
+                "max_side": self.max_side,
+                "image": dict(self._image.info.extra),
+            },
         )
         self._frames: FrameSource | None = None
         self.reset()
@@ -171,9 +191,13 @@ class FlowVideoBackend:
         mask_input = None
         if prev is not None and prev.any():
             mask_input = mask_to_logits(prev)[None]
-        pred = self._image.predict(prompt.points if len(prompt.points) else None,
-                                   prompt.labels if len(prompt.points) else None,
-                                   box=prompt.box, mask_input=mask_input, multimask_output=True)
+        pred = self._image.predict(
+            prompt.points if len(prompt.points) else None,
+            prompt.labels if len(prompt.points) else None,
+            box=prompt.box,
+            mask_input=mask_input,
+            multimask_output=True,
+        )
         prompt.mask = pred.masks[pred.best()]
 
     def _add(self, frame_idx: int, obj_id: int, prompt: _Prompt) -> FrameMasks:
@@ -183,8 +207,14 @@ class FlowVideoBackend:
         self._store(obj_id, frame_idx, prompt.mask)
         return self._frame_masks(frame_idx)
 
-    def add_points(self, frame_idx: int, obj_id: int, point_coords: np.ndarray, point_labels: np.ndarray,
-                   clear_old_points: bool = True) -> FrameMasks:
+    def add_points(
+        self,
+        frame_idx: int,
+        obj_id: int,
+        point_coords: np.ndarray,
+        point_labels: np.ndarray,
+        clear_old_points: bool = True,
+    ) -> FrameMasks:
         """Add clicks for ``obj_id`` on ``frame_idx`` and segment that frame with GrabCut.
 
         Parameters
@@ -285,8 +315,9 @@ class FlowVideoBackend:
             self._grid = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
         return self._grid[0] + flow[..., 0], self._grid[1] + flow[..., 1]
 
-    def propagate(self, start_frame_idx: int | None = None, max_frame_num_to_track: int | None = None,
-                  reverse: bool = False) -> Iterator[FrameMasks]:
+    def propagate(
+        self, start_frame_idx: int | None = None, max_frame_num_to_track: int | None = None, reverse: bool = False
+    ) -> Iterator[FrameMasks]:
         """Track every object from ``start_frame_idx`` forward (or backward when ``reverse``).
 
         Parameters
@@ -331,8 +362,7 @@ class FlowVideoBackend:
     def _models(self, obj_id: int, frame_idx: int) -> ColorModels | None:
         prompt = self._prompts[obj_id][frame_idx]
         if not prompt.models_done:
-            prompt.models = learn_color_models(self._require_video()[frame_idx], prompt.mask, self.band,
-                                               self.max_side)
+            prompt.models = learn_color_models(self._require_video()[frame_idx], prompt.mask, self.band, self.max_side)
             prompt.models_done = True
         return prompt.models
 
@@ -365,8 +395,17 @@ class FlowVideoBackend:
                 elif track is not None and prev is not None and track[0].any():
                     if maps is None:
                         maps = self._flow(prev, t)
-                    warped = cv2.remap(track[0].astype(np.float32), maps[0], maps[1], cv2.INTER_LINEAR,
-                                       borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0.5
+                    warped = (
+                        cv2.remap(
+                            track[0].astype(np.float32),
+                            maps[0],
+                            maps[1],
+                            cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_CONSTANT,
+                            borderValue=0,
+                        )
+                        > 0.5
+                    )
                     if self.band > 0:
                         warped = refine_in_band(frames[t], warped, track[1], self.band, self.max_side)
                     masks[k] = warped
@@ -409,8 +448,12 @@ class FlowVideoBackend:
 
 
 def _copy_state(video, obj_ids, outputs, prompts) -> dict:
-    return {"video": video, "obj_ids": list(obj_ids), "outputs": {o: dict(d) for o, d in outputs.items()},
-            "prompts": {o: {f: replace(p) for f, p in d.items()} for o, d in prompts.items()}}
+    return {
+        "video": video,
+        "obj_ids": list(obj_ids),
+        "outputs": {o: dict(d) for o, d in outputs.items()},
+        "prompts": {o: {f: replace(p) for f, p in d.items()} for o, d in prompts.items()},
+    }
 
 
 def make_classical_video_backend(**kw) -> FlowVideoBackend:

@@ -9,6 +9,7 @@ Source: Kirillov et al., "Segment Anything", ICCV 2023; reference implementation
 Model building and checkpoint loading: :mod:`workbench.backends.sam.loading`; factories:
 :mod:`workbench.backends.sam.factory`.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,9 +21,17 @@ from ..base import with_extra
 from ..validate import check_image, check_prompt
 
 AMG_DEFAULTS = {
-    "points_per_side": 32, "points_per_batch": 64, "pred_iou_thresh": 0.88, "stability_score_thresh": 0.95,
-    "stability_score_offset": 1.0, "box_nms_thresh": 0.7, "crop_n_layers": 0, "crop_nms_thresh": 0.7,
-    "crop_overlap_ratio": 512 / 1500, "crop_n_points_downscale_factor": 1, "min_mask_region_area": 0,
+    "points_per_side": 32,
+    "points_per_batch": 64,
+    "pred_iou_thresh": 0.88,
+    "stability_score_thresh": 0.95,
+    "stability_score_offset": 1.0,
+    "box_nms_thresh": 0.7,
+    "crop_n_layers": 0,
+    "crop_nms_thresh": 0.7,
+    "crop_overlap_ratio": 512 / 1500,
+    "crop_n_points_downscale_factor": 1,
+    "min_mask_region_area": 0,
 }
 """Parameters of :meth:`SAM1ImageBackend.generate_masks` and their defaults (those of
 ``segment_anything.SamAutomaticMaskGenerator``; note ``pred_iou_thresh`` 0.88, not SAM 2's 0.8)."""
@@ -56,7 +65,9 @@ class SAM1ImageBackend:
         try:
             self.mask_threshold = float(mask_threshold)
         except (TypeError, ValueError) as exc:
-            raise ConfigError(f"mask_threshold must be a number (a logit, 0.0 by default); got {mask_threshold!r}.") from exc
+            raise ConfigError(
+                f"mask_threshold must be a number (a logit, 0.0 by default); got {mask_threshold!r}."
+            ) from exc
         self.model = model
         self.device = model.device
         self.image_size = int(model.image_encoder.img_size)
@@ -92,8 +103,9 @@ class SAM1ImageBackend:
         self.predictor.reset_image()
         self._hw = None
 
-    def predict(self, point_coords=None, point_labels=None, box=None, mask_input=None,
-                multimask_output: bool = True) -> ImagePrediction:
+    def predict(
+        self, point_coords=None, point_labels=None, box=None, mask_input=None, multimask_output: bool = True
+    ) -> ImagePrediction:
         """Segment the current image from prompts.
 
         Parameters
@@ -130,11 +142,17 @@ class SAM1ImageBackend:
             logits, iou, low_res = self.predictor.predict(
                 point_coords=None if p.point_coords is None else p.point_coords.astype(np.float32),
                 point_labels=None if p.point_labels is None else p.point_labels.astype(np.int32),
-                box=None if p.box is None else p.box.astype(np.float32), mask_input=p.mask_input,
-                multimask_output=bool(multimask_output), return_logits=True,
+                box=None if p.box is None else p.box.astype(np.float32),
+                mask_input=p.mask_input,
+                multimask_output=bool(multimask_output),
+                return_logits=True,
             )
-        return ImagePrediction(masks=logits > self.mask_threshold, iou_predictions=iou.astype(np.float32),
-                               low_res_logits=low_res.astype(np.float32), untrained=self.info.untrained)
+        return ImagePrediction(
+            masks=logits > self.mask_threshold,
+            iou_predictions=iou.astype(np.float32),
+            low_res_logits=low_res.astype(np.float32),
+            untrained=self.info.untrained,
+        )
 
     def generate_masks(self, image: np.ndarray, **amg_params) -> list[dict]:
         """Segment everything in ``image`` with the official ``SamAutomaticMaskGenerator``.

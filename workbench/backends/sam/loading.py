@@ -13,6 +13,7 @@ writes); it unpickles tensors only (``torch.load(weights_only=True)``) and requi
 key/shape match. Failures raise the same :class:`~workbench.errors.CheckpointError` subclasses
 as the SAM 2 loader (both use :mod:`workbench.backends.loading`).
 """
+
 from __future__ import annotations
 
 from functools import partial
@@ -92,19 +93,39 @@ def build_sam1_net(model_type: str = "vit_b", image_size: int = 1024) -> torch.n
     embed_dim, depth, num_heads, global_attn = ARCHITECTURES[get_spec(model_type, backend=BACKEND).size]
     grid = image_size // PATCH_SIZE
     encoder = ImageEncoderViT(
-        img_size=image_size, patch_size=PATCH_SIZE, embed_dim=embed_dim, depth=depth, num_heads=num_heads,
-        mlp_ratio=4, out_chans=PROMPT_EMBED_DIM, qkv_bias=True, norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),
-        use_rel_pos=True, window_size=14, global_attn_indexes=global_attn,
+        img_size=image_size,
+        patch_size=PATCH_SIZE,
+        embed_dim=embed_dim,
+        depth=depth,
+        num_heads=num_heads,
+        mlp_ratio=4,
+        out_chans=PROMPT_EMBED_DIM,
+        qkv_bias=True,
+        norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),
+        use_rel_pos=True,
+        window_size=14,
+        global_attn_indexes=global_attn,
     )
-    prompt_encoder = PromptEncoder(embed_dim=PROMPT_EMBED_DIM, image_embedding_size=(grid, grid),
-                                   input_image_size=(image_size, image_size), mask_in_chans=16)
+    prompt_encoder = PromptEncoder(
+        embed_dim=PROMPT_EMBED_DIM,
+        image_embedding_size=(grid, grid),
+        input_image_size=(image_size, image_size),
+        mask_in_chans=16,
+    )
     decoder = MaskDecoder(
         transformer_dim=PROMPT_EMBED_DIM,
         transformer=TwoWayTransformer(depth=2, embedding_dim=PROMPT_EMBED_DIM, mlp_dim=2048, num_heads=8),
-        num_multimask_outputs=3, iou_head_depth=3, iou_head_hidden_dim=256,
+        num_multimask_outputs=3,
+        iou_head_depth=3,
+        iou_head_hidden_dim=256,
     )
-    sam = Sam(image_encoder=encoder, prompt_encoder=prompt_encoder, mask_decoder=decoder,
-              pixel_mean=[123.675, 116.28, 103.53], pixel_std=[58.395, 57.12, 57.375])
+    sam = Sam(
+        image_encoder=encoder,
+        prompt_encoder=prompt_encoder,
+        mask_decoder=decoder,
+        pixel_mean=[123.675, 116.28, 103.53],
+        pixel_std=[58.395, 57.12, 57.375],
+    )
     return sam.eval()
 
 
@@ -149,9 +170,15 @@ def load_sam1_checkpoint(model: Sam, path: str | Path, spec: ModelSpec | None = 
             return "Position embeddings depend on image_size: official SAM weights need image_size=1024."
         return "The file belongs to another model type (vit_b / vit_l / vit_h)."
 
-    load_state_dict_strict(model, sd, path, against,
-                           "The file most likely belongs to another model family (SAM 2 files load with backend "
-                           "'sam2') or was saved with a prefix.", shape_hint)
+    load_state_dict_strict(
+        model,
+        sd,
+        path,
+        against,
+        "The file most likely belongs to another model family (SAM 2 files load with backend "
+        "'sam2') or was saved with a prefix.",
+        shape_hint,
+    )
     return layout
 
 
@@ -213,8 +240,10 @@ def build_sam1_model(
             torch.manual_seed(seed)
             net = build_sam1_net(spec.size, image_size)
     except ImportError as exc:
-        raise BackendError(f"The SAM backend needs the 'segment-anything' package: {exc}. "
-                           "Install it with `pip install segment-anything`.") from exc
+        raise BackendError(
+            f"The SAM backend needs the 'segment-anything' package: {exc}. "
+            "Install it with `pip install segment-anything`."
+        ) from exc
     layout = load_sam1_checkpoint(net, path, spec) if path is not None else None
     net = net.to(dev).eval()
     info = ModelInfo(
@@ -225,11 +254,18 @@ def build_sam1_model(
         image_size=image_size,
         device=str(dev),
         untrained=path is None,
-        extra={"family": spec.family, "model_type": spec.size,
-               **({"layout": layout} if layout else {"seed": seed})},
+        extra={"family": spec.family, "model_type": spec.size, **({"layout": layout} if layout else {"seed": seed})},
     )
     return net, info
 
 
-__all__ = ["ARCHITECTURES", "BACKEND", "PATCH_SIZE", "build_sam1_model", "build_sam1_net", "check_sam1_image_size",
-           "load_sam1_checkpoint", "save_sam1_checkpoint"]
+__all__ = [
+    "ARCHITECTURES",
+    "BACKEND",
+    "PATCH_SIZE",
+    "build_sam1_model",
+    "build_sam1_net",
+    "check_sam1_image_size",
+    "load_sam1_checkpoint",
+    "save_sam1_checkpoint",
+]

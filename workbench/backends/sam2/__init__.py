@@ -12,6 +12,7 @@ Importing this package is cheap: :mod:`.settings` is imported eagerly, everythin
 torch with it) on first use of a name below, so run specs can check SAM 2 settings before any
 model is loaded.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -21,9 +22,13 @@ from .settings import MEMORY_PRESETS, SAM2VideoSettings, video_settings
 
 _LAZY = {
     "RANDOM": "..loading",
-    "make_sam2_image_backend": ".factory", "make_sam2_video_backend": ".factory",
-    "AMG_DEFAULTS": ".image", "SAM2ImageBackend": ".image",
-    "build_sam2_model": ".loading", "load_checkpoint": ".loading", "save_checkpoint": ".loading",
+    "make_sam2_image_backend": ".factory",
+    "make_sam2_video_backend": ".factory",
+    "AMG_DEFAULTS": ".image",
+    "SAM2ImageBackend": ".image",
+    "build_sam2_model": ".loading",
+    "load_checkpoint": ".loading",
+    "save_checkpoint": ".loading",
     "SAM2VideoBackend": ".video",
 }
 
@@ -37,6 +42,17 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = ["AMG_DEFAULTS", "MEMORY_PRESETS", "RANDOM", "SAM2ImageBackend", "SAM2VideoBackend", "SAM2VideoSettings",
-           "build_sam2_model", "load_checkpoint", "make_sam2_image_backend", "make_sam2_video_backend",
-           "save_checkpoint", "video_settings"]
+__all__ = [
+    "AMG_DEFAULTS",
+    "MEMORY_PRESETS",
+    "RANDOM",
+    "SAM2ImageBackend",
+    "SAM2VideoBackend",
+    "SAM2VideoSettings",
+    "build_sam2_model",
+    "load_checkpoint",
+    "make_sam2_image_backend",
+    "make_sam2_video_backend",
+    "save_checkpoint",
+    "video_settings",
+]

@@ -2,38 +2,61 @@
 :func:`~workbench.backends.make_video_backend` (backend ``"sam2"``): split the options between
 model building (:mod:`.loading`) and the backend (:mod:`.image`, :mod:`.video`).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
 from ...errors import ConfigError
+from ..base import with_extra
 from ..runtime import warn_if_slow
 from .image import SAM2ImageBackend
 from .loading import build_sam2_model
-from ..base import with_extra
 from .policies import DEFAULT_POLICY, apply_policy, make_policy
 from .settings import SETTING_NAMES, video_settings
 from .video import SAM2VideoBackend
 
 _BUILD_KW = ("seed", "checkpoint_dir")
 _IMAGE_KW = ("precision", "mask_threshold", "max_hole_area", "max_sprinkle_area")
-_VIDEO_KW = ("precision", "offload_video_to_cpu", "offload_state_to_cpu", "lazy_frames", "vos_optimized", "memory",
-             "frame_cache", "prefetch", "preload_limit_mb", "spill_dir", "spill_window", "tf32", "memory_preset",
-             "policy", "policy_params", *SETTING_NAMES)
+_VIDEO_KW = (
+    "precision",
+    "offload_video_to_cpu",
+    "offload_state_to_cpu",
+    "lazy_frames",
+    "vos_optimized",
+    "memory",
+    "frame_cache",
+    "prefetch",
+    "preload_limit_mb",
+    "spill_dir",
+    "spill_window",
+    "tf32",
+    "memory_preset",
+    "policy",
+    "policy_params",
+    *SETTING_NAMES,
+)
 
 
 def _split(kw: dict, backend_keys: tuple[str, ...], what: str) -> tuple[dict, dict]:
     unknown = sorted(set(kw) - set(_BUILD_KW) - set(backend_keys))
     if unknown:
-        raise ConfigError(f"Unknown option(s) {unknown} for the SAM 2 {what} backend. "
-                          f"Valid options: {', '.join(sorted({*_BUILD_KW, *backend_keys}))}.")
+        raise ConfigError(
+            f"Unknown option(s) {unknown} for the SAM 2 {what} backend. "
+            f"Valid options: {', '.join(sorted({*_BUILD_KW, *backend_keys}))}."
+        )
     build = {k: kw[k] for k in _BUILD_KW if k in kw}
     backend = {k: kw[k] for k in backend_keys if k in kw}
     return build, backend
 
 
-def make_sam2_image_backend(model: str = "sam2.1_hiera_tiny", checkpoint: str | Path | None = None,
-                            device: str = "auto", image_size: int = 1024, **kw) -> SAM2ImageBackend:
+def make_sam2_image_backend(
+    model: str = "sam2.1_hiera_tiny",
+    checkpoint: str | Path | None = None,
+    device: str = "auto",
+    image_size: int = 1024,
+    **kw,
+) -> SAM2ImageBackend:
     """Build a :class:`SAM2ImageBackend`.
 
     Parameters
@@ -61,8 +84,13 @@ def make_sam2_image_backend(model: str = "sam2.1_hiera_tiny", checkpoint: str | 
     return SAM2ImageBackend(net, info, **backend)
 
 
-def make_sam2_video_backend(model: str = "sam2.1_hiera_tiny", checkpoint: str | Path | None = None,
-                            device: str = "auto", image_size: int = 1024, **kw) -> SAM2VideoBackend:
+def make_sam2_video_backend(
+    model: str = "sam2.1_hiera_tiny",
+    checkpoint: str | Path | None = None,
+    device: str = "auto",
+    image_size: int = 1024,
+    **kw,
+) -> SAM2VideoBackend:
     """Build a :class:`SAM2VideoBackend`; parameters as :func:`make_sam2_image_backend`, plus
     the options of :class:`SAM2VideoBackend` (``offload_video_to_cpu``, ``offload_state_to_cpu``,
     ``lazy_frames``, ``memory`` …), ``vos_optimized`` (``SAM2VideoPredictorVOS`` with
@@ -93,12 +121,16 @@ non_overlap_masks, apply_postprocessing
     policy_name = backend.pop("policy", None) or DEFAULT_POLICY
     policy = make_policy(policy_name, **dict(backend.pop("policy_params", None) or {}))
     if vos and policy_name != DEFAULT_POLICY:
-        raise ConfigError(f"vos_optimized=True compiles the methods the {policy_name!r} tracking policy replaces; "
-                          "use one or the other.")
-    settings = video_settings(backend.pop("memory_preset", None),
-                              **{k: backend.pop(k) for k in SETTING_NAMES if k in backend})
-    net, info = build_sam2_model(model, checkpoint, device, image_size, mode="video", vos_optimized=vos,
-                                 **settings.build_flags, **build)
+        raise ConfigError(
+            f"vos_optimized=True compiles the methods the {policy_name!r} tracking policy replaces; "
+            "use one or the other."
+        )
+    settings = video_settings(
+        backend.pop("memory_preset", None), **{k: backend.pop(k) for k in SETTING_NAMES if k in backend}
+    )
+    net, info = build_sam2_model(
+        model, checkpoint, device, image_size, mode="video", vos_optimized=vos, **settings.build_flags, **build
+    )
     warn_if_slow("sam2", info.device, info.image_size)
     if policy_name != DEFAULT_POLICY:
         apply_policy(net, policy)

@@ -8,6 +8,7 @@ a video into a ``(3, image_size, image_size)`` float32 tensor up front: 12 MB pe
 a frame (``inference_state["images"][frame_idx]`` in ``_get_image_feature``), and keeps at
 most ``cache_size`` of them.
 """
+
 from __future__ import annotations
 
 import threading
@@ -83,12 +84,15 @@ class LazyFrames:
         ``cache_size`` < 1, ``prefetch`` < 0, or ``cache_size`` <= ``prefetch``.
     """
 
-    def __init__(self, source: FrameSource, image_size: int, device: torch.device, cache_size: int = 8,
-                 prefetch: int = 0):
+    def __init__(
+        self, source: FrameSource, image_size: int, device: torch.device, cache_size: int = 8, prefetch: int = 0
+    ):
         cache_size, prefetch = int(cache_size), int(prefetch)
         if cache_size < 1 or prefetch < 0 or cache_size <= prefetch:
-            raise ConfigError(f"Frame cache: need cache_size >= 1, prefetch >= 0 and cache_size > prefetch; got "
-                              f"cache_size={cache_size}, prefetch={prefetch}. E.g. cache_size=8, prefetch=4.")
+            raise ConfigError(
+                f"Frame cache: need cache_size >= 1, prefetch >= 0 and cache_size > prefetch; got "
+                f"cache_size={cache_size}, prefetch={prefetch}. E.g. cache_size=8, prefetch=4."
+            )
         self.source, self.image_size, self.device = source, int(image_size), torch.device(device)
         self.cache_size, self.prefetch = cache_size, prefetch
         self.stats = {"hits": 0, "misses": 0, "prefetched": 0, "evicted": 0, "max_held": 0}
@@ -230,5 +234,12 @@ def install_loader_hook() -> None:
     svp.load_video_frames = load_video_frames
 
 
-__all__ = ["IMG_MEAN", "IMG_STD", "LazyFrames", "PreparedFrames", "install_loader_hook", "preload_bytes",
-           "preprocess_frame"]
+__all__ = [
+    "IMG_MEAN",
+    "IMG_STD",
+    "LazyFrames",
+    "PreparedFrames",
+    "install_loader_hook",
+    "preload_bytes",
+    "preprocess_frame",
+]

@@ -4,6 +4,7 @@ Prompts follow SAM's conventions (``point_coords`` (N, 2) x, y pixels; ``point_l
 ``box`` XYXY pixels) and are checked by :mod:`workbench.backends.validate`, as in every backend.
 Source: ``sam2/sam2_image_predictor.py`` and ``sam2/automatic_mask_generator.py`` (sam2 1.1.0).
 """
+
 from __future__ import annotations
 
 import inspect
@@ -19,10 +20,19 @@ from ..validate import check_image, check_prompt
 from .loading import autocast_context, backbone_feature_sizes, enable_tf32, resolve_precision
 
 AMG_DEFAULTS = {
-    "points_per_side": 32, "points_per_batch": 64, "pred_iou_thresh": 0.8, "stability_score_thresh": 0.95,
-    "stability_score_offset": 1.0, "box_nms_thresh": 0.7, "crop_n_layers": 0, "crop_nms_thresh": 0.7,
-    "crop_overlap_ratio": 512 / 1500, "crop_n_points_downscale_factor": 1, "min_mask_region_area": 0,
-    "use_m2m": False, "multimask_output": True,
+    "points_per_side": 32,
+    "points_per_batch": 64,
+    "pred_iou_thresh": 0.8,
+    "stability_score_thresh": 0.95,
+    "stability_score_offset": 1.0,
+    "box_nms_thresh": 0.7,
+    "crop_n_layers": 0,
+    "crop_nms_thresh": 0.7,
+    "crop_overlap_ratio": 512 / 1500,
+    "crop_n_points_downscale_factor": 1,
+    "min_mask_region_area": 0,
+    "use_m2m": False,
+    "multimask_output": True,
 }
 """Parameters of :meth:`SAM2ImageBackend.generate_masks` and their defaults (those of
 ``SAM2AutomaticMaskGenerator``)."""
@@ -48,8 +58,16 @@ class SAM2ImageBackend:
     they are recomputed here from ``model.image_size`` so smaller inputs (e.g. 256) work.
     """
 
-    def __init__(self, model, info: ModelInfo, *, precision: str = "auto", mask_threshold: float = 0.0,
-                 max_hole_area: float = 0.0, max_sprinkle_area: float = 0.0):
+    def __init__(
+        self,
+        model,
+        info: ModelInfo,
+        *,
+        precision: str = "auto",
+        mask_threshold: float = 0.0,
+        max_hole_area: float = 0.0,
+        max_sprinkle_area: float = 0.0,
+    ):
         from sam2.sam2_image_predictor import SAM2ImagePredictor
 
         self.model = model
@@ -59,8 +77,9 @@ class SAM2ImageBackend:
             enable_tf32(self.device)
         self.info = with_extra(info, precision=self.precision)
         self.image_size = int(model.image_size)
-        self.predictor = SAM2ImagePredictor(model, mask_threshold=mask_threshold, max_hole_area=max_hole_area,
-                                            max_sprinkle_area=max_sprinkle_area)
+        self.predictor = SAM2ImagePredictor(
+            model, mask_threshold=mask_threshold, max_hole_area=max_hole_area, max_sprinkle_area=max_sprinkle_area
+        )
         self.predictor._bb_feat_sizes = backbone_feature_sizes(self.image_size)
         self._hw: tuple[int, int] | None = None
 
@@ -95,8 +114,9 @@ class SAM2ImageBackend:
         self.predictor.reset_predictor()
         self._hw = None
 
-    def predict(self, point_coords=None, point_labels=None, box=None, mask_input=None,
-                multimask_output: bool = True) -> ImagePrediction:
+    def predict(
+        self, point_coords=None, point_labels=None, box=None, mask_input=None, multimask_output: bool = True
+    ) -> ImagePrediction:
         """Segment the current image from prompts.
 
         Parameters
@@ -132,11 +152,16 @@ class SAM2ImageBackend:
             masks, iou, low_res = self.predictor.predict(
                 point_coords=None if p.point_coords is None else p.point_coords.astype(np.float32),
                 point_labels=None if p.point_labels is None else p.point_labels.astype(np.int32),
-                box=None if p.box is None else p.box.astype(np.float32), mask_input=p.mask_input,
+                box=None if p.box is None else p.box.astype(np.float32),
+                mask_input=p.mask_input,
                 multimask_output=bool(multimask_output),
             )
-        return ImagePrediction(masks=masks > 0.5, iou_predictions=iou.astype(np.float32),
-                               low_res_logits=low_res.astype(np.float32), untrained=self.info.untrained)
+        return ImagePrediction(
+            masks=masks > 0.5,
+            iou_predictions=iou.astype(np.float32),
+            low_res_logits=low_res.astype(np.float32),
+            untrained=self.info.untrained,
+        )
 
     def generate_masks(self, image: np.ndarray, **amg_params) -> list[dict]:
         """Segment everything in ``image`` with the official ``SAM2AutomaticMaskGenerator``.
@@ -173,15 +198,21 @@ class SAM2ImageBackend:
                 raise ConfigError(f"{key} must be an integer >= 1; got {params[key]!r}.")
         if not isinstance(params["crop_n_layers"], (int, np.integer)) or params["crop_n_layers"] < 0:
             raise ConfigError(f"crop_n_layers must be an integer >= 0; got {params['crop_n_layers']!r}.")
-        for key in ("pred_iou_thresh", "stability_score_thresh", "box_nms_thresh", "crop_nms_thresh",
-                    "crop_overlap_ratio"):
+        for key in (
+            "pred_iou_thresh",
+            "stability_score_thresh",
+            "box_nms_thresh",
+            "crop_nms_thresh",
+            "crop_overlap_ratio",
+        ):
             if not 0.0 <= float(params[key]) <= 1.0:
                 raise ConfigError(f"{key} must lie in [0, 1]; got {params[key]!r}.")
         if params["min_mask_region_area"] < 0:
             raise ConfigError(f"min_mask_region_area must be >= 0 pixels; got {params['min_mask_region_area']!r}.")
         accepted = inspect.signature(SAM2AutomaticMaskGenerator.__init__).parameters
-        amg = SAM2AutomaticMaskGenerator(self.model, output_mode="binary_mask",
-                                         **{k: v for k, v in params.items() if k in accepted})
+        amg = SAM2AutomaticMaskGenerator(
+            self.model, output_mode="binary_mask", **{k: v for k, v in params.items() if k in accepted}
+        )
         amg.predictor._bb_feat_sizes = backbone_feature_sizes(self.image_size)
         with torch.inference_mode(), self._autocast(), warnings.catch_warnings():
             # Without sam2's CUDA extension the hole filling step is skipped with a warning;

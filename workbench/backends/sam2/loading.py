@@ -8,6 +8,7 @@ unpickles tensors (``torch.load(weights_only=True)``), requires the official
 :class:`~workbench.errors.CheckpointError` subclass whose message says how to fix it (the
 family-neutral part, shared with SAM v1, is :mod:`workbench.backends.loading`).
 """
+
 from __future__ import annotations
 
 from contextlib import nullcontext
@@ -53,8 +54,9 @@ def resolve_precision(precision: str, device: torch.device) -> str:
         raise UnknownNameError("precision", precision, PRECISIONS)
     if device.type != "cuda":
         if precision == "bf16":
-            raise BackendError("bf16 autocast is only used on CUDA; on CPU it is ~150x slower. "
-                               "Use precision='fp32' or 'auto' on CPU.")
+            raise BackendError(
+                "bf16 autocast is only used on CUDA; on CPU it is ~150x slower. Use precision='fp32' or 'auto' on CPU."
+            )
         return "fp32"
     if precision == "auto":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
@@ -134,9 +136,14 @@ def load_checkpoint(model: torch.nn.Module, path: str | Path, spec: ModelSpec | 
             f"Checkpoint {path} is not in the official SAM 2 format {{'model': state_dict}} (found {keys}). "
             "If it is a bare state dict, re-save it with torch.save({'model': state_dict}, path)."
         )
-    load_state_dict_strict(model, obj["model"], path, against,
-                           "The file most likely belongs to another model size or family (SAM 2 vs SAM 2.1); "
-                           "pick the model whose file name it has.")
+    load_state_dict_strict(
+        model,
+        obj["model"],
+        path,
+        against,
+        "The file most likely belongs to another model size or family (SAM 2 vs SAM 2.1); "
+        "pick the model whose file name it has.",
+    )
 
 
 def save_checkpoint(model: torch.nn.Module, path: str | Path) -> Path:
@@ -223,12 +230,22 @@ def build_sam2_model(
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             if mode == "image":
-                net = build_sam2(spec.config, ckpt_path=None, device="cpu", hydra_overrides_extra=overrides,
-                                 apply_postprocessing=apply_postprocessing)
+                net = build_sam2(
+                    spec.config,
+                    ckpt_path=None,
+                    device="cpu",
+                    hydra_overrides_extra=overrides,
+                    apply_postprocessing=apply_postprocessing,
+                )
             else:
-                net = build_sam2_video_predictor(spec.config, ckpt_path=None, device="cpu",
-                                                 hydra_overrides_extra=overrides, vos_optimized=vos_optimized,
-                                                 apply_postprocessing=apply_postprocessing)
+                net = build_sam2_video_predictor(
+                    spec.config,
+                    ckpt_path=None,
+                    device="cpu",
+                    hydra_overrides_extra=overrides,
+                    vos_optimized=vos_optimized,
+                    apply_postprocessing=apply_postprocessing,
+                )
                 if not _has_sam2_extension():
                     # Hole filling needs sam2._C; without it the reference code warns on every
                     # frame and skips the step, so switching it off gives the same masks quietly.
@@ -246,10 +263,16 @@ def build_sam2_model(
         image_size=image_size,
         device=str(dev),
         untrained=path is None,
-        extra={"config": spec.config, "family": spec.family, "size": spec.size, "mode": mode,
-               "vos_optimized": bool(vos_optimized), "apply_postprocessing": apply_postprocessing,
-               **({"fill_hole_area": int(net.fill_hole_area)} if mode == "video" else {}),
-               **({"seed": seed} if path is None else {})},
+        extra={
+            "config": spec.config,
+            "family": spec.family,
+            "size": spec.size,
+            "mode": mode,
+            "vos_optimized": bool(vos_optimized),
+            "apply_postprocessing": apply_postprocessing,
+            **({"fill_hole_area": int(net.fill_hole_area)} if mode == "video" else {}),
+            **({"seed": seed} if path is None else {}),
+        },
     )
     return net, info
 

@@ -34,6 +34,7 @@ all masks stay identical to the reference predictor. Memory (RAM and GPU) then h
 object at 1024, freed when the video is closed or re-initialised) and a few small reads
 when an old frame is revisited.
 """
+
 from __future__ import annotations
 
 import os
@@ -107,8 +108,10 @@ class SpillStore:
         if got != ref.nbytes:
             from ...errors import BackendError
 
-            raise BackendError(f"The spilled tracking state is truncated ({got} of {ref.nbytes} bytes at offset "
-                               f"{ref.offset}); was the temporary folder cleaned? Re-run init_state.")
+            raise BackendError(
+                f"The spilled tracking state is truncated ({got} of {ref.nbytes} bytes at offset "
+                f"{ref.offset}); was the temporary folder cleaned? Re-run init_state."
+            )
         t = buf.view(ref.dtype).reshape(ref.shape)
         if not ref.contiguous:
             t = torch.empty_strided(ref.shape, ref.stride, dtype=ref.dtype).copy_(t)
@@ -166,8 +169,10 @@ class SpilledOutput(dict):
 def _view_key(views) -> tuple | None:
     if not isinstance(views, list) or not all(isinstance(v, torch.Tensor) for v in views):
         return None
-    return tuple((str(v.device), v.untyped_storage().data_ptr(), v.storage_offset(), tuple(v.shape), v.stride(), v.dtype)
-                 for v in views)
+    return tuple(
+        (str(v.device), v.untyped_storage().data_ptr(), v.storage_offset(), tuple(v.shape), v.stride(), v.dtype)
+        for v in views
+    )
 
 
 def spill_output(out: dict, store: SpillStore) -> SpilledOutput:
@@ -311,5 +316,13 @@ def state_nbytes(inference_state: dict) -> dict:
     return {"total": images + outputs + rest, "images": images, "outputs": outputs, **counts}
 
 
-__all__ = ["MEMORY_MODES", "SpillRef", "SpillStore", "SpilledOutput", "StateTrimmer", "spill_output", "state_nbytes",
-           "tracking_window"]
+__all__ = [
+    "MEMORY_MODES",
+    "SpillRef",
+    "SpillStore",
+    "SpilledOutput",
+    "StateTrimmer",
+    "spill_output",
+    "state_nbytes",
+    "tracking_window",
+]

@@ -5,6 +5,7 @@ the benchmark needs (threads, GPU memory, synchronisation). Torch stays in this 
 Source: ``notebooks/video_predictor_example.ipynb``, ``notebooks/image_predictor_example.ipynb``
 and ``tools/benchmark.py`` of facebookresearch/sam2 (sam2 1.1.0).
 """
+
 from __future__ import annotations
 
 import os
@@ -42,9 +43,13 @@ def runtime_info(device: str) -> dict:
 
     dev = torch.device(device)
     gpu = torch.cuda.get_device_name(dev) if dev.type == "cuda" else None
-    return {"torch": torch.__version__, "sam2": _version("sam2"),
-            "cuda": torch.version.cuda if dev.type == "cuda" else None, "gpu": gpu,
-            "threads": int(torch.get_num_threads())}
+    return {
+        "torch": torch.__version__,
+        "sam2": _version("sam2"),
+        "cuda": torch.version.cuda if dev.type == "cuda" else None,
+        "gpu": gpu,
+        "threads": int(torch.get_num_threads()),
+    }
 
 
 def cuda_available() -> bool:
@@ -69,13 +74,11 @@ def gpu_memory(device, reset: bool = False) -> dict | None:
     return out
 
 
-def build_video_model(model: str, checkpoint, device: str, image_size: int, vos_optimized: bool = False,
-                      seed: int = 0):
+def build_video_model(model: str, checkpoint, device: str, image_size: int, vos_optimized: bool = False, seed: int = 0):
     """``(SAM2VideoPredictor, ModelInfo)`` from :func:`build_sam2_model` (same weights for
     the same ``seed`` / checkpoint, so the raw and the workbench side can each get their own
     instance)."""
-    return build_sam2_model(model, checkpoint, device, image_size, mode="video", seed=seed,
-                            vos_optimized=vos_optimized)
+    return build_sam2_model(model, checkpoint, device, image_size, mode="video", seed=seed, vos_optimized=vos_optimized)
 
 
 def build_image_model(model: str, checkpoint, device: str, image_size: int, seed: int = 0):
@@ -126,8 +129,11 @@ class RawVideoLoop:
         if self.precision == "bf16":
             enable_tf32(self.device)
         with torch.inference_mode(), autocast_context(self.device, self.precision):
-            self.state = self.predictor.init_state(self.video_dir, offload_video_to_cpu=self.offload_video_to_cpu,
-                                                   offload_state_to_cpu=self.offload_state_to_cpu)
+            self.state = self.predictor.init_state(
+                self.video_dir,
+                offload_video_to_cpu=self.offload_video_to_cpu,
+                offload_state_to_cpu=self.offload_state_to_cpu,
+            )
 
     def prompt(self, prompts: list[VideoPrompt]) -> None:
         """``reset_state`` then every prompt (``add_new_points_or_box``)."""
@@ -135,15 +141,15 @@ class RawVideoLoop:
         with torch.inference_mode(), autocast_context(self.device, self.precision):
             p.reset_state(self.state)
             for q in prompts:
-                p.add_new_points_or_box(self.state, q.frame_idx, q.obj_id, points=q.points, labels=q.labels,
-                                        box=q.box)
+                p.add_new_points_or_box(self.state, q.frame_idx, q.obj_id, points=q.points, labels=q.labels, box=q.box)
 
     def propagate(self, max_frame_num_to_track: int | None = None) -> tuple[int, float]:
         """Track forward from the first prompted frame; returns ``(frames, seconds)``."""
         n, t0 = 0, time.perf_counter()
         with torch.inference_mode(), autocast_context(self.device, self.precision):
-            for f, ids, logits in self.predictor.propagate_in_video(self.state,
-                                                                   max_frame_num_to_track=max_frame_num_to_track):
+            for f, ids, logits in self.predictor.propagate_in_video(
+                self.state, max_frame_num_to_track=max_frame_num_to_track
+            ):
                 # the notebook's per-frame work; the masks are not accumulated, so memory runs
                 # measure the predictor alone (the workbench side keeps none either)
                 masks = {oid: (logits[i] > 0.0).cpu().numpy() for i, oid in enumerate(ids)}
@@ -176,8 +182,9 @@ class RawImagePredictor:
     def predict(self, point_coords: np.ndarray, point_labels: np.ndarray, multimask_output: bool = True):
         """``(masks (C, H, W), iou (C,), low_res_logits (C, h, w))`` numpy, as the predictor returns."""
         with torch.inference_mode(), autocast_context(self.device, self.precision):
-            out = self.predictor.predict(point_coords=point_coords, point_labels=point_labels,
-                                         multimask_output=multimask_output)
+            out = self.predictor.predict(
+                point_coords=point_coords, point_labels=point_labels, multimask_output=multimask_output
+            )
         synchronize(self.device)
         return out
 
@@ -251,8 +258,9 @@ def memory_run(spec: dict, point_xy, box_xyxy) -> dict:
     most = None if not track else int(track) - 1
     if spec["impl"] == "raw":
         loop = RawVideoLoop(net, spec["frames_dir"], spec["precision"], keep_masks=keep)
-        loop.prompt([VideoPrompt(0, 1, point, np.array([1], np.int32)),
-                     VideoPrompt(0, 2, box=np.array(box_xyxy, np.float32))])
+        loop.prompt(
+            [VideoPrompt(0, 1, point, np.array([1], np.int32)), VideoPrompt(0, 2, box=np.array(box_xyxy, np.float32))]
+        )
         frames, _ = loop.propagate(most)
         masks, state = loop.masks, state_nbytes(loop.state)
     else:
@@ -268,10 +276,31 @@ def memory_run(spec: dict, point_xy, box_xyxy) -> dict:
         state = b.memory_stats()
     np.savez(spec["masks_out"], **{f"{f}_{o}": v for f, d in masks.items() for o, v in d.items()})
     peak = _peak_rss(reset)
-    return {"impl": spec["impl"], "n": spec["n"], "frames_tracked": frames, "seconds": time.perf_counter() - t0,
-            "peak_rss_bytes": peak, "peak_since_model": reset, "model_rss_bytes": base, "video_rss_bytes": max(peak - base, 0),
-            "gpu": gpu_memory(spec["device"]), "state": state}
+    return {
+        "impl": spec["impl"],
+        "n": spec["n"],
+        "frames_tracked": frames,
+        "seconds": time.perf_counter() - t0,
+        "peak_rss_bytes": peak,
+        "peak_since_model": reset,
+        "model_rss_bytes": base,
+        "video_rss_bytes": max(peak - base, 0),
+        "gpu": gpu_memory(spec["device"]),
+        "state": state,
+    }
 
 
-__all__ = ["RawImagePredictor", "RawVideoLoop", "VideoPrompt", "build_image_model", "build_video_model",
-           "cuda_available", "gpu_memory", "image_pair", "memory_run", "runtime_info", "set_threads", "synchronize"]
+__all__ = [
+    "RawImagePredictor",
+    "RawVideoLoop",
+    "VideoPrompt",
+    "build_image_model",
+    "build_video_model",
+    "cuda_available",
+    "gpu_memory",
+    "image_pair",
+    "memory_run",
+    "runtime_info",
+    "set_threads",
+    "synchronize",
+]

@@ -51,6 +51,7 @@ Not to be confused with the backend's ``memory`` option (``"bounded"`` / ``"full
 per-frame tracking outputs are stored, :mod:`workbench.backends.sam2.memory`), which never
 changes a mask.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -69,8 +70,12 @@ __all__ = [
     "video_settings",
 ]
 
-RUNTIME_SETTINGS = ("max_cond_frames_in_attn", "add_all_frames_to_correct_as_cond", "clear_non_cond_mem_around_input",
-                    "non_overlap_masks")
+RUNTIME_SETTINGS = (
+    "max_cond_frames_in_attn",
+    "add_all_frames_to_correct_as_cond",
+    "clear_non_cond_mem_around_input",
+    "non_overlap_masks",
+)
 """Settings that are attributes of a built ``SAM2VideoPredictor`` (set by the backend)."""
 SETTING_NAMES = (*RUNTIME_SETTINGS, "apply_postprocessing")
 """Every named setting: the runtime ones plus the builder flag ``apply_postprocessing``."""
@@ -124,8 +129,9 @@ class SAM2VideoSettings:
         n = self.max_cond_frames_in_attn
         if n is not None:
             if isinstance(n, bool) or not isinstance(n, numbers.Integral):
-                raise ConfigError(f"max_cond_frames_in_attn must be an integer (-1 for all conditioning frames, or "
-                                  f">= 1); got {n!r}.")
+                raise ConfigError(
+                    f"max_cond_frames_in_attn must be an integer (-1 for all conditioning frames, or >= 1); got {n!r}."
+                )
             n = int(n)
             if n != -1 and n < 1:
                 raise ConfigError(f"max_cond_frames_in_attn must be -1 (all conditioning frames) or >= 1; got {n}.")
@@ -166,8 +172,9 @@ class SAM2VideoSettings:
         return {"preset": self.preset, **self.overrides}
 
 
-def video_settings(value: SAM2VideoSettings | str | Mapping[str, Any] | None = None,
-                   **overrides: Any) -> SAM2VideoSettings:
+def video_settings(
+    value: SAM2VideoSettings | str | Mapping[str, Any] | None = None, **overrides: Any
+) -> SAM2VideoSettings:
     """A :class:`SAM2VideoSettings` from a preset name, a settings object, a dict of its fields
     (e.g. :meth:`SAM2VideoSettings.to_dict`) or None (the official preset), with ``overrides``
     (setting names of :data:`SETTING_NAMES`; None values are ignored) applied on top.
@@ -188,8 +195,10 @@ def video_settings(value: SAM2VideoSettings | str | Mapping[str, Any] | None = N
     elif isinstance(value, Mapping):
         base = dict(value)
     else:
-        raise ConfigError(f"memory_preset must be a preset name ({', '.join(MEMORY_PRESETS)}), a SAM2VideoSettings "
-                          f"or a dict of its fields; got {type(value).__name__}.")
+        raise ConfigError(
+            f"memory_preset must be a preset name ({', '.join(MEMORY_PRESETS)}), a SAM2VideoSettings "
+            f"or a dict of its fields; got {type(value).__name__}."
+        )
     valid = ["preset", *SETTING_NAMES]
     for key in [*base, *overrides]:
         if key not in valid:

@@ -4,6 +4,7 @@ Prompts are checked by :mod:`workbench.backends.validate` (the rules of every ba
 they reach the predictor.
 Source: ``sam2/sam2_video_predictor.py`` and ``sam2/utils/misc.py`` (sam2 1.1.0).
 """
+
 from __future__ import annotations
 
 import copy
@@ -97,7 +98,8 @@ def _apply_video_settings(predictor, settings: SAM2VideoSettings, info: ModelInf
             f"apply_postprocessing={wanted} was asked for, but the predictor was built with "
             f"apply_postprocessing={built}. It is a flag of sam2's builder: build the model with "
             f"build_sam2_model(..., apply_postprocessing={wanted}), or use make_video_backend('sam2', "
-            f"apply_postprocessing={wanted}, ...), which does.")
+            f"apply_postprocessing={wanted}, ...), which does."
+        )
     for name, value in settings.runtime.items():
         setattr(predictor, name, value)
     out = {name: getattr(predictor, name) for name in RUNTIME_SETTINGS}
@@ -180,12 +182,24 @@ class SAM2VideoBackend:
     object (``frames_tracked_per_obj`` and the spilled entries' references, ~1 KB).
     """
 
-    def __init__(self, predictor, info: ModelInfo, *, offload_video_to_cpu: bool = False,
-                 offload_state_to_cpu: bool = False, precision: str = "auto", lazy_frames: bool | None = None,
-                 memory: str = "bounded", frame_cache: int = 8, prefetch: int | None = None,
-                 preload_limit_mb: float = 1024.0, spill_dir: str | Path | None = None,
-                 spill_window: int | None = None, tf32: bool | None = None,
-                 video_settings: SAM2VideoSettings | str | None = None):
+    def __init__(
+        self,
+        predictor,
+        info: ModelInfo,
+        *,
+        offload_video_to_cpu: bool = False,
+        offload_state_to_cpu: bool = False,
+        precision: str = "auto",
+        lazy_frames: bool | None = None,
+        memory: str = "bounded",
+        frame_cache: int = 8,
+        prefetch: int | None = None,
+        preload_limit_mb: float = 1024.0,
+        spill_dir: str | Path | None = None,
+        spill_window: int | None = None,
+        tf32: bool | None = None,
+        video_settings: SAM2VideoSettings | str | None = None,
+    ):
         self.predictor = predictor
         self.device = next(predictor.parameters()).device
         self.precision = resolve_precision(precision, self.device)
@@ -201,8 +215,10 @@ class SAM2VideoBackend:
         self.frame_cache = int(frame_cache)
         self.prefetch = (4 if self.device.type == "cuda" else 0) if prefetch is None else int(prefetch)
         if self.frame_cache < 1 or self.prefetch < 0 or self.frame_cache <= self.prefetch:
-            raise ConfigError(f"Need frame_cache >= 1, prefetch >= 0 and frame_cache > prefetch; got "
-                              f"frame_cache={frame_cache}, prefetch={prefetch}.")
+            raise ConfigError(
+                f"Need frame_cache >= 1, prefetch >= 0 and frame_cache > prefetch; got "
+                f"frame_cache={frame_cache}, prefetch={prefetch}."
+            )
         self.preload_limit_mb = float(preload_limit_mb)
         window = tracking_window(predictor) if spill_window is None else int(spill_window)
         if window < 0:
@@ -210,9 +226,16 @@ class SAM2VideoBackend:
         self._trimmer = StateTrimmer(window, spill_dir)
         self.video_settings = _video_settings(video_settings)
         applied = _apply_video_settings(predictor, self.video_settings, info)
-        self.info = with_extra(info, precision=self.precision, offload_video_to_cpu=self.offload_video_to_cpu,
-                               offload_state_to_cpu=self.offload_state_to_cpu, memory=memory, tf32=self.tf32,
-                               memory_preset=self.video_settings.preset, video_settings=applied)
+        self.info = with_extra(
+            info,
+            precision=self.precision,
+            offload_video_to_cpu=self.offload_video_to_cpu,
+            offload_state_to_cpu=self.offload_state_to_cpu,
+            memory=memory,
+            tf32=self.tf32,
+            memory_preset=self.video_settings.preset,
+            video_settings=applied,
+        )
         self.inference_state: dict | None = None
         install_loader_hook()
         if not getattr(predictor, "_workbench_memory_hook", False):
@@ -281,15 +304,19 @@ class SAM2VideoBackend:
         self._trimmer.new_video()
         with torch.inference_mode(), self._autocast():
             self.inference_state = self.predictor.init_state(
-                src, offload_video_to_cpu=self.offload_video_to_cpu, offload_state_to_cpu=self.offload_state_to_cpu)
+                src, offload_video_to_cpu=self.offload_video_to_cpu, offload_state_to_cpu=self.offload_state_to_cpu
+            )
 
     @property
     def frame_cache_stats(self) -> dict | None:
         """Counters of the lazy frame cache (``hits``, ``misses``, ``max_held`` …; see
         :class:`LazyFrames`), None when frames were preloaded or no video is loaded."""
         images = None if self.inference_state is None else self.inference_state["images"]
-        return dict(images.stats, held=images.held, cache_size=images.cache_size) \
-            if isinstance(images, LazyFrames) else None
+        return (
+            dict(images.stats, held=images.held, cache_size=images.cache_size)
+            if isinstance(images, LazyFrames)
+            else None
+        )
 
     def memory_stats(self) -> dict:
         """Bytes held by the tracking state now (:func:`~workbench.backends.sam2.memory.state_nbytes`)
@@ -333,8 +360,14 @@ class SAM2VideoBackend:
         scores = video_res_masks[:, 0].float().cpu().numpy() if logits else None
         return FrameMasks(frame_idx=int(frame_idx), obj_ids=[int(o) for o in obj_ids], masks=masks, logits=scores)
 
-    def add_points(self, frame_idx: int, obj_id: int, point_coords: np.ndarray, point_labels: np.ndarray,
-                   clear_old_points: bool = True) -> FrameMasks:
+    def add_points(
+        self,
+        frame_idx: int,
+        obj_id: int,
+        point_coords: np.ndarray,
+        point_labels: np.ndarray,
+        clear_old_points: bool = True,
+    ) -> FrameMasks:
         """Add clicks for ``obj_id`` on ``frame_idx``.
 
         Parameters
@@ -360,9 +393,13 @@ class SAM2VideoBackend:
         coords, labels = check_video_points(point_coords, point_labels, self.frame_size)
         with torch.inference_mode(), self._autocast():
             f, ids, masks = self.predictor.add_new_points_or_box(
-                self.inference_state, frame_idx, obj_id, points=coords.astype(np.float32),
+                self.inference_state,
+                frame_idx,
+                obj_id,
+                points=coords.astype(np.float32),
                 labels=labels.astype(np.int32),
-                clear_old_points=bool(clear_old_points))
+                clear_old_points=bool(clear_old_points),
+            )
         return self._frame_masks(f, ids, masks)
 
     def add_box(self, frame_idx: int, obj_id: int, box: np.ndarray) -> FrameMasks:
@@ -376,7 +413,8 @@ class SAM2VideoBackend:
         b = check_box(box, self.frame_size).astype(np.float32)
         with torch.inference_mode(), self._autocast():
             f, ids, masks = self.predictor.add_new_points_or_box(
-                self.inference_state, frame_idx, obj_id, box=b, clear_old_points=True)
+                self.inference_state, frame_idx, obj_id, box=b, clear_old_points=True
+            )
         return self._frame_masks(f, ids, masks)
 
     def add_mask(self, frame_idx: int, obj_id: int, mask: np.ndarray) -> FrameMasks:
@@ -394,8 +432,9 @@ class SAM2VideoBackend:
         return self._frame_masks(f, ids, masks)
 
     # -- tracking ---------------------------------------------------------------------------
-    def propagate(self, start_frame_idx: int | None = None, max_frame_num_to_track: int | None = None,
-                  reverse: bool = False) -> Iterator[FrameMasks]:
+    def propagate(
+        self, start_frame_idx: int | None = None, max_frame_num_to_track: int | None = None, reverse: bool = False
+    ) -> Iterator[FrameMasks]:
         """Track every object and yield one :class:`FrameMasks` per frame.
 
         Parameters
@@ -416,8 +455,9 @@ class SAM2VideoBackend:
         """
         return self._checked_propagate(start_frame_idx, max_frame_num_to_track, reverse, False)
 
-    def propagate_logits(self, start_frame_idx: int | None = None, max_frame_num_to_track: int | None = None,
-                         reverse: bool = False) -> Iterator[FrameMasks]:
+    def propagate_logits(
+        self, start_frame_idx: int | None = None, max_frame_num_to_track: int | None = None, reverse: bool = False
+    ) -> Iterator[FrameMasks]:
         """As :meth:`propagate`, with ``FrameMasks.logits`` set: ``(O, H, W)`` float32, the
         predictor's mask logits at frame size (after ``non_overlap_masks`` when it is on, before
         the ``> 0`` threshold that gives ``masks``), as ``tools/vos_inference.py`` reads
@@ -441,8 +481,9 @@ class SAM2VideoBackend:
         return self._propagate(state, start_frame_idx, max_frame_num_to_track, bool(reverse), logits)
 
     def _propagate(self, state, start, max_frames, reverse, logits=False) -> Iterator[FrameMasks]:
-        it = self.predictor.propagate_in_video(state, start_frame_idx=start, max_frame_num_to_track=max_frames,
-                                               reverse=reverse)
+        it = self.predictor.propagate_in_video(
+            state, start_frame_idx=start, max_frame_num_to_track=max_frames, reverse=reverse
+        )
         trim = self._trimmer if self.memory == "bounded" else None
         if trim is not None:
             trim.start_pass(reverse)
@@ -463,8 +504,17 @@ class SAM2VideoBackend:
             yield item
 
     # -- exact undo ---------------------------------------------------------------------------
-    _SNAPSHOT_KEYS = ("obj_id_to_idx", "obj_idx_to_id", "obj_ids", "point_inputs_per_obj", "mask_inputs_per_obj",
-                      "output_dict_per_obj", "temp_output_dict_per_obj", "frames_tracked_per_obj", "constants")
+    _SNAPSHOT_KEYS = (
+        "obj_id_to_idx",
+        "obj_idx_to_id",
+        "obj_ids",
+        "point_inputs_per_obj",
+        "mask_inputs_per_obj",
+        "output_dict_per_obj",
+        "temp_output_dict_per_obj",
+        "frames_tracked_per_obj",
+        "constants",
+    )
     """Keys of ``inference_state`` that prompts and tracking change (sam2 1.1.0). The frames
     (``images``) never change and ``cached_features`` is a cache of one frame's features."""
 
@@ -489,8 +539,11 @@ class SAM2VideoBackend:
                 self._trimmer.spill_all(state)
             copied = {k: _copy_tree(state[k], clone_tensors) for k in self._SNAPSHOT_KEYS}
         policy = installed_policy(self.predictor)  # the tracking policy's own state (Kalman filters, ...)
-        return {"video": weakref.ref(state["images"]), "state": copied,
-                "policy": None if policy is None else copy.deepcopy(policy.policy_state())}
+        return {
+            "video": weakref.ref(state["images"]),
+            "state": copied,
+            "policy": None if policy is None else copy.deepcopy(policy.policy_state()),
+        }
 
     def restore(self, snapshot: object) -> None:
         """Put back a :meth:`snapshot` (copied again, so it can be restored more than once).
@@ -503,8 +556,9 @@ class SAM2VideoBackend:
         state = self._require_state()
         ref = snapshot.get("video") if isinstance(snapshot, dict) else None
         if not isinstance(snapshot, dict) or not callable(ref) or ref() is not state["images"]:
-            raise BackendError("This snapshot belongs to another video (init_state was called since); "
-                               "it cannot be restored.")
+            raise BackendError(
+                "This snapshot belongs to another video (init_state was called since); it cannot be restored."
+            )
         with torch.inference_mode():
             for k, v in snapshot["state"].items():
                 state[k] = _copy_tree(v, False)
@@ -559,4 +613,12 @@ class SAM2VideoBackend:
             policy.forget_object(int(obj_id))
 
 
-__all__ = ["IMG_MEAN", "IMG_STD", "MEMORY_MODES", "LazyFrames", "PreparedFrames", "SAM2VideoBackend", "preprocess_frame"]
+__all__ = [
+    "IMG_MEAN",
+    "IMG_STD",
+    "MEMORY_MODES",
+    "LazyFrames",
+    "PreparedFrames",
+    "SAM2VideoBackend",
+    "preprocess_frame",
+]

@@ -1,6 +1,7 @@
 """The candidate strip under the prompt canvas: one thumbnail per candidate mask of the active
 object, with the model's IoU estimate and, when ground truth is loaded, the true IoU; a button
 under each selects it (``session.select_candidate``)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -29,8 +30,9 @@ class CandidatePanel(W.HBox):
         Number of candidates displayed (0 when hidden).
     """
 
-    def __init__(self, image: np.ndarray, on_select: Callable[[int], None], thumb_width: int = 160,
-                 max_candidates: int = 3):
+    def __init__(
+        self, image: np.ndarray, on_select: Callable[[int], None], thumb_width: int = 160, max_candidates: int = 3
+    ):
         self._small = shrink(image, thumb_width)
         self.thumb_width = int(thumb_width)
         self.images = [W.Image(format="jpeg", width=self.thumb_width) for _ in range(max_candidates)]
@@ -74,7 +76,8 @@ class CandidatePanel(W.HBox):
             b = self.buttons[i]
             b.description = text
             b.tooltip = f"Select candidate {i + 1} (model IoU estimate {_fmt(pred[i])}" + (
-                f", IoU with ground truth {_fmt(true[i])})" if true is not None else ")")
+                f", IoU with ground truth {_fmt(true[i])})" if true is not None else ")"
+            )
             b.button_style = "success" if i == info["selected"] else ""
         self.shown = n
         self.layout.display = None

@@ -23,6 +23,7 @@ y = row, as the click simulator of :mod:`workbench.protocols.clicks` produces th
 :func:`image_to_canvas` gives the centre of a pixel (where its marker is drawn) and
 :func:`image_to_client` the CSS offset to click to hit a pixel at a given zoom.
 """
+
 from __future__ import annotations
 
 import math
@@ -34,8 +35,9 @@ _EPS = 1e-6
 of pixel 3 computed as 2.9999999 still lands on pixel 3)."""
 
 
-def client_to_canvas(u: float, v: float, css_width: float, css_height: float, canvas_width: int,
-                     canvas_height: int) -> tuple[float, float]:
+def client_to_canvas(
+    u: float, v: float, css_width: float, css_height: float, canvas_width: int, canvas_height: int
+) -> tuple[float, float]:
     """Browser event offset -> canvas pixel coordinates, as ipycanvas' ``getCoordinates`` does.
 
     Parameters
@@ -86,8 +88,10 @@ def canvas_to_image(x: float, y: float, width: int, height: int) -> tuple[int, i
         raise PromptError(f"Mouse position must be finite; got x={fx}, y={fy}.")
     col, row = math.floor(fx + _EPS), math.floor(fy + _EPS)
     if not (0 <= col < width and 0 <= row < height):
-        raise PromptError(f"Click at (x={fx:g}, y={fy:g}) lies outside the {width}x{height} (WxH) image: "
-                          f"click inside 0 <= x < {width}, 0 <= y < {height}.")
+        raise PromptError(
+            f"Click at (x={fx:g}, y={fy:g}) lies outside the {width}x{height} (WxH) image: "
+            f"click inside 0 <= x < {width}, 0 <= y < {height}."
+        )
     return col, row
 
 

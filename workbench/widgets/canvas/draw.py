@@ -9,6 +9,7 @@ settings, ~10x slower; the frontend decodes any PNG the same way, through an ``I
 Prompts (clicks, boxes) are a handful of ``fillCircles`` / ``strokeRect`` commands, sent in one
 ``hold_canvas`` batch.
 """
+
 from __future__ import annotations
 
 import colorsys
@@ -61,8 +62,14 @@ def boundary_of_labels(labels: np.ndarray, thickness: int = 1) -> np.ndarray:
     return (labels > 0) & ((hi != labels) | (lo != labels))
 
 
-def compose_overlay(masks: Sequence[np.ndarray], colors: Sequence[Sequence[int]], shape: tuple[int, int],
-                    opacity: float = 0.5, style: str = "fill", outline_px: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def compose_overlay(
+    masks: Sequence[np.ndarray],
+    colors: Sequence[Sequence[int]],
+    shape: tuple[int, int],
+    opacity: float = 0.5,
+    style: str = "fill",
+    outline_px: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
     """All masks of a frame as one palette image.
 
     Parameters
@@ -104,10 +111,10 @@ def compose_overlay(masks: Sequence[np.ndarray], colors: Sequence[Sequence[int]]
         index[m] = k
     palette = np.zeros((2 * n + 1, 4), np.uint8)
     rgb = np.asarray(colors, np.uint8).reshape(n, 3)
-    palette[1:n + 1, :3] = rgb
-    palette[1:n + 1, 3] = round(float(opacity) * 255)
-    palette[n + 1:, :3] = rgb
-    palette[n + 1:, 3] = 255
+    palette[1 : n + 1, :3] = rgb
+    palette[1 : n + 1, 3] = round(float(opacity) * 255)
+    palette[n + 1 :, :3] = rgb
+    palette[n + 1 :, 3] = 255
     if style != "fill" and n:
         edge = boundary_of_labels(index, outline_px)
         if style == "outline":
@@ -223,6 +230,20 @@ def shrink(image: np.ndarray, width: int) -> np.ndarray:
     return cv2.resize(image, (int(width), max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
 
 
-__all__ = ["DRAW_LOCK", "NEGATIVE", "POSITIVE", "STYLES", "boundary_of_labels", "compose_overlay", "draw_prompts",
-           "encode_image", "encode_index_png", "hold_canvas", "instance_colors", "put_encoded", "rgb_hex", "shrink",
-           "thumbnail_jpeg"]
+__all__ = [
+    "DRAW_LOCK",
+    "NEGATIVE",
+    "POSITIVE",
+    "STYLES",
+    "boundary_of_labels",
+    "compose_overlay",
+    "draw_prompts",
+    "encode_image",
+    "encode_index_png",
+    "hold_canvas",
+    "instance_colors",
+    "put_encoded",
+    "rgb_hex",
+    "shrink",
+    "thumbnail_jpeg",
+]

@@ -1,4 +1,4 @@
-""""Segment everything" controls of the prompt canvas: the automatic mask generator's parameters,
+""" "Segment everything" controls of the prompt canvas: the automatic mask generator's parameters,
 a run button, the masks found (with their scores) and the lookup used by "pick" mode.
 
 The generator is any callable ``generate(image, **params) -> list of records`` in the format of
@@ -6,6 +6,7 @@ SAM 2's ``SAM2AutomaticMaskGenerator`` (``segmentation`` (H, W) bool, ``area``, 
 ``predicted_iou``, ``stability_score``): ``SAM2ImageBackend.generate_masks`` or the weight-free
 :func:`workbench.backends.classical.everything.classical_generate_masks`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -16,8 +17,14 @@ import numpy as np
 from ...errors import PromptError
 from .draw import instance_colors
 
-SAM2_AMG_UI_DEFAULTS = {"points_per_side": 32, "pred_iou_thresh": 0.8, "stability_score_thresh": 0.95,
-                        "crop_n_layers": 0, "min_mask_region_area": 0, "use_m2m": False}
+SAM2_AMG_UI_DEFAULTS = {
+    "points_per_side": 32,
+    "pred_iou_thresh": 0.8,
+    "stability_score_thresh": 0.95,
+    "crop_n_layers": 0,
+    "min_mask_region_area": 0,
+    "use_m2m": False,
+}
 """Defaults of the exposed parameters for SAM 2 (those of ``SAM2AutomaticMaskGenerator``)."""
 
 EXPOSED = tuple(SAM2_AMG_UI_DEFAULTS)
@@ -53,15 +60,19 @@ class EverythingPanel(W.Accordion):
         d = {**SAM2_AMG_UI_DEFAULTS, **{k: v for k, v in defaults.items() if k in EXPOSED}}
         style = {"description_width": "160px"}
         self.controls = {
-            "points_per_side": W.IntSlider(d["points_per_side"], min=4, max=64, step=2, description="points_per_side",
-                                           style=style),
-            "pred_iou_thresh": W.FloatSlider(d["pred_iou_thresh"], min=0, max=1, step=0.01,
-                                             description="pred_iou_thresh", style=style),
-            "stability_score_thresh": W.FloatSlider(d["stability_score_thresh"], min=0, max=1, step=0.01,
-                                                    description="stability_score_thresh", style=style),
+            "points_per_side": W.IntSlider(
+                d["points_per_side"], min=4, max=64, step=2, description="points_per_side", style=style
+            ),
+            "pred_iou_thresh": W.FloatSlider(
+                d["pred_iou_thresh"], min=0, max=1, step=0.01, description="pred_iou_thresh", style=style
+            ),
+            "stability_score_thresh": W.FloatSlider(
+                d["stability_score_thresh"], min=0, max=1, step=0.01, description="stability_score_thresh", style=style
+            ),
             "crop_n_layers": W.IntSlider(d["crop_n_layers"], min=0, max=3, description="crop_n_layers", style=style),
-            "min_mask_region_area": W.BoundedIntText(d["min_mask_region_area"], min=0, max=10**7,
-                                                     description="min_mask_region_area", style=style),
+            "min_mask_region_area": W.BoundedIntText(
+                d["min_mask_region_area"], min=0, max=10**7, description="min_mask_region_area", style=style
+            ),
             "use_m2m": W.Checkbox(bool(d["use_m2m"]), description="use_m2m", style=style),
         }
         for name in disabled:
@@ -70,8 +81,9 @@ class EverythingPanel(W.Accordion):
                 self.controls[name].tooltip = "not used by this generator"
         self.run_button = W.Button(description="Segment everything", icon="th", button_style="info")
         self.run_button.on_click(lambda _b: on_run())
-        self.pick_into_active = W.Checkbox(False, description="pick into the active object (else a new object)",
-                                           style={"description_width": "initial"})
+        self.pick_into_active = W.Checkbox(
+            False, description="pick into the active object (else a new object)", style={"description_width": "initial"}
+        )
         self.summary = W.HTML("Run to find every mask; then use <b>pick</b> mode (key k) and click a mask.")
         self.records: list[dict] = []
         self.picked: set[int] = set()
@@ -136,14 +148,19 @@ class EverythingPanel(W.Accordion):
         left = len(recs) - len(self.picked)
         head = f"<b>{len(recs)}</b> masks ({left} not picked). Highest predicted IoU:"
         top = sorted(range(len(recs)), key=lambda i: -float(recs[i].get("predicted_iou", 0.0)))[:8]
+
         def row(i):
             r = recs[i]
             pred, stab = float(r.get("predicted_iou", np.nan)), float(r.get("stability_score", np.nan))
-            return (f"<tr><td>{i}</td><td>{int(r['area'])}</td><td>{pred:.3f}</td><td>{stab:.3f}</td>"
-                    f"<td>{'✓' if i in self.picked else ''}</td></tr>")
+            return (
+                f"<tr><td>{i}</td><td>{int(r['area'])}</td><td>{pred:.3f}</td><td>{stab:.3f}</td>"
+                f"<td>{'✓' if i in self.picked else ''}</td></tr>"
+            )
+
         rows = "".join(row(i) for i in top)
-        table = ("<table><tr><th>#</th><th>area</th><th>pred IoU</th><th>stability</th><th>picked</th></tr>"
-                 f"{rows}</table>")
+        table = (
+            f"<table><tr><th>#</th><th>area</th><th>pred IoU</th><th>stability</th><th>picked</th></tr>{rows}</table>"
+        )
         self.summary.value = head + table
 
 

@@ -27,6 +27,7 @@ calls the session directly (tests, papermill). Errors raised while handling a br
 (a :class:`~workbench.errors.WorkbenchError` or anything else) are shown in :attr:`status`,
 never raised; the public methods raise as usual.
 """
+
 from __future__ import annotations
 
 import html
@@ -49,9 +50,17 @@ MODES = ("positive", "negative", "box", "pick")
 KEYS = {"p": "positive", "n": "negative", "b": "box", "k": "pick"}
 """Single keys that switch the mode (plus z undo, y redo, Escape clear)."""
 ZOOM_STEP = 1.25
-_DONE = {"predicting": "predict", "embedding": "embed + predict", "undoing": "undo", "redoing": "redo",
-         "clearing": "clear", "selecting": "select", "picking": "pick", "adding object": "add object",
-         "segmenting everything": "segment everything"}
+_DONE = {
+    "predicting": "predict",
+    "embedding": "embed + predict",
+    "undoing": "undo",
+    "redoing": "redo",
+    "clearing": "clear",
+    "selecting": "select",
+    "picking": "pick",
+    "adding object": "add object",
+    "segmenting everything": "segment everything",
+}
 
 
 def _now() -> float:
@@ -126,10 +135,25 @@ class PromptCanvas(W.VBox):
         session; bad style or format.
     """
 
-    def __init__(self, session_or_backend, image=None, gt_mask=None, display_width: int | None = None, *,
-                 gt_ignore=None, frame_idx: int | None = None, sync: bool = False, multimask_output=None,
-                 opacity: float = 0.5, style: str = "fill", image_format: str = "jpeg", generator=None,
-                 everything: bool = True, thumb_width: int = 160, **session_kw):
+    def __init__(
+        self,
+        session_or_backend,
+        image=None,
+        gt_mask=None,
+        display_width: int | None = None,
+        *,
+        gt_ignore=None,
+        frame_idx: int | None = None,
+        sync: bool = False,
+        multimask_output=None,
+        opacity: float = 0.5,
+        style: str = "fill",
+        image_format: str = "jpeg",
+        generator=None,
+        everything: bool = True,
+        thumb_width: int = 160,
+        **session_kw,
+    ):
         if style not in STYLES:
             raise ConfigError(f"style must be one of {', '.join(STYLES)}; got {style!r}.")
         if image_format not in ("jpeg", "png"):
@@ -147,10 +171,13 @@ class PromptCanvas(W.VBox):
                 session.gt_ignore = session._check_gt(gt_ignore, "gt_ignore")
         else:
             if image is None:
-                raise ConfigError("PromptCanvas(backend, image=...) needs the image to segment (an (H, W, 3) uint8 "
-                                  "RGB array or a path), or pass a session instead of a backend.")
-            session = ImageSession(obj, image, gt_mask, gt_ignore=gt_ignore, multimask_output=multimask_output,
-                                   **session_kw)
+                raise ConfigError(
+                    "PromptCanvas(backend, image=...) needs the image to segment (an (H, W, 3) uint8 "
+                    "RGB array or a path), or pass a session instead of a backend."
+                )
+            session = ImageSession(
+                obj, image, gt_mask, gt_ignore=gt_ignore, multimask_output=multimask_output, **session_kw
+            )
         self.session = session
         self.target = make_target(session, frame_idx)
         self.sync = bool(sync)
@@ -191,9 +218,16 @@ class PromptCanvas(W.VBox):
 
     # -- construction ----------------------------------------------------------------------------
     def _build_controls(self, opacity: float, style: str) -> None:
-        self.mode_buttons = W.ToggleButtons(options=[("+ click (p)", "positive"), ("− click (n)", "negative"),
-                                                     ("box (b)", "box"), ("pick (k)", "pick")], value="positive",
-                                            style={"button_width": "auto"})
+        self.mode_buttons = W.ToggleButtons(
+            options=[
+                ("+ click (p)", "positive"),
+                ("− click (n)", "negative"),
+                ("box (b)", "box"),
+                ("pick (k)", "pick"),
+            ],
+            value="positive",
+            style={"button_width": "auto"},
+        )
         self.object_dropdown = W.Dropdown(description="object", layout=W.Layout(width="220px"))
         self.add_object_button = W.Button(description="new object", icon="plus", layout=W.Layout(width="auto"))
         self.undo_button = W.Button(description="undo (z)", icon="undo", layout=W.Layout(width="auto"))
@@ -220,11 +254,29 @@ class PromptCanvas(W.VBox):
         self.zoom_in_button.on_click(h(lambda _b: setattr(self, "zoom", self.zoom * ZOOM_STEP)))
         self.fit_button.on_click(h(lambda _b: setattr(self, "zoom", self.fit_zoom)))
         self.one_button.on_click(h(lambda _b: setattr(self, "zoom", 1.0)))
-        self._toolbar = W.HBox([self.mode_buttons, self.object_dropdown, self.add_object_button, self.undo_button,
-                                self.redo_button, self.clear_button], layout=W.Layout(flex_flow="row wrap"))
-        self._viewbar = W.HBox([self.opacity_slider, self.style_buttons, self.zoom_out_button, self.zoom_in_button,
-                                self.fit_button, self.one_button, self.zoom_label],
-                               layout=W.Layout(flex_flow="row wrap"))
+        self._toolbar = W.HBox(
+            [
+                self.mode_buttons,
+                self.object_dropdown,
+                self.add_object_button,
+                self.undo_button,
+                self.redo_button,
+                self.clear_button,
+            ],
+            layout=W.Layout(flex_flow="row wrap"),
+        )
+        self._viewbar = W.HBox(
+            [
+                self.opacity_slider,
+                self.style_buttons,
+                self.zoom_out_button,
+                self.zoom_in_button,
+                self.fit_button,
+                self.one_button,
+                self.zoom_label,
+            ],
+            layout=W.Layout(flex_flow="row wrap"),
+        )
 
     def _build_everything(self, generator) -> EverythingPanel:
         self.generator = generator  # None: the session's generate_masks
@@ -343,8 +395,14 @@ class PromptCanvas(W.VBox):
             if oid in current:
                 masks.append(current[oid])
                 colors.append(obj.color)
-        index, palette = compose_overlay(masks, colors, self.target.shape, self.opacity_slider.value,
-                                         self.style_buttons.value, outline_px=max(1, round(1.0 / self._zoom)))
+        index, palette = compose_overlay(
+            masks,
+            colors,
+            self.target.shape,
+            self.opacity_slider.value,
+            self.style_buttons.value,
+            outline_px=max(1, round(1.0 / self._zoom)),
+        )
         return encode_index_png(index, palette)
 
     def _draw_prompt_layer(self) -> None:
@@ -352,13 +410,26 @@ class PromptCanvas(W.VBox):
         active = self.session.active_obj_id
         items = []
         for oid, p in self.target.prompts().items():
-            items.append({"point_coords": p.point_coords, "point_labels": p.point_labels, "box": p.box,
-                          "color": objects[oid].color if oid in objects else (255, 255, 255),
-                          "active": oid == active})
+            items.append(
+                {
+                    "point_coords": p.point_coords,
+                    "point_labels": p.point_labels,
+                    "box": p.box,
+                    "color": objects[oid].color if oid in objects else (255, 255, 255),
+                    "active": oid == active,
+                }
+            )
         if self._pending:
             pend = np.array(self._pending, np.float64).reshape(-1, 3)
-            items.append({"point_coords": pend[:, :2], "point_labels": pend[:, 2].astype(int), "box": None,
-                          "color": (255, 255, 255), "active": True})
+            items.append(
+                {
+                    "point_coords": pend[:, :2],
+                    "point_labels": pend[:, 2].astype(int),
+                    "box": None,
+                    "color": (255, 255, 255),
+                    "active": True,
+                }
+            )
         radius = max(2.0, 5.0 / self._zoom)
         draw_prompts(self.prompt_layer, items, radius, max(1.0, 1.5 / self._zoom), drag_box=self._drag)
 
@@ -368,12 +439,14 @@ class PromptCanvas(W.VBox):
     # -- error handling: only around event handlers -----------------------------------------------
     def _handler(self, fn):
         """Wrap an event handler: any exception goes to the status line, none propagates."""
+
         def run(*args, **kwargs):
             try:
                 return fn(*args, **kwargs)
             except Exception as exc:  # shown to the user instead of a traceback
                 self._show_error(exc)
                 return None
+
         return run
 
     def _show_error(self, exc: BaseException) -> None:
@@ -438,8 +511,13 @@ class PromptCanvas(W.VBox):
         t3 = _now()
         model = self.target.latency_ms() if label in ("predicting", "embedding") else 0.0
         handler = (t1 - t0) * 1000.0
-        self.last_timings = {"handler": handler, "session": (t2 - t1) * 1000.0, "model": model,
-                             "redraw": (t3 - r0) * 1000.0, "overhead": handler + (t3 - r0) * 1000.0}
+        self.last_timings = {
+            "handler": handler,
+            "session": (t2 - t1) * 1000.0,
+            "model": model,
+            "redraw": (t3 - r0) * 1000.0,
+            "overhead": handler + (t3 - r0) * 1000.0,
+        }
         self.last_overhead_ms = self.last_timings["overhead"]
         self.last_error = None
         what = _DONE.get(label, label)
@@ -500,8 +578,7 @@ class PromptCanvas(W.VBox):
             Not ``x0 < x1`` and ``y0 < y1`` inside the image.
         """
         if not (x0 < x1 and y0 < y1):
-            raise PromptError(f"Drag to draw a box: it needs x0 < x1 and y0 < y1 (pixels); got "
-                              f"{[x0, y0, x1, y1]}.")
+            raise PromptError(f"Drag to draw a box: it needs x0 < x1 and y0 < y1 (pixels); got {[x0, y0, x1, y1]}.")
         box = (int(x0), int(y0), int(x1), int(y1))
         return self._call("predicting", self.target.box, box, key=self.target.box_key(), t0=t0)
 
@@ -556,8 +633,14 @@ class PromptCanvas(W.VBox):
         i = panel.record_at(x, y)
         rec = panel.records[i]
         name = f"mask {i}"
-        return self._call("picking", self.target.set_mask, rec["segmentation"], name, panel.pick_into_active.value,
-                          then=lambda _oid: panel.mark_picked(i))
+        return self._call(
+            "picking",
+            self.target.set_mask,
+            rec["segmentation"],
+            name,
+            panel.pick_into_active.value,
+            then=lambda _oid: panel.mark_picked(i),
+        )
 
     def set_frame(self, frame_idx: int) -> None:
         """Video sessions: show frame ``frame_idx`` (image, masks, prompts)."""

@@ -9,6 +9,7 @@ order, x = column), boxes XYXY pixels, masks ``(H, W)`` bool.
 
 The adapters call session methods only (never the backend).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,8 +18,7 @@ from ...errors import PromptError
 from ...sessions import ImageSession, VideoSession
 
 
-def add_mask_object(session: ImageSession, mask: np.ndarray, name: str | None = None,
-                    into_active: bool = False) -> int:
+def add_mask_object(session: ImageSession, mask: np.ndarray, name: str | None = None, into_active: bool = False) -> int:
     """Give ``mask`` to a new object (default) or to the active one of an image session
     (:meth:`~workbench.sessions.ImageSession.set_mask`); returns its ``obj_id``. Two undo steps
     when a new object is created (add object, set mask).
@@ -89,7 +89,7 @@ class ImageTarget:
         return add_mask_object(self.session, mask, name=name, into_active=into_active)
 
     def generate_masks(self, **params) -> list[dict]:
-        """"Segment everything" on the image (the session's generator)."""
+        """ "Segment everything" on the image (the session's generator)."""
         return self.session.generate_masks(**params)
 
     def candidates(self) -> dict | None:
@@ -101,8 +101,14 @@ class ImageTarget:
         r = None if oid is None else s.result(oid)
         if r is None:
             return None
-        return {"obj_id": oid, "masks": r.candidates, "pred": r.iou_predictions, "true": s.true_iou,
-                "selected": r.selected, "multimask": r.multimask_output}
+        return {
+            "obj_id": oid,
+            "masks": r.candidates,
+            "pred": r.iou_predictions,
+            "true": s.true_iou,
+            "selected": r.selected,
+            "multimask": r.multimask_output,
+        }
 
     def select_candidate(self, index: int):
         return self.session.select_candidate(index)
@@ -161,7 +167,7 @@ class VideoFrameTarget:
         return oid
 
     def generate_masks(self, **params) -> list[dict]:
-        """"Segment everything" on the shown frame (the weight-free generator)."""
+        """ "Segment everything" on the shown frame (the weight-free generator)."""
         return self.session.generate_masks(self.frame_idx, **params)
 
     def candidates(self) -> dict | None:

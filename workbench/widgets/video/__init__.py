@@ -4,6 +4,7 @@
 class), :mod:`.timeline` (per-object presence / score / J strip), :mod:`.inputs` (first frames of
 a video, ground-truth id maps, display names).
 """
+
 from .annotator import FRAME_KEYS, VideoAnnotator
 from .timeline import TimelineData, TimelineStrip, timeline_data
 

@@ -32,6 +32,7 @@ CSS classes (for browser tests): ``wb-video-annotator`` (whole widget), ``wb-inf
 ``wb-canvas`` (the frame's ``MultiCanvas``), ``wb-prompt-canvas`` (the canvas with its
 toolbars), ``wb-timeline`` (the timeline strip canvas), ``wb-timeline-readout``, ``wb-help``.
 """
+
 from __future__ import annotations
 
 import html
@@ -52,10 +53,12 @@ FRAME_KEYS = {",": -1, ".": 1, "ArrowLeft": -1, "ArrowRight": 1, "<": -10, ">": 
 """Keys on the focused canvas that move the scrubber (Shift + arrow: 10 frames; Home / End)."""
 DIRECTION_LABELS = {"backward": "◀ propagate backward", "both": "◀ both ▶", "forward": "propagate forward ▶"}
 EXPORTS = ("davis", "coco", "mp4")
-HELP = ("<span style='font-size:12px;color:#555'>Click on the frame to prompt the selected object "
-        "(p / n: positive / negative clicks, b: box, z / y: undo / redo, Esc: clear); "
-        "<b>,</b> / <b>.</b> or ← / →: previous / next frame, &lt; / &gt; or Shift+← / →: 10 frames, "
-        "Home / End: first / last frame (click the frame first to give it the keyboard).</span>")
+HELP = (
+    "<span style='font-size:12px;color:#555'>Click on the frame to prompt the selected object "
+    "(p / n: positive / negative clicks, b: box, z / y: undo / redo, Esc: clear); "
+    "<b>,</b> / <b>.</b> or ← / →: previous / next frame, &lt; / &gt; or Shift+← / →: 10 frames, "
+    "Home / End: first / last frame (click the frame first to give it the keyboard).</span>"
+)
 
 
 def _button(description: str, css: str, tooltip: str = "", icon: str = "", width: str = "auto") -> W.Button:
@@ -126,11 +129,23 @@ class VideoAnnotator(W.VBox):
         Unreadable video or ground truth.
     """
 
-    def __init__(self, session_or_backend, video=None, gt=None, sync: bool = False, *,
-                 max_frames: int | None = None, frame_idx: int = 0, output_dir=None,
-                 display_width: int | None = None, timeline_width: int | None = None,
-                 first_object: str | None = "object 1", fps: float = 24.0, play_interval_ms: int = 150,
-                 **canvas_kw):
+    def __init__(
+        self,
+        session_or_backend,
+        video=None,
+        gt=None,
+        sync: bool = False,
+        *,
+        max_frames: int | None = None,
+        frame_idx: int = 0,
+        output_dir=None,
+        display_width: int | None = None,
+        timeline_width: int | None = None,
+        first_object: str | None = "object 1",
+        fps: float = 24.0,
+        play_interval_ms: int = 150,
+        **canvas_kw,
+    ):
         obj = session_or_backend
         self._tmp = None
         self._own_session = False
@@ -142,12 +157,16 @@ class VideoAnnotator(W.VBox):
         elif isinstance(obj, ImageSession):
             raise ConfigError("VideoAnnotator drives video sessions; use PromptCanvas for an image session.")
         elif not isinstance(obj, VideoBackend):
-            raise ConfigError(f"VideoAnnotator needs a VideoSession or a video backend "
-                              f"(workbench.backends.make_video_backend); got {type(obj).__name__}.")
+            raise ConfigError(
+                f"VideoAnnotator needs a VideoSession or a video backend "
+                f"(workbench.backends.make_video_backend); got {type(obj).__name__}."
+            )
         else:
             if video is None:
-                raise ConfigError("VideoAnnotator(backend, video=...) needs the video: a frame folder, a video "
-                                  "file (mp4 ...) or a list of (H, W, 3) uint8 RGB frames.")
+                raise ConfigError(
+                    "VideoAnnotator(backend, video=...) needs the video: a frame folder, a video "
+                    "file (mp4 ...) or a list of (H, W, 3) uint8 RGB frames."
+                )
             source, self._tmp = limit_frames(video, max_frames)
             session = VideoSession(obj, source, first_object=first_object)
             self._own_session = True
@@ -162,8 +181,7 @@ class VideoAnnotator(W.VBox):
         self._token: CancelToken | None = None
         self._syncing = False
         canvas_kw.setdefault("everything", False)
-        self.canvas = PromptCanvas(session, frame_idx=frame_idx, sync=sync, display_width=display_width,
-                                   **canvas_kw)
+        self.canvas = PromptCanvas(session, frame_idx=frame_idx, sync=sync, display_width=display_width, **canvas_kw)
         self.canvas.add_class("wb-prompt-canvas")
         self.canvas.canvas.add_class("wb-canvas")
         self.canvas.status.add_class("wb-status")
@@ -192,11 +210,19 @@ class VideoAnnotator(W.VBox):
         self.info.add_class("wb-info")
         self.help = W.HTML(HELP)
         self.help.add_class("wb-help")
-        self.frame_slider = W.IntSlider(value=frame_idx, min=0, max=last, step=1, description="frame",
-                                        continuous_update=True, layout=W.Layout(width="460px"))
+        self.frame_slider = W.IntSlider(
+            value=frame_idx,
+            min=0,
+            max=last,
+            step=1,
+            description="frame",
+            continuous_update=True,
+            layout=W.Layout(width="460px"),
+        )
         self.frame_slider.add_class("wb-frame-slider")
-        self.play = W.Play(value=frame_idx, min=0, max=last, step=1, interval=int(interval_ms),
-                           description="play", show_repeat=False)
+        self.play = W.Play(
+            value=frame_idx, min=0, max=last, step=1, interval=int(interval_ms), description="play", show_repeat=False
+        )
         self.play.add_class("wb-play")
         W.link((self.play, "value"), (self.frame_slider, "value"))
         self.prev_button = _button("◀", "wb-prev-frame", "previous frame (, or ←)", width="40px")
@@ -212,8 +238,9 @@ class VideoAnnotator(W.VBox):
         self.object_name = W.Text(placeholder="object name", description="name", layout=W.Layout(width="280px"))
         self.object_name.add_class("wb-object-name")
         self.add_button = _button("add", "wb-object-add", "add an object and select it", "plus")
-        self.rename_button = _button("rename", "wb-object-rename", "rename the selected object to the name above",
-                                     "pencil")
+        self.rename_button = _button(
+            "rename", "wb-object-rename", "rename the selected object to the name above", "pencil"
+        )
         self.remove_button = _button("remove", "wb-object-remove", "remove the selected object (undo: z)", "trash")
         self.object_list.observe(h(self._on_select_object), "value")
         self.add_button.on_click(h(lambda _b: self.add_object()))
@@ -229,24 +256,34 @@ class VideoAnnotator(W.VBox):
             self.propagate_buttons[d] = b
         self.from_current = W.Checkbox(value=False, description="start at the shown frame", indent=False)
         self.from_current.add_class("wb-propagate-from-current")
-        self.progress = W.IntProgress(value=0, min=0, max=1, description="tracking",
-                                      layout=W.Layout(width="280px"))
+        self.progress = W.IntProgress(value=0, min=0, max=1, description="tracking", layout=W.Layout(width="280px"))
         self.progress.add_class("wb-progress")
-        self.cancel_button = _button("cancel", "wb-cancel", "stop the propagation after the current frame", "stop",)
+        self.cancel_button = _button(
+            "cancel",
+            "wb-cancel",
+            "stop the propagation after the current frame",
+            "stop",
+        )
         self.cancel_button.disabled = True
         self.cancel_button.on_click(h(lambda _b: self.cancel()))
         policies = self.session.tracking_policies
-        self.policy_dropdown = W.Dropdown(options=list(policies) or ["(none)"],
-                                          value=self.session.tracking_policy or "(none)", description="policy",
-                                          disabled=not policies, layout=W.Layout(width="220px"),
-                                          tooltip="SAM 2 tracking policy (sam2's own, SAMURAI, ...)")
+        self.policy_dropdown = W.Dropdown(
+            options=list(policies) or ["(none)"],
+            value=self.session.tracking_policy or "(none)",
+            description="policy",
+            disabled=not policies,
+            layout=W.Layout(width="220px"),
+            tooltip="SAM 2 tracking policy (sam2's own, SAMURAI, ...)",
+        )
         self.policy_dropdown.add_class("wb-policy")
         self.policy_dropdown.observe(h(lambda ch: self.set_policy(ch["new"])), names="value")
 
         self.output_dir_text = W.Text(value=str(output_dir), description="output", layout=W.Layout(width="520px"))
         self.output_dir_text.add_class("wb-output-dir")
         self.export_buttons = {
-            "davis": _button("DAVIS PNGs", "wb-export-davis", "palette PNG per frame (DAVIS results layout)", "download"),
+            "davis": _button(
+                "DAVIS PNGs", "wb-export-davis", "palette PNG per frame (DAVIS results layout)", "download"
+            ),
             "coco": _button("COCO RLE", "wb-export-coco", "COCO JSON with RLE masks", "download"),
             "mp4": _button("overlay MP4", "wb-export-mp4", "H.264 video with the masks blended in", "film"),
         }
@@ -255,17 +292,33 @@ class VideoAnnotator(W.VBox):
         self.export_buttons["mp4"].on_click(h(lambda _b: self.export_mp4()))
 
     def _layout(self) -> list:
-        scrubber = W.HBox([self.play, self.prev_button, self.frame_slider, self.next_button, self.frame_label],
-                          layout=W.Layout(align_items="center", flex_flow="row wrap"))
-        objects = W.VBox([W.HTML("<b>Objects</b>"), self.object_list, self.object_name,
-                          W.HBox([self.add_button, self.rename_button, self.remove_button])])
-        tracking = W.VBox([W.HTML("<b>Propagation</b>"), W.HBox([self.propagate_buttons["backward"],
-                                                                 self.propagate_buttons["forward"]]),
-                           W.HBox([self.propagate_buttons["both"], self.cancel_button]), self.from_current,
-                           self.policy_dropdown, self.progress])
+        scrubber = W.HBox(
+            [self.play, self.prev_button, self.frame_slider, self.next_button, self.frame_label],
+            layout=W.Layout(align_items="center", flex_flow="row wrap"),
+        )
+        objects = W.VBox(
+            [
+                W.HTML("<b>Objects</b>"),
+                self.object_list,
+                self.object_name,
+                W.HBox([self.add_button, self.rename_button, self.remove_button]),
+            ]
+        )
+        tracking = W.VBox(
+            [
+                W.HTML("<b>Propagation</b>"),
+                W.HBox([self.propagate_buttons["backward"], self.propagate_buttons["forward"]]),
+                W.HBox([self.propagate_buttons["both"], self.cancel_button]),
+                self.from_current,
+                self.policy_dropdown,
+                self.progress,
+            ]
+        )
         side = W.VBox([objects, tracking], layout=W.Layout(width="300px", margin="0 0 0 12px"))
-        exports = W.HBox([self.output_dir_text, *self.export_buttons.values()],
-                         layout=W.Layout(flex_flow="row wrap", align_items="center"))
+        exports = W.HBox(
+            [self.output_dir_text, *self.export_buttons.values()],
+            layout=W.Layout(flex_flow="row wrap", align_items="center"),
+        )
         main = W.HBox([self.canvas, side], layout=W.Layout(flex_flow="row wrap", align_items="flex-start"))
         return [self.info, scrubber, main, self.timeline, exports, self.help]
 
@@ -360,8 +413,13 @@ class VideoAnnotator(W.VBox):
             self.last_export["coco"] = p
             self._status("ready", f"wrote COCO RLE JSON to {Path(p).resolve()}")
 
-        return self._run("exporting COCO RLE", lambda: export_coco_rle(
-            self.session, path, video_name=self.video_name, object_names=session_object_names(self.session)), done)
+        return self._run(
+            "exporting COCO RLE",
+            lambda: export_coco_rle(
+                self.session, path, video_name=self.video_name, object_names=session_object_names(self.session)
+            ),
+            done,
+        )
 
     def export_mp4(self, path=None, fps: float | None = None):
         """Write an H.264 MP4 of every frame with the masks blended in the objects' colours
@@ -372,11 +430,15 @@ class VideoAnnotator(W.VBox):
 
         def done(p):
             self.last_export["mp4"] = p
-            self._status("ready", f"wrote overlay MP4 ({self.session.num_frames} frames, {rate:g} fps) to "
-                                  f"{Path(p).resolve()}")
+            self._status(
+                "ready", f"wrote overlay MP4 ({self.session.num_frames} frames, {rate:g} fps) to {Path(p).resolve()}"
+            )
 
-        return self._run("exporting overlay MP4", lambda: export_overlay_mp4(
-            self.session, self.session, path, fps=rate, colors=session_colors(self.session)), done)
+        return self._run(
+            "exporting overlay MP4",
+            lambda: export_overlay_mp4(self.session, self.session, path, fps=rate, colors=session_colors(self.session)),
+            done,
+        )
 
     # -- status ----------------------------------------------------------------------------------
     def _handler(self, fn):
@@ -428,8 +490,10 @@ class VideoAnnotator(W.VBox):
         settings = s.backend_video_settings
         settings = f" · {html.escape(settings)}" if settings else ""
         policy = f" · policy {html.escape(s.tracking_policy)}" if s.tracking_policy else ""
-        return (f"<b>{html.escape(self.video_name)}</b> · {s.num_frames} frames · {s.width}×{s.height} · "
-                f"{html.escape(model)}{policy}{settings} · {gt}{warn}")
+        return (
+            f"<b>{html.escape(self.video_name)}</b> · {s.num_frames} frames · {s.width}×{s.height} · "
+            f"{html.escape(model)}{policy}{settings} · {gt}{warn}"
+        )
 
     # -- frames ----------------------------------------------------------------------------------
     @property
@@ -463,7 +527,7 @@ class VideoAnnotator(W.VBox):
         if self.canvas.target.frame_idx != f:
             self.canvas.set_frame(f)
         last = self.session.num_frames - 1
-        self.frame_label.value = (f"<span class='wb-frame-idx' data-frame='{f}'>frame {f}</span> / {last}")
+        self.frame_label.value = f"<span class='wb-frame-idx' data-frame='{f}'>frame {f}</span> / {last}"
         self.timeline.set_frame(f)
 
     def _on_key(self, key, shift=False, ctrl=False, meta=False) -> None:
@@ -579,8 +643,11 @@ class VideoAnnotator(W.VBox):
         n, total = len(res.frames), self.progress.max
         if res.cancelled:
             self.progress.bar_style = "warning"
-            self._status("ready", f"propagation cancelled after {n} of {total} frames "
-                                  f"(frames {min(res.frames)}–{max(res.frames)} updated)")
+            self._status(
+                "ready",
+                f"propagation cancelled after {n} of {total} frames "
+                f"(frames {min(res.frames)}–{max(res.frames)} updated)",
+            )
         else:
             self.progress.bar_style = "success"
             self.progress.value = self.progress.max

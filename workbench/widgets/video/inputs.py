@@ -6,6 +6,7 @@ folder of symbolic links to them (so :class:`~workbench.io.frames.FrameSource` a
 JPEG loader still read one file per frame on demand); a video file cut short is decoded once
 into that many frames (backends hold non-folder videos in memory anyway).
 """
+
 from __future__ import annotations
 
 import os
@@ -93,14 +94,18 @@ def load_gt_ids(gt, num_frames: int, shape: tuple[int, int]) -> np.ndarray | Non
     if isinstance(gt, (str, Path)):
         files = list_frame_files(gt)
         if len(files) < num_frames:
-            raise DataError(f"{gt} holds {len(files)} annotations but the video has {num_frames} frames; the "
-                            "timeline's J needs one annotation per frame (or pass gt=None).")
+            raise DataError(
+                f"{gt} holds {len(files)} annotations but the video has {num_frames} frames; the "
+                "timeline's J needs one annotation per frame (or pass gt=None)."
+            )
         arr = np.stack([read_palette_mask(f) for f in files[:num_frames]])
     else:
         arr = np.asarray(gt)
         if arr.ndim != 3 or not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool):
-            raise DataError(f"gt must be a (T, H, W) integer array of object ids or an annotations folder; "
-                            f"got shape {arr.shape}, dtype {arr.dtype}.")
+            raise DataError(
+                f"gt must be a (T, H, W) integer array of object ids or an annotations folder; "
+                f"got shape {arr.shape}, dtype {arr.dtype}."
+            )
         if arr.shape[0] < num_frames:
             raise DataError(f"gt has {arr.shape[0]} frames but the video has {num_frames}.")
         arr = arr[:num_frames]

@@ -18,6 +18,7 @@ J is DAVIS region similarity, :func:`workbench.metrics.image.iou` of the object'
 ``gt == obj_id`` with ``gt == 255`` (void) ignored (Perazzi et al., CVPR 2016). It is NaN on
 frames the object was not tracked on and for objects whose id never occurs in the ground truth.
 """
+
 from __future__ import annotations
 
 import io
@@ -116,11 +117,18 @@ class TimelineData:
         import pandas as pd
 
         k, t = self.tracked.shape
-        return pd.DataFrame({
-            "obj_id": np.repeat(self.obj_ids, t).astype(int), "name": np.repeat(self.names, t),
-            "frame_idx": np.tile(np.arange(t), k), "tracked": self.tracked.ravel(), "present": self.present.ravel(),
-            "area": self.area.ravel(), "score": self.score.ravel(),
-            "J": (self.j if self.j is not None else np.full((k, t), np.nan)).ravel()})
+        return pd.DataFrame(
+            {
+                "obj_id": np.repeat(self.obj_ids, t).astype(int),
+                "name": np.repeat(self.names, t),
+                "frame_idx": np.tile(np.arange(t), k),
+                "tracked": self.tracked.ravel(),
+                "present": self.present.ravel(),
+                "area": self.area.ravel(),
+                "score": self.score.ravel(),
+                "J": (self.j if self.j is not None else np.full((k, t), np.nan)).ravel(),
+            }
+        )
 
 
 def _packed_masks(session, frame_idx: int) -> dict:
@@ -174,8 +182,17 @@ def timeline_data(session, gt: np.ndarray | None = None, cache: dict | None = No
                     hit = (pm, iou(pm.unpack(), g == oid, g == VOID))
                     cache[(f, oid)] = hit
                 j[r, f] = hit[1]
-    return TimelineData(ids, [objects[o].name for o in ids], [tuple(objects[o].color) for o in ids], tracked,
-                        area > 0, area, score, j, prompted)
+    return TimelineData(
+        ids,
+        [objects[o].name for o in ids],
+        [tuple(objects[o].color) for o in ids],
+        tracked,
+        area > 0,
+        area,
+        score,
+        j,
+        prompted,
+    )
 
 
 def text_box(text: str, x: int, baseline_y: int, scale: float) -> tuple[int, int, int, int]:
@@ -233,9 +250,11 @@ class TimelineStrip(W.VBox):
         self.canvas.on_client_ready(wrap(self.refresh))
         self.data: TimelineData | None = None
         self.rgb: np.ndarray | None = None
-        legend = ("<span style='font-size:11px;color:#555'>click or drag to jump · band: present (object colour) / "
-                  "empty (grey) / not tracked (light) · ticks: prompts · black: J vs ground truth · orange: "
-                  "sigmoid(object score)</span>")
+        legend = (
+            "<span style='font-size:11px;color:#555'>click or drag to jump · band: present (object colour) / "
+            "empty (grey) / not tracked (light) · ticks: prompts · black: J vs ground truth · orange: "
+            "sigmoid(object score)</span>"
+        )
         super().__init__([W.HTML(legend), self.canvas, self.readout])
         self.add_class("wb-timeline-panel")
         self.refresh()
@@ -328,24 +347,27 @@ class TimelineStrip(W.VBox):
         edges = np.round(GUTTER + np.arange(t + 1) * self.cell).astype(int)
         font = cv2.FONT_HERSHEY_SIMPLEX
         if k == 0:
-            cv2.putText(img, "no objects: add one and click on the frame", (8, 22), font, 0.4, (90, 90, 90), 1,
-                        cv2.LINE_AA)
+            cv2.putText(
+                img, "no objects: add one and click on the frame", (8, 22), font, 0.4, (90, 90, 90), 1, cv2.LINE_AA
+            )
         for r in range(k):
             y0 = self.row_y(r)
             color = np.array(data.colors[r], np.uint8)
-            img[y0 + 6:y0 + 16, 4:14] = color
+            img[y0 + 6 : y0 + 16, 4:14] = color
             for text, (x, y, _, _), scale, rgb in self.gutter_texts(data, r):
                 cv2.putText(img, text, (x, y), font, scale, rgb, 1, cv2.LINE_AA)
-            img[y0 + PLOT[0]:y0 + PLOT[1], GUTTER:edges[-1]] = (248, 248, 248)
+            img[y0 + PLOT[0] : y0 + PLOT[1], GUTTER : edges[-1]] = (248, 248, 248)
             for f in range(t):
                 x0, x1 = edges[f], max(edges[f + 1] - (1 if self.cell >= 4 else 0), edges[f] + 1)
                 fill = color if data.present[r, f] else (ABSENT if data.tracked[r, f] else UNTRACKED)
-                img[y0 + BAND[0]:y0 + BAND[1], x0:x1] = fill
+                img[y0 + BAND[0] : y0 + BAND[1], x0:x1] = fill
                 if data.prompted[r, f]:
-                    img[y0 + TICK[0]:y0 + TICK[1], x0:x1] = (0, 0, 0)
+                    img[y0 + TICK[0] : y0 + TICK[1], x0:x1] = (0, 0, 0)
             centers = (edges[:-1] + edges[1:]) / 2.0
-            for values, rgb in ((data.j[r] if data.j is not None else None, J_COLOR),
-                                (_sigmoid(data.score[r]), SCORE_COLOR)):
+            for values, rgb in (
+                (data.j[r] if data.j is not None else None, J_COLOR),
+                (_sigmoid(data.score[r]), SCORE_COLOR),
+            ):
                 if values is None:
                     continue
                 self._plot(img, centers, values, y0, rgb)
@@ -353,7 +375,7 @@ class TimelineStrip(W.VBox):
         step = next(s for s in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 10**9) if s * self.cell >= 28)
         for f in range(0, t, step):
             x = int(edges[f])
-            img[y_axis:y_axis + 3, x] = (80, 80, 80)
+            img[y_axis : y_axis + 3, x] = (80, 80, 80)
             cv2.putText(img, str(f), (x + 1, y_axis + 13), font, 0.33, (60, 60, 60), 1, cv2.LINE_AA)
         return img
 

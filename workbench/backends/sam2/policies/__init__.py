@@ -15,15 +15,15 @@ Every policy implements :class:`~.base.TrackingPolicy` (name, ``params_dict()`` 
 cards, ``policy_state()`` / ``set_policy_state()``, ``reset()``, ``install(predictor)``);
 :mod:`.predictor` explains how a policy plugs into the predictor.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 from ....errors import UnknownNameError
-from .base import PredictorHooks, TrackingPolicy
+from .base import PredictorHooks, TrackingPolicy, params_from_kwargs
 from .plain import Sam2Params, Sam2Policy
 from .predictor import SAM2VideoPredictorWithPolicy, apply_policy, installed_policy, remove_policy
-from .base import params_from_kwargs
 from .sam2long import SAM2LongParams, SAM2LongPolicy
 from .samurai import SamuraiParams, SamuraiPolicy
 
@@ -54,6 +54,20 @@ def make_policy(name: str, **params: Any) -> TrackingPolicy:
     return policy_cls(params_from_kwargs(params_cls, params, name))
 
 
-__all__ = ["DEFAULT_POLICY", "POLICIES", "PredictorHooks", "SAM2VideoPredictorWithPolicy", "Sam2Params", "Sam2Policy",
-           "SAM2LongParams", "SAM2LongPolicy", "SamuraiParams", "SamuraiPolicy", "TrackingPolicy", "apply_policy", "installed_policy", "make_policy",
-           "remove_policy"]
+__all__ = [
+    "DEFAULT_POLICY",
+    "POLICIES",
+    "PredictorHooks",
+    "SAM2LongParams",
+    "SAM2LongPolicy",
+    "SAM2VideoPredictorWithPolicy",
+    "Sam2Params",
+    "Sam2Policy",
+    "SamuraiParams",
+    "SamuraiPolicy",
+    "TrackingPolicy",
+    "apply_policy",
+    "installed_policy",
+    "make_policy",
+    "remove_policy",
+]

@@ -21,6 +21,7 @@ right behind), ``"samurai"`` is SAMURAI's motion-aware selection
 Policies that act through the predictor hooks of :mod:`.predictor` (as SAMURAI does) also
 implement :class:`PredictorHooks`.
 """
+
 from __future__ import annotations
 
 import copy
@@ -93,9 +94,16 @@ class PredictorHooks(Protocol):
         """The frame's output is the input mask itself (no decoder choice)."""
         ...
 
-    def select_memory(self, frame_idx: int, non_cond_outputs: Mapping, unselected_cond_outputs: Mapping,
-                      track_in_reverse: bool, num_maskmem: int, max_obj_ptrs_in_encoder: int,
-                      num_frames: int | None):
+    def select_memory(
+        self,
+        frame_idx: int,
+        non_cond_outputs: Mapping,
+        unselected_cond_outputs: Mapping,
+        track_in_reverse: bool,
+        num_maskmem: int,
+        max_obj_ptrs_in_encoder: int,
+        num_frames: int | None,
+    ):
         """``[(t_pos, output or None), ...]`` for the non-conditioning memory slots, or None for
         sam2's own choice."""
         ...
@@ -123,8 +131,10 @@ def params_from_kwargs(cls, kwargs: Mapping[str, Any], policy: str):
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(kwargs) - set(fields))
     if unknown:
-        raise ConfigError(f"Unknown parameter(s) {unknown} for tracking policy {policy!r}. "
-                          f"Valid parameters: {', '.join(fields) or '(none)'}.")
+        raise ConfigError(
+            f"Unknown parameter(s) {unknown} for tracking policy {policy!r}. "
+            f"Valid parameters: {', '.join(fields) or '(none)'}."
+        )
     clean = {}
     for key, value in kwargs.items():
         kind = fields[key].type

@@ -23,6 +23,7 @@ list that :meth:`KalmanFilter.compute_iou` returns into a tensor with ``torch.te
 dtype follows the element types (numpy ``float64`` scores, a plain ``int`` ``0`` for an empty
 box), and that dtype decides the precision of the weighted score.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -180,8 +181,7 @@ class KalmanFilter:
         """
         projected_mean, projected_cov = self.project(mean, covariance)
         chol, lower = scipy.linalg.cho_factor(projected_cov, lower=True, check_finite=False)
-        gain = scipy.linalg.cho_solve((chol, lower), np.dot(covariance, self._update_mat.T).T,
-                                      check_finite=False).T
+        gain = scipy.linalg.cho_solve((chol, lower), np.dot(covariance, self._update_mat.T).T, check_finite=False).T
         innovation = measurement - projected_mean
         new_mean = mean + np.dot(innovation, gain.T)
         new_covariance = covariance - np.linalg.multi_dot((gain, projected_cov, gain.T))

@@ -9,6 +9,7 @@ so its state is empty, and installing it means removing any other policy: the pr
 sam2's ``SAM2VideoPredictor`` again (any sam2 video predictor is accepted, including
 ``SAM2VideoPredictorVOS``).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

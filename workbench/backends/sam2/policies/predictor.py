@@ -53,6 +53,7 @@ its own state (not from the spilled entries) and only tests membership in
 ``non_cond_frame_outputs``, and the frame loader hook replaces ``load_video_frames``, which is
 below ``init_state``.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -66,7 +67,6 @@ from sam2.sam2_video_predictor import SAM2VideoPredictor
 
 from ....errors import BackendError, ConfigError
 from .base import InstalledPolicy
-
 
 # -- attention kernel --------------------------------------------------------------------------
 if TYPE_CHECKING:  # mixed in before sam2's attention modules (untyped: Any to mypy)
@@ -144,8 +144,10 @@ def _obj_id_of(inference_state: dict, output_dict) -> int:
     for obj_idx, d in inference_state["output_dict_per_obj"].items():
         if d is output_dict:
             return int(inference_state["obj_idx_to_id"][obj_idx])
-    raise BackendError("Tracking policy: a frame inference ran on an output dict that belongs to no object "
-                       "of inference_state (sam2 1.1.0 passes output_dict_per_obj[obj_idx]).")
+    raise BackendError(
+        "Tracking policy: a frame inference ran on an output dict that belongs to no object "
+        "of inference_state (sam2 1.1.0 passes output_dict_per_obj[obj_idx])."
+    )
 
 
 if TYPE_CHECKING:  # the mixin only ever sits in front of SAM2VideoPredictor (untyped: Any to mypy)
@@ -177,26 +179,46 @@ class PolicyPredictorMixin(_PredictorBase):
         return result
 
     # -- per-frame context --------------------------------------------------------------------
-    def _run_single_frame_inference(self, inference_state, output_dict, frame_idx, batch_size, is_init_cond_frame,
-                                    point_inputs, mask_inputs, reverse, run_mem_encoder, prev_sam_mask_logits=None):
+    def _run_single_frame_inference(
+        self,
+        inference_state,
+        output_dict,
+        frame_idx,
+        batch_size,
+        is_init_cond_frame,
+        point_inputs,
+        mask_inputs,
+        reverse,
+        run_mem_encoder,
+        prev_sam_mask_logits=None,
+    ):
         policy = self.tracking_policy
-        policy.begin_frame(_obj_id_of(inference_state, output_dict), int(frame_idx), bool(reverse),
-                           int(inference_state["num_frames"]))
+        policy.begin_frame(
+            _obj_id_of(inference_state, output_dict), int(frame_idx), bool(reverse), int(inference_state["num_frames"])
+        )
         completed = False
         try:
             result = super()._run_single_frame_inference(
-                inference_state=inference_state, output_dict=output_dict, frame_idx=frame_idx,
-                batch_size=batch_size, is_init_cond_frame=is_init_cond_frame, point_inputs=point_inputs,
-                mask_inputs=mask_inputs, reverse=reverse, run_mem_encoder=run_mem_encoder,
-                prev_sam_mask_logits=prev_sam_mask_logits)
+                inference_state=inference_state,
+                output_dict=output_dict,
+                frame_idx=frame_idx,
+                batch_size=batch_size,
+                is_init_cond_frame=is_init_cond_frame,
+                point_inputs=point_inputs,
+                mask_inputs=mask_inputs,
+                reverse=reverse,
+                run_mem_encoder=run_mem_encoder,
+                prev_sam_mask_logits=prev_sam_mask_logits,
+            )
             completed = True
             return result
         finally:
             policy.end_frame(completed)
 
     # -- mask selection (sam2 1.1.0 SAM2Base._forward_sam_heads, restated with hooks) ----------
-    def _forward_sam_heads(self, backbone_features, point_inputs=None, mask_inputs=None, high_res_features=None,
-                           multimask_output=False):
+    def _forward_sam_heads(
+        self, backbone_features, point_inputs=None, mask_inputs=None, high_res_features=None, multimask_output=False
+    ):
         policy = self.tracking_policy
         B = backbone_features.size(0)
         device = backbone_features.device
@@ -217,15 +239,21 @@ class PolicyPredictorMixin(_PredictorBase):
         if mask_inputs is not None:
             assert len(mask_inputs.shape) == 4 and mask_inputs.shape[:2] == (B, 1)
             if mask_inputs.shape[-2:] != self.sam_prompt_encoder.mask_input_size:
-                sam_mask_prompt = F.interpolate(mask_inputs.float(), size=self.sam_prompt_encoder.mask_input_size,
-                                                align_corners=False, mode="bilinear", antialias=True)
+                sam_mask_prompt = F.interpolate(
+                    mask_inputs.float(),
+                    size=self.sam_prompt_encoder.mask_input_size,
+                    align_corners=False,
+                    mode="bilinear",
+                    antialias=True,
+                )
             else:
                 sam_mask_prompt = mask_inputs
         else:
             sam_mask_prompt = None
 
         sparse_embeddings, dense_embeddings = self.sam_prompt_encoder(
-            points=(sam_point_coords, sam_point_labels), boxes=None, masks=sam_mask_prompt)
+            points=(sam_point_coords, sam_point_labels), boxes=None, masks=sam_mask_prompt
+        )
         low_res_multimasks, ious, sam_output_tokens, object_score_logits = self.sam_mask_decoder(
             image_embeddings=backbone_features,
             image_pe=self.sam_prompt_encoder.get_dense_pe(),
@@ -241,8 +269,9 @@ class PolicyPredictorMixin(_PredictorBase):
             low_res_multimasks = torch.where(is_obj_appearing[:, None, None], low_res_multimasks, NO_OBJ_SCORE)
 
         low_res_multimasks = low_res_multimasks.float()
-        high_res_multimasks = F.interpolate(low_res_multimasks, size=(self.image_size, self.image_size),
-                                            mode="bilinear", align_corners=False)
+        high_res_multimasks = F.interpolate(
+            low_res_multimasks, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False
+        )
 
         sam_output_token = sam_output_tokens[:, 0]
         # hook 2: which candidate to keep (None: sam2's argmax of the predicted IoU)
@@ -268,8 +297,15 @@ class PolicyPredictorMixin(_PredictorBase):
                 obj_ptr = lambda_is_obj_appearing * obj_ptr
             obj_ptr = obj_ptr + (1 - lambda_is_obj_appearing) * self.no_obj_ptr
 
-        return (low_res_multimasks, high_res_multimasks, ious, low_res_masks, high_res_masks, obj_ptr,
-                object_score_logits)
+        return (
+            low_res_multimasks,
+            high_res_multimasks,
+            ious,
+            low_res_masks,
+            high_res_masks,
+            obj_ptr,
+            object_score_logits,
+        )
 
     def _use_mask_as_output(self, backbone_features, high_res_features, mask_inputs):
         out = super()._use_mask_as_output(backbone_features, high_res_features, mask_inputs)
@@ -277,9 +313,17 @@ class PolicyPredictorMixin(_PredictorBase):
         return out
 
     # -- memory selection (sam2 1.1.0 SAM2Base._prepare_memory_conditioned_features, restated) --
-    def _prepare_memory_conditioned_features(self, frame_idx, is_init_cond_frame, current_vision_feats,
-                                             current_vision_pos_embeds, feat_sizes, output_dict, num_frames,
-                                             track_in_reverse=False):
+    def _prepare_memory_conditioned_features(
+        self,
+        frame_idx,
+        is_init_cond_frame,
+        current_vision_feats,
+        current_vision_pos_embeds,
+        feat_sizes,
+        output_dict,
+        num_frames,
+        track_in_reverse=False,
+    ):
         B = current_vision_feats[-1].size(1)
         C = self.hidden_dim
         H, W = feat_sizes[-1]
@@ -294,12 +338,19 @@ class PolicyPredictorMixin(_PredictorBase):
             assert len(output_dict["cond_frame_outputs"]) > 0
             cond_outputs = output_dict["cond_frame_outputs"]
             selected_cond_outputs, unselected_cond_outputs = select_closest_cond_frames(
-                frame_idx, cond_outputs, self.max_cond_frames_in_attn)
+                frame_idx, cond_outputs, self.max_cond_frames_in_attn
+            )
             t_pos_and_prevs = [(0, out) for out in selected_cond_outputs.values()]
             # the non-conditioning memory frames: the policy's choice, else sam2's
             chosen = self.tracking_policy.select_memory(
-                frame_idx, output_dict["non_cond_frame_outputs"], unselected_cond_outputs, bool(track_in_reverse),
-                int(self.num_maskmem), int(self.max_obj_ptrs_in_encoder), num_frames)
+                frame_idx,
+                output_dict["non_cond_frame_outputs"],
+                unselected_cond_outputs,
+                bool(track_in_reverse),
+                int(self.num_maskmem),
+                int(self.max_obj_ptrs_in_encoder),
+                num_frames,
+            )
             if chosen is None:
                 chosen = self._sam2_memory_frames(frame_idx, output_dict, unselected_cond_outputs, track_in_reverse)
             t_pos_and_prevs.extend(chosen)
@@ -318,13 +369,22 @@ class PolicyPredictorMixin(_PredictorBase):
             if self.use_obj_ptrs_in_encoder:
                 max_obj_ptrs_in_encoder = min(num_frames, self.max_obj_ptrs_in_encoder)
                 if not self.training and self.only_obj_ptrs_in_the_past_for_eval:
-                    ptr_cond_outputs = {t: out for t, out in selected_cond_outputs.items()
-                                        if (t >= frame_idx if track_in_reverse else t <= frame_idx)}
+                    ptr_cond_outputs = {
+                        t: out
+                        for t, out in selected_cond_outputs.items()
+                        if (t >= frame_idx if track_in_reverse else t <= frame_idx)
+                    }
                 else:
                     ptr_cond_outputs = selected_cond_outputs
                 pos_and_ptrs = [
-                    (((frame_idx - t) * tpos_sign_mul if self.use_signed_tpos_enc_to_obj_ptrs
-                      else abs(frame_idx - t)), out["obj_ptr"])
+                    (
+                        (
+                            (frame_idx - t) * tpos_sign_mul
+                            if self.use_signed_tpos_enc_to_obj_ptrs
+                            else abs(frame_idx - t)
+                        ),
+                        out["obj_ptr"],
+                    )
                     for t, out in ptr_cond_outputs.items()
                 ]
                 for t_diff in range(1, max_obj_ptrs_in_encoder):
@@ -424,8 +484,10 @@ def apply_policy(predictor, policy):
     """
     install = getattr(policy, "install", None)
     if not callable(install):
-        raise ConfigError(f"{policy!r} is not a tracking policy (it has no install(predictor) method); "
-                          "use workbench.backends.sam2.policies.make_policy(name, **params).")
+        raise ConfigError(
+            f"{policy!r} is not a tracking policy (it has no install(predictor) method); "
+            "use workbench.backends.sam2.policies.make_policy(name, **params)."
+        )
     if installed_policy(predictor) is not None and installed_policy(predictor) is not policy:
         remove_policy(predictor)  # one policy at a time (SAM2Long patches methods, SAMURAI swaps the class)
     return install(predictor)
@@ -436,10 +498,11 @@ def check_predictor(predictor) -> None:
     ``SAM2VideoPredictor``."""
     cls = type(predictor)
     if cls not in (SAM2VideoPredictor, SAM2VideoPredictorWithPolicy):
-        what = "SAM2VideoPredictorVOS (vos_optimized=True)" if cls.__name__ == "SAM2VideoPredictorVOS" \
-            else cls.__name__
-        raise BackendError(f"Tracking policies plug into sam2's SAM2VideoPredictor; got {what}. "
-                           "Build the model with mode='video' and vos_optimized=False.")
+        what = "SAM2VideoPredictorVOS (vos_optimized=True)" if cls.__name__ == "SAM2VideoPredictorVOS" else cls.__name__
+        raise BackendError(
+            f"Tracking policies plug into sam2's SAM2VideoPredictor; got {what}. "
+            "Build the model with mode='video' and vos_optimized=False."
+        )
 
 
 def install_hooks(predictor, policy):
@@ -473,6 +536,15 @@ def installed_policy(predictor):
     return predictor.__dict__.get("tracking_policy")
 
 
-__all__ = ["PinnedKernelAttention", "PinnedKernelRoPEAttention", "PolicyPredictorMixin",
-           "SAM2VideoPredictorWithPolicy", "apply_policy", "check_predictor", "install_hooks", "installed_policy",
-           "pinned_attention_backends", "remove_policy"]
+__all__ = [
+    "PinnedKernelAttention",
+    "PinnedKernelRoPEAttention",
+    "PolicyPredictorMixin",
+    "SAM2VideoPredictorWithPolicy",
+    "apply_policy",
+    "check_predictor",
+    "install_hooks",
+    "installed_policy",
+    "pinned_attention_backends",
+    "remove_policy",
+]

@@ -101,6 +101,7 @@ The reference's names: ``num_pathway``, ``iou_thre``, ``uncertainty``. Defaults 
 ``vos_inference`` functions and README command (3, 0.1, 2); its ``tools/vos_inference.py``
 argparse defaults are different (``--iou_thre 0.3``, ``--uncertainty 1``).
 """
+
 from __future__ import annotations
 
 import copy
@@ -180,10 +181,13 @@ class SAM2LongParams:
                 raise ConfigError(f"{name} must be a number; got {v!r}.")
             object.__setattr__(self, name, float(v))
         if self.uncertainty < 0:
-            raise ConfigError(f"uncertainty must be >= 0 (a threshold on |object-score logit|); got {self.uncertainty}.")
+            raise ConfigError(
+                f"uncertainty must be >= 0 (a threshold on |object-score logit|); got {self.uncertainty}."
+            )
         if self.key_weight_low > self.key_weight_high:
-            raise ConfigError(f"key_weight_low ({self.key_weight_low}) must not exceed key_weight_high "
-                              f"({self.key_weight_high}).")
+            raise ConfigError(
+                f"key_weight_low ({self.key_weight_low}) must not exceed key_weight_high ({self.key_weight_high})."
+            )
         if self.math_attention is not None and not isinstance(self.math_attention, bool):
             raise ConfigError(f"math_attention must be True, False or None; got {self.math_attention!r}.")
 
@@ -207,8 +211,14 @@ def frame_record(out) -> dict | None:
     return rec if isinstance(rec, dict) else None
 
 
-def memory_key_weights(frame_scores: list[torch.Tensor], frame_tokens: list[int], ptr_scores: list[torch.Tensor],
-                       tokens_per_ptr: int, low: float, high: float) -> torch.Tensor:
+def memory_key_weights(
+    frame_scores: list[torch.Tensor],
+    frame_tokens: list[int],
+    ptr_scores: list[torch.Tensor],
+    tokens_per_ptr: int,
+    low: float,
+    high: float,
+) -> torch.Tensor:
     """Per-token multipliers of the memory-attention keys, ``(B, n_tokens, 1)``.
 
     Reference: ``MemoryAttentionLayer._forward_ca`` in SAM2Long's
@@ -221,6 +231,7 @@ def memory_key_weights(frame_scores: list[torch.Tensor], frame_tokens: list[int]
     so a group whose only scores are those gets bfloat16 weights (a lone conditioning pointer:
     0.94921875, not 0.95), as in the reference.
     """
+
     def ranked(scores):
         w = torch.stack(scores, dim=1)
         ramp = torch.linspace(low, high, w.shape[1]).to(w)
@@ -230,21 +241,21 @@ def memory_key_weights(frame_scores: list[torch.Tensor], frame_tokens: list[int]
 
     wf = ranked(frame_scores)
     b = wf.shape[0]
-    parts = [wf[:, i:i + 1].expand(b, n) for i, n in enumerate(frame_tokens)]
+    parts = [wf[:, i : i + 1].expand(b, n) for i, n in enumerate(frame_tokens)]
     if ptr_scores:
         wp = ranked(ptr_scores).to(wf.device)
-        parts += [wp[:, i:i + 1].expand(b, tokens_per_ptr) for i in range(wp.shape[1])]
+        parts += [wp[:, i : i + 1].expand(b, tokens_per_ptr) for i in range(wp.shape[1])]
     return torch.cat(parts, dim=1).unsqueeze(-1)
 
 
 class _Call(NamedTuple):
     """One pathway's decoder call on a frame."""
 
-    low_res_multimasks: torch.Tensor   # (1, M, S/4, S/4)
+    low_res_multimasks: torch.Tensor  # (1, M, S/4, S/4)
     high_res_multimasks: torch.Tensor  # (1, M, S, S)
-    ious: torch.Tensor                 # (1, M)
+    ious: torch.Tensor  # (1, M)
     object_score_logits: torch.Tensor  # (1, 1)
-    obj_ptrs: torch.Tensor             # (1, M or 1, C)
+    obj_ptrs: torch.Tensor  # (1, M or 1, C)
 
 
 class SAM2LongPolicy:
@@ -306,15 +317,21 @@ class SAM2LongPolicy:
         ConfigError
             Not a SAM2Long state.
         """
-        if not isinstance(state, Mapping) or state.get("policy") != self.name or \
-                not isinstance(state.get("objects"), Mapping):
+        if (
+            not isinstance(state, Mapping)
+            or state.get("policy") != self.name
+            or not isinstance(state.get("objects"), Mapping)
+        ):
             raise ConfigError("set_policy_state expects a state from SAM2LongPolicy.policy_state().")
         objects = {}
         try:
             for obj_id, st in state["objects"].items():
                 objects[int(obj_id)] = {
-                    "tree": str(st["tree"]), "reverse": bool(st["reverse"]), "root": int(st["root"]),
-                    "anchor": int(st["anchor"]), "frame": int(st["frame"]),
+                    "tree": str(st["tree"]),
+                    "reverse": bool(st["reverse"]),
+                    "root": int(st["root"]),
+                    "anchor": int(st["anchor"]),
+                    "frame": int(st["frame"]),
                     "acc_score": [float(v) for v in st["acc_score"]],
                     "picks": [{int(f): int(s) for f, s in p.items()} for p in st["picks"]],
                 }
@@ -379,14 +396,26 @@ class SAM2LongPolicy:
         if self._predictor is not None:
             raise ConfigError("This SAM2Long policy is already installed on a predictor; uninstall() it first.")
         if getattr(predictor, "tracking_policy", None) is not None:
-            raise ConfigError(f"The predictor already tracks with policy "
-                              f"{getattr(predictor.tracking_policy, 'name', '?')!r}; one policy per predictor.")
+            raise ConfigError(
+                f"The predictor already tracks with policy "
+                f"{getattr(predictor.tracking_policy, 'name', '?')!r}; one policy per predictor."
+            )
         if type(predictor).__name__ == "SAM2VideoPredictorVOS":
-            raise ConfigError("SAM2Long cannot be installed on the torch.compile'd SAM2VideoPredictorVOS "
-                              "(vos_optimized=True); build the model with vos_optimized=False.")
-        needed = ("_run_single_frame_inference", "_track_step", "_prepare_memory_conditioned_features",
-                  "_encode_new_memory", "_get_image_feature", "_get_maskmem_pos_enc", "memory_attention",
-                  "sam_mask_decoder", "obj_ptr_proj")
+            raise ConfigError(
+                "SAM2Long cannot be installed on the torch.compile'd SAM2VideoPredictorVOS "
+                "(vos_optimized=True); build the model with vos_optimized=False."
+            )
+        needed = (
+            "_run_single_frame_inference",
+            "_track_step",
+            "_prepare_memory_conditioned_features",
+            "_encode_new_memory",
+            "_get_image_feature",
+            "_get_maskmem_pos_enc",
+            "memory_attention",
+            "sam_mask_decoder",
+            "obj_ptr_proj",
+        )
         missing = [n for n in needed if not hasattr(predictor, n)]
         if missing:
             raise ConfigError(f"Not a sam2 1.1.0 SAM2VideoPredictor (missing {missing}).")
@@ -395,7 +424,10 @@ class SAM2LongPolicy:
         self._orig_prepare = predictor._prepare_memory_conditioned_features
         predictor._run_single_frame_inference = self._run_single_frame_inference
         predictor._prepare_memory_conditioned_features = self._prepare_memory_conditioned_features
-        self._patched = [(predictor, "_run_single_frame_inference"), (predictor, "_prepare_memory_conditioned_features")]
+        self._patched = [
+            (predictor, "_run_single_frame_inference"),
+            (predictor, "_prepare_memory_conditioned_features"),
+        ]
         self._handles = [predictor.sam_mask_decoder.register_forward_hook(self._decoder_hook)]
         for layer in predictor.memory_attention.layers:
             if isinstance(getattr(layer, "cross_attn_image", None), RoPEAttention):
@@ -449,17 +481,41 @@ class SAM2LongPolicy:
         return args, kwargs
 
     # -- tracking -------------------------------------------------------------------------------
-    def _run_single_frame_inference(self, inference_state, output_dict, frame_idx, batch_size, is_init_cond_frame,
-                                    point_inputs, mask_inputs, reverse, run_mem_encoder, prev_sam_mask_logits=None):
+    def _run_single_frame_inference(
+        self,
+        inference_state,
+        output_dict,
+        frame_idx,
+        batch_size,
+        is_init_cond_frame,
+        point_inputs,
+        mask_inputs,
+        reverse,
+        run_mem_encoder,
+        prev_sam_mask_logits=None,
+    ):
         """Replaces ``SAM2VideoPredictor._run_single_frame_inference`` (same signature and
         return value: the frame's compact output and its mask logits on the compute device)."""
-        plain = (is_init_cond_frame or point_inputs is not None or mask_inputs is not None or not run_mem_encoder
-                 or prev_sam_mask_logits is not None)
+        plain = (
+            is_init_cond_frame
+            or point_inputs is not None
+            or mask_inputs is not None
+            or not run_mem_encoder
+            or prev_sam_mask_logits is not None
+        )
         if plain:
             return self._orig_run(
-                inference_state=inference_state, output_dict=output_dict, frame_idx=frame_idx, batch_size=batch_size,
-                is_init_cond_frame=is_init_cond_frame, point_inputs=point_inputs, mask_inputs=mask_inputs,
-                reverse=reverse, run_mem_encoder=run_mem_encoder, prev_sam_mask_logits=prev_sam_mask_logits)
+                inference_state=inference_state,
+                output_dict=output_dict,
+                frame_idx=frame_idx,
+                batch_size=batch_size,
+                is_init_cond_frame=is_init_cond_frame,
+                point_inputs=point_inputs,
+                mask_inputs=mask_inputs,
+                reverse=reverse,
+                run_mem_encoder=run_mem_encoder,
+                prev_sam_mask_logits=prev_sam_mask_logits,
+            )
         if batch_size != 1:
             raise BackendError(f"SAM2Long tracks one object per call (sam2 1.1.0 does); got batch_size={batch_size}.")
         obj_id = self._object_id(inference_state, output_dict)
@@ -508,8 +564,15 @@ class SAM2LongPolicy:
                 pathway = r["parent"][pathway]
                 f -= step
             picks.append(dict(sorted(d.items())))
-        st = {"tree": rec["tree"], "reverse": rec["reverse"], "root": rec["root"], "anchor": rec["anchor"],
-              "frame": prev, "acc_score": list(rec["acc_score"]), "picks": picks}
+        st = {
+            "tree": rec["tree"],
+            "reverse": rec["reverse"],
+            "root": rec["root"],
+            "anchor": rec["anchor"],
+            "frame": prev,
+            "acc_score": list(rec["acc_score"]),
+            "picks": picks,
+        }
         self._objects[obj_id] = st
         return st
 
@@ -534,19 +597,33 @@ class SAM2LongPolicy:
         P = self.params.num_pathway
         step = -1 if reverse else 1
         feats, pos, sizes = self._features(inference_state, frame_idx)
-        _, sam_outputs, _, _ = pred._track_step(frame_idx, False, feats, pos, sizes, None, None, output_dict,
-                                                inference_state["num_frames"], reverse, None)
+        _, sam_outputs, _, _ = pred._track_step(
+            frame_idx, False, feats, pos, sizes, None, None, output_dict, inference_state["num_frames"], reverse, None
+        )
         _, _, ious, low_res_masks, high_res_masks, obj_ptr, object_score_logits = sam_outputs
         maskmem, maskmem_pos = pred._encode_new_memory(
-            current_vision_feats=feats, feat_sizes=sizes, pred_masks_high_res=high_res_masks,
-            object_score_logits=object_score_logits, is_mask_from_pts=False)
+            current_vision_feats=feats,
+            feat_sizes=sizes,
+            pred_masks_high_res=high_res_masks,
+            object_score_logits=object_score_logits,
+            is_mask_from_pts=False,
+        )
         masks_gpu, masks = self._store(inference_state, low_res_masks)
         tree = uuid.uuid4().hex[:16]
         anchor = frame_idx - step
-        record = {"tree": tree, "root": frame_idx, "anchor": anchor, "reverse": reverse,
-                  "ious": [float(ious.max(-1)[0].item())], "object_scores": [float(object_score_logits.item())],
-                  "acc_score": [0.0] * P, "parent": None, "candidate": [int(ious.argmax(-1).item())],
-                  "pathway_slot": [0] * P, "certain": None}
+        record = {
+            "tree": tree,
+            "root": frame_idx,
+            "anchor": anchor,
+            "reverse": reverse,
+            "ious": [float(ious.max(-1)[0].item())],
+            "object_scores": [float(object_score_logits.item())],
+            "acc_score": [0.0] * P,
+            "parent": None,
+            "candidate": [int(ious.argmax(-1).item())],
+            "pathway_slot": [0] * P,
+            "certain": None,
+        }
         out = {
             "maskmem_features": maskmem.to(torch.bfloat16).to(inference_state["storage_device"], non_blocking=True),
             "maskmem_pos_enc": pred._get_maskmem_pos_enc(inference_state, {"maskmem_pos_enc": maskmem_pos}),
@@ -555,9 +632,15 @@ class SAM2LongPolicy:
             "object_score_logits": object_score_logits,
             RECORD_KEY: record,
         }
-        self._objects[obj_id] = {"tree": tree, "reverse": reverse, "root": frame_idx, "anchor": anchor,
-                                 "frame": frame_idx, "acc_score": [0.0] * P,
-                                 "picks": [dict(sorted({anchor: 0, frame_idx: 0}.items())) for _ in range(P)]}
+        self._objects[obj_id] = {
+            "tree": tree,
+            "reverse": reverse,
+            "root": frame_idx,
+            "anchor": anchor,
+            "frame": frame_idx,
+            "acc_score": [0.0] * P,
+            "picks": [dict(sorted({anchor: 0, frame_idx: 0}.items())) for _ in range(P)],
+        }
         return out, masks_gpu
 
     def _tree_frame(self, inference_state, output_dict, obj_id, frame_idx, reverse, pathways):
@@ -587,8 +670,9 @@ class SAM2LongPolicy:
             calls.append(by_plan[plan])
 
         object_scores = [float(c.object_score_logits.item()) for c in calls]
-        kept = expand_and_prune(pathways["acc_score"], [c.ious[0].tolist() for c in calls], object_scores,
-                                prm.num_pathway, prm.uncertainty)
+        kept = expand_and_prune(
+            pathways["acc_score"], [c.ious[0].tolist() for c in calls], object_scores, prm.num_pathway, prm.uncertainty
+        )
 
         encoded: dict[tuple[int, int], tuple[torch.Tensor, list]] = {}
         slots = []
@@ -597,31 +681,44 @@ class SAM2LongPolicy:
             key = (id(call), j)
             if key not in encoded:
                 mem, mem_pos = pred._encode_new_memory(
-                    current_vision_feats=feats, feat_sizes=sizes,
-                    pred_masks_high_res=call.high_res_multimasks[:, j:j + 1],
-                    object_score_logits=call.object_score_logits, is_mask_from_pts=False)
+                    current_vision_feats=feats,
+                    feat_sizes=sizes,
+                    pred_masks_high_res=call.high_res_multimasks[:, j : j + 1],
+                    object_score_logits=call.object_score_logits,
+                    is_mask_from_pts=False,
+                )
                 encoded[key] = (mem.to(torch.bfloat16).to(storage, non_blocking=True), mem_pos)
             ptr = call.obj_ptrs[:, j] if call.obj_ptrs.shape[1] > 1 else call.obj_ptrs[:, 0]
             # clones: a slot must not keep its call's other candidates alive
-            slots.append((encoded[key][0], call.low_res_multimasks[:, j:j + 1].clone(), ptr.clone(),
-                          call.object_score_logits))
+            slots.append(
+                (encoded[key][0], call.low_res_multimasks[:, j : j + 1].clone(), ptr.clone(), call.object_score_logits)
+            )
         first = next(iter(encoded.values()))
         maskmem_pos = pred._get_maskmem_pos_enc(inference_state, {"maskmem_pos_enc": first[1]})
         masks_gpu, masks = self._store(inference_state, slots[0][1])
-        out = {"maskmem_features": slots[0][0], "maskmem_pos_enc": maskmem_pos, "pred_masks": masks,
-               "obj_ptr": slots[0][2], "object_score_logits": slots[0][3]}
+        out = {
+            "maskmem_features": slots[0][0],
+            "maskmem_pos_enc": maskmem_pos,
+            "pred_masks": masks,
+            "obj_ptr": slots[0][2],
+            "object_score_logits": slots[0][3],
+        }
         if len(slots) > 1:
             out[ALT_KEYS["maskmem_features"]] = torch.stack([s[0] for s in slots[1:]])
-            out[ALT_KEYS["pred_masks"]] = torch.stack([self._store(inference_state, s[1])[1]
-                                                       for s in slots[1:]])
+            out[ALT_KEYS["pred_masks"]] = torch.stack([self._store(inference_state, s[1])[1] for s in slots[1:]])
             out[ALT_KEYS["obj_ptr"]] = torch.stack([s[2] for s in slots[1:]])
             out[ALT_KEYS["object_score_logits"]] = torch.stack([s[3] for s in slots[1:]])
         out[RECORD_KEY] = {
-            "tree": pathways["tree"], "root": root, "anchor": pathways["anchor"], "reverse": reverse,
+            "tree": pathways["tree"],
+            "root": root,
+            "anchor": pathways["anchor"],
+            "reverse": reverse,
             "ious": [float(calls[e.parent].ious[0, e.candidate].item()) for e in kept],
             "object_scores": [object_scores[e.parent] for e in kept],
-            "acc_score": [e.score for e in kept], "parent": [e.parent for e in kept],
-            "candidate": [e.candidate for e in kept], "pathway_slot": list(range(len(kept))),
+            "acc_score": [e.score for e in kept],
+            "parent": [e.parent for e in kept],
+            "candidate": [e.candidate for e in kept],
+            "pathway_slot": list(range(len(kept))),
             "certain": max(abs(s) for s in object_scores) > prm.uncertainty,
         }
         new_picks = []
@@ -629,8 +726,12 @@ class SAM2LongPolicy:
             d = dict(pathways["picks"][e.parent])
             d[frame_idx] = e.slot
             new_picks.append(d)
-        self._objects[obj_id] = {**pathways, "frame": frame_idx, "acc_score": [e.score for e in kept],
-                                 "picks": new_picks}
+        self._objects[obj_id] = {
+            **pathways,
+            "frame": frame_idx,
+            "acc_score": [e.score for e in kept],
+            "picks": new_picks,
+        }
         return out, masks_gpu
 
     def _pathway_call(self, plan, output_dict, frame_idx, feats, pos, sizes, num_frames, reverse) -> _Call:
@@ -638,8 +739,9 @@ class SAM2LongPolicy:
         self._plan = (plan, frame_idx)
         self._capture, self._tokens = True, None
         try:
-            _, sam_outputs, _, _ = pred._track_step(frame_idx, False, feats, pos, sizes, None, None, output_dict,
-                                                    num_frames, reverse, None)
+            _, sam_outputs, _, _ = pred._track_step(
+                frame_idx, False, feats, pos, sizes, None, None, output_dict, num_frames, reverse, None
+            )
         finally:
             self._plan, self._capture = None, False
         tokens, self._tokens = self._tokens, None
@@ -655,17 +757,31 @@ class SAM2LongPolicy:
             obj_ptrs = obj_ptrs + (1 - lam) * pred.no_obj_ptr
         return _Call(low_res_multimasks, high_res_multimasks, ious, object_score_logits, obj_ptrs)
 
-    def _prepare_memory_conditioned_features(self, frame_idx, is_init_cond_frame, current_vision_feats,
-                                             current_vision_pos_embeds, feat_sizes, output_dict, num_frames,
-                                             track_in_reverse=False):
+    def _prepare_memory_conditioned_features(
+        self,
+        frame_idx,
+        is_init_cond_frame,
+        current_vision_feats,
+        current_vision_pos_embeds,
+        feat_sizes,
+        output_dict,
+        num_frames,
+        track_in_reverse=False,
+    ):
         """Replaces ``SAM2Base._prepare_memory_conditioned_features``: a pathway's memory while
         the policy runs its decoder call, sam2's own otherwise."""
         ctx, pred = self._plan, self._predictor
         if ctx is None or ctx[1] != frame_idx or is_init_cond_frame or pred.num_maskmem == 0:
             return self._orig_prepare(
-                frame_idx=frame_idx, is_init_cond_frame=is_init_cond_frame, current_vision_feats=current_vision_feats,
-                current_vision_pos_embeds=current_vision_pos_embeds, feat_sizes=feat_sizes, output_dict=output_dict,
-                num_frames=num_frames, track_in_reverse=track_in_reverse)
+                frame_idx=frame_idx,
+                is_init_cond_frame=is_init_cond_frame,
+                current_vision_feats=current_vision_feats,
+                current_vision_pos_embeds=current_vision_pos_embeds,
+                feat_sizes=feat_sizes,
+                output_dict=output_dict,
+                num_frames=num_frames,
+                track_in_reverse=track_in_reverse,
+            )
         plan: MemoryPlan = ctx[0]
         B = current_vision_feats[-1].size(1)
         C = pred.hidden_dim
@@ -703,8 +819,9 @@ class SAM2LongPolicy:
         if pred.use_obj_ptrs_in_encoder:
             max_ptrs = min(num_frames, pred.max_obj_ptrs_in_encoder)
             if not pred.training and pred.only_obj_ptrs_in_the_past_for_eval:
-                ptr_cond = {t: out for t, out in selected.items()
-                            if (t >= frame_idx if track_in_reverse else t <= frame_idx)}
+                ptr_cond = {
+                    t: out for t, out in selected.items() if (t >= frame_idx if track_in_reverse else t <= frame_idx)
+                }
             else:
                 ptr_cond = selected
             pos_and_ptrs = [(abs(frame_idx - t), out["obj_ptr"]) for t, out in ptr_cond.items()]
@@ -740,14 +857,23 @@ class SAM2LongPolicy:
 
         weights = None
         if len(frame_scores) > 1:  # reference: no re-weighting with a single memory frame
-            weights = memory_key_weights(frame_scores, frame_tokens, ptr_scores, tokens_per_ptr,
-                                         self.params.key_weight_low, self.params.key_weight_high).to(device)
+            weights = memory_key_weights(
+                frame_scores,
+                frame_tokens,
+                ptr_scores,
+                tokens_per_ptr,
+                self.params.key_weight_low,
+                self.params.key_weight_high,
+            ).to(device)
         self._key_weights = weights
         try:
             pix_feat_with_mem = pred.memory_attention(
-                curr=current_vision_feats, curr_pos=current_vision_pos_embeds,
-                memory=torch.cat(memory, dim=0), memory_pos=torch.cat(memory_pos, dim=0),
-                num_obj_ptr_tokens=num_obj_ptr_tokens)
+                curr=current_vision_feats,
+                curr_pos=current_vision_pos_embeds,
+                memory=torch.cat(memory, dim=0),
+                memory_pos=torch.cat(memory_pos, dim=0),
+                num_obj_ptr_tokens=num_obj_ptr_tokens,
+            )
         finally:
             self._key_weights = None
         return pix_feat_with_mem.permute(1, 2, 0).view(B, C, H, W)
@@ -768,5 +894,15 @@ def apply_sam2long(predictor, params: SAM2LongParams | None = None, **kwargs) ->
     return policy
 
 
-__all__ = ["ALT_KEYS", "COND_FRAME_SCORE", "RECORD_KEY", "REFERENCE", "SAM2LongParams", "SAM2LongPolicy",
-           "apply_sam2long", "frame_record", "memory_key_weights", "slot_value"]
+__all__ = [
+    "ALT_KEYS",
+    "COND_FRAME_SCORE",
+    "RECORD_KEY",
+    "REFERENCE",
+    "SAM2LongParams",
+    "SAM2LongPolicy",
+    "apply_sam2long",
+    "frame_record",
+    "memory_key_weights",
+    "slot_value",
+]

@@ -18,6 +18,7 @@ imports torch: numbers in, numbers out (:func:`expand_and_prune`, :func:`plan_me
 so the rules can be unit-tested on synthetic numbers. The predictor side is in
 :mod:`.sam2long`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
@@ -59,8 +60,13 @@ class Extension:
     signed_iou: float
 
 
-def expand_and_prune(acc_scores: Sequence[float], candidate_ious: Sequence[Sequence[float]],
-                     object_scores: Sequence[float], num_pathway: int, uncertainty: float) -> list[Extension]:
+def expand_and_prune(
+    acc_scores: Sequence[float],
+    candidate_ious: Sequence[Sequence[float]],
+    object_scores: Sequence[float],
+    num_pathway: int,
+    uncertainty: float,
+) -> list[Extension]:
     """Grow every pathway by each of its candidates and keep the best ``num_pathway``.
 
     Reference: ``SAM2VideoPredictor._run_single_frame_inference`` of SAM2Long's
@@ -98,8 +104,10 @@ def expand_and_prune(acc_scores: Sequence[float], candidate_ious: Sequence[Seque
         The survivors in slot order (slot 0 = output pathway).
     """
     if not (len(acc_scores) == len(candidate_ious) == len(object_scores)) or not acc_scores:
-        raise ValueError("acc_scores, candidate_ious and object_scores need one entry per pathway "
-                         f"(got {len(acc_scores)}, {len(candidate_ious)}, {len(object_scores)}).")
+        raise ValueError(
+            "acc_scores, candidate_ious and object_scores need one entry per pathway "
+            f"(got {len(acc_scores)}, {len(candidate_ious)}, {len(object_scores)})."
+        )
     ranked: list[tuple[int, int, float, float]] = []
     for p, (acc, ious, obj) in enumerate(zip(acc_scores, candidate_ious, object_scores)):
         for j, iou in enumerate(ious):
@@ -147,8 +155,15 @@ class MemoryPlan:
     pointers: tuple[tuple[int, int, int], ...]
 
 
-def plan_memory(frame_idx: int, step: int, root: int, picks: Mapping[int, int],
-                reliable: Callable[[int, int], bool], num_maskmem: int, max_obj_ptrs: int) -> MemoryPlan:
+def plan_memory(
+    frame_idx: int,
+    step: int,
+    root: int,
+    picks: Mapping[int, int],
+    reliable: Callable[[int, int], bool],
+    num_maskmem: int,
+    max_obj_ptrs: int,
+) -> MemoryPlan:
     """Memory frames and object pointers of one pathway on ``frame_idx``.
 
     Reference: ``SAM2Base._prepare_memory_conditioned_features`` of SAM2Long's

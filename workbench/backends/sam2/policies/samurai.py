@@ -67,6 +67,7 @@ Where this implementation goes beyond the reference (documented choices)
   ``kf_score`` 1.0 (the reference stores the integers 1, 1).
 * **Attention kernel**: see :func:`reference_attention_backends`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -135,8 +136,9 @@ class SamuraiParams:
             if isinstance(value, float) and not math.isfinite(value):
                 raise ConfigError(f"SAMURAI parameter {f.name}={value!r} must be a finite number.")
         if self.stable_frames_threshold < 0:
-            raise ConfigError(f"SAMURAI parameter stable_frames_threshold must be >= 0; got "
-                              f"{self.stable_frames_threshold}.")
+            raise ConfigError(
+                f"SAMURAI parameter stable_frames_threshold must be >= 0; got {self.stable_frames_threshold}."
+            )
         if not 0.0 <= self.kf_score_weight <= 1.0:
             raise ConfigError(f"SAMURAI parameter kf_score_weight must be in [0, 1]; got {self.kf_score_weight}.")
 
@@ -206,8 +208,11 @@ class _Track:
     frames: dict[int, dict] = dataclasses.field(default_factory=dict)
 
     def motion(self) -> tuple:
-        return (None if self.kf_mean is None else self.kf_mean.copy(),
-                None if self.kf_covariance is None else self.kf_covariance.copy(), self.stable_frames)
+        return (
+            None if self.kf_mean is None else self.kf_mean.copy(),
+            None if self.kf_covariance is None else self.kf_covariance.copy(),
+            self.stable_frames,
+        )
 
 
 class SamuraiPolicy:
@@ -276,10 +281,15 @@ class SamuraiPolicy:
         return {"policy": self.name, "objects": objects}
 
     def set_policy_state(self, state: Mapping[str, Any]) -> None:
-        if not isinstance(state, Mapping) or state.get("policy") != self.name or \
-                not isinstance(state.get("objects"), Mapping):
-            raise ConfigError("Not a SAMURAI policy state: expected {'policy': 'samurai', 'objects': {...}} "
-                              "as SamuraiPolicy.policy_state() returns.")
+        if (
+            not isinstance(state, Mapping)
+            or state.get("policy") != self.name
+            or not isinstance(state.get("objects"), Mapping)
+        ):
+            raise ConfigError(
+                "Not a SAMURAI policy state: expected {'policy': 'samurai', 'objects': {...}} "
+                "as SamuraiPolicy.policy_state() returns."
+            )
         tracks = {}
         try:
             for obj_id, obj in state["objects"].items():
@@ -323,8 +333,10 @@ class SamuraiPolicy:
 
     def _context(self) -> tuple[int, int, bool, int]:
         if self._frame is None:
-            raise BackendError("SAMURAI policy: a decoder call outside a frame inference; the policy follows "
-                               "SAM2VideoPredictor's _run_single_frame_inference (use the predictor's video API).")
+            raise BackendError(
+                "SAMURAI policy: a decoder call outside a frame inference; the policy follows "
+                "SAM2VideoPredictor's _run_single_frame_inference (use the predictor's video API)."
+            )
         return self._frame
 
     def _track(self, obj_id: int) -> _Track:
@@ -332,11 +344,22 @@ class SamuraiPolicy:
 
     def mask_as_output(self, object_score_logits) -> None:
         self._context()
-        self._pending.update(selection="mask_input", chosen_index=0, pred_ious=[1.0], best_iou_score=1.0,
-                             kf_score=1.0, object_score_logit=float(object_score_logits.reshape(-1)[0].item()))
+        self._pending.update(
+            selection="mask_input",
+            chosen_index=0,
+            pred_ious=[1.0],
+            best_iou_score=1.0,
+            kf_score=1.0,
+            object_score_logit=float(object_score_logits.reshape(-1)[0].item()),
+        )
 
-    def choose_mask(self, ious: torch.Tensor, high_res_multimasks: torch.Tensor, object_score_logits: torch.Tensor,
-                    multimask_output: bool):
+    def choose_mask(
+        self,
+        ious: torch.Tensor,
+        high_res_multimasks: torch.Tensor,
+        object_score_logits: torch.Tensor,
+        multimask_output: bool,
+    ):
         """Pick the kept candidate (rules in the module docstring) and record the frame.
 
         Returns
@@ -347,17 +370,26 @@ class SamuraiPolicy:
         """
         obj_id, _, _, _ = self._context()
         if ious.shape[0] != 1:
-            raise BackendError(f"SAMURAI policy: one object per decoder call expected (sam2 1.1.0's video "
-                               f"predictor); got a batch of {ious.shape[0]}.")
+            raise BackendError(
+                f"SAMURAI policy: one object per decoder call expected (sam2 1.1.0's video "
+                f"predictor); got a batch of {ious.shape[0]}."
+            )
         rec = self._pending
         tr = self._track(obj_id)
-        rec.update(pred_ious=[float(v) for v in ious[0].tolist()],
-                   object_score_logit=float(object_score_logits.reshape(-1)[0].item()))
+        rec.update(
+            pred_ious=[float(v) for v in ious[0].tolist()],
+            object_score_logit=float(object_score_logits.reshape(-1)[0].item()),
+        )
         if not multimask_output or not self.params.samurai_mode:
             idx = 0 if not multimask_output else int(torch.argmax(ious, dim=-1)[0])
-            rec.update(selection="single_mask" if not multimask_output else "argmax_pred_iou", chosen_index=idx,
-                       best_iou_score=float(ious[0][idx].item()), kf_score=None,
-                       stable_frames_after=tr.stable_frames, kf_mean_after=_as_list(tr.kf_mean))
+            rec.update(
+                selection="single_mask" if not multimask_output else "argmax_pred_iou",
+                chosen_index=idx,
+                best_iou_score=float(ious[0][idx].item()),
+                kf_score=None,
+                stable_frames_after=tr.stable_frames,
+                kf_mean_after=_as_list(tr.kf_mean),
+            )
             return None
 
         p, kf = self.params, self.kf
@@ -394,24 +426,41 @@ class SamuraiPolicy:
             weighted = p.kf_score_weight * kf_ious + (1 - p.kf_score_weight) * ious
             best = torch.argmax(weighted, dim=-1)
             pred_xyah = tr.kf_mean[:4].tolist()
-            rec.update(kf_pred_xyah=pred_xyah, kf_pred_xyxy=[float(v) for v in kf.xyah_to_xyxy(tr.kf_mean[:4])],
-                       candidate_boxes_xyxy=boxes, kf_ious=[float(v) for v in kf_ious.tolist()],
-                       weighted_ious=[float(v) for v in weighted.reshape(-1).tolist()])
+            rec.update(
+                kf_pred_xyah=pred_xyah,
+                kf_pred_xyxy=[float(v) for v in kf.xyah_to_xyxy(tr.kf_mean[:4])],
+                candidate_boxes_xyxy=boxes,
+                kf_ious=[float(v) for v in kf_ious.tolist()],
+                weighted_ious=[float(v) for v in weighted.reshape(-1).tolist()],
+            )
             if ious[0][best] < p.stable_ious_threshold:
                 tr.stable_frames = 0
             else:
-                tr.kf_mean, tr.kf_covariance = kf.update(tr.kf_mean, tr.kf_covariance,
-                                                         kf.xyxy_to_xyah(boxes[int(best[0])]))
+                tr.kf_mean, tr.kf_covariance = kf.update(
+                    tr.kf_mean, tr.kf_covariance, kf.xyxy_to_xyah(boxes[int(best[0])])
+                )
             selection = "kalman_weighted"
         idx = int(best[0])
-        rec.update(selection=selection, chosen_index=idx, best_iou_score=float(ious[0][best].item()),
-                   kf_score=None if kf_ious is None else float(kf_ious[best].item()),
-                   stable_frames_after=tr.stable_frames, kf_mean_after=_as_list(tr.kf_mean))
+        rec.update(
+            selection=selection,
+            chosen_index=idx,
+            best_iou_score=float(ious[0][best].item()),
+            kf_score=None if kf_ious is None else float(kf_ious[best].item()),
+            stable_frames_after=tr.stable_frames,
+            kf_mean_after=_as_list(tr.kf_mean),
+        )
         return best
 
-    def select_memory(self, frame_idx: int, non_cond_outputs: Mapping, unselected_cond_outputs: Mapping,
-                      track_in_reverse: bool, num_maskmem: int, max_obj_ptrs_in_encoder: int,
-                      num_frames: int | None):
+    def select_memory(
+        self,
+        frame_idx: int,
+        non_cond_outputs: Mapping,
+        unselected_cond_outputs: Mapping,
+        track_in_reverse: bool,
+        num_maskmem: int,
+        max_obj_ptrs_in_encoder: int,
+        num_frames: int | None,
+    ):
         """The non-conditioning memory slots ``[(t_pos, output or None), ...]`` for
         ``frame_idx`` (rules in the module docstring); None with ``samurai_mode=False``."""
         obj_id, _, _, ctx_frames = self._context()
@@ -433,9 +482,11 @@ class SamuraiPolicy:
                 if i not in non_cond_outputs or rec is None:
                     continue  # the reference raises KeyError here (see the module docstring)
                 kf_score = rec.get("kf_score")
-                if rec["best_iou_score"] > p.memory_bank_iou_threshold and \
-                        rec["object_score_logit"] > p.memory_bank_obj_score_threshold and \
-                        (kf_score is None or kf_score > p.memory_bank_kf_score_threshold):
+                if (
+                    rec["best_iou_score"] > p.memory_bank_iou_threshold
+                    and rec["object_score_logit"] > p.memory_bank_obj_score_threshold
+                    and (kf_score is None or kf_score > p.memory_bank_kf_score_threshold)
+                ):
                     valid.insert(0, i)
                 if len(valid) >= max_obj_ptrs_in_encoder - 1:
                     break
