@@ -429,7 +429,7 @@ class VideoExperimentSpec(SurveyExperimentSpec):
 
 
 @dataclass(frozen=True, kw_only=True)
-class TrackingPolicyExperimentSpec(SurveyExperimentSpec):
+class TrackingPolicyExperimentSpec(VideoExperimentSpec):
     """``exp_tracking_policies``: SAM 2 with each tracking policy (sam2's own, SAMURAI, ...) per
     SAM 2 model and first-frame prompt on DAVIS (the survey's SAM 2-based video methods).
 
@@ -449,22 +449,12 @@ class TrackingPolicyExperimentSpec(SurveyExperimentSpec):
     Raises
     ------
     ConfigError
-        An unknown prompt.
+        An unknown prompt (checked as :class:`VideoExperimentSpec` does).
     """
-
-    SIZES: ClassVar[tuple[str, ...]] = ("sequences", "max_frames")
 
     name: str = "exp_tracking_policies"
     policies: tuple[str, ...] = ("sam2", "samurai", "sam2long")
     prompts: tuple[str, ...] = ("mask", "box")
-    sequences: int | tuple[str, ...] | None = None
-    max_frames: int | None = None
-
-    def __post_init__(self):
-        bad = [p for p in self.prompts if p not in VOS_PROMPTS]
-        if bad:
-            raise ConfigError(f"Unknown VOS prompt(s) {bad}; valid: {list(VOS_PROMPTS)}.")
-        super().__post_init__()
 
 
 @dataclass(frozen=True, kw_only=True)
