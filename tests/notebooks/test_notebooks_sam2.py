@@ -46,7 +46,7 @@ def test_quickstart_picks_sam2_when_a_checkpoint_exists(tmp_path, monkeypatch, c
 
 
 def test_video_notebook_picks_sam2_when_a_checkpoint_exists(tmp_path, monkeypatch, checkpoint_dir, davis_dir):
-    monkeypatch.delenv("WORKBENCH_REPORTS_DIR", raising=False)
+    monkeypatch.setenv("WORKBENCH_REPORTS_DIR", str(tmp_path / "reports"))  # the one reports root
     text = _run("video_annotator", {"video": str(davis_dir / "JPEGImages" / "blackswan"),
                                     "gt": str(davis_dir / "Annotations" / "blackswan"), "backend": "auto",
                                     "image_size": 256, "max_frames": 4}, tmp_path, monkeypatch, checkpoint_dir)

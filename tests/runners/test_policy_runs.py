@@ -115,3 +115,37 @@ def test_switching_between_policies_installs_one_at_a_time() -> None:
     assert "_run_single_frame_inference" not in backend.predictor.__dict__  # SAM2Long's patches are gone
     backend.set_policy("sam2")
     assert installed_policy(backend.predictor) is None and type(backend.predictor).__name__ == "SAM2VideoPredictor"
+
+
+def test_autosave_recovery_rebuilds_a_samurai_session_exactly(tmp_path) -> None:
+    from workbench.backends import make_video_backend
+    from workbench.backends.sam2.policies import installed_policy
+    from workbench.sessions import VideoSession
+
+    def backend():
+        return make_video_backend("sam2", checkpoint="random", image_size=256, policy="samurai",
+                                  policy_params={"stable_frames_threshold": 2})
+
+    frames = [np.full((48, 64, 3), 30 * i, np.uint8) for i in range(4)]
+    for i, f in enumerate(frames):
+        f[8 + i : 28 + i, 10:40] = 230
+    mask = np.zeros((48, 64), bool)
+    mask[8:28, 10:40] = True
+    live = VideoSession(backend(), frames, autosave=tmp_path / "auto")
+    live.set_mask(0, None, mask)
+    live.propagate()
+    state = json.dumps(installed_policy(live.backend.predictor).policy_state(), sort_keys=True, default=str)
+    masks = {f: live.label_map_at(f) for f in range(4)}
+    live.close()
+    again = VideoSession.recover(tmp_path / "auto", backend(), autosave=False)
+    assert json.dumps(installed_policy(again.backend.predictor).policy_state(), sort_keys=True, default=str) == state
+    assert all(np.array_equal(again.label_map_at(f), masks[f]) for f in range(4))
+
+
+def test_ray_workers_track_with_the_policy_of_the_spec(tmp_path) -> None:
+    local = run_vos_benchmark(policy="samurai", run_id="local", reports_root=tmp_path, **COMMON)
+    ray = run_vos_benchmark(policy="samurai", run_id="ray", reports_root=tmp_path, executor="ray", num_workers=1,
+                            **COMMON)
+    card = json.loads((ray / "run_card.json").read_text())
+    assert card["backend_extra"]["policy"] == "samurai"
+    assert (ray / "per_sequence_results.csv").read_text() == (local / "per_sequence_results.csv").read_text()

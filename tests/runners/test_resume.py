@@ -164,7 +164,8 @@ def test_resume_refuses_other_settings_and_finished_runs_are_kept(tmp_path, data
     assert kind == "image" and nb == {
         "backend": "classical",
         "image_size": 1024,
-        "device": "cpu",
+        "device": "auto",  # the request, as given (the default); the card's `device` is the one chosen
+        "precision": "auto",
         "dataset": "grabcut",
         "smoke": False,
         "save_masks": False,
