@@ -123,8 +123,9 @@ def test_autosave_recovery_rebuilds_a_samurai_session_exactly(tmp_path) -> None:
     from workbench.sessions import VideoSession
 
     def backend():
-        return make_video_backend("sam2", checkpoint="random", image_size=256, policy="samurai",
-                                  policy_params={"stable_frames_threshold": 2})
+        return make_video_backend(
+            "sam2", checkpoint="random", image_size=256, policy="samurai", policy_params={"stable_frames_threshold": 2}
+        )
 
     frames = [np.full((48, 64, 3), 30 * i, np.uint8) for i in range(4)]
     for i, f in enumerate(frames):
@@ -144,8 +145,9 @@ def test_autosave_recovery_rebuilds_a_samurai_session_exactly(tmp_path) -> None:
 
 def test_ray_workers_track_with_the_policy_of_the_spec(tmp_path) -> None:
     local = run_vos_benchmark(policy="samurai", run_id="local", reports_root=tmp_path, **COMMON)
-    ray = run_vos_benchmark(policy="samurai", run_id="ray", reports_root=tmp_path, executor="ray", num_workers=1,
-                            **COMMON)
+    ray = run_vos_benchmark(
+        policy="samurai", run_id="ray", reports_root=tmp_path, executor="ray", num_workers=1, **COMMON
+    )
     card = json.loads((ray / "run_card.json").read_text())
     assert card["backend_extra"]["policy"] == "samurai"
     assert (ray / "per_sequence_results.csv").read_text() == (local / "per_sequence_results.csv").read_text()
