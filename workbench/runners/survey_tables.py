@@ -63,6 +63,7 @@ __all__ = [
     "plot_bars",
     "plot_click_curves",
     "plot_degradation",
+    "policy_metric_table",
     "policy_table",
     "report_header",
     "run_index",
@@ -275,6 +276,17 @@ def policy_table(
     sel = sel.assign(policy=sel["policy"].fillna("sam2") if "policy" in sel else "sam2")
     last = sel.groupby(["method", "prompt", "policy"], sort=False).tail(1)
     return last.set_index(["method", "prompt", "policy"])[[m for m in metrics if m in last]]
+
+
+def policy_metric_table(runs: pd.DataFrame, metric: str = "J&F-Mean", experiment: str | None = None) -> pd.DataFrame:
+    """``"<method> · <prompt>"`` × tracking policy of one VOS metric (for :func:`plot_bars`)."""
+    table = policy_table(runs, (metric,), experiment)
+    if table.empty:
+        return table
+    wide = table[metric].unstack("policy")
+    wide.index = [f"{method} · {prompt}" for method, prompt in wide.index]
+    wide.attrs["metric"] = metric
+    return wide
 
 
 def vos_detail_table(
