@@ -84,6 +84,7 @@ def test_cli_doctor_prints_one_screen_and_json(capsys: pytest.CaptureFixture[str
     code = main(["doctor"])
     out = capsys.readouterr().out
     assert out.startswith("SAM2 Workbench doctor")
+    assert "check failed" not in out  # every check ran to its end
     for name in ("python", "torch", "GPU", "sam2", "jupyterlab", "ipywidgets", "ipycanvas", "anywidget", "ray", "data"):
         assert f" {name} " in out
     assert code == (1 if "[!!]" in out else 0)

@@ -95,7 +95,7 @@ class BenchOptions:
         ------
         UnknownNameError, ConfigError
         """
-        from .backends.sam2.reference import cuda_available
+        from .backends.runtime import cuda_available
 
         bad = [s for s in self.only if s not in SECTIONS]
         if bad:
@@ -184,6 +184,14 @@ def _q(xs) -> dict:
     )
 
 
+def _timed(fn: Callable[[], int]) -> tuple[float, float]:
+    """Run ``fn`` (it returns the frames it tracked): (fps by wall time, fps by this process's CPU
+    time; on a shared CPU the second is what the process itself spent)."""
+    w, c = time.perf_counter(), time.process_time()
+    k = fn()
+    return k / (time.perf_counter() - w), k / max(time.process_time() - c, 1e-9)
+
+
 def _log(msg: str) -> None:
     sys.stderr.write(f"[bench] {msg}\n")
     sys.stderr.flush()
@@ -207,19 +215,14 @@ def bench_fps(o: ResolvedBenchOptions, model: str | None = None) -> dict:
         backend = SAM2VideoBackend(wb_net, info, precision=o.precision, lazy_frames=lazy, memory="bounded")
         sessions[name] = VideoSession(backend, tmp.name)
 
-    def timed(fn) -> tuple[float, float]:  # (fps by wall time, fps by this process's CPU time)
-        w, c = time.perf_counter(), time.process_time()
-        k = fn()
-        return k / (time.perf_counter() - w), k / max(time.process_time() - c, 1e-9)
-
     def run(k, frames):
         if k == "raw":
             raw.prompt([VideoPrompt(0, 1, np.array([PROMPT_XY], np.float32), np.array([1], np.int32))])
-            return timed(lambda: raw.propagate(frames - 1)[0])
+            return _timed(lambda: raw.propagate(frames - 1)[0])
         s = sessions[k]
         s.clear(all_objects=True)
         s.add_point(0, *PROMPT_XY, obj_id=1)
-        return timed(lambda: len(s.propagate(max_frame_num_to_track=frames - 1).frames))
+        return _timed(lambda: len(s.propagate(max_frame_num_to_track=frames - 1).frames))
 
     for k in ("raw", *sessions) if o.warmup else ():
         run(k, min(n, 4))
@@ -278,9 +281,7 @@ def bench_policies(o: ResolvedBenchOptions) -> dict:
         backend.set_policy(policy)
         session.clear(all_objects=True)
         session.add_point(0, *PROMPT_XY, obj_id=1)
-        w, c = time.perf_counter(), time.process_time()
-        k = len(session.propagate(max_frame_num_to_track=frames - 1).frames)
-        return k / (time.perf_counter() - w), k / max(time.process_time() - c, 1e-9)
+        return _timed(lambda: len(session.propagate(max_frame_num_to_track=frames - 1).frames))
 
     if o.warmup:
         for p in names:

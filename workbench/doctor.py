@@ -16,9 +16,9 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from .backends.runtime import installed_version
 from .config import CHECKPOINT_DIR_ENV, DATA_DIR_ENV, checkpoint_dir, data_dir
 from .errors import WorkbenchError
 
@@ -50,13 +50,6 @@ class Check:
     ok: bool | None
     detail: str
     fix: str = ""
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return version(dist)
-    except PackageNotFoundError:
-        return None
 
 
 def check_python() -> list[Check]:
@@ -211,13 +204,13 @@ def parse_labextension_list(text: str) -> dict[str, bool]:
 
 def check_jupyter(list_extensions: Callable[[], dict[str, bool] | None] = _lab_extensions) -> list[Check]:
     """JupyterLab and the widget front-end extensions (installed and enabled)."""
-    lab = _version("jupyterlab")
+    lab = installed_version("jupyterlab")
     if lab is None:
         return [Check("jupyterlab", False, "not installed", "Run `make install`.")]
     out = [Check("jupyterlab", True, f"jupyterlab {lab}")]
     exts = list_extensions()
     for dist, ext in LAB_EXTENSIONS.items():
-        v = _version(dist)
+        v = installed_version(dist)
         if v is None:
             out.append(Check(dist, False, "not installed", "Run `make install`."))
             continue
@@ -249,7 +242,7 @@ def check_jupyter(list_extensions: Callable[[], dict[str, bool] | None] = _lab_e
 
 def check_ray() -> list[Check]:
     """Ray, for ``executor="ray"`` runs."""
-    v = _version("ray")
+    v = installed_version("ray")
     if v is None:
         return [Check("ray", None, "not installed: runs use executor='local'", "Run `make install` for Ray runs.")]
     return [Check("ray", True, f"ray {v}: executor='ray' available")]

@@ -73,7 +73,8 @@ class TorchFacts:
     threads: int
 
 
-def _version(dist: str) -> str | None:
+def installed_version(dist: str) -> str | None:
+    """Version of the installed distribution ``dist`` (``importlib.metadata``), None when absent."""
     try:
         return version(dist)
     except PackageNotFoundError:
@@ -85,7 +86,9 @@ def torch_facts() -> TorchFacts:
     try:
         import torch
     except ImportError:
-        return TorchFacts(None, _version("torchvision"), _version("sam2"), None, None, None, False, False, 0)
+        return TorchFacts(
+            None, installed_version("torchvision"), installed_version("sam2"), None, None, None, False, False, 0
+        )
     gpu = mem = None
     bf16 = False
     if torch.cuda.is_available():
@@ -100,8 +103,8 @@ def torch_facts() -> TorchFacts:
         ext = False
     return TorchFacts(
         torch=str(torch.__version__),
-        torchvision=_version("torchvision"),
-        sam2=_version("sam2"),
+        torchvision=installed_version("torchvision"),
+        sam2=installed_version("sam2"),
         cuda=torch.version.cuda,
         gpu=gpu,
         gpu_memory_bytes=mem,
@@ -124,4 +127,4 @@ def warn_if_slow(backend: str, device: str, image_size: int) -> str | None:
 
 _HINTED: set[tuple[str, int]] = set()
 
-__all__ = ["TorchFacts", "cuda_available", "slow_cpu_hint", "torch_facts", "warn_if_slow"]
+__all__ = ["TorchFacts", "cuda_available", "installed_version", "slow_cpu_hint", "torch_facts", "warn_if_slow"]

@@ -589,7 +589,7 @@ class VOSRunSpec(RunSpec):
             out["memory_preset"] = self.memory_preset
         out.update({k: getattr(self, k) for k in SETTING_NAMES if getattr(self, k) is not None})
         out.update({k: True for k in self.MODE_FIELDS if getattr(self, k)})
-        if self.policy == "sam2" and not self.policy_params:  # policy only when not sam2's own
+        if not self.backend_settings():  # the policy only when not sam2's own with its defaults
             out.pop("policy", None)
             out.pop("policy_params", None)
         return _jsonable(out)

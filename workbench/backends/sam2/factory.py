@@ -8,11 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...errors import ConfigError
-from ..base import with_extra
 from ..runtime import warn_if_slow
 from .image import SAM2ImageBackend
 from .loading import build_sam2_model
-from .policies import DEFAULT_POLICY, apply_policy, make_policy
+from .policies import DEFAULT_POLICY, make_policy
 from .settings import SETTING_NAMES, video_settings
 from .video import SAM2VideoBackend
 
@@ -119,7 +118,8 @@ non_overlap_masks, apply_postprocessing
     build, backend = _split(kw, _VIDEO_KW, "video")
     vos = backend.pop("vos_optimized", False)
     policy_name = backend.pop("policy", None) or DEFAULT_POLICY
-    policy = make_policy(policy_name, **dict(backend.pop("policy_params", None) or {}))
+    policy_params = dict(backend.pop("policy_params", None) or {})
+    make_policy(policy_name, **policy_params)  # bad names / parameters fail before the model loads
     if vos and policy_name != DEFAULT_POLICY:
         raise ConfigError(
             f"vos_optimized=True compiles the methods the {policy_name!r} tracking policy replaces; "
@@ -132,10 +132,9 @@ non_overlap_masks, apply_postprocessing
         model, checkpoint, device, image_size, mode="video", vos_optimized=vos, **settings.build_flags, **build
     )
     warn_if_slow("sam2", info.device, info.image_size)
-    if policy_name != DEFAULT_POLICY:
-        apply_policy(net, policy)
-    info = with_extra(info, policy=policy.name, policy_params=policy.params_dict())
-    return SAM2VideoBackend(net, info, video_settings=settings, **backend)
+    video = SAM2VideoBackend(net, info, video_settings=settings, **backend)
+    video.set_policy(policy_name, policy_params)  # installs it and records it in info.extra
+    return video
 
 
 __all__ = ["make_sam2_image_backend", "make_sam2_video_backend"]

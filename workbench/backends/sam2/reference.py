@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from ..runtime import installed_version
 from .loading import autocast_context, backbone_feature_sizes, build_sam2_model, enable_tf32, resolve_precision
 
 if TYPE_CHECKING:
@@ -32,28 +33,15 @@ def set_threads(n: int | None) -> int:
 
 def runtime_info(device: str) -> dict:
     """Versions and hardware: ``torch``, ``sam2``, ``cuda`` (None on CPU), ``gpu`` name, ``threads``."""
-    from importlib.metadata import PackageNotFoundError
-    from importlib.metadata import version as _v
-
-    def _version(name: str) -> str:
-        try:
-            return _v(name)
-        except PackageNotFoundError:
-            return "unknown"
-
     dev = torch.device(device)
     gpu = torch.cuda.get_device_name(dev) if dev.type == "cuda" else None
     return {
         "torch": torch.__version__,
-        "sam2": _version("sam2"),
+        "sam2": installed_version("sam2") or "unknown",
         "cuda": torch.version.cuda if dev.type == "cuda" else None,
         "gpu": gpu,
         "threads": int(torch.get_num_threads()),
     }
-
-
-def cuda_available() -> bool:
-    return bool(torch.cuda.is_available())
 
 
 def synchronize(device) -> None:
@@ -296,7 +284,6 @@ __all__ = [
     "VideoPrompt",
     "build_image_model",
     "build_video_model",
-    "cuda_available",
     "gpu_memory",
     "image_pair",
     "memory_run",
