@@ -328,3 +328,28 @@ def test_global_accuracy_and_youtube_g():
 def test_results_folder_missing(davis_dir, tmp_path):
     with pytest.raises(ResultsFormatError, match="does not exist"):
         evaluate_vos(davis_dir, tmp_path / "nothing", sequences="libby")
+
+
+def test_object_appearing_later_scored_only_after_its_prompt_frame(davis_gt, golden_dir):
+    """An object prompted on frame t0 (it appears later) is scored on frames t0+1 .. T-2 only:
+    the same numbers as scoring the clip that starts at t0, and NaN before in its J/F lists.
+    Counting the empty frames before it (J = F = 1) would inflate every statistic."""
+    from workbench.runners.vos_eval import _read_results
+
+    seq, t0 = "car-shadow", 12
+    names, gt = davis_gt.read(seq)
+    pred = _read_results(golden_dir / "davis_jf" / "eroded", seq, names, gt.shape[1:])
+    g, p = gt == 1, pred == 1
+    g[:t0] = False  # the object "appears" on frame t0
+    p[:t0] = False
+    later = evaluate_vos_arrays({1: g}, {1: p}, sequence=seq, prompt_frames={1: t0})
+    clip = evaluate_vos_arrays({1: g[t0:]}, {1: p[t0:]}, sequence=seq)
+    for key, value in clip.per_object[f"{seq}_1"].items():
+        assert later.per_object[f"{seq}_1"][key] == pytest.approx(value, abs=1e-12), key
+    j = np.asarray(later.per_frame[seq][1]["J"])
+    assert len(j) == gt.shape[0] - 2 and np.isnan(j[:t0]).all() and not np.isnan(j[t0:]).any()
+    naive = evaluate_vos_arrays({1: g}, {1: p}, sequence=seq)
+    assert naive.global_["J-Mean"] > later.global_["J-Mean"]  # the empty frames counted as J = 1
+    # an object prompted on the second-to-last frame has no frame left to score
+    none_left = evaluate_vos_arrays({1: g, 2: g}, {1: p, 2: p}, sequence=seq, prompt_frames={2: gt.shape[0] - 2})
+    assert set(none_left.per_object) == {f"{seq}_1"}

@@ -311,6 +311,10 @@ def test_objects_appearing_later_davis_pngs(
     rec = json.loads((run / "items.jsonl").read_text().splitlines()[0])
     assert rec["result"]["prompt_frames"] == {"1": 0, "2": LATER_FROM}
     assert set(rec["result"]["per_frame"]) == {"1", "2"}
+    # object 2 is scored only after the frame it was prompted on (NaN before), object 1 from frame 1
+    j2 = np.asarray(rec["result"]["per_frame"]["2"]["J"], dtype=float)
+    assert np.isnan(j2[:LATER_FROM]).all() and not np.isnan(j2[LATER_FROM:]).any()
+    assert not np.isnan(np.asarray(rec["result"]["per_frame"]["1"]["J"], dtype=float)).any()
     _check_davis(
         record_property,
         "later_davis",

@@ -135,6 +135,7 @@ def evaluate_vos_arrays(
     sequence: str = "sequence",
     frame_names: list[str] | None = None,
     reference_quirk: bool = False,
+    prompt_frames: Mapping[int, int] | None = None,
 ) -> VOSEvaluation:
     """Score in-memory per-object mask stacks of one sequence (DAVIS J and F).
 
@@ -157,6 +158,16 @@ def evaluate_vos_arrays(
         Names of the T frames (default ``"00000"``, ``"00001"``, …).
     reference_quirk : bool
         Decay with davis2017-evaluation's uint8 bug (see :func:`db_statistics`).
+    prompt_frames : mapping ``obj_id -> frame`` or None
+        The frame each object was prompted on, for objects that first appear after frame 0
+        (SAM 2's ``--track_object_appearing_later_in_video``). An object is scored only on the
+        frames AFTER its prompt frame: that frame is the given annotation, as frame 0 is in
+        DAVIS, and before it the object does not exist yet (empty ground truth and empty
+        prediction would otherwise count as J = F = 1 and inflate every statistic; the
+        YouTube-VOS evaluation likewise starts each object after its first frame). Its J and F
+        lists keep one entry per scored frame of the sequence, NaN on the frames it is not
+        scored on; an object with no frame left is not scored (left out of ``per_object``).
+        None (default): every object from the first scored frame, the DAVIS protocol.
 
     Returns
     -------
@@ -198,12 +209,20 @@ def evaluate_vos_arrays(
             )
         sl = slice(1, -1)
     vs = None if v is None else v[sl]
+    scored_idx = np.arange(shape[0])[sl]
     per_object: dict[str, dict[str, float]] = {}
     per_frame: dict[int, dict[str, list[float]]] = {}
     for k in sorted(gts):
         g, p = gts[k][sl], preds[k][sl]
         j = jaccard_stack(g, p, vs)
         f = boundary_prf_stack(p, g, vs, bound_th)[2]
+        if prompt_frames is not None and k in prompt_frames:
+            after = scored_idx > int(prompt_frames[k])
+            j, f = np.where(after, j, np.nan), np.where(after, f, np.nan)
+            per_frame[k] = {"J": j.tolist(), "F": f.tolist()}
+            if after.any():
+                per_object[f"{sequence}_{k}"] = _object_stats(j[after], f[after], reference_quirk)
+            continue
         per_frame[k] = {"J": j.tolist(), "F": f.tolist()}
         per_object[f"{sequence}_{k}"] = _object_stats(j, f, reference_quirk)
     return VOSEvaluation(

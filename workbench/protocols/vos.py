@@ -70,7 +70,9 @@ class VOSRun:
     evaluation : VOSEvaluation
         DAVIS scores of this sequence: ``per_object["<seq>_<obj_id>"]`` statistics and
         ``per_frame[seq][obj_id]`` J and F lists (frames 1..T-2). Scored on ``object_masks``
-        when they are kept, else on ``pred``.
+        when they are kept, else on ``pred``. An object tracked from a later frame
+        (``track_objects_appearing_later``) is scored only after its prompt frame (NaN before;
+        see ``prompt_frames`` of :func:`~workbench.metrics.vos_eval.evaluate_vos_arrays`).
     num_frames : int
         Frames yielded by propagation (summed over objects tracked separately).
     propagate_seconds : float
@@ -329,7 +331,13 @@ def run_vos_sequence(
     track = _track_separately if track_objects_appearing_later else _track_jointly
     obj_ids, clicks, firsts, pred, objects, n, seconds = track(backend, gt, prompt, sequence, per_object)
     scored = objects if objects is not None else {k: pred == k for k in obj_ids}
-    evaluation = evaluate_vos_arrays({k: gt == k for k in obj_ids}, scored, void=gt == VOID_ID, sequence=sequence)
+    evaluation = evaluate_vos_arrays(
+        {k: gt == k for k in obj_ids},
+        scored,
+        void=gt == VOID_ID,
+        sequence=sequence,
+        prompt_frames=firsts if track_objects_appearing_later else None,
+    )
     backend.reset()
     return VOSRun(sequence, prompt, obj_ids, pred, evaluation, n, seconds, clicks, objects, firsts)
 
