@@ -72,6 +72,23 @@ def test_image_notebook_smoke(tmp_path, data_dir):
     assert len(json.loads((run_dir / "run_card.json").read_text())["items"]) == 5
 
 
+@pytest.mark.slow
+def test_interactive_video_notebook_smoke(tmp_path, data_dir):
+    run_dir = execute_notebook(
+        "exp_interactive_video",
+        {"models": [{"backend": "classical"}], "smoke": True, "modes": ["online"], "data_root": str(data_dir)},
+        run_id="nb-pvs",
+        reports_root=tmp_path,
+    )
+    _executed(run_dir, "exp_interactive_video")
+    record = json.loads((run_dir / "experiment.json").read_text())
+    assert record["runs"] == ["pvs-online-m0-classical"] and record["failures"] == []
+    summary = json.loads((run_dir / "runs" / "pvs-online-m0-classical" / "summary.json").read_text())
+    assert summary["max_annotated_frames"] == 2 and summary["mode"] == "online"
+    html = (run_dir / "exp_interactive_video.html").read_text()
+    assert "J&amp;F-avg" in html and f"{summary['J&F-avg']:.3f}" in html and "data:image/png;base64" in html
+
+
 def test_unknown_notebook_or_parameter_is_refused(tmp_path):
     assert (notebooks_dir() / "vos_benchmark.ipynb").is_file()
     with pytest.raises(UnknownNameError, match="vos"):

@@ -20,6 +20,7 @@ from workbench.protocols.specs import (
     SPEC_KINDS,
     BackendRequest,
     ImageRunSpec,
+    PVSRunSpec,
     VolumeRunSpec,
     VOSRunSpec,
     image_datasets,
@@ -31,6 +32,7 @@ from workbench.runners import (
     read_run,
     resume_run,
     run_image_benchmark,
+    run_pvs_benchmark,
     run_spec,
     run_volume_benchmark,
     run_vos_benchmark,
@@ -85,6 +87,19 @@ SPECS = [
         seed=2,
     ),
     VolumeRunSpec(smoke=True, prompt_slice="middle"),
+    PVSRunSpec(),
+    PVSRunSpec(
+        backend_request=SAM2,
+        sequences=["blackswan"],
+        max_frames=5,
+        mode="online",
+        max_annotated_frames=4,
+        clicks_per_frame=2,
+        iou_threshold=0.5,
+        policy="samurai",
+        save_masks=True,
+    ),
+    PVSRunSpec(smoke=True, skip_first_last=False),
 ]
 
 
@@ -228,7 +243,7 @@ def test_tasks_are_made_from_the_spec():
 def test_every_kind_has_a_runner():
     assert set(RUNNERS) == set(SPEC_KINDS)
     assert RUNNERS["image"] is run_image_benchmark and RUNNERS["vos"] is run_vos_benchmark
-    assert RUNNERS["volume"] is run_volume_benchmark
+    assert RUNNERS["volume"] is run_volume_benchmark and RUNNERS["pvs"] is run_pvs_benchmark
 
 
 # --------------------------------------------------------------------------- run cards and resume

@@ -327,6 +327,16 @@ def tiny_survey(tmp_path_factory, data_dir):
             reports_root=root,
             run_id="pol",
         ),
+        survey.interactive_video_experiment(
+            [CLASSICAL, {"backend": "sam", "checkpoint": "random"}],
+            data_root=str(data_dir),
+            sequences=1,
+            max_frames=3,
+            max_annotated_frames=2,
+            iou_threshold=0.9,
+            reports_root=root,
+            run_id="pvs",
+        ),
     ]
     return root, exps
 
@@ -338,9 +348,13 @@ def _summary(exp, run_prefix: str) -> dict:
 
 @pytest.mark.slow
 def test_experiment_folders_record_runs_skips_and_missing_checkpoints(tiny_survey):
-    root, (img, med, vid, rob, pol) = tiny_survey
-    assert [e.dir.name for e in (img, med, vid, rob, pol)] == ["img", "med", "vid", "rob", "pol"]
-    assert sorted(p.name for p in survey.find_experiments(root)) == ["img", "med", "pol", "rob", "vid"]
+    root, (img, med, vid, rob, pol, pvs) = tiny_survey
+    assert [e.dir.name for e in (img, med, vid, rob, pol, pvs)] == ["img", "med", "vid", "rob", "pol", "pvs"]
+    assert sorted(p.name for p in survey.find_experiments(root)) == ["img", "med", "pol", "pvs", "rob", "vid"]
+    pvs_rec = survey.read_experiment(pvs.dir)
+    assert pvs_rec["runs"] == ["pvs-offline-m0-classical", "pvs-online-m0-classical"] and pvs_rec["failures"] == []
+    assert [s["what"] for s in pvs_rec["skipped"]] == ["pvs offline", "pvs online"]
+    assert pvs_rec["params"]["max_annotated_frames"] == 2 and pvs_rec["params"]["modes"] == ["offline", "online"]
     pol_rec = survey.read_experiment(pol.dir)
     assert pol_rec["status"] == "done" and pol_rec["failures"] == []
     assert pol_rec["runs"] == [
@@ -366,10 +380,10 @@ def test_experiment_folders_record_runs_skips_and_missing_checkpoints(tiny_surve
 
 @pytest.mark.slow
 def test_tables_hold_the_run_summaries(tiny_survey):
-    root, (img, med, vid, rob, _pol) = tiny_survey
+    root, (img, med, vid, rob, _pol, _pvs) = tiny_survey
     runs = st.collect_runs(reports_root=root)
     assert set(runs["experiment"]) == set(survey.SURVEY_EXPERIMENTS)
-    assert set(runs["kind"]) == {"image", "vos", "volume"}
+    assert set(runs["kind"]) == {"image", "vos", "volume", "pvs"}
     miou = st.method_dataset_table(runs, "mIoU@1", experiment="exp_image_sam_vs_sam2")
     assert list(miou.index) == ["classical/grabcut", "sam2/sam2.1_hiera_tiny (UNTRAINED)"]
     assert list(miou.columns) == ["grabcut"]
@@ -453,6 +467,7 @@ def test_survey_suite_smoke_end_to_end(tmp_path, data_dir):
         "2. Natural images",
         "3. Medical images",
         "4. Video",
+        "Interactive video: promptable video segmentation",
         "5. Robustness",
         "6. Run index",
         "UNTRAINED rows",
@@ -463,7 +478,7 @@ def test_survey_suite_smoke_end_to_end(tmp_path, data_dir):
     ):
         assert section in report, section
     assert report.count("data:image/png;base64") >= 5
-    assert set(table["kind"]) == {"image", "vos", "volume"}
+    assert set(table["kind"]) == {"image", "vos", "volume", "pvs"}
     assert {"grabcut", "coco_mval", "davis345", "sammed2d_ct", "stardist_nuclei", "davis", "mri_volumes"} <= set(
         table["dataset"]
     )
@@ -471,7 +486,7 @@ def test_survey_suite_smoke_end_to_end(tmp_path, data_dir):
 
 @pytest.mark.slow
 def test_policy_table_compares_sam2_and_samurai_on_the_same_runs(tiny_survey):
-    _root, (_img, _med, _vid, _rob, pol) = tiny_survey
+    _root, (_img, _med, _vid, _rob, pol, _pvs) = tiny_survey
     runs = st.collect_runs([pol.dir])
     table = st.policy_table(runs, experiment="exp_tracking_policies")
     assert [idx[2] for idx in table.index] == ["sam2", "samurai"]
@@ -484,3 +499,25 @@ def test_policy_table_compares_sam2_and_samurai_on_the_same_runs(tiny_survey):
         assert row["J&F-Mean"] == summary["J&F-Mean"] and row["FPS"] == summary["FPS"]
         card = read_run(pol.runs_dir / run)["card"]
         assert card["backend_extra"]["policy"] == policy
+
+
+@pytest.mark.slow
+def test_pvs_table_and_curves_hold_the_run_summaries(tiny_survey):
+    _root, (*_, pvs) = tiny_survey
+    runs = st.collect_runs([pvs.dir])
+    table = st.pvs_table(runs, experiment="exp_interactive_video")
+    assert list(table.index) == [("classical/dis-flow", "sam2", "offline"), ("classical/dis-flow", "sam2", "online")]
+    assert list(table.columns) == ["J&F@1", "J&F@2", "J&F-avg", "clicks", "annotated_frames"]
+    for mode in ("offline", "online"):
+        summary = read_run(pvs.runs_dir / f"pvs-{mode}-m0-classical")["summary"]
+        row = table.loc[("classical/dis-flow", "sam2", mode)]
+        assert [row["J&F@1"], row["J&F@2"], row["J&F-avg"]] == [summary["J&F@1"], summary["J&F@2"], summary["J&F-avg"]]
+        assert row["clicks"] == summary["clicks"] and summary["mode"] == mode
+    fig = st.plot_pvs_curves(runs, experiment="exp_interactive_video")
+    assert [ax.get_title() for ax in fig.axes] == ["offline", "online"]
+    line = fig.axes[0].lines[0]
+    assert list(line.get_xdata()) == [1, 2] and list(line.get_ydata()) == [
+        table.iloc[0]["J&F@1"],
+        table.iloc[0]["J&F@2"],
+    ]
+    assert st.pvs_table(runs, experiment="exp_video_prompts").empty and st.plot_pvs_curves(runs.iloc[:0]) is None

@@ -15,8 +15,14 @@ import pandas as pd
 import pytest
 
 from workbench.errors import DatasetNotFoundError, UnknownNameError
-from workbench.runners import run_image_benchmark, run_vos_benchmark
-from workbench.runners.runs_index import load_click_curves, load_frame_curves, load_runs, load_vos_sequences
+from workbench.runners import run_image_benchmark, run_pvs_benchmark, run_vos_benchmark
+from workbench.runners.runs_index import (
+    load_click_curves,
+    load_frame_curves,
+    load_pvs_curves,
+    load_runs,
+    load_vos_sequences,
+)
 from workbench.widgets.dashboard import FIGURES, MetricDashboard
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "dashboard.ipynb"
@@ -182,6 +188,28 @@ def test_static_export(root, tmp_path):
     pngs = sorted((tmp_path / "export").glob("*.png"))
     assert (len(pngs) == len(FIGURES)) if importlib.util.find_spec("kaleido") else not pngs
     assert not list((tmp_path / "export").glob(".*tmp*"))
+
+
+def test_pvs_curves_are_plotted_from_the_run_files(davis_dir, tmp_path):
+    root = tmp_path / "pvs"
+    kw = dict(sequences=1, max_frames=4, max_annotated_frames=2, data_root=davis_dir, reports_root=root, progress=False)
+    run_pvs_benchmark(mode="offline", run_id="pvs-off", **kw)
+    run_pvs_benchmark(mode="online", iou_threshold=0.9, run_id="pvs-on", **kw)
+    dash = MetricDashboard(root)
+    assert "2 PVS" in dash.status.value and dash.figures["sequences"].data == ()  # no VOS run
+    traces = {t.meta: t for t in dash.figures["pvs"].data}
+    assert set(traces) == {"pvs-off", "pvs-on"}
+    for rid, mode, dash_style in (("pvs-off", "offline", "solid"), ("pvs-on", "online", "dash")):
+        curve = pd.read_csv(root / rid / "pvs_curve.csv")
+        t = traces[rid]
+        assert list(t.x) == [1, 2] and list(t.y) == curve["J&F-Mean"].tolist()
+        assert t.name.endswith(f"· {mode}") and t.line.dash == dash_style
+    tidy = load_pvs_curves(root)
+    assert sorted(set(tidy["mode"])) == ["offline", "online"] and set(tidy["policy"]) == {"sam2"}
+    dash.select(runs=["pvs-on"])
+    assert [t.meta for t in dash.figures["pvs"].data] == ["pvs-on"]
+    files = dash.export_static(tmp_path / "export")
+    assert pd.read_csv(files["pvs_curves"])["run_id"].tolist() == ["pvs-on", "pvs-on"]
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ class                     ``kind``     runner
 :class:`ImageRunSpec`     ``"image"``  :func:`workbench.runners.run_image_benchmark` (RITM clicks)
 :class:`VOSRunSpec`       ``"vos"``    :func:`workbench.runners.run_vos_benchmark` (DAVIS VOS)
 :class:`VolumeRunSpec`    ``"volume"`` :func:`workbench.runners.run_volume_benchmark` (3-D volumes)
+:class:`PVSRunSpec`       ``"pvs"``    :func:`workbench.runners.run_pvs_benchmark` (SAM 2's PVS)
 ========================  ===========  ==========================================================
 
 Specs are checked when they are made (``__post_init__``: unknown names raise
@@ -41,6 +42,7 @@ from ..errors import ConfigError, UnknownNameError
 from ..io.corruptions import CORRUPTIONS, severity_parameter
 from ..io.datasets import IMAGE_SETS, SAMPLE_SET
 from .clicks import MULTIMASK_MODES
+from .pvs import PVSSettings
 from .volumes import PROMPT_SLICES, VOLUME_PROMPTS
 from .vos import VOS_PROMPTS
 
@@ -51,10 +53,13 @@ __all__ = [
     "SPEC_KINDS",
     "BackendRequest",
     "ImageRunSpec",
+    "PVSRunSpec",
     "RunSpec",
     "VOSRunSpec",
     "VolumeRunSpec",
     "check_corruption",
+    "check_policy",
+    "check_video_backend",
     "corruption_params",
     "image_datasets",
     "spec_from_dict",
@@ -157,6 +162,40 @@ def _build(cls: type, data: Mapping[str, Any]):
     return cls(**kw)
 
 
+def check_policy(policy, policy_params) -> None:
+    """Check a run spec's tracking ``policy`` (a name) and ``policy_params`` (dict or None); the
+    names are checked when the backend is built.
+
+    Raises
+    ------
+    ConfigError
+        ``policy`` is not a non-empty string, or ``policy_params`` not a dict or None.
+    """
+    if not isinstance(policy, str) or not policy:
+        raise ConfigError(f"policy must be a tracking-policy name such as 'sam2' or 'samurai'; got {policy!r}.")
+    if policy_params is not None and not isinstance(policy_params, dict):
+        raise ConfigError(
+            f"policy_params must be a dict of the policy's parameters (or None); got {type(policy_params).__name__}."
+        )
+
+
+def check_video_backend(settings: SAM2VideoSettings, backend: str) -> None:
+    """Refuse SAM 2 video settings other than sam2's own for a backend other than ``sam2`` /
+    ``auto``.
+
+    Raises
+    ------
+    ConfigError
+        ``settings`` is not the default and ``backend`` is neither ``"sam2"`` nor ``"auto"``.
+    """
+    if not settings.is_default and backend not in ("sam2", "auto"):
+        raise ConfigError(
+            f"SAM 2 memory settings ({settings.to_dict()}) apply to the 'sam2' video backend only; "
+            f"this run uses backend {backend!r}. Use backend='sam2' or leave "
+            "memory_preset='official' and the overrides None."
+        )
+
+
 # --------------------------------------------------------------------------- backend
 @dataclass(frozen=True, kw_only=True)
 class BackendRequest:
@@ -216,7 +255,7 @@ class RunSpec:
         The data set run over (stored in the run card ``dataset``); every kind of spec sets
         its own default and checks.
 
-    Class attributes: ``kind`` (``"image"``, ``"vos"``, ``"volume"``: run card ``kind`` and
+    Class attributes: ``kind`` (``"image"``, ``"vos"``, ``"volume"``, ``"pvs"``: run card ``kind`` and
     :data:`SPEC_KINDS` key), ``backend_kind`` (``"image"`` or ``"video"``: which backend factory
     builds ``backend_request``) and ``NOT_PARAMS`` (fields left out of :meth:`params`).
     """
@@ -532,22 +571,9 @@ class VOSRunSpec(RunSpec):
 
     def __post_init__(self):
         super().__post_init__()
-        if not isinstance(self.policy, str) or not self.policy:
-            raise ConfigError(
-                f"policy must be a tracking-policy name such as 'sam2' or 'samurai'; got {self.policy!r}."
-            )
-        if self.policy_params is not None and not isinstance(self.policy_params, dict):
-            raise ConfigError(
-                f"policy_params must be a dict of the policy's parameters (or None); got "
-                f"{type(self.policy_params).__name__}."
-            )
+        check_policy(self.policy, self.policy_params)
         settings = self.video_settings  # raises on unknown presets and bad values
-        if not settings.is_default and self.backend_request.backend not in ("sam2", "auto"):
-            raise ConfigError(
-                f"SAM 2 memory settings ({settings.to_dict()}) apply to the 'sam2' video backend only; "
-                f"this run uses backend {self.backend_request.backend!r}. Use backend='sam2' or leave "
-                "memory_preset='official' and the overrides None."
-            )
+        check_video_backend(settings, self.backend_request.backend)
         for name in self.MODE_FIELDS:
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be True or False; got {getattr(self, name)!r}.")
@@ -685,7 +711,143 @@ class VolumeRunSpec(RunSpec):
         _set(self, volumes=volumes, max_frame_num_to_track=track, window=window, prompt_slice=_int(self.prompt_slice))
 
 
-SPEC_KINDS: dict[str, type[RunSpec]] = {cls.kind: cls for cls in (ImageRunSpec, VOSRunSpec, VolumeRunSpec)}
+@dataclass(frozen=True, kw_only=True)
+class PVSRunSpec(RunSpec):
+    """Promptable video segmentation (the SAM 2 paper's interactive protocol, offline or online)
+    over DAVIS-format sequences.
+
+    Run by :func:`workbench.runners.run_pvs_benchmark`; sequences run as
+    :class:`workbench.runners.pvs_runner.PVSTask`. The protocol and every choice it makes are
+    described in :mod:`workbench.protocols.pvs`.
+
+    Attributes
+    ----------
+    backend_request : BackendRequest
+        The video backend (:func:`workbench.backends.make_video_backend`; SAM v1 has none).
+    seed : int
+        Run seed (stored in the run card; the protocol is deterministic).
+    dataset : {"davis"}
+        Dataset layout (DAVIS-format folders under the data root). Default ``"davis"``.
+    sequences : int, tuple of str or None
+        First N sequences of ``ImageSets/val.txt``, or names; None: all (2 with ``smoke``).
+    max_frames : int or None
+        Use only the first N frames of each sequence; None: all (8 with ``smoke``).
+    mode : {"offline", "online"}
+        Offline: several passes, each correcting the not yet annotated frame with the lowest J;
+        online: one forward pass stopping at frames whose J is below ``iou_threshold``.
+        Default ``"offline"``.
+    max_annotated_frames : int or None
+        Most annotated frames per object (the paper's N_frame; the curve's length); None: 8
+        (3 with ``smoke``).
+    clicks_per_frame : int
+        Clicks of the simulated user per interaction (N_click). Default 3.
+    iou_threshold : float
+        Online mode: J below which the annotator stops and corrects a frame. Default 0.75.
+    skip_first_last : bool
+        Score without the first and last frame (DAVIS / SA-V default). Default True.
+    save_masks : bool
+        Write every object's final prediction as ``masks/<seq>/<obj_id:03d>/%05d.png`` (0/1,
+        the per-object layout ``workbench eval vos --layout per-object`` reads).
+    smoke : bool
+        Quick run: ``sequences`` 2, ``max_frames`` 8 and ``max_annotated_frames`` 3 when not
+        given (applied when the spec is made).
+    memory_preset : {"official", "interactive"} or None
+        SAM 2 memory preset (:mod:`workbench.backends.sam2.settings`); None: ``"interactive"``
+        for the ``sam2`` backend (a correction click on a tracked frame must become a
+        conditioning frame, or the next propagation overwrites it), ``"official"`` (sam2's own
+        settings, the only ones other backends take) otherwise. Name it explicitly with
+        ``backend="auto"``.
+    max_cond_frames_in_attn, add_all_frames_to_correct_as_cond, clear_non_cond_mem_around_input, non_overlap_masks, apply_postprocessing
+        Overrides of the preset, as :class:`VOSRunSpec` has them (None: the preset's value).
+    policy : str
+        SAM 2 tracking policy (``"sam2"``, ``"samurai"``, ``"sam2long"``; see
+        :class:`VOSRunSpec`). Other backends accept only ``"sam2"``.
+    policy_params : dict or None
+        The policy's parameters by the names of its paper; None: its defaults.
+
+    Raises
+    ------
+    UnknownNameError
+        ``dataset`` other than ``"davis"``, unknown ``mode`` or ``memory_preset``.
+    ConfigError
+        Annotated frames or clicks below 1, ``iou_threshold`` outside [0, 1], a bad video
+        setting or one other than the default for a backend other than ``sam2`` / ``auto``.
+    """
+
+    kind: ClassVar[str] = "pvs"
+    backend_kind: ClassVar[str] = "video"
+    VIDEO_FIELDS: ClassVar[tuple[str, ...]] = ("memory_preset", *SETTING_NAMES)
+
+    dataset: str = "davis"
+    sequences: int | tuple[str, ...] | None = None
+    max_frames: int | None = None
+    mode: str = "offline"
+    max_annotated_frames: int | None = None
+    clicks_per_frame: int = 3
+    iou_threshold: float = 0.75
+    skip_first_last: bool = True
+    save_masks: bool = False
+    smoke: bool = False
+    memory_preset: str | None = None
+    max_cond_frames_in_attn: int | None = None
+    add_all_frames_to_correct_as_cond: bool | None = None
+    clear_non_cond_mem_around_input: bool | None = None
+    non_overlap_masks: bool | None = None
+    apply_postprocessing: bool | None = None
+    policy: str = "sam2"
+    policy_params: dict | None = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_policy(self.policy, self.policy_params)
+        if self.memory_preset is None:
+            preset = "interactive" if self.backend_request.backend == "sam2" else "official"
+            _set(self, memory_preset=preset)
+        settings = self.video_settings  # raises on unknown presets and bad values
+        check_video_backend(settings, self.backend_request.backend)
+        if self.dataset != "davis":
+            raise UnknownNameError("video dataset layout", self.dataset, ["davis"])
+        sequences, max_frames = _items(self.sequences), _int(self.max_frames)
+        annotated = _int(self.max_annotated_frames)
+        if self.smoke:
+            sequences = 2 if sequences is None else sequences
+            max_frames = 8 if max_frames is None else max_frames
+            annotated = 3 if annotated is None else annotated
+        _set(
+            self,
+            sequences=sequences,
+            max_frames=max_frames,
+            max_annotated_frames=8 if annotated is None else annotated,
+            max_cond_frames_in_attn=settings.max_cond_frames_in_attn,
+        )
+        pvs = self.pvs_settings  # raises on a bad mode, count or threshold
+        _set(self, clicks_per_frame=pvs.clicks_per_frame, iou_threshold=pvs.iou_threshold)
+
+    @property
+    def pvs_settings(self) -> PVSSettings:
+        """The protocol parameters of this run (:class:`~workbench.protocols.pvs.PVSSettings`)."""
+        return PVSSettings(
+            mode=self.mode,
+            max_annotated_frames=self.max_annotated_frames if self.max_annotated_frames is not None else 8,
+            clicks_per_frame=self.clicks_per_frame,
+            iou_threshold=self.iou_threshold,
+            skip_first_last=self.skip_first_last,
+        )
+
+    @property
+    def video_settings(self) -> SAM2VideoSettings:
+        """The SAM 2 video settings of this run (preset and overrides)."""
+        return video_settings(self.memory_preset, **{k: getattr(self, k) for k in SETTING_NAMES})
+
+    def backend_settings(self) -> dict:
+        """``policy`` / ``policy_params`` for the video backend factory (empty for sam2's own
+        policy with its defaults)."""
+        if self.policy == "sam2" and not self.policy_params:
+            return {}
+        return {"policy": self.policy, "policy_params": dict(self.policy_params or {})}
+
+
+SPEC_KINDS: dict[str, type[RunSpec]] = {cls.kind: cls for cls in (ImageRunSpec, VOSRunSpec, VolumeRunSpec, PVSRunSpec)}
 """Run spec class by ``kind`` (the run card ``kind``)."""
 
 

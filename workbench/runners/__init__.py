@@ -7,13 +7,22 @@ split into the two by name. :data:`RUNNERS` maps spec kinds to runners; :func:`r
 continues a run from the spec stored in its run card.
 """
 
-from ..protocols.specs import BackendRequest, ImageRunSpec, RunSpec, VolumeRunSpec, VOSRunSpec, spec_from_dict
+from ..protocols.specs import (
+    BackendRequest,
+    ImageRunSpec,
+    PVSRunSpec,
+    RunSpec,
+    VolumeRunSpec,
+    VOSRunSpec,
+    spec_from_dict,
+)
 from .card import RunCard, new_run_dir, read_run, spec_from_card
 from .executors import LocalExecutor, RayExecutor, make_executor
 from .image_runner import run_image_benchmark
 from .options import ExecutionOptions
+from .pvs_runner import run_pvs_benchmark
 from .registry import RUNNERS, resume_run, run_spec
-from .runs_index import load_click_curves, load_frame_curves, load_runs, load_vos_sequences
+from .runs_index import load_click_curves, load_frame_curves, load_pvs_curves, load_runs, load_vos_sequences
 from .volume_runner import run_volume_benchmark
 from .vos_runner import run_vos_benchmark
 
@@ -23,6 +32,7 @@ __all__ = [
     "ExecutionOptions",
     "ImageRunSpec",
     "LocalExecutor",
+    "PVSRunSpec",
     "RayExecutor",
     "RunCard",
     "RunSpec",
@@ -30,6 +40,7 @@ __all__ = [
     "VolumeRunSpec",
     "load_click_curves",
     "load_frame_curves",
+    "load_pvs_curves",
     "load_runs",
     "load_vos_sequences",
     "make_executor",
@@ -37,6 +48,7 @@ __all__ = [
     "read_run",
     "resume_run",
     "run_image_benchmark",
+    "run_pvs_benchmark",
     "run_spec",
     "run_volume_benchmark",
     "run_vos_benchmark",

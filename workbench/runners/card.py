@@ -75,7 +75,7 @@ class RunCard:
     """
 
     run_id: str
-    kind: str  # "image", "vos" or "volume" (the spec's kind)
+    kind: str  # "image", "vos", "volume" or "pvs" (the spec's kind)
     backend: str
     model: str
     checkpoint: str | None

@@ -4,7 +4,8 @@ An experiment folder ``<reports_root>/<run_id>/`` holds ``experiment.json`` (:cl
 the notebook's parameters, the runs it made, the runs that failed and why, combinations it
 skipped, the official checkpoints missing here) and the run folders under ``runs/`` written by
 the runners (:func:`~workbench.runners.run_image_benchmark`, :func:`~workbench.runners.run_vos_benchmark`,
-:func:`~workbench.runners.volume_runner.run_volume_benchmark`, looked up by spec kind in
+:func:`~workbench.runners.volume_runner.run_volume_benchmark`,
+:func:`~workbench.runners.run_pvs_benchmark`, looked up by spec kind in
 :data:`workbench.runners.registry.RUNNERS`). Used by the survey notebooks
 (:mod:`workbench.runners.survey`); report builders read the folders back with
 :func:`find_experiments` and :func:`experiment_runs`.
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from ..config import reports_dir
 from ..errors import DataError, WorkbenchError
-from ..protocols.specs import ImageRunSpec, RunSpec, VolumeRunSpec, VOSRunSpec
+from ..protocols.specs import ImageRunSpec, PVSRunSpec, RunSpec, VolumeRunSpec, VOSRunSpec
 from .card import git_commit, new_run_dir, read_run, write_json
 from .executors import BackendSpec, Executor, WorkerPool, make_executor
 from .options import ExecutionOptions
@@ -204,6 +205,20 @@ class Experiment:
             model,
             f"vol-{prompt}-{model_slug(i, model)}",
             lambda: VolumeRunSpec.from_settings(prompt=prompt, **model, **settings),
+        )
+
+    def pvs(self, i: int, model: dict, mode: str, **settings) -> Path | None:
+        """A :class:`~workbench.protocols.specs.PVSRunSpec` run of model ``i`` in ``mode``
+        (``"offline"`` / ``"online"``); ``settings`` are other PVSRunSpec fields. Run id
+        ``pvs-<mode>-<model slug>[-<policy>]``; SAM (v1) is skipped (no video predictor)."""
+        tag = _tag(settings)
+        if self._skip_image_only(f"pvs {mode}{tag}", model):
+            return None
+        return self.run(
+            f"pvs {mode}{tag}",
+            model,
+            f"pvs-{mode}-{model_slug(i, model)}{tag}",
+            lambda: PVSRunSpec.from_settings(mode=mode, **model, **settings),
         )
 
     def _skip_image_only(self, what: str, model: dict) -> bool:

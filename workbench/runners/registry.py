@@ -21,6 +21,7 @@ from ..protocols.specs import RunSpec
 from .card import read_run, spec_from_card
 from .image_runner import run_image_benchmark
 from .options import ExecutionOptions
+from .pvs_runner import run_pvs_benchmark
 from .volume_runner import run_volume_benchmark
 from .vos_runner import run_vos_benchmark
 
@@ -30,6 +31,7 @@ RUNNERS: dict[str, Callable[..., Path]] = {
     "image": run_image_benchmark,
     "vos": run_vos_benchmark,
     "volume": run_volume_benchmark,
+    "pvs": run_pvs_benchmark,
 }
 """Runner by spec kind: each is called as ``runner(spec, options)``."""
 

@@ -7,10 +7,11 @@
 Suites (:data:`SUITES`):
 
 * ``demo`` — the VOS and click benchmark notebooks for every runnable backend (:func:`demo_plan`).
-* ``survey`` — the survey experiments (:mod:`workbench.runners.survey`): four experiment
-  notebooks, each writing an experiment folder ``reports/survey-<stamp>-<i>-<notebook>/`` with
-  its runs under ``runs/``, then ``survey_report`` reading those folders into one HTML report
-  (``reports/survey-<stamp>-4-survey_report/survey_report.html``).
+* ``survey`` — the survey experiments (:mod:`workbench.runners.survey`): the experiment
+  notebooks of ``SURVEY_EXPERIMENTS``, each writing an experiment folder
+  ``reports/survey-<stamp>-<i>-<notebook>/`` with its runs under ``runs/``, then
+  ``survey_report`` reading those folders into one HTML report
+  (``reports/survey-<stamp>-<n>-survey_report/survey_report.html``).
 """
 
 from __future__ import annotations
@@ -223,7 +224,7 @@ def demo_plan(smoke: bool = False) -> list[tuple[str, dict]]:
 
 
 def summary_table(run_dirs: list[Path]) -> pd.DataFrame:
-    """One row per run: model, data, J&F-Mean / mIoU@k / NoC / FPS as available."""
+    """One row per run: model, data, J&F-Mean / J&F-avg (PVS) / mIoU@k / NoC / FPS as available."""
     rows = []
     for rd in run_dirs:
         run = read_run(rd)
@@ -235,7 +236,18 @@ def summary_table(run_dirs: list[Path]) -> pd.DataFrame:
             "dataset": card["dataset"],
             "items": len(card["items"]),
         }
-        for key in ("J&F-Mean", "J-Mean", "F-Mean", "FPS", "mIoU@1", "mIoU@5", "NoC@85", "NoC@90", "box-mIoU"):
+        for key in (
+            "J&F-Mean",
+            "J-Mean",
+            "F-Mean",
+            "J&F-avg",
+            "FPS",
+            "mIoU@1",
+            "mIoU@5",
+            "NoC@85",
+            "NoC@90",
+            "box-mIoU",
+        ):
             if key in s:
                 row[key] = s[key]
         row["wall_s"] = card.get("wall_time_s")

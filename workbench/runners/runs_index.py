@@ -5,7 +5,7 @@ Every table carries the same run columns: ``run_id``, ``kind`` (``"vos"`` / ``"i
 the run card says ``untrained: true``), ``legend`` (the label, made unique among the loaded
 runs with ``" (<dataset>)"`` and, if still needed, ``" [<run_id>]"``) and ``dataset``. Values are read from the files the runners
 wrote (``run_card.json``, ``summary.json``, ``sequences.csv``, ``per_frame.json``,
-``click_curve.csv``), never recomputed. The run card is the source of truth for the labels.
+``click_curve.csv``, ``pvs_curve.csv``), never recomputed. The run card is the source of truth for the labels.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ __all__ = [
     "find_run_dirs",
     "load_click_curves",
     "load_frame_curves",
+    "load_pvs_curves",
     "load_runs",
     "load_vos_sequences",
     "run_label",
@@ -105,7 +106,7 @@ def load_runs(
     pandas.DataFrame
         Columns :data:`RUN_COLUMNS`, then ``items`` (count), ``status``, ``started_at``,
         ``wall_time_s`` (s), ``device``, ``image_size``, ``checkpoint``, ``git_commit``, ``prompt``
-        (VOS) and ``dir`` (Path), then every numeric ``summary.json`` value (``J&F-Mean``, ``FPS``,
+        (VOS), ``mode`` (PVS: offline / online), ``policy`` and ``dir`` (Path), then every numeric ``summary.json`` value (``J&F-Mean``, ``FPS``,
         ``mIoU@1``, ``NoC@90`` … fractions in [0, 1], FPS in frames/s, latency in ms). Ordered by
         start time, then run id. Empty (with the run columns) when no run is found.
 
@@ -138,6 +139,7 @@ def load_runs(
         }
         row.update({k: card.get(k) for k in _CARD_FIELDS})
         row["prompt"] = card.get("params", {}).get("prompt")
+        row["mode"] = card.get("params", {}).get("mode")  # PVS runs: offline / online
         row["policy"] = (card.get("backend_extra") or {}).get("policy") or card.get("params", {}).get("policy")
         row["dir"] = rd
         for k, v in summary.items():
@@ -292,4 +294,37 @@ def load_click_curves(run_dirs) -> pd.DataFrame:
         frames.append(curve)
     if not frames:
         return pd.DataFrame(columns=[*RUN_COLUMNS, "clicks", "mIoU", "oracle-mIoU"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def load_pvs_curves(run_dirs) -> pd.DataFrame:
+    """J&F after k annotated frames of every PVS run (``pvs_curve.csv``), tidy.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Run columns, then ``mode`` (offline / online), ``policy``, ``annotated_frames`` (k = 1 ..
+        N), ``J-Mean``, ``F-Mean`` and ``J&F-Mean`` (means over all objects of the run after k
+        annotated frames, fractions in [0, 1]).
+
+    Raises
+    ------
+    ResultsFormatError
+        A finished PVS run has no ``pvs_curve.csv``.
+    """
+    frames = []
+    for _, row in _runs_table(run_dirs).iterrows():
+        path = Path(row["dir"]) / "pvs_curve.csv"
+        if row["kind"] != "pvs" or not _need(path, row):
+            continue
+        curve = pd.read_csv(path).drop(columns=["objects"], errors="ignore")
+        curve.insert(0, "policy", row.get("policy") or "sam2")
+        curve.insert(0, "mode", row.get("mode"))
+        for k, v in reversed(_meta(row).items()):
+            curve.insert(0, k, v)
+        frames.append(curve)
+    if not frames:
+        return pd.DataFrame(
+            columns=[*RUN_COLUMNS, "mode", "policy", "annotated_frames", "J-Mean", "F-Mean", "J&F-Mean"]
+        )
     return pd.concat(frames, ignore_index=True)

@@ -6,7 +6,7 @@ accuracy) on natural and medical sets, video metrics of §4.3 (J, F, J&F, the su
 global pixel accuracy, FPS), and the weak points of §5 (domain shift to medical images, speed,
 robustness to noise and occlusion).
 
-Four experiment notebooks each write one *experiment folder* ``<reports_root>/<run_id>/``
+The experiment notebooks each write one *experiment folder* ``<reports_root>/<run_id>/``
 holding ``experiment.json`` (:class:`~workbench.runners.experiments.Experiment`: parameters, models, the runs,
 failures, skipped combinations and the official checkpoints that are missing here) and
 ``runs/<run>/`` run folders written by the runners (run cards included). The report notebook
@@ -22,6 +22,8 @@ exp_medical               the same per model × medical set (:data:`MEDICAL_SETS
 exp_video_prompts         semi-supervised VOS on DAVIS per video model × first-frame prompt
                           (mask, box, 1/3/5 clicks)
 exp_tracking_policies     SAM 2 vs SAMURAI (tracking policies) per SAM 2 model × prompt
+exp_interactive_video     SAM 2's promptable video segmentation (PVS: J&F after 1..8 annotated
+                          frames, offline and online) per video model × tracking policy
 exp_robustness            image and VOS protocols per model × corruption × severity, plus the
                           clean run (severity 0)
 ========================  ======================================================================
@@ -50,6 +52,7 @@ from ..backends.registry import available_models, get_spec, list_specs
 from ..config import checkpoint_dir as default_checkpoint_dir
 from ..errors import ConfigError, UnknownNameError
 from ..io.corruptions import CORRUPTIONS
+from ..protocols.pvs import PVS_MODES
 from ..protocols.vos import VOS_PROMPTS
 from .experiments import EXPERIMENT_FILE, Experiment, experiment_runs, find_experiments, read_experiment
 from .options import ExecutionOptions, bind_settings
@@ -60,6 +63,7 @@ SURVEY_EXPERIMENTS = (
     "exp_video_prompts",
     "exp_robustness",
     "exp_tracking_policies",
+    "exp_interactive_video",
 )
 """Experiment notebooks of the survey suite, in run order."""
 REPORT_NOTEBOOK = "survey_report"
@@ -86,10 +90,14 @@ SMOKE = {
     "max_frame_num_to_track": 3,
     "corruptions": ("gaussian_noise", "occluder"),
     "severities": (3,),
+    "max_annotated_frames": 2,
 }
-"""Sizes of a smoke run (minutes on 2 CPU cores); :data:`SMOKE_SUBSETS` overrides ``subset``."""
+"""Sizes of a smoke run (minutes on 2 CPU cores); :data:`SMOKE_SUBSETS` overrides ``subset``,
+:data:`SMOKE_FRAMES` ``max_frames``."""
 SMOKE_SUBSETS = {"exp_medical": 1, "exp_robustness": 1}
 """Items per image set in smoke runs of the experiments with many sets or settings."""
+SMOKE_FRAMES = {"exp_interactive_video": 4}
+"""Frames per sequence in smoke runs of the experiments that track a video several times."""
 FULL = {
     "subset": None,
     "n_clicks": 20,
@@ -99,6 +107,7 @@ FULL = {
     "max_frame_num_to_track": None,
     "corruptions": CORRUPTIONS,
     "severities": (1, 3, 5),
+    "max_annotated_frames": 8,
 }
 """Sizes of a full run (every item)."""
 
@@ -109,10 +118,12 @@ __all__ = [
     "NATURAL_SETS",
     "REPORT_NOTEBOOK",
     "SMOKE",
+    "SMOKE_FRAMES",
     "SMOKE_SUBSETS",
     "SURVEY_EXPERIMENTS",
     "Experiment",
     "ImageExperimentSpec",
+    "InteractiveVideoExperimentSpec",
     "MedicalExperimentSpec",
     "RobustnessExperimentSpec",
     "SurveyExperimentSpec",
@@ -121,6 +132,7 @@ __all__ = [
     "experiment_runs",
     "find_experiments",
     "image_experiment",
+    "interactive_video_experiment",
     "medical_experiment",
     "missing_checkpoints",
     "normalise_models",
@@ -234,6 +246,8 @@ def _sizes(smoke: bool, name: str, **given) -> dict:
     base = dict(SMOKE if smoke else FULL)
     if smoke and name in SMOKE_SUBSETS:
         base["subset"] = SMOKE_SUBSETS[name]
+    if smoke and name in SMOKE_FRAMES:
+        base["max_frames"] = SMOKE_FRAMES[name]
     base.update({k: v for k, v in given.items() if v is not None})
     return base
 
@@ -455,6 +469,55 @@ class TrackingPolicyExperimentSpec(VideoExperimentSpec):
     name: str = "exp_tracking_policies"
     policies: tuple[str, ...] = ("sam2", "samurai", "sam2long")
     prompts: tuple[str, ...] = ("mask", "box")
+
+
+@dataclass(frozen=True, kw_only=True)
+class InteractiveVideoExperimentSpec(SurveyExperimentSpec):
+    """``exp_interactive_video``: SAM 2's promptable video segmentation protocol (PVS, arXiv
+    2408.00714 §6.1 and Appendix F.1; :mod:`workbench.protocols.pvs`) on DAVIS per video model,
+    annotator mode and tracking policy: J&F after 1 .. N annotated frames and its average.
+
+    Attributes
+    ----------
+    modes : tuple of str
+        Annotator modes (``workbench.protocols.pvs.PVS_MODES``). Default both.
+    policies : tuple of str
+        Tracking policies of the SAM 2 models (``workbench.backends.sam2.policies.POLICIES``);
+        other video backends run once with their own tracker. Default ``("sam2", "samurai",
+        "sam2long")``.
+    sequences, max_frames : optional
+        DAVIS sequences and frames per sequence (None: all; smoke 1 and 4).
+    max_annotated_frames : int or None
+        Annotated frames per object (the paper's N_frame); None: 8 (smoke 2).
+    clicks_per_frame : int
+        Clicks per interaction (N_click). Default 3.
+    iou_threshold : float
+        Online mode: J below which the annotator corrects a frame. Default 0.75.
+    models, device, smoke, seed, name
+        See :class:`SurveyExperimentSpec`; SAM (v1) entries are skipped (no video predictor).
+
+    Raises
+    ------
+    ConfigError
+        An unknown mode (the message lists the valid ones).
+    """
+
+    SIZES: ClassVar[tuple[str, ...]] = ("sequences", "max_frames", "max_annotated_frames")
+
+    name: str = "exp_interactive_video"
+    modes: tuple[str, ...] = PVS_MODES
+    policies: tuple[str, ...] = ("sam2", "samurai", "sam2long")
+    sequences: int | tuple[str, ...] | None = None
+    max_frames: int | None = None
+    max_annotated_frames: int | None = None
+    clicks_per_frame: int = 3
+    iou_threshold: float = 0.75
+
+    def __post_init__(self):
+        bad = [m for m in self.modes if m not in PVS_MODES]
+        if bad:
+            raise ConfigError(f"Unknown PVS mode(s) {bad}; valid: {list(PVS_MODES)}.")
+        super().__post_init__()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -687,8 +750,40 @@ def tracking_policy_experiment(
     return exp.finish()
 
 
+def interactive_video_experiment(
+    models: Sequence[dict] | InteractiveVideoExperimentSpec | None = None,
+    spec: InteractiveVideoExperimentSpec | None = None,
+    options: ExecutionOptions | None = None,
+    **settings,
+) -> Experiment:
+    """SAM 2's promptable video segmentation (PVS) on DAVIS per video model × annotator mode ×
+    tracking policy: J&F after 1 .. N annotated frames (3 simulated clicks each), its average,
+    frames chosen and clicks given. SAM 2 models run every policy; other video backends once
+    with their own tracker; SAM (v1) entries are skipped and recorded.
+    """
+    spec, options = _bind(
+        InteractiveVideoExperimentSpec, models, spec, options, settings, "interactive_video_experiment"
+    )
+    exp, models, sz = _open(spec, options)
+    common = {
+        "sequences": sz["sequences"],
+        "max_frames": sz["max_frames"],
+        "max_annotated_frames": sz["max_annotated_frames"],
+        "clicks_per_frame": spec.clicks_per_frame,
+        "iou_threshold": spec.iou_threshold,
+        "seed": spec.seed,
+    }
+    for i, m in enumerate(models):
+        policies = spec.policies if m["backend"] == "sam2" else ("sam2",)
+        for mode in spec.modes:
+            for policy in policies:
+                exp.pvs(i, m, mode, policy=policy, **common)
+    return exp.finish()
+
+
 for _fn, _cls in (
     (image_experiment, ImageExperimentSpec),
+    (interactive_video_experiment, InteractiveVideoExperimentSpec),
     (medical_experiment, MedicalExperimentSpec),
     (video_experiment, VideoExperimentSpec),
     (robustness_experiment, RobustnessExperimentSpec),

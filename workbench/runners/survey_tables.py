@@ -1,7 +1,7 @@
 """Survey-style tables and figures built from the survey experiments' run folders.
 
 Every number comes from the files the runners wrote (``run_card.json``, ``summary.json``,
-``click_curve.csv``) through :func:`workbench.runners.runs_index.load_runs`; nothing is typed
+``click_curve.csv``, ``pvs_curve.csv``) through :func:`workbench.runners.runs_index.load_runs`; nothing is typed
 by hand or recomputed from masks. Rows are *methods*: the run card's label
 (``backend/model``, with ``" (UNTRAINED)"`` when the weights were random), so untrained rows
 are marked wherever they appear. When one method has several runs for the same cell (e.g. an
@@ -27,7 +27,7 @@ import pandas as pd
 from ..io.medical import MODALITIES
 from ..protocols.vos import VOS_PROMPTS
 from .card import UNTRAINED_BANNER
-from .runs_index import load_click_curves, load_runs
+from .runs_index import load_click_curves, load_pvs_curves, load_runs
 from .survey import MEDICAL_SETS, NATURAL_SETS, experiment_runs, find_experiments, read_experiment
 
 IMAGE_METRICS = (
@@ -63,8 +63,10 @@ __all__ = [
     "plot_bars",
     "plot_click_curves",
     "plot_degradation",
+    "plot_pvs_curves",
     "policy_metric_table",
     "policy_table",
+    "pvs_table",
     "report_header",
     "run_index",
     "show",
@@ -289,6 +291,23 @@ def policy_metric_table(runs: pd.DataFrame, metric: str = "J&F-Mean", experiment
     return wide
 
 
+def pvs_table(
+    runs: pd.DataFrame, experiment: str | None = None, extra: Sequence[str] = ("clicks", "annotated_frames")
+) -> pd.DataFrame:
+    """(method, policy, mode) × ``J&F@1`` … ``J&F@N`` and ``J&F-avg`` of the PVS runs (SAM 2's
+    promptable video segmentation; the last run of each), plus the ``extra`` summary columns
+    (clicks given, mean annotated frames per object)."""
+    sel = runs[runs["kind"] == "pvs"] if len(runs) else runs
+    if experiment is not None and len(sel):
+        sel = sel[sel["experiment"] == experiment]
+    if sel.empty:
+        return pd.DataFrame()
+    sel = sel.assign(policy=sel["policy"].fillna("sam2") if "policy" in sel else "sam2")
+    last = sel.groupby(["method", "policy", "mode"], sort=False).tail(1)
+    ks = sorted((c for c in last.columns if c.startswith("J&F@") and last[c].notna().any()), key=lambda c: int(c[4:]))
+    return last.set_index(["method", "policy", "mode"])[[*ks, "J&F-avg", *[c for c in extra if c in last]]]
+
+
 def vos_detail_table(
     runs: pd.DataFrame, metrics: Sequence[str] = VOS_METRICS, experiment: str | None = None
 ) -> pd.DataFrame:
@@ -503,6 +522,35 @@ def plot_click_curves(runs: pd.DataFrame, datasets: Sequence[str] | None = None,
     axes[0, 0].set_ylabel("mIoU (dashed: oracle)")
     axes[0, -1].legend(fontsize=7)
     fig.suptitle("k-click mIoU" + _untrained_note(sel["method"]), fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_pvs_curves(runs: pd.DataFrame, experiment: str | None = None):
+    """J&F after k annotated frames (SAM 2's PVS curve), one panel per annotator mode, one line
+    per method and tracking policy (the last run of each), from the runs' ``pvs_curve.csv``.
+    Returns the figure (None without PVS runs)."""
+    sel = runs[runs["kind"] == "pvs"] if len(runs) else runs
+    if experiment is not None and len(sel):
+        sel = sel[sel["experiment"] == experiment]
+    if sel.empty:
+        return None
+    sel = sel.assign(policy=sel["policy"].fillna("sam2") if "policy" in sel else "sam2")
+    sel = sel.groupby(["method", "policy", "mode"], sort=False).tail(1)
+    curves = load_pvs_curves(sel.drop(columns=["experiment", "method", "corruption", "severity", "checkpoint_sha256"]))
+    methods = dict(zip(sel["run_id"], sel["method"]))
+    modes = list(dict.fromkeys(sel["mode"]))
+    fig, axes = plt.subplots(1, len(modes), figsize=(4.5 * len(modes), 3.4), squeeze=False, sharey=True)
+    for ax, mode in zip(axes[0], modes):
+        for (rid, policy), c in curves[curves["mode"] == mode].groupby(["run_id", "policy"], sort=False):
+            ax.plot(c["annotated_frames"], c["J&F-Mean"], marker="o", ms=3, label=f"{methods[rid]} · {policy}")
+        ax.set_title(f"{mode}", fontsize=9)
+        ax.set_xticks(sorted({int(k) for k in curves["annotated_frames"]}))
+        ax.set_xlabel("annotated frames")
+        ax.set_ylim(0, 1)
+        ax.legend(fontsize=7)
+    axes[0, 0].set_ylabel("J&F")
+    fig.suptitle("PVS: J&F after k annotated frames" + _untrained_note(sel["method"]), fontsize=10)
     fig.tight_layout()
     return fig
 

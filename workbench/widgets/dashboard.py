@@ -7,6 +7,8 @@ runs the filters leave:
 * per-object J&F bars of VOS runs (one bar group per object, one colour per run);
 * per-frame J and F curves (frames 1 .. n-2 as the DAVIS protocol scores them);
 * k-click mIoU curves of image runs (dashed: oracle best-of-3) with the 85 / 90 % lines;
+* PVS curves (SAM 2's promptable video segmentation): J&F after k annotated frames, one line
+  per run (dashed: online mode);
 * VOS summary and NoC tables;
 * FPS bars (per sequence and overall, propagation only).
 
@@ -32,19 +34,26 @@ from plotly.subplots import make_subplots
 
 from ..errors import UnknownNameError
 from ..runners.card import UNTRAINED_BANNER
-from ..runners.runs_index import load_click_curves, load_frame_curves, load_runs, load_vos_sequences
+from ..runners.runs_index import (
+    load_click_curves,
+    load_frame_curves,
+    load_pvs_curves,
+    load_runs,
+    load_vos_sequences,
+)
 
 __all__ = ["FIGURES", "FILTERS", "MetricDashboard"]
 
 FILTERS = ("backend", "model", "dataset", "runs")
 """Names of the filter widgets (:attr:`MetricDashboard.filters`)."""
-FIGURES = ("sequences", "frames", "clicks", "fps", "vos_table", "noc_table")
+FIGURES = ("sequences", "frames", "clicks", "pvs", "fps", "vos_table", "noc_table")
 """Names of the figures (:attr:`MetricDashboard.figures`), in display order."""
 
 _TITLES = {
     "sequences": "Per-object J&F (DAVIS)",
     "frames": "Per-frame J and F",
     "clicks": "k-click mIoU (dashed: oracle best-of-3)",
+    "pvs": "PVS: J&F after k annotated frames (dashed: online)",
     "fps": "Propagation speed (FPS)",
     "vos_table": "VOS summary",
     "noc_table": "Interactive segmentation: NoC and mIoU@k",
@@ -68,7 +77,7 @@ class MetricDashboard:
         one run folder, or a list of run folders / roots (see
         :func:`workbench.runners.runs_index.load_runs`).
     kinds : str or list of str, optional
-        Only these run kinds (``"vos"``, ``"image"``).
+        Only these run kinds (``"vos"``, ``"image"``, ``"pvs"``, ...).
     height : int
         Height of each plot, pixels.
 
@@ -127,6 +136,7 @@ class MetricDashboard:
         self.sequences = load_vos_sequences(self.runs)
         self.frame_curves = load_frame_curves(self.runs)
         self.click_curves = load_click_curves(self.runs)
+        self.pvs_curves = load_pvs_curves(self.runs)
         palette = qualitative.Plotly + qualitative.D3
         self.colors = {rid: palette[i % len(palette)] for i, rid in enumerate(self.runs["run_id"])}
         self._muted = True
@@ -201,14 +211,17 @@ class MetricDashboard:
         )
         self.status.value = (
             f"&nbsp;{len(runs)} of {len(self.runs)} runs shown "
-            f"({(runs['kind'] == 'vos').sum()} VOS, {(runs['kind'] == 'image').sum()} image)"
+            f"({(runs['kind'] == 'vos').sum()} VOS, {(runs['kind'] == 'image').sum()} image, "
+            f"{(runs['kind'] == 'pvs').sum()} PVS)"
         )
         seq = self.sequences[self.sequences["run_id"].isin(ids)]
         frames = self.frame_curves[self.frame_curves["run_id"].isin(ids)]
         clicks = self.click_curves[self.click_curves["run_id"].isin(ids)]
+        pvs = self.pvs_curves[self.pvs_curves["run_id"].isin(ids)]
         self._draw_sequences(seq, legend)
         self._draw_frames(frames, legend)
         self._draw_clicks(clicks, legend)
+        self._draw_pvs(pvs, legend)
         self._draw_fps(seq, runs, legend)
         self._draw_tables(runs)
 
@@ -328,6 +341,32 @@ class MetricDashboard:
             for thr in (0.85, 0.90):
                 fig.add_hline(y=thr, line=dict(color="gray", width=1, dash="dot"))
 
+    def _draw_pvs(self, curves: pd.DataFrame, legend: dict) -> None:
+        traces = []
+        for rid, g in curves.groupby("run_id", sort=False):
+            mode, policy = str(g["mode"].iloc[0]), str(g["policy"].iloc[0])
+            name = f"{legend[rid]} · {mode}" + ("" if policy == "sam2" else f" · {policy}")
+            traces.append(
+                go.Scatter(
+                    name=name,
+                    meta=rid,
+                    x=g["annotated_frames"].tolist(),
+                    y=g["J&F-Mean"].tolist(),
+                    customdata=g[["J-Mean", "F-Mean"]].to_numpy().tolist(),
+                    mode="lines+markers",
+                    line=dict(color=self.colors[rid], dash="dash" if mode == "online" else "solid"),
+                    hovertemplate="<b>%{fullData.name}</b><br>%{x} annotated frames<br>J&F %{y:.3f}"
+                    "<br>J %{customdata[0]:.3f}<br>F %{customdata[1]:.3f}<extra></extra>",
+                )
+            )
+        self._reset(
+            "pvs",
+            traces,
+            "no PVS runs selected",
+            xaxis=dict(title="annotated frames", dtick=1),
+            yaxis=dict(title="J&F", range=[0, 1]),
+        )
+
     def _draw_fps(self, seq: pd.DataFrame, runs: pd.DataFrame, legend: dict) -> None:
         traces = []
         overall = dict(zip(runs["run_id"], runs["FPS"] if "FPS" in runs else [float("nan")] * len(runs)))
@@ -427,7 +466,7 @@ class MetricDashboard:
     def export_static(self, folder: str | Path) -> dict[str, Path]:
         """Static export for reports in one call: ``dashboard.html`` (:meth:`to_html`), the tidy
         tables of the runs shown as CSV (``runs.csv``, ``vos_sequences.csv``,
-        ``frame_curves.csv``, ``click_curves.csv``) and, only when ``kaleido`` is installed, one
+        ``frame_curves.csv``, ``click_curves.csv``, ``pvs_curves.csv``) and, only when ``kaleido`` is installed, one
         PNG per figure (``<figure>.png``).
 
         Returns
@@ -444,6 +483,7 @@ class MetricDashboard:
             "vos_sequences": self.sequences,
             "frame_curves": self.frame_curves,
             "click_curves": self.click_curves,
+            "pvs_curves": self.pvs_curves,
         }
         for name, df in tables.items():
             path = folder / f"{name}.csv"
