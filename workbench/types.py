@@ -7,6 +7,12 @@ pixel order of the original image, ``point_labels`` is ``(N,)`` int32 (1 positiv
 0 negative), ``box`` is ``(4,)`` float32 **XYXY** in pixels. Everything else in the workbench
 (clicks from the simulated user, mask arrays) uses **row, column** and says so.
 
+Detections
+----------
+:class:`Detections` (boxes, scores, labels of one frame) is what a :class:`Detector` returns; the
+detectors themselves (torchvision models, Ultralytics YOLO, the ground-truth detector) live in
+:mod:`workbench.backends.detectors`.
+
 Structural protocols
 --------------------
 :class:`LabelMapSource`, :class:`FrameStack`, :class:`HasObjects`, :class:`ObjectLike` (with
@@ -152,6 +158,115 @@ class FrameMasks:
         if obj_id not in self.obj_ids:
             raise UnknownNameError("obj_id", obj_id, self.obj_ids)
         return self.masks[self.obj_ids.index(obj_id)]
+
+
+@dataclass(frozen=True, eq=False)
+class Detections:
+    """Boxes found by a :class:`Detector` on one frame.
+
+    Attributes
+    ----------
+    boxes : np.ndarray
+        ``(N, 4)`` float32 **XYXY** pixels of the original frame (x0 <= x1, y0 <= y1).
+    scores : np.ndarray
+        ``(N,)`` float32 confidences in [0, 1].
+    labels : np.ndarray
+        ``(N,)`` int64 class indices of the detector (COCO category ids for torchvision's
+        COCO models, the YOLO model's class indices, 0 for the ground-truth detector's single
+        class "object").
+
+    Raises
+    ------
+    DataError
+        Arrays of other shapes, a box with x0 > x1 or y0 > y1, or non-finite values.
+    """
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    labels: np.ndarray
+
+    def __post_init__(self):
+        from .errors import DataError
+
+        boxes = (
+            np.asarray(self.boxes, dtype=np.float32).reshape(-1, 4)
+            if np.size(self.boxes)
+            else np.zeros((0, 4), np.float32)
+        )
+        scores = np.asarray(self.scores, dtype=np.float32).reshape(-1)
+        labels = np.asarray(self.labels).reshape(-1).astype(np.int64)
+        if not (len(boxes) == len(scores) == len(labels)):
+            raise DataError(
+                f"Detections need as many scores and labels as boxes; got {len(boxes)} boxes, "
+                f"{len(scores)} scores, {len(labels)} labels."
+            )
+        if not (np.isfinite(boxes).all() and np.isfinite(scores).all()):
+            raise DataError("Detections hold NaN or infinite boxes or scores.")
+        if len(boxes) and ((boxes[:, 2] < boxes[:, 0]).any() or (boxes[:, 3] < boxes[:, 1]).any()):
+            raise DataError("Detection boxes must be XYXY with x0 <= x1 and y0 <= y1 (pixels).")
+        object.__setattr__(self, "boxes", boxes)
+        object.__setattr__(self, "scores", scores)
+        object.__setattr__(self, "labels", labels)
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+    @classmethod
+    def empty(cls) -> Detections:
+        """No detection."""
+        return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64))
+
+    def select(self, keep: np.ndarray) -> Detections:
+        """The detections where ``keep`` ((N,) bool, or indices) is set, in that order."""
+        return Detections(self.boxes[keep], self.scores[keep], self.labels[keep])
+
+    def filter(self, score_threshold: float = 0.0, classes: Sequence[int] | None = None) -> Detections:
+        """Detections with ``score >= score_threshold`` (and a label in ``classes`` when given),
+        highest score first (ties keep their order)."""
+        keep = self.scores >= float(score_threshold)
+        if classes is not None:
+            keep &= np.isin(self.labels, np.asarray(list(classes), dtype=np.int64))
+        idx = np.flatnonzero(keep)
+        return self.select(idx[np.argsort(-self.scores[idx], kind="stable")])
+
+    def clipped(self, height: int, width: int) -> Detections:
+        """Boxes clipped to a ``height`` x ``width`` frame; boxes with no area left (or under one
+        pixel wide or high) are dropped."""
+        b = self.boxes.copy()
+        b[:, [0, 2]] = b[:, [0, 2]].clip(0, width)
+        b[:, [1, 3]] = b[:, [1, 3]].clip(0, height)
+        keep = ((b[:, 2] - b[:, 0]) >= 1) & ((b[:, 3] - b[:, 1]) >= 1)
+        return Detections(b[keep], self.scores[keep], self.labels[keep])
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """Finds objects in a frame: ``frame (H, W, 3) uint8 RGB -> Detections``.
+
+    Implementations (:mod:`workbench.backends.detectors`): torchvision detection models, Ultralytics
+    YOLO (optional extra) and the ground-truth detector of controlled studies, which needs the
+    frame's index to find the frame's annotation.
+
+    Attributes
+    ----------
+    info : ModelInfo
+        What detects: ``backend`` ``"torchvision"`` / ``"ultralytics"`` / ``"gt"``, model name,
+        weights file and SHA-256, ``untrained`` for random weights (then every accuracy made
+        with its boxes is meaningless).
+    """
+
+    info: ModelInfo
+
+    def detect(self, frame: np.ndarray, frame_idx: int | None = None) -> Detections:
+        """Detect objects on ``frame`` ((H, W, 3) uint8 RGB). ``frame_idx``: index of the frame
+        in its video (0-based); image detectors ignore it, the ground-truth detector requires it.
+
+        Raises
+        ------
+        DataError
+            Not an (H, W, 3) uint8 frame.
+        ConfigError
+            The ground-truth detector was given no (or an out-of-range) ``frame_idx``."""
 
 
 # -- structural protocols (what io reads from a session without importing it) -------------------------

@@ -301,6 +301,7 @@ def tiny_survey(tmp_path_factory, data_dir):
         survey.video_experiment(
             [CLASSICAL, {"backend": "sam", "checkpoint": "random"}],
             prompts=["box", "mask"],
+            detector_noise=[],  # the detector study has its own test (tests/runners/test_detector_runs.py)
             data_root=str(data_dir),
             sequences=1,
             max_frames=4,

@@ -4,8 +4,9 @@
 imported lazily, so the weight-free ``classical`` backend starts without loading torch.
 
 Layout: one package per family, :mod:`.sam2` (SAM 2 / 2.1), :mod:`.sam` (SAM v1) and
-:mod:`.classical` (weight-free), on top of family-neutral modules: :mod:`.base` (protocols and
-capabilities), :mod:`.validate` (the one image / prompt validator), :mod:`.registry` (the
+:mod:`.classical` (weight-free), plus :mod:`.detectors` (object detectors whose boxes prompt the
+video models: torchvision, Ultralytics YOLO, ground truth), on top of family-neutral modules:
+:mod:`.base` (protocols and capabilities), :mod:`.validate` (the one image / prompt validator), :mod:`.registry` (the
 official checkpoints of every family), :mod:`.loading` (devices, safe checkpoint loading) and
 :mod:`.verify` (checkpoint integrity). Families never import each other.
 

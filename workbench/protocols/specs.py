@@ -37,11 +37,13 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from typing import Any, ClassVar, Self
 
+from ..backends.detectors.spec import DetectorSpec
 from ..backends.sam2.settings import SETTING_NAMES, SAM2VideoSettings, video_settings
 from ..errors import ConfigError, UnknownNameError
 from ..io.corruptions import CORRUPTIONS, severity_parameter
 from ..io.datasets import IMAGE_SETS, SAMPLE_SET
 from .clicks import MULTIMASK_MODES
+from .detect import DETECTOR_PROMPT
 from .pvs import PVSSettings
 from .volumes import PROMPT_SLICES, VOLUME_PROMPTS
 from .vos import VOS_PROMPTS
@@ -52,6 +54,7 @@ __all__ = [
     "OBJECT_SETS",
     "SPEC_KINDS",
     "BackendRequest",
+    "DetectorSpec",
     "ImageRunSpec",
     "PVSRunSpec",
     "RunSpec",
@@ -473,6 +476,9 @@ class VOSRunSpec(RunSpec):
         First-frame prompt made from the ground truth, one of
         ``workbench.protocols.vos.VOS_PROMPTS`` (``mask``, ``box``, ``clicks1``, ``clicks3``,
         ``clicks5``); ``"clicks"`` is replaced by ``"clicks<n_clicks>"``. Default ``"mask"``.
+        ``"detector"``: no annotation prompts; a detector's boxes do, as ``detector`` says
+        (:mod:`workbench.protocols.detect`: per-frame boxes as YOLO-SAM2, or detect-then-track
+        as Det-SAM2; objects matched to the annotations before scoring).
     n_clicks : int
         Clicks per object of a ``clicks`` prompt (1, 3 or 5); set from the prompt name for
         ``clicks<k>`` prompts. Not stored in the run card ``params`` (the prompt holds it).
@@ -520,6 +526,15 @@ class VOSRunSpec(RunSpec):
         values 0/1 (the SA-V layout, ``--per_obj_png_file``; objects may overlap), and score
         every object's own mask; default False: one DAVIS id map per frame,
         ``masks/<seq>/<frame>.png``. Writes masks only with ``save_masks``.
+    detector : DetectorSpec, dict or None
+        The detector and prompting mode of ``prompt="detector"``
+        (:class:`workbench.backends.detectors.DetectorSpec`: kind ``gt`` / ``torchvision`` /
+        ``ultralytics``, weights, score threshold, the ground-truth detector's jitter / miss
+        rate / false positives and seed, ``mode``, ``detect_interval``, ``iou_threshold``); a
+        dict of its fields is converted. None with that prompt: ``DetectorSpec()`` (the
+        ground-truth detector without noise, detect-then-track); must be None with other
+        prompts. Stored in the run card ``params`` (and the card's ``detector``) only for
+        detector runs.
 
     The seven settings above are stored in the run card ``params`` only when they differ from
     their defaults, so cards of earlier runs still match (and resume).
@@ -531,7 +546,9 @@ class VOSRunSpec(RunSpec):
         ``memory_preset``.
     ConfigError
         ``severity`` not an integer 0..5, or given without a corruption; a bad video setting,
-        or one other than the default for a backend other than ``sam2`` / ``auto``.
+        or one other than the default for a backend other than ``sam2`` / ``auto``; a
+        ``detector`` without ``prompt="detector"``, or that prompt with
+        ``track_objects_appearing_later`` or ``per_object_png``.
     """
 
     kind: ClassVar[str] = "vos"
@@ -547,6 +564,7 @@ class VOSRunSpec(RunSpec):
         "severity",
         *VIDEO_FIELDS,
         *MODE_FIELDS,
+        "detector",
     )
 
     dataset: str = "davis"
@@ -568,6 +586,7 @@ class VOSRunSpec(RunSpec):
     per_object_png: bool = False
     policy: str = "sam2"
     policy_params: dict | None = None
+    detector: DetectorSpec | None = None
 
     def __post_init__(self):
         super().__post_init__()
@@ -588,12 +607,27 @@ class VOSRunSpec(RunSpec):
             max_frames = 8 if max_frames is None else max_frames
         if self.dataset != "davis":
             raise UnknownNameError("video dataset layout", self.dataset, ["davis"])
-        if prompt not in VOS_PROMPTS:
-            raise UnknownNameError("VOS prompt", prompt, VOS_PROMPTS)
+        if prompt not in VOS_PROMPTS and prompt != DETECTOR_PROMPT:
+            raise UnknownNameError("VOS prompt", prompt, [*VOS_PROMPTS, DETECTOR_PROMPT])
         if prompt.startswith("clicks"):
             n_clicks = int(prompt.removeprefix("clicks"))
+        detector = DetectorSpec.from_value(self.detector)
+        if prompt == DETECTOR_PROMPT:
+            detector = DetectorSpec() if detector is None else detector
+            bad = [k for k in self.MODE_FIELDS if getattr(self, k)]
+            if bad:
+                raise ConfigError(
+                    f"prompt='detector' makes its own objects from detections; {', '.join(bad)} apply to "
+                    "annotation prompts only. Leave them False."
+                )
+        elif detector is not None:
+            raise ConfigError(
+                f"detector= is the detector of prompt='detector'; this run prompts with {prompt!r}. "
+                "Set prompt='detector' or leave detector=None."
+            )
         _set(
             self,
+            detector=detector,
             corruption=corruption,
             severity=severity,
             prompt=prompt,
@@ -615,6 +649,8 @@ class VOSRunSpec(RunSpec):
             out["memory_preset"] = self.memory_preset
         out.update({k: getattr(self, k) for k in SETTING_NAMES if getattr(self, k) is not None})
         out.update({k: True for k in self.MODE_FIELDS if getattr(self, k)})
+        if self.detector is not None:
+            out["detector"] = self.detector.to_dict()
         if not self.backend_settings():  # the policy only when not sam2's own with its defaults
             out.pop("policy", None)
             out.pop("policy_params", None)

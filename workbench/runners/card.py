@@ -71,7 +71,10 @@ class RunCard:
     ``backend_settings`` the SAM 2 video settings in effect, :data:`BACKEND_SETTINGS`;
     ``backend_extra`` is the backend's own settings, e.g. a tracking policy with every parameter)
     for the readers of run folders (dashboard, runs index, resume checks). Cards written before
-    specs existed have no ``spec`` (see :func:`spec_from_card`).
+    specs existed have no ``spec`` (see :func:`spec_from_card`). Detector-prompted VOS runs
+    (``prompt="detector"``) also have ``detector``: the detector spec with its weights file's
+    SHA-256 (:meth:`DetectorSpec.card <workbench.backends.detectors.DetectorSpec.card>`); a
+    detector with random weights makes the run ``untrained``.
     """
 
     run_id: str
@@ -91,6 +94,7 @@ class RunCard:
     precision: str = "n/a"
     backend_settings: dict = field(default_factory=dict)
     backend_extra: dict = field(default_factory=dict)
+    detector: dict | None = None
     git_commit: str = field(default_factory=git_commit)
     versions: dict = field(
         default_factory=lambda: {
@@ -110,8 +114,16 @@ class RunCard:
         """Build a card from a backend's :class:`~workbench.types.ModelInfo` and the run spec.
 
         ``kind``, ``dataset``, ``seed`` and ``spec`` come from ``spec``; ``params`` default
-        ``spec.params()`` (runners add ``backend_request``).
+        ``spec.params()`` (runners add ``backend_request``); ``detector`` from the spec's
+        detector (VOS runs with ``prompt="detector"``).
+
+        Raises
+        ------
+        CheckpointNotFoundError
+            The detector's weights file does not exist.
         """
+        det = getattr(spec, "detector", None)
+        detector = None if det is None else det.card()
         return cls(
             run_id=run_id,
             kind=spec.kind,
@@ -119,7 +131,7 @@ class RunCard:
             model=info.model,
             checkpoint=info.checkpoint,
             checkpoint_sha256=info.checkpoint_sha256,
-            untrained=info.untrained,
+            untrained=bool(info.untrained or (detector is not None and detector["untrained"])),
             image_size=info.image_size,
             device=info.device,
             dataset=spec.dataset,
@@ -130,6 +142,7 @@ class RunCard:
             precision=str((info.extra or {}).get("precision", "n/a")),
             backend_settings={k: info.extra[k] for k in BACKEND_SETTINGS if k in (info.extra or {})},
             backend_extra=json.loads(json.dumps(info.extra or {}, default=str)),
+            detector=detector,
         )
 
     @property

@@ -245,10 +245,13 @@ class Experiment:
 
 def _tag(settings: dict) -> str:
     """Run-id / label suffix of a run's settings: ``-<corruption><severity>`` for corrupted
-    runs, ``-<policy>`` for a tracking policy other than sam2's own."""
+    runs, ``-<policy>`` for a tracking policy other than sam2's own, ``-<detector tag>`` for
+    detector-prompted runs (:attr:`DetectorSpec.tag <workbench.backends.detectors.DetectorSpec.tag>`)."""
     tag = f"-{settings['corruption']}{settings.get('severity', 0)}" if settings.get("corruption") else ""
     policy = settings.get("policy")
-    return tag + (f"-{policy}" if policy not in (None, "sam2") else "")
+    detector = settings.get("detector")
+    tag += f"-{policy}" if policy not in (None, "sam2") else ""
+    return tag + (f"-{detector.tag}" if detector is not None else "")
 
 
 def _jsonable(obj):

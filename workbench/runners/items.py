@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..backends.detectors import DetectorSpec, make_detector
 from ..io.corruptions import corrupt, corrupt_frames
 from ..io.frames import FrameSource
 from ..io.images import write_palette_mask
@@ -43,8 +44,9 @@ from ..metrics.davis import global_accuracy
 from ..metrics.image import dice, iou, pixel_accuracy
 from ..metrics.vos_eval import VOSEvaluation, global_stats
 from ..protocols.clicks import ClickRun, run_click_protocol
+from ..protocols.detect import DETECTOR_PROMPT, DetectorVOSRun, run_detector_sequence
 from ..protocols.specs import ImageRunSpec, VOSRunSpec, check_corruption, corruption_params
-from ..protocols.vos import run_vos_sequence
+from ..protocols.vos import VOSRun, run_vos_sequence
 from ..types import Click
 
 TIMING_FIELDS: dict[str, tuple[str, ...]] = {
@@ -139,6 +141,11 @@ class VOSTask:
     per_object_png : bool
         Write ``masks/<seq>/<obj_id:03d>/%05d.png`` (0/1, one folder per object) instead of
         one id map per frame, and score every object's own mask.
+    detector : DetectorSpec or None
+        With ``prompt="detector"``: the detector (built per sequence; model detectors are
+        cached per worker) and prompting mode (:func:`~workbench.protocols.detect.run_detector_sequence`).
+        A ground-truth detector sees the same frames' annotations as the scoring (cut to
+        ``max_frames``), never the corrupted frames' content.
     """
 
     prompt: str
@@ -150,6 +157,7 @@ class VOSTask:
     seed: int = 0
     track_objects_appearing_later: bool = False
     per_object_png: bool = False
+    detector: DetectorSpec | None = None
 
     @classmethod
     def from_spec(cls, spec: VOSRunSpec, run_dir: str | Path) -> VOSTask:
@@ -164,6 +172,7 @@ class VOSTask:
             seed=spec.seed,
             track_objects_appearing_later=spec.track_objects_appearing_later,
             per_object_png=spec.per_object_png,
+            detector=spec.detector,
         )
 
     def __call__(self, backend, item) -> dict:
@@ -180,8 +189,11 @@ class VOSTask:
             → frame it was prompted on; with ``track_objects_appearing_later``), ``G-PixelAcc``
             (the survey's global accuracy G, §4.3.2: pixels whose predicted id equals the GT id,
             void excluded, over the scored frames 1..T-2) and ``G-pixels`` (pixels counted);
-            corrupted runs add ``corruption`` (kind, severity, seed); ``timing``:
-            ``propagate_s``, ``FPS``, ``item_wall_s``, ``worker_pid``.
+            corrupted runs add ``corruption`` (kind, severity, seed); detector runs add
+            ``detector`` (``mode``, ``objects`` made, ``unmatched`` objects, ``detections``,
+            ``detection_frames``, ``matches``: per object its creation frame, ground-truth id
+            or None, IoU) and ``prompt_frames``; ``timing``: ``propagate_s``, ``FPS``,
+            ``item_wall_s``, ``worker_pid`` (detector runs: ``detect_s`` too).
 
         Raises
         ------
@@ -202,15 +214,21 @@ class VOSTask:
                 frames = [src[i] for i in range(len(src))]
             cseed = corruption_seed(self.seed, item.name)
             frames = corrupt_frames(frames, self.corruption, self.severity, cseed)
-        run = run_vos_sequence(
-            backend,
-            frames,
-            gt,
-            prompt=self.prompt,
-            sequence=item.name,
-            track_objects_appearing_later=self.track_objects_appearing_later,
-            per_object=self.per_object_png,
-        )
+        run: VOSRun
+        if self.prompt == DETECTOR_PROMPT:
+            spec = self.detector or DetectorSpec()
+            detector = make_detector(spec, annotations=gt, key=item.name)
+            run = run_detector_sequence(backend, frames, gt, detector, spec, sequence=item.name)
+        else:
+            run = run_vos_sequence(
+                backend,
+                frames,
+                gt,
+                prompt=self.prompt,
+                sequence=item.name,
+                track_objects_appearing_later=self.track_objects_appearing_later,
+                per_object=self.per_object_png,
+            )
         masks = None
         if self.save_masks:
             masks = f"masks/{item.name}"
@@ -232,8 +250,25 @@ class VOSTask:
         }
         if self.per_object_png:
             result["masks_layout"] = "per-object"
-        if self.track_objects_appearing_later:
+        if self.track_objects_appearing_later or isinstance(run, DetectorVOSRun):
             result["prompt_frames"] = {str(k): int(v) for k, v in run.prompt_frames.items()}
+        if isinstance(run, DetectorVOSRun):
+            result["detector"] = {
+                "mode": run.mode,
+                "objects": run.objects,
+                "unmatched": run.unmatched,
+                "detections": run.detections,
+                "detection_frames": run.detection_frames,
+                "matches": [
+                    {
+                        "obj_id": int(m["obj_id"]),
+                        "frame": int(m["frame"]),
+                        "gt_id": None if m["gt_id"] is None else int(m["gt_id"]),
+                        "iou": float(m["iou"]),
+                    }
+                    for m in run.matches
+                ],
+            }
         if cseed is not None:
             result["corruption"] = {"kind": self.corruption, "severity": int(self.severity), "seed": cseed}
         timing = {
@@ -242,6 +277,8 @@ class VOSTask:
             "item_wall_s": time.perf_counter() - t0,
             "worker_pid": os.getpid(),
         }
+        if isinstance(run, DetectorVOSRun):
+            timing["detect_s"] = float(run.detect_seconds)
         return {"kind": "vos", "item": item.name, "result": result, "timing": timing}
 
 

@@ -104,6 +104,8 @@ def notebook_parameters(card: dict) -> tuple[str, dict]:
         # SAM 2 video settings and output modes: only those that differ from the notebook's defaults
         extra = (*spec.VIDEO_FIELDS, *spec.MODE_FIELDS)
         out.update({k: v for k, v in spec.params().items() if k in extra})
+        if spec.detector is not None:
+            out["detector"] = spec.detector.to_dict()
     else:
         out.update(
             subset=spec.subset,

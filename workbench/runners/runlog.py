@@ -32,8 +32,9 @@ from .progress import ItemProgress
 
 ITEMS_FILE = "items.jsonl"
 EXECUTION_FILE = "execution.json"
-MODEL_FIELDS = ("backend", "model", "checkpoint_sha256", "untrained", "image_size", "device")
-"""Run-card fields (from the backend's ModelInfo) that must match to resume a run."""
+MODEL_FIELDS = ("backend", "model", "checkpoint_sha256", "untrained", "image_size", "device", "detector")
+"""Run-card fields (from the backend's ModelInfo, and the detector with its weights' SHA-256)
+that must match to resume a run."""
 _RECORD_KEYS = ("kind", "item", "result", "timing")
 
 

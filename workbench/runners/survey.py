@@ -20,7 +20,9 @@ exp_image_sam_vs_sam2     click protocol (1/3/5-click mIoU, oracle, NoC@85/90) +
 exp_medical               the same per model × medical set (:data:`MEDICAL_SETS`) + 3-D volumes
                           by slice propagation (video backends)
 exp_video_prompts         semi-supervised VOS on DAVIS per video model × first-frame prompt
-                          (mask, box, 1/3/5 clicks)
+                          (mask, box, 1/3/5 clicks), and detector prompts (per-frame boxes as
+                          YOLO-SAM2, detect-then-track as Det-SAM2) from the ground-truth
+                          detector at increasing noise
 exp_tracking_policies     SAM 2 vs SAMURAI (tracking policies) per SAM 2 model × prompt
 exp_interactive_video     SAM 2's promptable video segmentation (PVS: J&F after 1..8 annotated
                           frames, offline and online) per video model × tracking policy
@@ -48,10 +50,12 @@ from pathlib import Path
 from typing import ClassVar
 
 from ..backends import BACKENDS
+from ..backends.detectors.spec import DETECTOR_MODES, DetectorSpec
 from ..backends.registry import available_models, get_spec, list_specs
 from ..config import checkpoint_dir as default_checkpoint_dir
 from ..errors import ConfigError, UnknownNameError
 from ..io.corruptions import CORRUPTIONS
+from ..protocols.detect import DETECTOR_PROMPT
 from ..protocols.pvs import PVS_MODES
 from ..protocols.vos import VOS_PROMPTS
 from .experiments import EXPERIMENT_FILE, Experiment, experiment_runs, find_experiments, read_experiment
@@ -91,6 +95,7 @@ SMOKE = {
     "corruptions": ("gaussian_noise", "occluder"),
     "severities": (3,),
     "max_annotated_frames": 2,
+    "detector_noise": (0.3,),
 }
 """Sizes of a smoke run (minutes on 2 CPU cores); :data:`SMOKE_SUBSETS` overrides ``subset``,
 :data:`SMOKE_FRAMES` ``max_frames``."""
@@ -108,6 +113,7 @@ FULL = {
     "corruptions": CORRUPTIONS,
     "severities": (1, 3, 5),
     "max_annotated_frames": 8,
+    "detector_noise": (0.0, 0.1, 0.2, 0.4),
 }
 """Sizes of a full run (every item)."""
 
@@ -129,6 +135,7 @@ __all__ = [
     "SurveyExperimentSpec",
     "TrackingPolicyExperimentSpec",
     "VideoExperimentSpec",
+    "detector_noise_spec",
     "experiment_runs",
     "find_experiments",
     "image_experiment",
@@ -407,9 +414,39 @@ class MedicalExperimentSpec(SurveyExperimentSpec):
     max_frame_num_to_track: int | None = None
 
 
+def detector_noise_spec(
+    level: float, mode: str = "detect_track", detect_interval: int = 10, seed: int = 0
+) -> DetectorSpec:
+    """The ground-truth detector of one noise level of the detector study: ``jitter``,
+    ``miss_rate`` and ``false_positives`` all equal to ``level`` (box coordinates move by
+    ``level`` x the box size (standard deviation), a box is missed with probability ``level``,
+    ``level`` false boxes per frame on average; see
+    :class:`~workbench.backends.detectors.GroundTruthDetector`).
+
+    Raises
+    ------
+    ConfigError, UnknownNameError
+        ``level`` outside [0, 1], unknown ``mode``.
+    """
+    if not 0 <= float(level) <= 1:
+        raise ConfigError(f"Detector noise levels must lie in [0, 1] (the miss rate is one of them); got {level!r}.")
+    level = float(level)
+    return DetectorSpec(
+        kind="gt",
+        jitter=level,
+        miss_rate=level,
+        false_positives=level,
+        seed=int(seed),
+        mode=mode,
+        detect_interval=int(detect_interval),
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class VideoExperimentSpec(SurveyExperimentSpec):
-    """``exp_video_prompts``: semi-supervised VOS on DAVIS per video model × first-frame prompt.
+    """``exp_video_prompts``: semi-supervised VOS on DAVIS per video model × first-frame prompt,
+    and the detector-prompt study: the same models prompted by the ground-truth detector
+    (``prompt="detector"``) at increasing noise, per prompting mode, beside the GT-mask prompt.
 
     Attributes
     ----------
@@ -419,27 +456,57 @@ class VideoExperimentSpec(SurveyExperimentSpec):
         DAVIS sequences; None: all (smoke 1).
     max_frames : int or None
         Frames per sequence; None: all (smoke 6).
+    detector_noise : tuple of float or None
+        Noise levels of the ground-truth detector (:func:`detector_noise_spec`: jitter, miss
+        rate and false boxes per frame all equal to the level); None: 0, 0.1, 0.2, 0.4 (smoke
+        0.3); ``()``: no detector runs.
+    detector_modes : tuple of str
+        Prompting modes (``workbench.backends.detectors.DETECTOR_MODES``): ``detect_track``
+        (Det-SAM2) and ``per_frame`` (YOLO-SAM2); default both.
+    detect_interval : int
+        ``detect_track``: detect every k-th frame (Det-SAM2's ``detect_interval``). Default 10.
     models, device, smoke, seed, name
-        See :class:`SurveyExperimentSpec`.
+        See :class:`SurveyExperimentSpec`; ``seed`` also seeds the detector noise.
 
     Raises
     ------
     ConfigError
-        An unknown prompt (the message lists the valid ones).
+        An unknown prompt or mode, a noise level outside [0, 1] (the message lists the valid ones).
     """
 
-    SIZES: ClassVar[tuple[str, ...]] = ("sequences", "max_frames")
+    SIZES: ClassVar[tuple[str, ...]] = ("sequences", "max_frames", "detector_noise")
 
     name: str = "exp_video_prompts"
     prompts: tuple[str, ...] = VOS_PROMPTS
     sequences: int | tuple[str, ...] | None = None
     max_frames: int | None = None
+    detector_noise: tuple[float, ...] | None = None
+    detector_modes: tuple[str, ...] = DETECTOR_MODES
+    detect_interval: int = 10
 
     def __post_init__(self):
         bad = [p for p in self.prompts if p not in VOS_PROMPTS]
         if bad:
             raise ConfigError(f"Unknown VOS prompt(s) {bad}; valid: {list(VOS_PROMPTS)}.")
+        bad = [m for m in self.detector_modes if m not in DETECTOR_MODES]
+        if bad:
+            raise ConfigError(f"Unknown detector prompting mode(s) {bad}; valid: {list(DETECTOR_MODES)}.")
+        for level in self.detector_noise or ():
+            detector_noise_spec(level)  # raises for levels outside [0, 1]
         super().__post_init__()
+
+    def detector_specs(self) -> list[DetectorSpec]:
+        """The detector of every detector run: each mode × noise level (sizes resolved)."""
+        levels = self.sizes()["detector_noise"] or ()
+        return [
+            detector_noise_spec(level, mode, self.detect_interval, self.seed)
+            for mode in self.detector_modes
+            for level in levels
+        ]
+
+    def record(self, models: list[dict]) -> dict:
+        out = super().record(models)
+        return {**out, "detector_noise": [float(v) for v in out["detector_noise"] or ()]}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -469,6 +536,7 @@ class TrackingPolicyExperimentSpec(VideoExperimentSpec):
     name: str = "exp_tracking_policies"
     policies: tuple[str, ...] = ("sam2", "samurai", "sam2long")
     prompts: tuple[str, ...] = ("mask", "box")
+    detector_noise: tuple[float, ...] | None = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -675,13 +743,28 @@ def video_experiment(
     **settings,
 ) -> Experiment:
     """Semi-supervised VOS on DAVIS per video model × first-frame prompt (survey Tables 6-7,
-    §4.3: J&F, J/F recall and decay, G, FPS). SAM (v1) entries are skipped and recorded.
+    §4.3: J&F, J/F recall and decay, G, FPS), then the detector-prompt study: every video model
+    prompted by the ground-truth detector at each noise level and prompting mode
+    (``prompt="detector"``, :mod:`workbench.protocols.detect`; compare with the ``mask`` prompt
+    in :func:`workbench.runners.survey_tables.detector_noise_table`). SAM (v1) entries are
+    skipped and recorded.
     """
     spec, options = _bind(VideoExperimentSpec, models, spec, options, settings, "video_experiment")
     exp, models, sz = _open(spec, options)
     for prompt in spec.prompts:
         for i, m in enumerate(models):
             exp.vos(i, m, prompt, sequences=sz["sequences"], max_frames=sz["max_frames"], seed=spec.seed)
+    for detector in spec.detector_specs():
+        for i, m in enumerate(models):
+            exp.vos(
+                i,
+                m,
+                DETECTOR_PROMPT,
+                sequences=sz["sequences"],
+                max_frames=sz["max_frames"],
+                seed=spec.seed,
+                detector=detector,
+            )
     return exp.finish()
 
 

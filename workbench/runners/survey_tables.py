@@ -12,6 +12,8 @@ after k clicks, most confident / best-of-3 mask), ``mDice@k``, ``NoC@85`` / ``No
 lower is better), ``box-mIoU`` / ``box-mDice`` / ``box-mPA`` (one GT box prompt); VOS runs
 ``J&F-Mean``, ``J-Mean``, ``J-Recall``, ``J-Decay``, ``F-*``, ``G-PixelAcc`` (the survey's G,
 global pixel accuracy) and ``FPS``; volume runs ``mDice-3D``, ``mIoU-3D``, ``slices_per_s``.
+Detector-prompted VOS runs (``prompt="detector"``) appear only in :func:`detector_noise_table`
+(with ``detected-objects`` and ``false-objects``), never in the first-frame prompt tables.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..io.medical import MODALITIES
+from ..protocols.detect import DETECTOR_PROMPT
 from ..protocols.vos import VOS_PROMPTS
 from .card import UNTRAINED_BANNER
 from .runs_index import load_click_curves, load_pvs_curves, load_runs
@@ -54,6 +57,7 @@ __all__ = [
     "VOS_METRICS",
     "collect_runs",
     "degradation_table",
+    "detector_noise_table",
     "domain_gap_table",
     "experiment_notes",
     "method_dataset_table",
@@ -63,6 +67,7 @@ __all__ = [
     "plot_bars",
     "plot_click_curves",
     "plot_degradation",
+    "plot_detector_noise",
     "plot_pvs_curves",
     "policy_metric_table",
     "policy_table",
@@ -124,8 +129,14 @@ def collect_runs(
     return runs
 
 
-def _select(runs: pd.DataFrame, kind: str, clean: bool | None = True, experiment: str | None = None) -> pd.DataFrame:
+def _select(
+    runs: pd.DataFrame, kind: str, clean: bool | None = True, experiment: str | None = None, detector: bool = False
+) -> pd.DataFrame:
+    """Runs of ``kind`` (clean ones only with ``clean``; of one experiment); VOS runs prompted by
+    a detector only with ``detector``, the others only without."""
     sel = runs[runs["kind"] == kind] if len(runs) else runs
+    if kind == "vos" and len(sel) and "prompt" in sel:
+        sel = sel[(sel["prompt"] == DETECTOR_PROMPT) == detector]
     if clean is True:
         sel = sel[sel["corruption"] == "none"]
     if experiment is not None:
@@ -321,6 +332,55 @@ def vos_detail_table(
     last = last.sort_values(["prompt"], kind="stable")
     last = last.set_index(["method", "prompt"])[[m for m in metrics if m in last]]
     return last.sort_index(level=0, sort_remaining=False)
+
+
+def detector_noise_table(
+    runs: pd.DataFrame, metric: str = "J&F-Mean", experiment: str | None = "exp_video_prompts"
+) -> pd.DataFrame:
+    """GT-mask prompts vs detector prompts: (method, prompting mode) × detector noise of one
+    VOS metric, from the detector-prompted runs (``prompt="detector"``) and the same method's
+    ground-truth-mask run (clean runs).
+
+    Parameters
+    ----------
+    metric : str
+        A VOS summary key: ``J&F-Mean`` (default), ``J-Mean``, ``G-PixelAcc``, ``FPS``, or the
+        detector runs' ``false-objects`` / ``detected-objects`` (the GT-mask column is then
+        empty).
+    experiment : str or None
+        Only runs of this experiment (default the video notebook's; all runs when no run
+        belongs to it).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``(method, mode)`` (``detect_track`` / ``per_frame``); columns ``"GT mask"`` (the
+        method's mask-prompt run, the same for every mode), then the detectors by their run
+        card's ``noise_label`` (``"no noise"``, ``"jitter 0.1 · miss 0.1 · fp 0.1"``, ... in
+        increasing total noise; a model detector by its name). Empty without detector runs.
+    """
+    exp = experiment if experiment in set(runs.get("experiment", [])) else None
+    det = _select(runs, "vos", True, exp, detector=True)
+    if det.empty or metric not in det:
+        return pd.DataFrame()
+    cards = [json.loads((Path(d) / "run_card.json").read_text()).get("detector") or {} for d in det["dir"]]
+    det = det.assign(
+        mode=[c.get("mode", "?") for c in cards],
+        noise=[c.get("noise_label", "?") for c in cards],
+        level=[sum(float(c.get(k) or 0) for k in ("jitter", "miss_rate", "false_positives")) for c in cards],
+    )
+    last = det.groupby(["method", "mode", "noise"], sort=False).tail(1)
+    table = last.pivot_table(
+        index=["method", "mode"], columns="noise", values=metric, aggfunc="last", sort=False, dropna=False
+    )
+    table = table[list(dict.fromkeys(last.sort_values("level", kind="stable")["noise"]))]
+    masks = _select(runs, "vos", True, exp)
+    masks = masks[masks["prompt"] == "mask"].groupby("method", sort=False).tail(1).set_index("method")
+    gt_mask = masks[metric] if metric in masks else pd.Series(dtype=float)
+    table.insert(0, "GT mask", [float(gt_mask.get(m, np.nan)) for m, _ in table.index])
+    table.columns.name = "detector noise"
+    table.attrs["metric"] = metric
+    return table
 
 
 # --------------------------------------------------------------------------- robustness
@@ -601,5 +661,40 @@ def plot_degradation(table: pd.DataFrame, title: str = ""):
         + _untrained_note(table.index.get_level_values("method")),
         fontsize=10,
     )
+    fig.tight_layout()
+    return fig
+
+
+def plot_detector_noise(table: pd.DataFrame, title: str = ""):
+    """Lines from :func:`detector_noise_table`: the metric per detector noise, one colour per
+    method, solid for ``detect_track`` and dashed for ``per_frame``, with the method's GT-mask
+    prompt as a dotted horizontal line. Returns the figure (None for an empty table)."""
+    if table is None or table.empty:
+        return None
+    cols = [c for c in table.columns if c != "GT mask"]
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.5 * len(cols) + 2), 3.4))
+    x = np.arange(len(cols))
+    colors: dict = {}
+    for (method, mode), row in table.iterrows():
+        color = colors.setdefault(method, f"C{len(colors) % 10}")
+        ls = "--" if mode == "per_frame" else "-"
+        ax.plot(x, row[cols].to_numpy(float), ls=ls, marker="o", ms=3, color=color, label=f"{method} · {mode}")
+    if "GT mask" in table.columns:
+        for method, color in colors.items():
+            value = table.xs(method, level="method")["GT mask"].iloc[0]
+            if np.isfinite(value):
+                ax.axhline(float(value), ls=":", lw=1, color=color, label=f"{method} · GT mask")
+    ax.set_xticks(x, [str(c) for c in cols], rotation=15, ha="right", fontsize=8)
+    values = table.to_numpy(dtype=float)
+    if np.isfinite(values).any() and np.nanmin(values) >= 0 and np.nanmax(values) <= 1:
+        ax.set_ylim(0, 1.02)
+    ax.set_ylabel(table.attrs.get("metric", ""))
+    ax.set_xlabel("ground-truth detector noise")
+    ax.set_title(
+        (title or f"{table.attrs.get('metric', '')}: GT-mask vs detector prompts")
+        + _untrained_note(table.index.get_level_values("method")),
+        fontsize=10,
+    )
+    ax.legend(fontsize=7)
     fig.tight_layout()
     return fig

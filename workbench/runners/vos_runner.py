@@ -5,7 +5,10 @@ davis2017-evaluation layout), ``per_frame.json`` (J and F per frame per object),
 ``sequences.csv`` (per object: stats, frames; timing columns ``propagate_s`` and ``FPS``
 last), ``summary.json`` (global J/F numbers, FPS, and ``G-PixelAcc``: the survey's global
 accuracy G, §4.3.2, pooled over the scored pixels), ``items.jsonl`` (one record per sequence, see
-:mod:`workbench.runners.items`), ``execution.json`` (sessions: executor, workers, wall time)
+:mod:`workbench.runners.items`), ``execution.json`` (sessions: executor, workers, wall time); detector-prompted runs
+(``prompt="detector"``) add to ``summary.json`` ``detector`` (its noise or model),
+``detector_mode``, ``detected-objects`` (objects made from detections), ``false-objects`` (those
+matching no annotated object) and ``detections`` (boxes after the score threshold)
 and, with ``save_masks``, ``masks/<seq>/%05d.png`` palette PNGs (objects merged with the lower
 id on top, as SAM 2's ``tools/vos_inference.py``), or with ``per_object_png``
 ``masks/<seq>/<obj_id:03d>/%05d.png`` (0/1, one folder per object, the SA-V layout), that
@@ -61,6 +64,17 @@ def _assemble(spec: VOSRunSpec, run_dir: Path, card: RunCard, records: list[dict
     summary = {**numbers, "prompt": spec.prompt, "label": card.label, "untrained": card.untrained}
     if spec.corruption is not None:
         summary.update(corruption=spec.corruption, severity=int(spec.severity))
+    if spec.detector is not None:  # what the detector did, over all sequences
+        made = [rec["result"]["detector"] for rec in records]
+        summary.update(
+            {
+                "detector": spec.detector.noise_label,
+                "detector_mode": spec.detector.mode,
+                "detected-objects": sum(d["objects"] for d in made),
+                "false-objects": sum(d["unmatched"] for d in made),
+                "detections": sum(d["detections"] for d in made),
+            }
+        )
     write_json(run_dir / "summary.json", summary)
 
 

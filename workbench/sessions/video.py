@@ -24,7 +24,8 @@ from ..backends import VideoBackend
 from ..errors import BackendError, DataError, PromptError, UnknownNameError
 from ..io.frames import FrameSource
 from ..io.label_maps import merge_object_masks
-from ..types import FrameMasks
+from ..metrics.boxes import mask_box, unmatched_boxes
+from ..types import Detector, FrameMasks
 from .actions import Action, AddObject, AddPoints, ClearPrompts, Propagate, RemoveObject, SetBox, SetMask
 from .base import SessionBase
 from .capabilities import _supports_policies, _supports_snapshots, backend_video_settings
@@ -295,6 +296,62 @@ class VideoSession(SessionBase):
         if m.shape != (self.height, self.width):
             raise PromptError(f"mask must be (H, W) = ({self.height}, {self.width}); got {m.shape}.")
         return self._do(SetMask(oid, f, frozen(m.astype(bool) if m.dtype != bool else m)))
+
+    def add_objects_from_detector(
+        self,
+        frame_idx: int,
+        detector: Detector,
+        *,
+        score_threshold: float = 0.0,
+        iou_threshold: float | None = None,
+        name: str = "detection",
+    ) -> list[int]:
+        """Detect objects on ``frame_idx`` and add every detection as a new object prompted
+        with its box there (then propagate as usual).
+
+        Parameters
+        ----------
+        frame_idx : int
+        detector : Detector
+            E.g. ``workbench.backends.detectors.make_detector(DetectorSpec(kind="torchvision",
+            weights=...))``, or the ground-truth detector of a video's annotations. It gets the
+            frame and ``frame_idx``.
+        score_threshold : float
+            Also drop detections scoring below this (detectors apply their own threshold).
+        iou_threshold : float, optional
+            Skip detections whose box IoU with the mask box of an object already on this frame
+            is ``>= iou_threshold`` (the Det-SAM2 new-object rule,
+            :func:`workbench.metrics.boxes.unmatched_boxes`); None (default) adds every one.
+        name : str
+            Object names are ``"<name> <label> (<score>)"``.
+
+        Returns
+        -------
+        list of int
+            The new object ids, highest-scoring detection first (empty when nothing was
+            found). Each object is two undoable steps (add, box); the last one added is active.
+
+        Raises
+        ------
+        PromptError
+            ``frame_idx`` out of range.
+        WorkbenchError
+            What the detector raises (e.g. ``ConfigError`` from a ground-truth detector without
+            that frame).
+        """
+        f = self._check_frame(frame_idx)
+        det = detector.detect(self.frame(f), frame_idx=f).filter(score_threshold).clipped(self.height, self.width)
+        if iou_threshold is not None:
+            tracked = [b for m in self.masks_at(f).values() if (b := mask_box(m)) is not None]
+            keep = unmatched_boxes(det.boxes, np.array(tracked, np.float32).reshape(-1, 4), iou_threshold)
+            det = det.select(np.asarray(keep, dtype=np.int64))
+        added = []
+        for box, score, label in zip(det.boxes, det.scores, det.labels):
+            oid = self.add_object(f"{name} {int(label)} ({float(score):.2f})")
+            x0, y0, x1, y1 = (float(v) for v in box)
+            self.set_box(f, x0, y0, x1, y1, obj_id=oid)
+            added.append(oid)
+        return added
 
     def clear(self, obj_id: int | None = None, frame_idx: int | None = None, all_objects: bool = False) -> None:
         """Remove the prompts of ``obj_id`` (default active; every object with

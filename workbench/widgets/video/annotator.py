@@ -9,6 +9,10 @@ widget on a :class:`~workbench.sessions.VideoSession`:
 * an object list (add, rename, remove, select: prompts go to the selected object, on any frame);
 * propagation forward / backward / both from the earliest prompted frame (or the shown frame)
   with a progress bar and a cancel button; refinement clicks on any frame, then propagate again;
+* "add objects from detector": a :class:`~workbench.types.Detector` (e.g.
+  ``workbench.backends.detectors.make_detector(...)``) finds boxes on the shown frame and each
+  becomes a new object prompted with its box (:meth:`VideoSession.add_objects_from_detector
+  <workbench.sessions.VideoSession.add_objects_from_detector>`); propagate as usual;
 * a per-object timeline (:class:`~workbench.widgets.video.timeline.TimelineStrip`: presence, object
   score, and J per frame when ground truth is given); clicking it moves the scrubber;
 * exports through :mod:`workbench.io.export`: DAVIS palette PNGs, COCO RLE JSON, overlay MP4.
@@ -27,7 +31,7 @@ CSS classes (for browser tests): ``wb-video-annotator`` (whole widget), ``wb-inf
 ``span.wb-frame-idx`` holds the shown frame index, also as ``data-frame``), ``wb-object-list``,
 ``wb-object-name``, ``wb-object-add``, ``wb-object-rename``, ``wb-object-remove``,
 ``wb-propagate-forward``, ``wb-propagate-backward``, ``wb-propagate-both``,
-``wb-propagate-from-current``, ``wb-progress``, ``wb-cancel``, ``wb-output-dir``,
+``wb-propagate-from-current``, ``wb-add-from-detector``, ``wb-progress``, ``wb-cancel``, ``wb-output-dir``,
 ``wb-export-davis``, ``wb-export-coco``, ``wb-export-mp4``, ``wb-status`` (the status line),
 ``wb-canvas`` (the frame's ``MultiCanvas``), ``wb-prompt-canvas`` (the canvas with its
 toolbars), ``wb-timeline`` (the timeline strip canvas), ``wb-timeline-readout``, ``wb-help``.
@@ -36,6 +40,7 @@ toolbars), ``wb-timeline`` (the timeline strip canvas), ``wb-timeline-readout``,
 from __future__ import annotations
 
 import html
+from functools import partial
 from pathlib import Path
 
 import ipywidgets as W
@@ -45,6 +50,7 @@ from ...config import reports_dir
 from ...errors import ConfigError, PromptError, UnknownNameError
 from ...io.export import export_coco_rle, export_davis_pngs, export_overlay_mp4, session_colors, session_object_names
 from ...sessions import CancelToken, ImageSession, VideoSession
+from ...types import Detector
 from ..canvas.prompt_canvas import PromptCanvas, sync_object_selector
 from .inputs import limit_frames, load_gt_ids, video_name
 from .timeline import TimelineStrip
@@ -53,6 +59,8 @@ FRAME_KEYS = {",": -1, ".": 1, "ArrowLeft": -1, "ArrowRight": 1, "<": -10, ">": 
 """Keys on the focused canvas that move the scrubber (Shift + arrow: 10 frames; Home / End)."""
 DIRECTION_LABELS = {"backward": "◀ propagate backward", "both": "◀ both ▶", "forward": "propagate forward ▶"}
 EXPORTS = ("davis", "coco", "mp4")
+DETECT_LABEL = "adding objects from detector"
+"""Status label (and change-callback label) of "add objects from detector"."""
 HELP = (
     "<span style='font-size:12px;color:#555'>Click on the frame to prompt the selected object "
     "(p / n: positive / negative clicks, b: box, z / y: undo / redo, Esc: clear); "
@@ -99,6 +107,9 @@ class VideoAnnotator(W.VBox):
         Frame rate of the overlay MP4.
     play_interval_ms : int
         Delay between frames of the play button, milliseconds.
+    detector : Detector, optional
+        Detector of the "add objects from detector" button (also :meth:`set_detector`); the
+        button reports in the status line when there is none.
     **canvas_kw
         More :class:`PromptCanvas` options (``opacity``, ``style``, ``image_format``,
         ``everything`` (default False here), ...).
@@ -113,6 +124,8 @@ class VideoAnnotator(W.VBox):
     object_list, object_name, add_button, rename_button, remove_button : the object panel
     propagate_buttons : dict ``"forward" | "backward" | "both" -> Button``; ``from_current``,
         ``progress`` (IntProgress: ``value`` frames done of ``max``), ``cancel_button``
+    detect_button : Button "add objects from detector"; ``detector`` (or None) and
+        ``last_detected`` (the object ids its last use added)
     output_dir_text, export_buttons (``"davis" | "coco" | "mp4"``) : exports; ``last_export``
         maps each to what it wrote
     status : ipywidgets.HTML, the status line (shared with the canvas); ``state``,
@@ -144,6 +157,7 @@ class VideoAnnotator(W.VBox):
         first_object: str | None = "object 1",
         fps: float = 24.0,
         play_interval_ms: int = 150,
+        detector: Detector | None = None,
         **canvas_kw,
     ):
         obj = session_or_backend
@@ -178,6 +192,8 @@ class VideoAnnotator(W.VBox):
         self.gt = load_gt_ids(gt, session.num_frames, (session.height, session.width))
         self.last_propagation = None
         self.last_export: dict = {}
+        self.detector: Detector | None = None
+        self.last_detected: list[int] = []
         self._token: CancelToken | None = None
         self._syncing = False
         canvas_kw.setdefault("everything", False)
@@ -195,6 +211,8 @@ class VideoAnnotator(W.VBox):
         self._build_controls(self.canvas.target.frame_idx, play_interval_ms, out)
         self.canvas.canvas.on_key_down(self._handler(self._on_key))
         self.canvas.on_change(self._handler(self._after_change))
+        if detector is not None:
+            self.set_detector(detector)
         super().__init__(self._layout())
         self.add_class("wb-video-annotator")
         self._sync_objects()
@@ -276,6 +294,13 @@ class VideoAnnotator(W.VBox):
             tooltip="SAM 2 tracking policy (sam2's own, SAMURAI, ...)",
         )
         self.policy_dropdown.add_class("wb-policy")
+        self.detect_button = _button(
+            "add objects from detector",
+            "wb-add-from-detector",
+            "detect objects on the shown frame: each box becomes a new object (then propagate)",
+            "search",
+        )
+        self.detect_button.on_click(h(lambda _b: self.add_objects_from_detector()))
         self.policy_dropdown.observe(h(lambda ch: self.set_policy(ch["new"])), names="value")
 
         self.output_dir_text = W.Text(value=str(output_dir), description="output", layout=W.Layout(width="520px"))
@@ -302,6 +327,7 @@ class VideoAnnotator(W.VBox):
                 self.object_list,
                 self.object_name,
                 W.HBox([self.add_button, self.rename_button, self.remove_button]),
+                self.detect_button,
             ]
         )
         tracking = W.VBox(
@@ -323,7 +349,7 @@ class VideoAnnotator(W.VBox):
         return [self.info, scrubber, main, self.timeline, exports, self.help]
 
     def _set_busy(self, busy: bool) -> None:
-        for b in [*self.propagate_buttons.values(), *self.export_buttons.values()]:
+        for b in [*self.propagate_buttons.values(), *self.export_buttons.values(), self.detect_button]:
             b.disabled = busy
         self.cancel_button.disabled = not busy
 
@@ -353,6 +379,61 @@ class VideoAnnotator(W.VBox):
         """Add an object (default name ``"object <id>"``) and select it. Returns its ``obj_id``
         (a Future in async mode). Undoable."""
         return self.canvas._call("adding object", self.session.add_object, name)
+
+    def set_detector(self, detector: Detector | None) -> None:
+        """Use ``detector`` (a :class:`~workbench.types.Detector`, e.g. from
+        ``workbench.backends.detectors.make_detector``) for "add objects from detector"; None
+        removes it.
+
+        Raises
+        ------
+        ConfigError
+            ``detector`` has no ``detect(frame, frame_idx)`` method.
+        """
+        if detector is not None and not isinstance(detector, Detector):
+            raise ConfigError(
+                f"detector must have detect(frame, frame_idx) -> Detections (workbench.types.Detector); got "
+                f"{type(detector).__name__}. Build one with workbench.backends.detectors.make_detector."
+            )
+        self.detector = detector
+        self.detect_button.tooltip = (
+            f"detect objects on the shown frame with {detector.info.backend}/{detector.info.model}"
+            if detector is not None
+            else "no detector: pass VideoAnnotator(..., detector=...) or call set_detector()"
+        )
+
+    def add_objects_from_detector(self, frame_idx: int | None = None, iou_threshold: float | None = None):
+        """Run the detector on ``frame_idx`` (default: the shown frame; the scrubber moves
+        there) and add each detection as a new object prompted with its box. Returns the new
+        object ids (a Future in async mode); the status line says how many were added.
+
+        Parameters
+        ----------
+        iou_threshold : float, optional
+            Skip detections overlapping an object already on the frame by this box IoU or more
+            (Det-SAM2's new-object rule); None adds every detection.
+
+        Raises
+        ------
+        ConfigError
+            No detector (see :meth:`set_detector`).
+        PromptError
+            Frame out of range.
+        """
+        if self.detector is None:
+            raise ConfigError(
+                "No detector: pass VideoAnnotator(..., detector=...) or call set_detector(), e.g. with "
+                "workbench.backends.detectors.make_detector(DetectorSpec(kind='torchvision', weights=...))."
+            )
+        if frame_idx is not None:
+            self.set_frame(frame_idx)
+        f = self.frame_idx
+
+        def then(ids):
+            self.last_detected = list(ids)
+
+        add = partial(self.session.add_objects_from_detector, iou_threshold=iou_threshold)
+        return self.canvas._call(DETECT_LABEL, add, f, self.detector, then=then)
 
     def _on_name_entered(self, change) -> None:
         """The name box was submitted: rename the selected object (not when the box merely
@@ -545,6 +626,14 @@ class VideoAnnotator(W.VBox):
     def _after_change(self, label=None) -> None:
         self._sync_objects()
         self.timeline.refresh()
+        if label == DETECT_LABEL:
+            n = len(self.last_detected)
+            self._status(
+                "ready",
+                f"added {n} object{'s' * (n != 1)} from the detector on frame {self.frame_idx}: propagate to track them"
+                if n
+                else f"the detector found no new object on frame {self.frame_idx}",
+            )
 
     def refresh(self) -> None:
         """Redraw everything from the session (e.g. after changing it directly)."""
@@ -710,4 +799,4 @@ class VideoAnnotator(W.VBox):
             self._tmp = None
 
 
-__all__ = ["DIRECTION_LABELS", "EXPORTS", "FRAME_KEYS", "HELP", "VideoAnnotator"]
+__all__ = ["DETECT_LABEL", "DIRECTION_LABELS", "EXPORTS", "FRAME_KEYS", "HELP", "VideoAnnotator"]
