@@ -12,6 +12,7 @@ from workbench.backends import make_video_backend
 from workbench.errors import ConfigError, DataError, UnknownNameError
 from workbench.io.datasets import load_davis
 from workbench.io.frames import FrameSource
+from workbench.metrics.davis import jaccard_stack
 from workbench.metrics.vos_eval import evaluate_vos_arrays
 from workbench.protocols.clicks import ClickSimulator
 from workbench.protocols.pvs import PVSSettings, run_pvs_sequence
@@ -63,17 +64,19 @@ def test_offline_corrects_the_worst_new_frame_with_three_clicks(offline, blacksw
         assert obj.frame_J[k][r.frame_idx] == pytest.approx(r.J_after)  # the correction is kept
         assert r.interact_s > 0 and r.propagate_s > 0
     assert obj.masks is not None and obj.masks.shape == gt.shape
-    final = evaluate_vos_arrays({1: gt == 1}, {1: obj.masks}, void=gt == 255, sequence="b").global_
+    final = evaluate_vos_arrays({1: gt == 1}, {1: obj.masks}, gt == 255, skip_first_last=False, sequence="b").global_
     assert obj.J[-1] == pytest.approx(final["J-Mean"]) and obj.F[-1] == pytest.approx(final["F-Mean"])
 
 
-def test_offline_curve_starts_at_the_three_click_vos_score(offline, backend, blackswan):
+def test_offline_curve_starts_at_the_three_click_vos_prediction(offline, backend, blackswan):
     frames, gt = blackswan
     vos = run_vos_sequence(backend, frames, gt, "clicks3", "blackswan")
+    assert offline.objects[0].rounds[0].clicks == vos.prompt_clicks[1]
+    assert offline.objects[0].frame_J[0] == pytest.approx(jaccard_stack(gt == 1, vos.pred == 1, gt == 255).tolist())
+    every_frame = evaluate_vos_arrays({1: gt == 1}, {1: vos.pred == 1}, skip_first_last=False).global_
     curve = offline.curve()
     assert len(curve["J&F-Mean"]) == 4
-    assert curve["J&F-Mean"][0] == pytest.approx(vos.evaluation.global_["J&F-Mean"])
-    assert offline.objects[0].rounds[0].clicks == vos.prompt_clicks[1]
+    assert curve["J&F-Mean"][0] == pytest.approx(every_frame["J&F-Mean"])  # every frame is scored
     assert offline.average == pytest.approx(np.mean(curve["J&F-Mean"]))
     assert curve["J&F-Mean"][-1] > curve["J&F-Mean"][0]  # correcting the worst frames helps here
 
@@ -134,7 +137,9 @@ def test_bad_settings_and_videos_are_refused(backend, davis_dir):
             PVSSettings(**bad)
     frames, gt = _clip(davis_dir, "dog", 3)
     with pytest.raises(DataError, match="skip_first_last=False"):
-        run_pvs_sequence(backend, frames[:2], gt[:2])
+        run_pvs_sequence(backend, frames[:2], gt[:2], PVSSettings(skip_first_last=True))
+    two = run_pvs_sequence(backend, frames[:2], gt[:2], PVSSettings(max_annotated_frames=2))
+    assert two.objects[0].annotated_frames == [0, 1] and len(two.objects[0].JF) == 2
     with pytest.raises(DataError, match="no object"):
         run_pvs_sequence(backend, frames, np.zeros_like(gt))
     with pytest.raises(DataError, match="3 frames but 2 annotations"):

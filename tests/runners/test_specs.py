@@ -99,7 +99,7 @@ SPECS = [
         policy="samurai",
         save_masks=True,
     ),
-    PVSRunSpec(smoke=True, skip_first_last=False),
+    PVSRunSpec(smoke=True, skip_first_last=True),
 ]
 
 

@@ -44,10 +44,13 @@ Choices where the paper is silent (parameters and behaviour, all documented here
   pass's. When the annotator stopped early (no frame left to correct) the last value is carried
   forward. The paper's summary number is the average of the curve over k = 1 .. 8
   (:attr:`PVSRun.average`).
-* Scoring: DAVIS J and F of every object's own mask (:func:`evaluate_vos_arrays`), by default
-  without the first and last frame (``skip_first_last``, as ``sav_benchmark.py`` and
-  davis2017-evaluation score by default); the video's numbers are the mean over its objects,
-  a dataset's the mean over all objects (DAVIS global statistics).
+* Scoring: DAVIS J and F of every object's own mask (:func:`evaluate_vos_arrays`) on every
+  frame, as the DAVIS interactive benchmark (``davisinteractive``) scores all frames: no frame
+  is given as a ground-truth mask here (each annotated frame holds the model's answer to the
+  clicks), and the annotator may pick any frame, so leaving out the first and last frame as
+  the semi-supervised evaluations do (davis2017-evaluation, ``sav_benchmark.py``) would not
+  score some interactions; ``skip_first_last=True`` does it anyway. The video's numbers are
+  the mean over its objects, a dataset's the mean over all objects (DAVIS global statistics).
 * Several objects: each object is annotated and tracked on its own (the backend is reset
   between objects), as the paper does for videos with several objects; masks of different
   objects are not merged and may overlap. An object's first interaction is on the first frame
@@ -99,8 +102,9 @@ class PVSSettings:
         Online mode: a frame whose J (IoU) is below this value stops the pass. Default 0.75.
         Not used offline.
     skip_first_last : bool
-        Score without the first and last frame (DAVIS / SA-V evaluation default); False scores
-        every frame. Videos need at least 3 frames when True. Default True.
+        Score without the first and last frame, as the semi-supervised DAVIS / SA-V evaluations
+        do (videos then need at least 3 frames). Default False: every frame is scored (see the
+        module docstring).
 
     Raises
     ------
@@ -115,7 +119,7 @@ class PVSSettings:
     max_annotated_frames: int = 8
     clicks_per_frame: int = 3
     iou_threshold: float = 0.75
-    skip_first_last: bool = True
+    skip_first_last: bool = False
 
     def __post_init__(self):
         if self.mode not in PVS_MODES:

@@ -780,7 +780,8 @@ class PVSRunSpec(RunSpec):
     iou_threshold : float
         Online mode: J below which the annotator stops and corrects a frame. Default 0.75.
     skip_first_last : bool
-        Score without the first and last frame (DAVIS / SA-V default). Default True.
+        Score without the first and last frame as the semi-supervised evaluations do; default
+        False: every frame (:mod:`workbench.protocols.pvs` says why).
     save_masks : bool
         Write every object's final prediction as ``masks/<seq>/<obj_id:03d>/%05d.png`` (0/1,
         the per-object layout ``workbench eval vos --layout per-object`` reads).
@@ -821,7 +822,7 @@ class PVSRunSpec(RunSpec):
     max_annotated_frames: int | None = None
     clicks_per_frame: int = 3
     iou_threshold: float = 0.75
-    skip_first_last: bool = True
+    skip_first_last: bool = False
     save_masks: bool = False
     smoke: bool = False
     memory_preset: str | None = None

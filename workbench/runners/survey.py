@@ -101,7 +101,7 @@ SMOKE = {
 :data:`SMOKE_FRAMES` ``max_frames``."""
 SMOKE_SUBSETS = {"exp_medical": 1, "exp_robustness": 1}
 """Items per image set in smoke runs of the experiments with many sets or settings."""
-SMOKE_FRAMES = {"exp_interactive_video": 4}
+SMOKE_FRAMES = {"exp_interactive_video": 3}
 """Frames per sequence in smoke runs of the experiments that track a video several times."""
 FULL = {
     "subset": None,
@@ -554,7 +554,7 @@ class InteractiveVideoExperimentSpec(SurveyExperimentSpec):
         other video backends run once with their own tracker. Default ``("sam2", "samurai",
         "sam2long")``.
     sequences, max_frames : optional
-        DAVIS sequences and frames per sequence (None: all; smoke 1 and 4).
+        DAVIS sequences and frames per sequence (None: all; smoke 1 and 3).
     max_annotated_frames : int or None
         Annotated frames per object (the paper's N_frame); None: 8 (smoke 2).
     clicks_per_frame : int
