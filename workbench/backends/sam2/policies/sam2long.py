@@ -48,6 +48,11 @@ predictor instance, not the class, and nothing in sam2's files:
 * a forward pre-hook on each memory-attention layer's ``cross_attn_image`` scales the keys;
 * optionally the attention kernel (``math_attention``, below).
 
+For the teaching view each tree frame's output also records, under
+:data:`~.trace.TRACE_KEY`, the memories its output pathway's decoder call attended
+(conditioning frames, memory frames, object-pointer frames), and :meth:`SAM2LongPolicy.frame_scores`
+reads the pathway scores from the frame's record.
+
 ``propagate_in_video``, ``add_new_*``, ``init_state``, frame loading and the state layout stay
 sam2's, so the workbench's :class:`~workbench.backends.sam2.video.SAM2VideoBackend` composes
 with it as is: lazy frames (the policy reads frames only through ``_get_image_feature``) and

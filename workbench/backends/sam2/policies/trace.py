@@ -22,8 +22,8 @@ not by recomputing the rules:
   view* of ``output_dict``: every stored frame output the method reads ``maskmem_features`` from
   (a spatial memory) or ``obj_ptr`` from (an object pointer) is logged, in reading order. Values
   are passed through untouched, so outputs are bit for bit those of the plain predictor. A
-  forward hook on ``sam_mask_decoder`` keeps the candidates' predicted IoUs of the decoder call
-  that follows. Policies that install their own ``_prepare_memory_conditioned_features``
+  one-shot forward hook on ``sam_mask_decoder`` keeps the candidates' predicted IoUs of the
+  decoder call that follows (and removes itself). Policies that install their own ``_prepare_memory_conditioned_features``
   (SAM2Long) are installed on top of the tracer, and their fallback to sam2's method goes through it.
 * A policy that gathers memory with its own code (SAM2Long's pathways: several decoder calls
   per frame, one per pathway) stores what the pathway that made the output read in the frame's
@@ -221,8 +221,13 @@ class MemoryTracer:
         self.predictor = predictor
         self.inference_state: dict | None = None
         self.log: dict[tuple[int, int], MemoryReads] = {}
-        self._pending: tuple[int, int] | None = None
-        self._hook = predictor.sam_mask_decoder.register_forward_hook(self._decoder_hook)
+        self._pending: tuple[int, int] | None = None  # the frame whose decoder call comes next
+        self._hook: Any = None  # its one-shot hook on the mask decoder
+
+    def __getstate__(self) -> dict:
+        """Pickling a predictor (e.g. for a worker process) carries the tracer but not what it
+        recorded, which belongs to a live ``inference_state``."""
+        return {**self.__dict__, "inference_state": None, "log": {}, "_pending": None, "_hook": None}
 
     # -- installation ---------------------------------------------------------------------------
     @property
@@ -238,10 +243,15 @@ class MemoryTracer:
             setattr(self.predictor, self.ATTRIBUTE, self._prepare_memory_conditioned_features)
 
     def detach(self) -> None:
-        """Stop recording: remove the stand-in (when it is still ours) and the decoder hook."""
+        """Stop recording: remove the stand-in (when it is still ours) and any pending decoder hook."""
         if self.attached:
             self.predictor.__dict__.pop(self.ATTRIBUTE, None)
-        self._hook.remove()
+        self._unhook()
+
+    def _unhook(self) -> None:
+        hook, self._hook, self._pending = self._hook, None, None
+        if hook is not None:
+            hook.remove()
 
     # -- recording -------------------------------------------------------------------------------
     def _obj_id(self, output_dict) -> int | None:
@@ -266,6 +276,7 @@ class MemoryTracer:
     ):
         pred = self.predictor
         method = type(pred)._prepare_memory_conditioned_features
+        self._unhook()
         obj_id = self._obj_id(output_dict)
         log: list = []
         result = method(
@@ -284,13 +295,18 @@ class MemoryTracer:
             self.log[key] = reads_from_log(
                 log, int(frame_idx), output_dict["cond_frame_outputs"], pred.max_cond_frames_in_attn, policy_name(pred)
             )
-            self._pending = key  # the decoder call that follows belongs to this frame
+            # the decoder call that follows belongs to this frame: a hook for that one call only,
+            # so nothing stays on the decoder between frames
+            self._pending = key
+            self._hook = pred.sam_mask_decoder.register_forward_hook(self._decoder_hook)
         return result
 
     def _decoder_hook(self, module, args, output) -> None:
-        key, self._pending = self._pending, None
+        key = self._pending
+        self._unhook()
         if key is not None and key in self.log:
-            self.log[key] = dataclasses.replace(self.log[key], pred_ious=output[1].detach())
+            # a copy (an asynchronous device copy, no wait): compiled decoders may reuse their output buffers
+            self.log[key] = dataclasses.replace(self.log[key], pred_ious=output[1].detach().clone())
 
     def record_without_memory(self, obj_id: int, frame_idx: int) -> None:
         """Note that ``obj_id`` is predicted on ``frame_idx`` from a prompt alone (a mask prompt,
