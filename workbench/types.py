@@ -267,6 +267,76 @@ class Detector(Protocol):
             Not an (H, W, 3) uint8 frame.
         ConfigError
             The ground-truth detector was given no (or an out-of-range) ``frame_idx``."""
+@dataclass(frozen=True)
+class MemoryTrace:
+    """What fed a video model's prediction of one object on one frame (SAM 2's memory).
+
+    Recorded while the model ran (never recomputed afterwards): the frames whose stored
+    memories the memory attention read, in the order it read them, and the tracking policy's
+    own scores for the frame.
+
+    Attributes
+    ----------
+    frame_idx : int
+        The frame predicted (0-based).
+    obj_id : int
+        The object.
+    policy : str
+        Tracking policy that made the prediction (``"sam2"``, ``"samurai"``, ``"sam2long"``).
+    is_cond_frame : bool
+        The frame is a conditioning frame of the object (it holds a prompt); its prediction then
+        came from the prompt, and attended memories only when it was a correction of an
+        already tracked frame.
+    cond_frames : tuple of int
+        Conditioning frames whose memories were attended (SAM 2: all prompted frames, or the
+        ``max_cond_frames_in_attn`` closest ones).
+    non_cond_frames : tuple of int
+        Non-conditioning memory frames attended, oldest memory slot first (SAM 2: the
+        ``num_maskmem - 1`` = 6 frames behind; SAMURAI: the ones its memory selection kept;
+        SAM2Long: those of the pathway that made the output). A prompted frame that SAM 2 did not
+        select as conditioning frame is listed here when it was read in a recent-memory slot.
+    obj_ptr_frames : tuple of int
+        Frames whose object pointers were attended (conditioning ones first, then up to
+        ``max_obj_ptrs_in_encoder - 1`` = 15 recent ones).
+    policy_scores : mapping of str to float
+        The frame's scores by name, e.g. ``object_score_logit``, ``pred_iou_0`` .. (the decoder's
+        predicted IoU per candidate mask); SAMURAI: ``chosen_mask``, ``kf_iou_<i>``,
+        ``weighted_score_<i>``, ``kf_score``, ``stable_frames``, ``kalman_weighted``; SAM2Long:
+        ``pathway_score_<k>``, ``selected_pathway``, ``certain``. Names are listed with each
+        policy (:mod:`workbench.backends.sam2.policies.trace`).
+    """
+
+    frame_idx: int
+    obj_id: int
+    policy: str
+    is_cond_frame: bool
+    cond_frames: tuple[int, ...]
+    non_cond_frames: tuple[int, ...]
+    obj_ptr_frames: tuple[int, ...]
+    policy_scores: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def memory_frames(self) -> tuple[int, ...]:
+        """Every frame whose spatial memory was attended: conditioning, then non-conditioning."""
+        return self.cond_frames + self.non_cond_frames
+
+    def to_row(self) -> dict:
+        """One flat table row: frame, object, policy, the frame lists as ``"0 3 4"`` strings
+        (``"-"`` when empty) and every score under its name."""
+
+        def frames(values: tuple[int, ...]) -> str:
+            return " ".join(str(v) for v in values) or "-"
+
+        return {
+            "frame": self.frame_idx,
+            "obj_id": self.obj_id,
+            "policy": self.policy,
+            "prompted": self.is_cond_frame,
+            "cond_frames": frames(self.cond_frames),
+            "non_cond_frames": frames(self.non_cond_frames),
+            "obj_ptr_frames": frames(self.obj_ptr_frames),
+            **dict(self.policy_scores),
+        }
 
 
 # -- structural protocols (what io reads from a session without importing it) -------------------------

@@ -16,6 +16,7 @@ from workbench.backends import (
     CAPABILITIES,
     MaskGenerator,
     MaskLogits,
+    MemoryIntrospection,
     PolicySwitchable,
     Snapshotable,
     make_image_backend,
@@ -303,7 +304,8 @@ def test_capabilities_are_declared_protocols():
     assert supports(video, Snapshotable) and not supports(video, MaskGenerator)
     assert not supports(video, MaskLogits)
     assert not supports(video, PolicySwitchable)  # tracking policies are SAM 2's
-    assert set(CAPABILITIES) == {MaskGenerator, Snapshotable, MaskLogits, PolicySwitchable}
+    assert not supports(video, MemoryIntrospection)  # so is the memory trace
+    assert set(CAPABILITIES) == {MaskGenerator, Snapshotable, MaskLogits, PolicySwitchable, MemoryIntrospection}
 
     class NotCallable:
         generate_masks = None
@@ -321,4 +323,4 @@ def test_sam_backends_declare_their_capabilities(sam_backend, sam2_backend):
     assert not supports(sam2_backend, Snapshotable)
     video = make_video_backend("sam2", model="tiny", checkpoint="random", image_size=SIZE)
     assert supports(video, Snapshotable) and not supports(video, MaskGenerator)
-    assert supports(video, MaskLogits)
+    assert supports(video, MaskLogits) and supports(video, MemoryIntrospection)

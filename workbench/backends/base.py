@@ -4,18 +4,19 @@ Two roles: :class:`ImageBackend` (image prompting) and :class:`VideoBackend` (vi
 Optional capabilities are protocols too, tested with :func:`supports` (never by probing
 attributes): :class:`MaskGenerator` ("segment everything", ``generate_masks``),
 :class:`Snapshotable` (exact undo through ``snapshot`` / ``restore``; every video backend has
-it) and :class:`MaskLogits` (propagation that also returns mask logits, ``propagate_logits``).
-Which backend has which:
+it), :class:`MaskLogits` (propagation that also returns mask logits, ``propagate_logits``),
+:class:`PolicySwitchable` (tracking policies) and :class:`MemoryIntrospection` (which memories
+fed a frame's prediction, ``memory_trace``). Which backend has which:
 
-============================  =============  =========  ==========  ============
-backend                       MaskGenerator  Snapshot.  MaskLogits  role
-============================  =============  =========  ==========  ============
-classical GrabCut (image)     yes            no         no          image
-classical flow (video)        no             yes        no          video
-SAM (v1) image                yes            no         no          image
-SAM 2 image                   yes            no         no          image
-SAM 2 video                   no             yes        yes         video
-============================  =============  =========  ==========  ============
+============================  =============  =========  ==========  =======  =======  ======
+backend                       MaskGenerator  Snapshot.  MaskLogits  Policy.  Memory.  role
+============================  =============  =========  ==========  =======  =======  ======
+classical GrabCut (image)     yes            no         no          no       no       image
+classical flow (video)        no             yes        no          no       no       video
+SAM (v1) image                yes            no         no          no       no       image
+SAM 2 image                   yes            no         no          no       no       image
+SAM 2 video                   no             yes        yes         yes      yes      video
+============================  =============  =========  ==========  =======  =======  ======
 
 Only plain numpy values cross this boundary; torch stays inside the backends.
 Prompt names and conventions follow SAM 2's predictors (see :mod:`workbench.types`); every
@@ -31,7 +32,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ..types import FrameMasks, ImagePrediction, ModelInfo
+from ..types import FrameMasks, ImagePrediction, MemoryTrace, ModelInfo
 
 
 @runtime_checkable
@@ -155,7 +156,19 @@ class MaskLogits(Protocol):
         mask logits at frame size; ``masks == logits > 0``)."""
 
 
-CAPABILITIES = (MaskGenerator, Snapshotable, MaskLogits, PolicySwitchable)
+@runtime_checkable
+class MemoryIntrospection(Protocol):
+    """Capability: say which memories fed the prediction of an object on a frame (SAM 2: the
+    conditioning frames, non-conditioning memory frames and object pointers its memory attention
+    read, and the tracking policy's scores), as recorded while the model ran."""
+
+    def memory_trace(self, frame_idx: int, obj_id: int) -> MemoryTrace | None:
+        """The :class:`~workbench.types.MemoryTrace` of ``obj_id`` on ``frame_idx``; None when the
+        object has no prediction there (not tracked yet) or it was made without a record.
+        Raises ``BackendError`` before a video is loaded."""
+
+
+CAPABILITIES = (MaskGenerator, Snapshotable, MaskLogits, PolicySwitchable, MemoryIntrospection)
 """The optional capabilities a backend may have (protocols, see :func:`supports`)."""
 
 _MEMBERS = {
@@ -163,6 +176,7 @@ _MEMBERS = {
     Snapshotable: ("snapshot", "restore"),
     MaskLogits: ("propagate_logits",),
     PolicySwitchable: ("set_policy",),
+    MemoryIntrospection: ("memory_trace",),
 }
 
 
@@ -264,6 +278,7 @@ __all__ = [
     "ImageBackend",
     "MaskGenerator",
     "MaskLogits",
+    "MemoryIntrospection",
     "PolicySwitchable",
     "Snapshotable",
     "VideoBackend",

@@ -6,7 +6,8 @@ generator, snapshot/restore of the model state, the :class:`~workbench.types.Mod
 (test doubles may lack it) -- are probed only by the functions here.
 
 Capabilities are the declared protocols of :mod:`workbench.backends.base`
-(:class:`~workbench.backends.base.MaskGenerator`, :class:`~workbench.backends.base.Snapshotable`)
+(:class:`~workbench.backends.base.MaskGenerator`, :class:`~workbench.backends.base.Snapshotable`,
+:class:`~workbench.backends.base.PolicySwitchable`, :class:`~workbench.backends.base.MemoryIntrospection`)
 tested with :func:`~workbench.backends.base.supports`; nothing else in :mod:`workbench.sessions`
 asks a backend what it can do.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from typing import TypeGuard
 
-from ..backends.base import MaskGenerator, PolicySwitchable, Snapshotable, supports
+from ..backends.base import MaskGenerator, MemoryIntrospection, PolicySwitchable, Snapshotable, supports
 from ..types import ModelInfo
 
 
@@ -40,6 +41,11 @@ def _low_res_size(backend) -> int:
 def _supports_policies(backend: object) -> TypeGuard[PolicySwitchable]:
     """True when ``backend`` can switch tracking policy (SAM 2: ``"sam2"``, ``"samurai"``, ...)."""
     return supports(backend, PolicySwitchable)
+
+
+def _supports_memory_trace(backend: object) -> TypeGuard[MemoryIntrospection]:
+    """True when ``backend`` says which memories fed each prediction (SAM 2 video: ``memory_trace``)."""
+    return supports(backend, MemoryIntrospection)
 
 
 def _model_info(backend) -> ModelInfo | None:

@@ -25,10 +25,10 @@ from ..errors import BackendError, DataError, PromptError, UnknownNameError
 from ..io.frames import FrameSource
 from ..io.label_maps import merge_object_masks
 from ..metrics.boxes import mask_box, unmatched_boxes
-from ..types import Detector, FrameMasks
+from ..types import Detector, FrameMasks, MemoryTrace
 from .actions import Action, AddObject, AddPoints, ClearPrompts, Propagate, RemoveObject, SetBox, SetMask
 from .base import SessionBase
-from .capabilities import _supports_policies, _supports_snapshots, backend_video_settings
+from .capabilities import _supports_memory_trace, _supports_policies, _supports_snapshots, backend_video_settings
 from .state import ObjectTable, PackedMask, Prompt, VideoState, default_color, frozen
 from .worker import CancelToken, Worker, is_cancelled
 
@@ -502,6 +502,49 @@ class VideoSession(SessionBase):
             )
         with self._action_lock:  # not while a propagation runs
             self.backend.set_policy(name, params)
+
+    # -- teaching view: which memories fed a prediction ------------------------------------------
+    @property
+    def has_memory_trace(self) -> bool:
+        """The backend records which memories fed each prediction (SAM 2 video backends)."""
+        return _supports_memory_trace(self.backend)
+
+    def memory_trace(self, frame_idx: int, obj_id: int | None = None) -> MemoryTrace | None:
+        """Which memories fed the prediction of ``obj_id`` (default: the active object) on
+        ``frame_idx``: the conditioning frames, the non-conditioning memory frames and the object
+        pointers the model attended, and the tracking policy's scores, as recorded while it ran
+        (:class:`~workbench.types.MemoryTrace`). None when the object has no prediction there yet.
+
+        Raises
+        ------
+        BackendError
+            The backend keeps no such record (e.g. the classical one).
+        PromptError
+            Frame out of range.
+        UnknownNameError
+            Unknown ``obj_id``.
+        """
+        f = self._check_frame(frame_idx)
+        oid = self._resolve(obj_id)
+        if not _supports_memory_trace(self.backend):
+            raise BackendError(
+                f"{type(self.backend).__name__} does not record which memories fed its predictions; "
+                "use a SAM 2 video backend (make_video_backend('sam2', ...))."
+            )
+        return self.backend.memory_trace(f, oid)
+
+    def memory_traces(self, obj_id: int | None = None) -> list[MemoryTrace]:
+        """:meth:`memory_trace` of ``obj_id`` (default: active) on every frame that has one, in
+        frame order.
+
+        Raises
+        ------
+        BackendError, UnknownNameError
+            As :meth:`memory_trace`.
+        """
+        oid = self._resolve(obj_id)
+        traces = (self.memory_trace(f, oid) for f in range(self.num_frames))
+        return [t for t in traces if t is not None]
 
     def set_mask_async(self, frame_idx, obj_id, mask, on_done=None):
         return self.submit(self.set_mask, frame_idx, obj_id, mask, on_done=on_done)

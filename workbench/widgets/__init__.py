@@ -23,6 +23,7 @@ from .dashboard import MetricDashboard
 from .demo import DemoImage, demo_image, demo_video, simulate_clicks, snapshot
 from .headless import DrawCommand, DrawRecorder, click_button, send_key, send_mouse, set_from_frontend
 from .video.annotator import FRAME_KEYS, VideoAnnotator
+from .video.memory_panel import MemoryPanel
 from .video.timeline import TimelineData, TimelineStrip, timeline_data
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "DrawRecorder",
     "ImageTarget",
     "MaskableImageSession",
+    "MemoryPanel",
     "MetricDashboard",
     "PromptCanvas",
     "TimelineData",

@@ -18,13 +18,14 @@ import torch
 
 from ...errors import BackendError, ConfigError, PromptError, UnknownNameError
 from ...io.frames import FrameSource
-from ...types import FrameMasks, ModelInfo
+from ...types import FrameMasks, MemoryTrace, ModelInfo
 from ..base import with_extra
 from ..validate import check_box, check_frame_obj, check_mask, check_video_points
 from .frames import IMG_MEAN, IMG_STD, LazyFrames, PreparedFrames, install_loader_hook, preload_bytes, preprocess_frame
 from .loading import autocast_context, enable_tf32, resolve_precision
 from .memory import MEMORY_MODES, SpilledOutput, StateTrimmer, state_nbytes, tracking_window
 from .policies import DEFAULT_POLICY, POLICIES, apply_policy, installed_policy, make_policy, remove_policy
+from .policies.trace import MemoryTracer, memory_trace
 from .settings import RUNTIME_SETTINGS, SAM2VideoSettings, video_settings
 
 _OFFICIAL_JPEG = (".jpg", ".jpeg", ".JPG", ".JPEG")
@@ -175,6 +176,11 @@ class SAM2VideoBackend:
 
     Notes
     -----
+    Which memories fed each prediction (:meth:`memory_trace`, the
+    :class:`~workbench.backends.base.MemoryIntrospection` capability) is recorded while the
+    predictor runs by a :class:`~workbench.backends.sam2.policies.trace.MemoryTracer` on its
+    memory gathering (outputs unchanged); it is part of :meth:`snapshot`.
+
     With ``memory="bounded"`` the disk file grows with every frame tracked (a re-propagation
     writes new entries; the old ones stay for undo snapshots) until :meth:`init_state`,
     :meth:`reset` or :meth:`close` and the release of snapshots taken before. What stays in
@@ -241,6 +247,24 @@ class SAM2VideoBackend:
         if not getattr(predictor, "_workbench_memory_hook", False):
             predictor.memory_attention.register_forward_pre_hook(_memory_dtype_hook, with_kwargs=True)
             predictor._workbench_memory_hook = True
+        self._tracer = self._install_tracer()
+
+    def _install_tracer(self) -> MemoryTracer:
+        """Record memory reads on the predictor (one tracer per predictor: the newest backend's),
+        below any installed policy, so that policies that replace the memory gathering (SAM2Long)
+        fall back to sam2's method through it."""
+        previous = self.predictor.__dict__.get("_workbench_memory_tracer")
+        if previous is not None:
+            previous.detach()
+        tracer = MemoryTracer(self.predictor)
+        self.predictor._workbench_memory_tracer = tracer
+        policy = installed_policy(self.predictor)
+        if policy is not None:
+            remove_policy(self.predictor)
+        tracer.attach()
+        if policy is not None:
+            apply_policy(self.predictor, policy)
+        return tracer
 
     # -- state ------------------------------------------------------------------------------
     @property
@@ -306,6 +330,8 @@ class SAM2VideoBackend:
             self.inference_state = self.predictor.init_state(
                 src, offload_video_to_cpu=self.offload_video_to_cpu, offload_state_to_cpu=self.offload_state_to_cpu
             )
+        self._tracer.inference_state = self.inference_state
+        self._tracer.log = {}
 
     @property
     def frame_cache_stats(self) -> dict | None:
@@ -336,6 +362,7 @@ class SAM2VideoBackend:
         self.predictor.reset_state(self._require_state())
         self._trimmer.new_video()
         self._reset_policy()
+        self._tracer.log = {}
 
     def _reset_policy(self) -> None:
         """A new video or a reset: the tracking policy starts over (as each reference builds a
@@ -350,6 +377,7 @@ class SAM2VideoBackend:
         if state is not None and isinstance(state.get("images"), LazyFrames):
             state["images"].close()
         self._trimmer.new_video()
+        self._tracer.inference_state, self._tracer.log = None, {}
 
     # -- prompts ----------------------------------------------------------------------------
     def _check_frame_obj(self, frame_idx, obj_id) -> tuple[int, int]:
@@ -427,6 +455,7 @@ class SAM2VideoBackend:
         """
         frame_idx, obj_id = self._check_frame_obj(frame_idx, obj_id)
         m = torch.from_numpy(np.ascontiguousarray(check_mask(mask, self.frame_size)))
+        self._tracer.record_without_memory(obj_id, frame_idx)  # replaced if sam2 reads memory after all
         with torch.inference_mode(), self._autocast():
             f, ids, masks = self.predictor.add_new_mask(self.inference_state, frame_idx, obj_id, m)
         return self._frame_masks(f, ids, masks)
@@ -543,6 +572,7 @@ class SAM2VideoBackend:
             "video": weakref.ref(state["images"]),
             "state": copied,
             "policy": None if policy is None else copy.deepcopy(policy.policy_state()),
+            "memory_log": dict(self._tracer.log),  # immutable records: a shallow copy is a snapshot
         }
 
     def restore(self, snapshot: object) -> None:
@@ -565,6 +595,7 @@ class SAM2VideoBackend:
         policy = installed_policy(self.predictor)
         if policy is not None and snapshot.get("policy") is not None:
             policy.set_policy_state(copy.deepcopy(snapshot["policy"]))
+        self._tracer.log = dict(snapshot.get("memory_log") or {})
 
     # -- tracking policy ----------------------------------------------------------------------
     @property
@@ -589,10 +620,10 @@ class SAM2VideoBackend:
             Unknown policy or parameter; a ``vos_optimized`` predictor (compiled methods).
         """
         policy = make_policy(name, **dict(params or {}))
-        if name == DEFAULT_POLICY:
-            remove_policy(self.predictor)
-        else:
-            apply_policy(self.predictor, policy)
+        remove_policy(self.predictor)  # a policy that replaced the memory gathering took the tracer with it
+        self._tracer.attach()
+        if name != DEFAULT_POLICY:
+            apply_policy(self.predictor, policy)  # on top of the tracer
         self.info = with_extra(self.info, policy=policy.name, policy_params=policy.params_dict())
 
     def remove_object(self, obj_id: int) -> None:
@@ -611,6 +642,32 @@ class SAM2VideoBackend:
         policy = installed_policy(self.predictor)
         if policy is not None:
             policy.forget_object(int(obj_id))
+        self._tracer.forget_object(int(obj_id))
+
+    # -- teaching view ------------------------------------------------------------------------
+    def memory_trace(self, frame_idx: int, obj_id: int) -> MemoryTrace | None:
+        """Which memories fed the prediction of ``obj_id`` on ``frame_idx``: the conditioning
+        frames, non-conditioning memory frames and object pointers the memory attention read, and
+        the scores of the policy that made it (the
+        :class:`~workbench.backends.base.MemoryIntrospection` capability; see
+        :mod:`workbench.backends.sam2.policies.trace`).
+
+        Returns
+        -------
+        MemoryTrace or None
+            None when the object has no prediction on the frame (not tracked yet, or an unknown
+            ``obj_id``).
+
+        Raises
+        ------
+        BackendError
+            No video loaded.
+        PromptError
+            ``frame_idx`` out of range.
+        """
+        frame_idx, obj_id = self._check_frame_obj(frame_idx, obj_id)
+        with torch.inference_mode():
+            return memory_trace(self._require_state(), self.predictor, self._tracer.log, frame_idx, obj_id)
 
 
 __all__ = [

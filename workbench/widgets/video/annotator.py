@@ -15,7 +15,12 @@ widget on a :class:`~workbench.sessions.VideoSession`:
   <workbench.sessions.VideoSession.add_objects_from_detector>`); propagate as usual;
 * a per-object timeline (:class:`~workbench.widgets.video.timeline.TimelineStrip`: presence, object
   score, and J per frame when ground truth is given); clicking it moves the scrubber;
-* exports through :mod:`workbench.io.export`: DAVIS palette PNGs, COCO RLE JSON, overlay MP4.
+* exports through :mod:`workbench.io.export`: DAVIS palette PNGs, COCO RLE JSON, overlay MP4;
+* the tracking policy (SAM 2's own, SAMURAI, SAM2Long) and, for teaching, a *memory* view
+  (:class:`~workbench.widgets.video.memory_panel.MemoryPanel`, off until its toggle is pressed):
+  for the shown frame and the selected object, the conditioning frames, non-conditioning memories
+  and object pointers the model attended, as marks under the timeline and as lists, with the
+  policy's scores.
 
 Frames come from a JPEG/PNG folder or a video file and are decoded lazily
 (:class:`~workbench.io.frames.FrameSource`). Model calls, propagation and exports run on the
@@ -34,7 +39,8 @@ CSS classes (for browser tests): ``wb-video-annotator`` (whole widget), ``wb-inf
 ``wb-propagate-from-current``, ``wb-add-from-detector``, ``wb-progress``, ``wb-cancel``, ``wb-output-dir``,
 ``wb-export-davis``, ``wb-export-coco``, ``wb-export-mp4``, ``wb-status`` (the status line),
 ``wb-canvas`` (the frame's ``MultiCanvas``), ``wb-prompt-canvas`` (the canvas with its
-toolbars), ``wb-timeline`` (the timeline strip canvas), ``wb-timeline-readout``, ``wb-help``.
+toolbars), ``wb-timeline`` (the timeline strip canvas), ``wb-timeline-readout``, ``wb-help``,
+``wb-policy``, ``wb-memory-toggle``, ``wb-memory-strip``, ``wb-memory`` (see :mod:`.memory_panel`).
 """
 
 from __future__ import annotations
@@ -50,9 +56,10 @@ from ...config import reports_dir
 from ...errors import ConfigError, PromptError, UnknownNameError
 from ...io.export import export_coco_rle, export_davis_pngs, export_overlay_mp4, session_colors, session_object_names
 from ...sessions import CancelToken, ImageSession, VideoSession
-from ...types import Detector
+from ...types import Detector, MemoryTrace
 from ..canvas.prompt_canvas import PromptCanvas, sync_object_selector
 from .inputs import limit_frames, load_gt_ids, video_name
+from .memory_panel import MemoryPanel
 from .timeline import TimelineStrip
 
 FRAME_KEYS = {",": -1, ".": 1, "ArrowLeft": -1, "ArrowRight": 1, "<": -10, ">": 10}
@@ -126,6 +133,9 @@ class VideoAnnotator(W.VBox):
         ``progress`` (IntProgress: ``value`` frames done of ``max``), ``cancel_button``
     detect_button : Button "add objects from detector"; ``detector`` (or None) and
         ``last_detected`` (the object ids its last use added)
+    policy_dropdown : the tracking policy
+    memory : :class:`~workbench.widgets.video.memory_panel.MemoryPanel` (``memory.toggle``,
+        ``memory.trace``: the :class:`~workbench.types.MemoryTrace` shown)
     output_dir_text, export_buttons (``"davis" | "coco" | "mp4"``) : exports; ``last_export``
         maps each to what it wrote
     status : ipywidgets.HTML, the status line (shared with the canvas); ``state``,
@@ -302,6 +312,8 @@ class VideoAnnotator(W.VBox):
         )
         self.detect_button.on_click(h(lambda _b: self.add_objects_from_detector()))
         self.policy_dropdown.observe(h(lambda ch: self.set_policy(ch["new"])), names="value")
+        self.memory = MemoryPanel(self.session, self.timeline)
+        self.memory.toggle.observe(h(lambda _ch: self._update_memory()), names="value")
 
         self.output_dir_text = W.Text(value=str(output_dir), description="output", layout=W.Layout(width="520px"))
         self.output_dir_text.add_class("wb-output-dir")
@@ -336,7 +348,7 @@ class VideoAnnotator(W.VBox):
                 W.HBox([self.propagate_buttons["backward"], self.propagate_buttons["forward"]]),
                 W.HBox([self.propagate_buttons["both"], self.cancel_button]),
                 self.from_current,
-                self.policy_dropdown,
+                W.HBox([self.policy_dropdown, self.memory.toggle]),
                 self.progress,
             ]
         )
@@ -346,7 +358,7 @@ class VideoAnnotator(W.VBox):
             layout=W.Layout(flex_flow="row wrap", align_items="center"),
         )
         main = W.HBox([self.canvas, side], layout=W.Layout(flex_flow="row wrap", align_items="flex-start"))
-        return [self.info, scrubber, main, self.timeline, exports, self.help]
+        return [self.info, scrubber, main, self.timeline, self.memory, exports, self.help]
 
     def _set_busy(self, busy: bool) -> None:
         for b in [*self.propagate_buttons.values(), *self.export_buttons.values(), self.detect_button]:
@@ -366,6 +378,7 @@ class VideoAnnotator(W.VBox):
         self.session.set_active(oid)
         self.object_name.value = self.session.objects[oid].name
         self.canvas.refresh()
+        self._update_memory()
 
     def _selected(self, obj_id) -> int:
         if obj_id is not None:
@@ -610,6 +623,25 @@ class VideoAnnotator(W.VBox):
         last = self.session.num_frames - 1
         self.frame_label.value = f"<span class='wb-frame-idx' data-frame='{f}'>frame {f}</span> / {last}"
         self.timeline.set_frame(f)
+        self._update_memory()
+
+    # -- memory (teaching view) ------------------------------------------------------------------
+    def show_memory(self, on: bool = True) -> MemoryTrace | None:
+        """Switch the memory view on (or off); returns the trace of the shown frame and selected
+        object (None when off or not tracked there). Same as pressing the *memory* toggle."""
+        if self.memory.toggle.value != bool(on):
+            self.memory.toggle.value = bool(on)  # the observer updates the panel
+        else:
+            self._update_memory()
+        return self.memory.trace
+
+    def _update_memory(self) -> None:
+        """Show the shown frame's trace of the selected object; an error goes to the status line
+        (scrubbing never fails because of the panel)."""
+        try:
+            self.memory.show(self.frame_idx, self.session.active_obj_id)
+        except Exception as exc:  # shown to the user instead of a traceback
+            self.canvas._show_error(exc)
 
     def _on_key(self, key, shift=False, ctrl=False, meta=False) -> None:
         if ctrl or meta:
@@ -634,6 +666,7 @@ class VideoAnnotator(W.VBox):
                 if n
                 else f"the detector found no new object on frame {self.frame_idx}",
             )
+        self._update_memory()
 
     def refresh(self) -> None:
         """Redraw everything from the session (e.g. after changing it directly)."""

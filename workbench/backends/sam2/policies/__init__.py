@@ -13,7 +13,8 @@ Usage::
 
 Every policy implements :class:`~.base.TrackingPolicy` (name, ``params_dict()`` for run
 cards, ``policy_state()`` / ``set_policy_state()``, ``reset()``, ``install(predictor)``);
-:mod:`.predictor` explains how a policy plugs into the predictor.
+:mod:`.predictor` explains how a policy plugs into the predictor; :mod:`.trace` records which
+memories fed each prediction under any policy (the teaching view).
 """
 
 from __future__ import annotations

@@ -114,6 +114,17 @@ class PredictorHooks(Protocol):
         ...
 
 
+@runtime_checkable
+class FrameScores(Protocol):
+    """A policy's own scores of a frame it tracked, for the teaching view
+    (:func:`workbench.backends.sam2.policies.trace.memory_trace`)."""
+
+    def frame_scores(self, obj_id: int, frame_idx: int, output: Mapping) -> dict[str, float]:
+        """Scores by name of ``obj_id``'s prediction on ``frame_idx`` (``output``: its stored frame
+        output); empty when the policy did not decide anything there (e.g. a prompted frame)."""
+        ...
+
+
 class InstalledPolicy(TrackingPolicy, PredictorHooks, Protocol):
     """What a predictor holds as ``tracking_policy``: a policy with its predictor hooks."""
 
@@ -159,4 +170,4 @@ def plain_copy(value):
     return copy.deepcopy(value)
 
 
-__all__ = ["PredictorHooks", "TrackingPolicy", "params_from_kwargs", "plain_copy"]
+__all__ = ["FrameScores", "PredictorHooks", "TrackingPolicy", "params_from_kwargs", "plain_copy"]

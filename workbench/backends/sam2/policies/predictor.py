@@ -51,7 +51,10 @@ back exactly on access). None of that is touched here: the memory hook still fir
 restated function calls ``self.memory_attention`` like sam2), the policy reads its scores from
 its own state (not from the spilled entries) and only tests membership in
 ``non_cond_frame_outputs``, and the frame loader hook replaces ``load_video_frames``, which is
-below ``init_state``.
+below ``init_state``. The backend's :class:`~.trace.MemoryTracer` (the teaching view) stands in
+for ``_prepare_memory_conditioned_features`` as an instance attribute that calls the class's
+method, i.e. the restatement above, on a read-recording view of ``output_dict``; policies that
+replace the method themselves (SAM2Long) are installed on top of it.
 """
 
 from __future__ import annotations

@@ -48,6 +48,11 @@ predictor instance, not the class, and nothing in sam2's files:
 * a forward pre-hook on each memory-attention layer's ``cross_attn_image`` scales the keys;
 * optionally the attention kernel (``math_attention``, below).
 
+For the teaching view each tree frame's output also records, under
+:data:`~.trace.TRACE_KEY`, the memories its output pathway's decoder call attended
+(conditioning frames, memory frames, object-pointer frames), and :meth:`SAM2LongPolicy.frame_scores`
+reads the pathway scores from the frame's record.
+
 ``propagate_in_video``, ``add_new_*``, ``init_state``, frame loading and the state layout stay
 sam2's, so the workbench's :class:`~workbench.backends.sam2.video.SAM2VideoBackend` composes
 with it as is: lazy frames (the policy reads frames only through ``_get_image_feature``) and
@@ -119,6 +124,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from ....errors import BackendError, ConfigError
 from .sam2long_tree import MemoryPlan, expand_and_prune, plan_memory
+from .trace import TRACE_KEY, MemoryReads
 
 REFERENCE = "Mark12Ding/SAM2Long@7193b77fa0c8827e0520ab281acd2cf394ab898e"
 """The reference implementation this policy reproduces."""
@@ -256,6 +262,7 @@ class _Call(NamedTuple):
     ious: torch.Tensor  # (1, M)
     object_score_logits: torch.Tensor  # (1, 1)
     obj_ptrs: torch.Tensor  # (1, M or 1, C)
+    reads: MemoryReads  # the memories the call attended
 
 
 class SAM2LongPolicy:
@@ -294,6 +301,7 @@ class SAM2LongPolicy:
         self._capture = False
         self._tokens: torch.Tensor | None = None
         self._key_weights: torch.Tensor | None = None
+        self._reads: MemoryReads | None = None
 
     # -- run cards / plain-data state -----------------------------------------------------------
     def params_dict(self) -> dict[str, Any]:
@@ -376,6 +384,29 @@ class SAM2LongPolicy:
                 raise BackendError(f"SAM2Long: frame {frame} of object {obj_id} has no stored output.")
             masks[frame] = slot_value(out, "pred_masks", slot)
         return masks
+
+    # -- teaching view ----------------------------------------------------------------------------
+    def frame_scores(self, obj_id: int, frame_idx: int, output: Mapping) -> dict[str, float]:
+        """The memory tree's scores on a tracked frame, from its record in ``output``:
+        ``pathway_score_<k>`` (accumulated log predicted IoU of pathway ``k`` after the frame;
+        pathway 0 made the output), ``pathway_iou_<k>`` (predicted IoU of the candidate pathway
+        ``k`` kept there), ``selected_pathway`` (the pathway before the frame whose decoder call
+        made the output; 0 on the tree's first frame), ``chosen_mask`` (that candidate's index)
+        and ``certain`` (1.0 when some pathway's |object-score logit| exceeded ``uncertainty``;
+        not on the first frame). Empty for frames not tracked by the tree (prompted frames)."""
+        rec = frame_record(output)
+        if rec is None:
+            return {}
+        scores: dict[str, float] = {}
+        for k, v in enumerate(rec["acc_score"]):
+            scores[f"pathway_score_{k}"] = float(v)
+        for k, v in enumerate(rec["ious"]):
+            scores[f"pathway_iou_{k}"] = float(v)
+        scores["selected_pathway"] = float(rec["parent"][0]) if rec["parent"] else 0.0
+        scores["chosen_mask"] = float(rec["candidate"][0])
+        if rec["certain"] is not None:
+            scores["certain"] = 1.0 if rec["certain"] else 0.0
+        return scores
 
     # -- plugging in ----------------------------------------------------------------------------
     @property
@@ -721,6 +752,7 @@ class SAM2LongPolicy:
             "pathway_slot": list(range(len(kept))),
             "certain": max(abs(s) for s in object_scores) > prm.uncertainty,
         }
+        out[TRACE_KEY] = calls[kept[0].parent].reads.as_record()  # what the output's pathway attended
         new_picks = []
         for e in kept:
             d = dict(pathways["picks"][e.parent])
@@ -737,7 +769,7 @@ class SAM2LongPolicy:
     def _pathway_call(self, plan, output_dict, frame_idx, feats, pos, sizes, num_frames, reverse) -> _Call:
         pred = self._predictor
         self._plan = (plan, frame_idx)
-        self._capture, self._tokens = True, None
+        self._capture, self._tokens, self._reads = True, None, None
         try:
             _, sam_outputs, _, _ = pred._track_step(
                 frame_idx, False, feats, pos, sizes, None, None, output_dict, num_frames, reverse, None
@@ -745,6 +777,9 @@ class SAM2LongPolicy:
         finally:
             self._plan, self._capture = None, False
         tokens, self._tokens = self._tokens, None
+        reads, self._reads = self._reads, None
+        if reads is None:
+            raise BackendError("SAM2Long: the pathway's memory was not gathered by the policy (method replaced?).")
         low_res_multimasks, high_res_multimasks, ious, _, _, _, object_score_logits = sam_outputs
         if tokens is None:
             raise BackendError("SAM2Long: the mask decoder's output tokens were not seen (hook removed?).")
@@ -755,7 +790,7 @@ class SAM2LongPolicy:
             lam = (object_score_logits > 0).float()[:, None]
             obj_ptrs = lam * obj_ptrs
             obj_ptrs = obj_ptrs + (1 - lam) * pred.no_obj_ptr
-        return _Call(low_res_multimasks, high_res_multimasks, ious, object_score_logits, obj_ptrs)
+        return _Call(low_res_multimasks, high_res_multimasks, ious, object_score_logits, obj_ptrs, reads)
 
     def _prepare_memory_conditioned_features(
         self,
@@ -799,10 +834,15 @@ class SAM2LongPolicy:
 
         cond_score = torch.ones(B).to(device, torch.bfloat16) * COND_FRAME_SCORE
         memory, memory_pos, frame_scores, frame_tokens = [], [], [], []
-        entries = [(0, out, None) for out in selected.values()] + [(t, lookup(f), s) for t, f, s in plan.memory]
-        for t_pos, out, slot in entries:
+        read_cond: list[int] = []  # frames attended (the teaching view)
+        read_non_cond: list[int] = []
+        read_ptr: list[int] = []
+        entries: list[tuple[int, int, Any, int | None]] = [(0, t, out, None) for t, out in selected.items()]
+        entries += [(t, f, lookup(f), s) for t, f, s in plan.memory]
+        for t_pos, frame, out, slot in entries:
             if out is None:
                 continue
+            (read_cond if slot is None else read_non_cond).append(int(frame))
             if slot is None:
                 feats = out["maskmem_features"]
                 frame_scores.append(cond_score)
@@ -826,10 +866,12 @@ class SAM2LongPolicy:
                 ptr_cond = selected
             pos_and_ptrs = [(abs(frame_idx - t), out["obj_ptr"]) for t, out in ptr_cond.items()]
             ptr_scores = [cond_score for _ in ptr_cond]
+            read_ptr.extend(int(t) for t in ptr_cond)
             for t_diff, frame, slot in plan.pointers:
                 out = lookup(frame)
                 if out is None:
                     continue
+                read_ptr.append(int(frame))
                 ptr_scores.append(slot_value(out, "object_score_logits", slot).view(-1))
                 pos_and_ptrs.append((t_diff, slot_value(out, "obj_ptr", slot)))
             if pos_and_ptrs:
@@ -855,6 +897,7 @@ class SAM2LongPolicy:
             else:
                 ptr_scores = []
 
+        self._reads = MemoryReads(self.name, tuple(read_cond), tuple(read_non_cond), tuple(read_ptr))
         weights = None
         if len(frame_scores) > 1:  # reference: no re-weighting with a single memory frame
             weights = memory_key_weights(

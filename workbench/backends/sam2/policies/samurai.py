@@ -508,6 +508,32 @@ class SamuraiPolicy:
         self._pending["memory_frames"] = used
         return slots
 
+    # -- teaching view ----------------------------------------------------------------------------
+    def frame_scores(self, obj_id: int, frame_idx: int, output: Mapping) -> dict[str, float]:
+        """SAMURAI's scores of its last decision for ``obj_id`` on ``frame_idx`` (from the frame's
+        record, see the class notes; ``output`` is not needed): ``chosen_mask`` (index of the
+        kept candidate), ``best_iou_score`` (its predicted IoU), ``kalman_weighted`` (1.0 when
+        rule 3 chose it), ``stable_frames`` (after the frame), ``kf_score`` (Kalman IoU of the
+        kept mask, rule 3 and mask prompts only), ``kf_iou_<i>`` and ``weighted_score_<i>`` (per
+        candidate, rule 3 only). Empty when the policy has no record of the frame."""
+        track = self._tracks.get(int(obj_id))
+        rec = None if track is None else track.frames.get(int(frame_idx))
+        if rec is None:
+            return {}
+        scores = {
+            "chosen_mask": float(rec["chosen_index"]),
+            "best_iou_score": float(rec["best_iou_score"]),
+            "kalman_weighted": 1.0 if rec.get("selection") == "kalman_weighted" else 0.0,
+        }
+        if rec.get("stable_frames_after") is not None:
+            scores["stable_frames"] = float(rec["stable_frames_after"])
+        if rec.get("kf_score") is not None:
+            scores["kf_score"] = float(rec["kf_score"])
+        for name, key in (("kf_iou", "kf_ious"), ("weighted_score", "weighted_ious")):
+            for i, v in enumerate(rec.get(key) or []):
+                scores[f"{name}_{i}"] = float(v)
+        return scores
+
 
 def _as_list(a) -> list | None:
     return None if a is None else [float(v) for v in a]
