@@ -18,6 +18,7 @@ from __future__ import annotations
 from ..errors import ConfigError, UnknownNameError
 from .base import (
     CAPABILITIES,
+    ConceptPrompts,
     ImageBackend,
     MaskGenerator,
     MaskLogits,
@@ -225,16 +226,16 @@ def available_backends(checkpoint_dir=None) -> list[tuple[str, str | None]]:
     checkpoint present in the checkpoint directory, transformers for every model folder there."""
     from .registry import available_models
 
-    return (
-        [("classical", None)]
-        + [("sam2", m) for m in available_models(checkpoint_dir, backend="sam2")]
-        + [("transformers", m) for m in available_models(checkpoint_dir, backend="transformers")]
-    )
+    pairs: list[tuple[str, str | None]] = [("classical", None)]
+    pairs += [("sam2", m) for m in available_models(checkpoint_dir, backend="sam2")]
+    pairs += [("transformers", m) for m in available_models(checkpoint_dir, backend="transformers")]
+    return pairs
 
 
 __all__ = [
     "BACKENDS",
     "CAPABILITIES",
+    "ConceptPrompts",
     "ImageBackend",
     "MaskGenerator",
     "MaskLogits",

@@ -15,7 +15,12 @@ classical flow (video)        no             yes        no          video
 SAM (v1) image                yes            no         no          image
 SAM 2 image                   yes            no         no          image
 SAM 2 video                   no             yes        yes         video
+transformers image            no             no         no          image
+transformers video            no             yes        yes         video
 ============================  =============  =========  ==========  ============
+
+:class:`ConceptPrompts` (text prompts that find every instance of a concept) is declared by the
+``transformers`` SAM 3 backends (``model="sam3"``) only.
 
 Only plain numpy values cross this boundary; torch stays inside the backends.
 Prompt names and conventions follow SAM 2's predictors (see :mod:`workbench.types`); every
@@ -31,7 +36,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ..types import FrameMasks, ImagePrediction, ModelInfo
+from ..types import ConceptPrediction, FrameMasks, ImagePrediction, ModelInfo
 
 
 @runtime_checkable
@@ -155,7 +160,26 @@ class MaskLogits(Protocol):
         mask logits at frame size; ``masks == logits > 0``)."""
 
 
-CAPABILITIES = (MaskGenerator, Snapshotable, MaskLogits, PolicySwitchable)
+@runtime_checkable
+class ConceptPrompts(Protocol):
+    """Capability: text concept prompts (SAM 3): a noun phrase finds every matching instance.
+
+    Mirrors ``transformers``' ``Sam3Model`` (image) and ``Sam3VideoModel`` (video)."""
+
+    def segment_concept(self, image: np.ndarray, text: str, threshold: float = 0.5) -> ConceptPrediction:
+        """Every instance of ``text`` in ``image`` (``(H, W, 3)`` uint8 RGB) with a score of at
+        least ``threshold``: masks, XYXY boxes and scores. Raises ``PromptError`` for an empty
+        phrase, ``DataError`` for a bad image, ``ConfigError`` for a threshold outside [0, 1]."""
+
+    def track_concept(
+        self, video: str | Path | Sequence[np.ndarray], text: str, max_frame_num_to_track: int | None = None
+    ) -> Iterator[FrameMasks]:
+        """Detect and track every instance of ``text`` through ``video`` from frame 0; one
+        :class:`FrameMasks` per frame, instances keep their ``obj_ids`` across frames and
+        ``object_scores`` holds their detection scores."""
+
+
+CAPABILITIES = (MaskGenerator, Snapshotable, MaskLogits, PolicySwitchable, ConceptPrompts)
 """The optional capabilities a backend may have (protocols, see :func:`supports`)."""
 
 _MEMBERS = {
@@ -163,6 +187,7 @@ _MEMBERS = {
     Snapshotable: ("snapshot", "restore"),
     MaskLogits: ("propagate_logits",),
     PolicySwitchable: ("set_policy",),
+    ConceptPrompts: ("segment_concept", "track_concept"),
 }
 
 
@@ -261,6 +286,7 @@ class VideoBackend(Snapshotable, Protocol):
 
 __all__ = [
     "CAPABILITIES",
+    "ConceptPrompts",
     "ImageBackend",
     "MaskGenerator",
     "MaskLogits",

@@ -457,7 +457,7 @@ def _missing_message(spec: ModelSpec, folder: Path) -> str:
             f"model.safetensors). Download it with `hf download {spec.filename} --local-dir "
             f"{folder / spec.filename}` (needs internet and, for SAM 3, accepting its licence on the Hub)"
             + (
-                f", or convert the official checkpoint with workbench.backends.transformers.convert_sam2_checkpoint"
+                ", or convert the official checkpoint with workbench.backends.transformers.convert_sam2_checkpoint"
                 if spec.architecture == "sam2"
                 else ""
             )

@@ -21,14 +21,14 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from workbench.backends.sam2 import build_sam2_model, make_sam2_image_backend, save_checkpoint  # noqa: E402
-from workbench.backends.sam2.video import SAM2VideoBackend  # noqa: E402
-from workbench.backends.transformers import (  # noqa: E402
+from workbench.backends.sam2 import build_sam2_model, make_sam2_image_backend, save_checkpoint
+from workbench.backends.sam2.video import SAM2VideoBackend
+from workbench.backends.transformers import (
     convert_sam2_checkpoint,
     make_transformers_image_backend,
     make_transformers_video_backend,
 )
-from workbench.io.images import read_image, read_palette_mask  # noqa: E402
+from workbench.io.images import read_image, read_palette_mask
 
 SIZE = 256
 N_FRAMES = 4
@@ -52,7 +52,9 @@ def checkpoints(tmp_path_factory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("hf_parity")
     net, _ = build_sam2_model("sam2.1_hiera_tiny", checkpoint="random", image_size=SIZE, mode="video", seed=0)
     pt = save_checkpoint(net, folder / "sam2.1_hiera_tiny.pt")
-    hf = convert_sam2_checkpoint(pt, "configs/sam2.1/sam2.1_hiera_t.yaml", folder / "facebook" / "sam2.1-hiera-tiny", SIZE)
+    hf = convert_sam2_checkpoint(
+        pt, "configs/sam2.1/sam2.1_hiera_t.yaml", folder / "facebook" / "sam2.1-hiera-tiny", SIZE
+    )
     return pt, hf
 
 
@@ -112,7 +114,6 @@ def test_image_prompts_match_the_official_predictor(checkpoints, sequence, recor
     worst_diff = max(worst_diff, float(np.abs(a.low_res_logits - b.low_res_logits).max()))
     record_property("image_min_iou", worst_iou)
     record_property("image_max_logit_diff", worst_diff)
-    print(f"image parity: min IoU {worst_iou:.6f}, max low-res logit difference {worst_diff:.3g}")
     assert worst_iou >= MIN_IOU
     assert worst_diff <= IMAGE_LOGIT_ATOL
 
@@ -141,7 +142,6 @@ def test_propagated_masks_match_the_official_predictor(checkpoints, sequence, re
         worst_diff = max(worst_diff, float(np.abs(a.logits - b.logits).max()))
     record_property("video_min_iou", worst_iou)
     record_property("video_max_logit_diff", worst_diff)
-    print(f"video parity: min IoU {worst_iou:.6f}, max logit difference {worst_diff:.3g}")
     assert worst_diff <= VIDEO_LOGIT_ATOL
     # the first frame is the mask prompt itself on both sides
     assert (got[0].masks[0] == gt).mean() > 0.99

@@ -73,7 +73,7 @@ _MLP = re.compile(
 def _rename(key: str) -> str:
     out = key
     for old, new in _COMPONENTS:
-        out = re.sub(rf"(^|\.){re.escape(old)}(?=\.|$)", lambda m, new=new: m.group(1) + new, out)
+        out = re.sub(rf"(^|\.){re.escape(old)}(?=\.|$)", rf"\g<1>{new}", out)
     out = _NORM.sub(lambda m: f"{m.group(1)}layer_norm{m.group(2)}", out)
     return _NECK_CONV.sub(r"\1.", out)
 
@@ -118,7 +118,9 @@ def convert_state_dict(official: dict[str, torch.Tensor]) -> dict[str, torch.Ten
             elif i % 3 == 1:
                 name = f"layers.{i // 3}.layer_norm"
             else:
-                raise CheckpointFormatError(f"Unexpected mask downsampler entry {key!r} (an activation has no weights).")
+                raise CheckpointFormatError(
+                    f"Unexpected mask downsampler entry {key!r} (an activation has no weights)."
+                )
             key = f"{m.group(1)}.{name}.{key[m.end() :]}"
         out[key] = value
     if points:
@@ -180,7 +182,9 @@ def sam2_video_config(config_name: str, image_size: int | None = None):
         num_attention_heads_per_stage=[heads * 2**i for i in range(len(stages))],
         window_size_per_stage=[int(w) for w in trunk.get("window_spec", [8, 4, 14, 7])],
         global_attention_blocks=[int(b) for b in trunk.get("global_att_blocks", [12, 16, 20])],
-        window_positional_embedding_background_size=[int(s) for s in trunk.get("window_pos_embed_bkg_spatial_size", [14, 14])],
+        window_positional_embedding_background_size=[
+            int(s) for s in trunk.get("window_pos_embed_bkg_spatial_size", [14, 14])
+        ],
     )
     vision = Sam2VisionConfig(
         backbone_config=hiera,

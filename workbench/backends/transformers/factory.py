@@ -28,6 +28,10 @@ def _build_kw(kw: dict, what: str, allowed: tuple[str, ...] = ()) -> tuple[dict,
     return {k: kw[k] for k in _BUILD_KW if k in kw}, {k: kw[k] for k in allowed if k in kw}
 
 
+def _folder(info) -> Path | None:
+    return None if info.checkpoint is None else Path(info.checkpoint)
+
+
 def make_transformers_image_backend(
     model: str = "hf_sam2.1_hiera_tiny",
     checkpoint: str | Path | None = None,
@@ -41,7 +45,8 @@ def make_transformers_image_backend(
     ----------
     model : str
         Registry name, alias or model id (``"hf_sam2.1_hiera_tiny"``, ``"facebook/sam2.1-hiera-tiny"``,
-        ``"sam3_tracker"``, ``"edgetam"`` …).
+        ``"sam3_tracker"``, ``"edgetam"`` …); ``"sam3"`` gives a backend that also takes text
+        concept prompts (:class:`~workbench.backends.base.ConceptPrompts`).
     checkpoint : None, str or Path
         None: the model folder in ``$SAM2_CHECKPOINT_DIR``; a folder; ``"random"`` (untrained).
     device : str
@@ -58,6 +63,10 @@ def make_transformers_image_backend(
     build, _ = _build_kw(kw, "image")
     net, info = build_transformers_model(model, checkpoint, device, image_size, mode="image", **build)
     warn_if_slow("transformers", info.device, info.image_size)
+    if info.extra.get("architecture") == "sam3":
+        from .concept import Sam3ImageBackend
+
+        return Sam3ImageBackend(net, info, _folder(info), int(build.get("seed", 0)))
     return TransformersImageBackend(net, info)
 
 
@@ -78,6 +87,10 @@ def make_transformers_video_backend(
     build, _ = _build_kw(kw, "video")
     net, info = build_transformers_model(model, checkpoint, device, image_size, mode="video", **build)
     warn_if_slow("transformers", info.device, info.image_size)
+    if info.extra.get("architecture") == "sam3":
+        from .concept import Sam3VideoBackend
+
+        return Sam3VideoBackend(net, info, _folder(info), int(build.get("seed", 0)))
     return TransformersVideoBackend(net, info)
 
 

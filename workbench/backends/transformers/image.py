@@ -18,14 +18,14 @@ import torch
 from ...errors import BackendError
 from ...types import ImagePrediction, ModelInfo
 from ..validate import check_image, check_prompt
-from .loading import ARCHITECTURES, hf_class, model_image_size
+from .loading import ARCHITECTURES, arch_key, hf_class, model_image_size
 
 
 def make_processor(architecture: str, image_size: int, video: bool = False):
     """The architecture's processor, resizing to ``image_size`` (points and boxes are scaled to
     it): ``Sam2Processor`` (SAM 2, EdgeTAM: ImageNet mean / std) or ``Sam3TrackerProcessor``
     (``Sam3ImageProcessor``: mean / std 0.5); with ``video`` their video processors."""
-    arch = ARCHITECTURES[architecture]
+    arch = ARCHITECTURES[arch_key(architecture)]
     size = {"height": image_size, "width": image_size}
     image_cls = "Sam3ImageProcessor" if architecture.startswith("sam3") else "Sam2ImageProcessor"
     image_processor = hf_class(image_cls)(size=size)
@@ -65,8 +65,9 @@ class TransformersImageBackend:
 
     @property
     def low_res_size(self) -> int:
-        """Side of ``low_res_logits`` and of a valid ``mask_input``: ``image_size / 4``."""
-        return self.image_size // 4
+        """Side of ``low_res_logits`` and of a valid ``mask_input``: the prompt encoder's mask
+        input size (``image_size / 4`` for SAM 2 and EdgeTAM, ``4 * image_size / 14`` for SAM 3)."""
+        return int(self.model.prompt_encoder.mask_input_size[0])
 
     @property
     def image_shape(self) -> tuple[int, int] | None:
@@ -122,7 +123,9 @@ class TransformersImageBackend:
             kw["input_boxes"] = [[p.box.tolist()]]
         sizes = [list(self._hw)]
         inputs = self.processor(original_sizes=sizes, return_tensors="pt", **kw) if kw else {}
-        extra = {k: v.to(self.device) for k, v in inputs.items() if k in ("input_points", "input_labels", "input_boxes")}
+        extra = {
+            k: v.to(self.device) for k, v in inputs.items() if k in ("input_points", "input_labels", "input_boxes")
+        }
         if p.mask_input is not None:
             extra["input_masks"] = torch.from_numpy(p.mask_input[None]).to(self.device)
         with torch.inference_mode():

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from ...errors import BackendError, CheckpointFormatError, CheckpointMismatchError, CheckpointNotFoundError, ConfigError
+from ...errors import CheckpointFormatError, CheckpointMismatchError, CheckpointNotFoundError, ConfigError
 from ...types import ModelInfo
 from ..loading import RANDOM, checkpoint_digest, resolve_device
 from ..registry import ModelSpec, get_spec, resolve_checkpoint
@@ -59,7 +59,12 @@ class Architecture:
 
 ARCHITECTURES: dict[str, Architecture] = {
     "sam2": Architecture(
-        "Sam2Model", "Sam2VideoModel", "Sam2Processor", "Sam2VideoProcessor", "Sam2VideoInferenceSession", ("sam2", "sam2_video")
+        "Sam2Model",
+        "Sam2VideoModel",
+        "Sam2Processor",
+        "Sam2VideoProcessor",
+        "Sam2VideoInferenceSession",
+        ("sam2", "sam2_video"),
     ),
     "edgetam": Architecture(
         "EdgeTamModel",
@@ -77,11 +82,15 @@ ARCHITECTURES: dict[str, Architecture] = {
         "Sam3TrackerVideoInferenceSession",
         ("sam3_tracker", "sam3_tracker_video", "sam3_video", "sam3"),
     ),
-    "sam3": Architecture(
-        "Sam3Model", "Sam3VideoModel", "Sam3Processor", "Sam3VideoProcessor", "Sam3VideoInferenceSession", ("sam3", "sam3_video")
-    ),
 }
-"""Classes per :attr:`ModelSpec.architecture` (see :data:`workbench.backends.registry.HF_ARCHITECTURES`)."""
+"""Classes per :attr:`ModelSpec.architecture` (see :data:`workbench.backends.registry.HF_ARCHITECTURES`).
+SAM 3 (``"sam3"``) prompts with points / boxes / masks through the ``"sam3_tracker"`` classes and
+adds text concept prompts (:mod:`.concept`)."""
+
+
+def arch_key(architecture: str | None) -> str:
+    """The :data:`ARCHITECTURES` key whose classes a registry architecture uses."""
+    return "sam3_tracker" if architecture == "sam3" else str(architecture)
 
 
 def hf_class(name: str):
@@ -114,28 +123,72 @@ def _check_image_size(image_size: int, patch: int) -> int:
     return image_size
 
 
+def edgetam_config(image_size: int, mode: str):
+    """EdgeTAM's config at ``image_size``: a RepViT-M1 backbone (``timm``, built without
+    pretrained weights) with the 2D spatial perceiver memory of ``EdgeTamVideoConfig``'s
+    defaults, the architecture of ``yonigozlan/EdgeTAM-hf``."""
+    s = image_size
+    backbone = dict(
+        model_type="timm_wrapper",
+        architecture="repvit_m1",
+        num_classes=1000,
+        model_args={"in_chans": 3, "features_only": True, "out_indices": [0, 1, 2, 3]},
+    )
+    vision = dict(
+        model_type="edgetam_vision_model",
+        backbone_config=backbone,
+        backbone_channel_list=[384, 192, 96, 48],
+        backbone_feature_sizes=[[s // 4, s // 4], [s // 8, s // 8], [s // 16, s // 16]],
+    )
+    if mode == "video":
+        return hf_class("EdgeTamVideoConfig")(
+            vision_config=vision,
+            prompt_encoder_config={"image_size": s},
+            image_size=s,
+            memory_attention_rope_feat_sizes=[s // 16, s // 16],
+        )
+    return hf_class("EdgeTamConfig")(vision_config=vision, prompt_encoder_config={"image_size": s})
+
+
 def tiny_config(architecture: str, image_size: int, mode: str):
-    """A small config of ``architecture`` for untrained test models (few layers and channels).
+    """A small config of ``architecture`` for untrained test models: the SAM 3 tracker with a
+    2-layer, 64-wide ViT (patch 14) and its real prompt encoder, mask decoder and memory.
 
     SAM 2 uses the real tiny (Hiera-T) config of its official release instead (see
-    :func:`build_transformers_model`). Raises ``UnknownNameError`` for other names.
+    :func:`build_transformers_model`).
+
+    Raises
+    ------
+    ConfigError
+        No test config for ``architecture``.
     """
-    if architecture == "sam3_tracker":
-        vit = dict(
-            hidden_size=64,
-            intermediate_size=128,
-            num_hidden_layers=2,
-            num_attention_heads=2,
+    if architecture != "sam3_tracker":
+        raise ConfigError(f"No test config for architecture {architecture!r}.")
+    n = image_size // 14
+    vit = dict(
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        image_size=image_size,
+        patch_size=14,
+        window_size=8,
+        global_attn_indexes=[1],
+        pretrain_image_size=112,
+    )
+    vision = dict(
+        model_type="sam3_vision_model",
+        backbone_config=dict(model_type="sam3_vit_model", **vit),
+        backbone_feature_sizes=[[4 * n, 4 * n], [2 * n, 2 * n], [n, n]],
+    )
+    if mode == "video":
+        return hf_class("Sam3TrackerVideoConfig")(
+            vision_config=vision,
+            prompt_encoder_config={"image_size": image_size},
+            memory_attention_rope_feat_sizes=[n, n],
             image_size=image_size,
-            patch_size=14,
-            window_size=4,
-            global_attn_indexes=[1],
-            pretrain_image_size=56,
         )
-        vision = dict(backbone_config=vit, fpn_hidden_size=256, backbone_feature_sizes=None)
-        cls = hf_class("Sam3TrackerVideoConfig" if mode == "video" else "Sam3TrackerConfig")
-        return cls(vision_config=vision, prompt_encoder_config={"image_size": image_size}, image_size=image_size) if mode == "video" else cls(vision_config=vision, prompt_encoder_config={"image_size": image_size})
-    raise ConfigError(f"No test config for architecture {architecture!r}.")
+    return hf_class("Sam3TrackerConfig")(vision_config=vision, prompt_encoder_config={"image_size": image_size})
 
 
 def model_image_size(net) -> int:
@@ -186,8 +239,31 @@ def model_folder(checkpoint, spec: ModelSpec, checkpoint_dir=None) -> Path | Non
     return path
 
 
+def _tracker_image_from_video(folder: Path, arch: Architecture):
+    """``Sam3TrackerModel`` from a SAM 3 video folder (``model_type`` ``sam3_video``), which
+    ``Sam3TrackerModel.from_pretrained`` cannot map in transformers 5.25.0: the tracker video
+    model is loaded strictly and its image part copied (its parameters are a subset)."""
+    video = _load(hf_class(arch.video_model), folder, arch)
+    c = video.config
+    image = hf_class("Sam3TrackerConfig")(
+        vision_config=c.vision_config,
+        prompt_encoder_config=c.prompt_encoder_config,
+        mask_decoder_config=c.mask_decoder_config,
+    )
+    with _quiet_transformers():
+        net = hf_class(arch.image_model)(image)
+    missing, _ = net.load_state_dict(video.state_dict(), strict=False)
+    if missing:
+        raise CheckpointMismatchError(
+            f"{folder}: the SAM 3 tracker image model misses {len(missing)} weights, e.g. {missing[:4]}."
+        )
+    return net
+
+
 def _load(cls, folder: Path, arch: Architecture):
     model_type = _read_model_type(folder)
+    if cls.__name__ == "Sam3TrackerModel" and model_type == "sam3_video":
+        return _tracker_image_from_video(folder, arch)
     if model_type not in arch.model_types:
         raise CheckpointMismatchError(
             f"{folder} holds a {model_type!r} model, not one {cls.__name__} loads ({', '.join(arch.model_types)}). "
@@ -261,12 +337,7 @@ def build_transformers_model(
     spec = get_spec(model, backend=BACKEND)
     if mode not in ("image", "video"):
         raise ConfigError(f"mode must be 'image' or 'video'; got {mode!r}.")
-    if spec.architecture not in ARCHITECTURES or spec.architecture == "sam3":
-        raise ConfigError(
-            f"{spec.name!r} takes text concept prompts; build it with workbench.backends.transformers."
-            "make_concept_backend, not as a points/box image or video backend."
-        )
-    arch = ARCHITECTURES[spec.architecture]
+    arch = ARCHITECTURES[arch_key(spec.architecture)]
     dev = resolve_device(device)
     folder = model_folder(checkpoint, spec, checkpoint_dir)
     cls = hf_class(arch.video_model if mode == "video" else arch.image_model)
@@ -274,7 +345,7 @@ def build_transformers_model(
         net = _load(cls, folder, arch)
     else:
         size = spec.image_size if image_size is None else image_size
-        patch = 14 if spec.architecture == "sam3_tracker" else 32
+        patch = 14 if arch_key(spec.architecture) == "sam3_tracker" else 32
         size = _check_image_size(size, patch)
         if spec.architecture == "sam2":
             config = sam2_video_config(spec.config, size)
@@ -285,12 +356,9 @@ def build_transformers_model(
                     mask_decoder_config=config.mask_decoder_config,
                 )
         elif spec.architecture == "edgetam":
-            raise BackendError(
-                "An untrained EdgeTAM needs its RepViT backbone from `timm`, which is not installed here; "
-                "use a downloaded yonigozlan/EdgeTAM-hf folder."
-            )
+            config = edgetam_config(size, mode)
         else:
-            config = tiny_config(spec.architecture, size, mode)
+            config = tiny_config(arch_key(spec.architecture), size, mode)
         with torch.random.fork_rng(devices=[]), _quiet_transformers():
             torch.manual_seed(seed)
             net = cls(config)
@@ -322,10 +390,12 @@ __all__ = [
     "ARCHITECTURES",
     "BACKEND",
     "Architecture",
+    "arch_key",
     "build_transformers_model",
+    "edgetam_config",
     "hf_class",
     "hub_revision",
-    "model_image_size",
     "model_folder",
+    "model_image_size",
     "tiny_config",
 ]

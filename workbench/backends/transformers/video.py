@@ -27,7 +27,7 @@ from ...io.frames import FrameSource
 from ...types import FrameMasks, ModelInfo
 from ..validate import check_box, check_frame_obj, check_mask, check_video_points
 from .image import make_processor
-from .loading import ARCHITECTURES, hf_class, model_image_size
+from .loading import ARCHITECTURES, arch_key, hf_class, model_image_size
 
 _PER_OBJECT = ("point_inputs_per_obj", "mask_inputs_per_obj", "output_dict_per_obj", "frames_tracked_per_obj")
 """Session attributes keyed by object index (``Sam2VideoInferenceSession``, transformers 5.25.0)."""
@@ -67,7 +67,7 @@ class TransformersVideoBackend:
         self.image_size = model_image_size(model)
         arch = str(info.extra.get("architecture", "sam2"))
         self.processor = make_processor(arch, self.image_size, video=True)
-        self._session_cls = hf_class(ARCHITECTURES[arch].video_session)
+        self._session_cls = hf_class(ARCHITECTURES[arch_key(arch)].video_session)
         self.session = None
         self._hw = (0, 0)
 
@@ -114,9 +114,9 @@ class TransformersVideoBackend:
         source = video if isinstance(video, FrameSource) else FrameSource(video, cache_size=2)
         frames = [self._prepare(source[i]) for i in range(len(source))]
         h, w = source[0].shape[:2]
-        pixels = self.processor.image_processor(
-            images=frames, do_resize=False, do_rescale=False, return_tensors="pt"
-        )["pixel_values"]
+        pixels = self.processor.image_processor(images=frames, do_resize=False, do_rescale=False, return_tensors="pt")[
+            "pixel_values"
+        ]
         self.session = self._session_cls(
             video=pixels,
             video_height=int(h),
