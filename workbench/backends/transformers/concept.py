@@ -27,10 +27,10 @@ from .loading import _quiet_transformers, hf_class, model_image_size, tiny_confi
 from .video import TransformersVideoBackend
 
 TEST_VOCAB_MERGES = (("c", "a"), ("ca", "t</w>"), ("d", "o"), ("do", "g</w>"), ("s", "w"), ("sw", "a"))
-"""Merges of the test tokenizer (:func:`test_tokenizer`): a few words get their own tokens."""
+"""Merges of the test tokenizer (:func:`small_clip_tokenizer`): a few words get their own tokens."""
 
 
-def test_tokenizer():
+def small_clip_tokenizer():
     """A small CLIP-style byte-level BPE tokenizer (514 byte tokens + a few merges + the CLIP
     special tokens) for untrained SAM 3 models: no tokenizer files can be downloaded here."""
     from tokenizers.pre_tokenizers import ByteLevel
@@ -104,7 +104,7 @@ class _ConceptModels:
     def tokenizer(self):
         if self._tokenizer is None:
             if self.folder is None:
-                self._tokenizer = test_tokenizer()
+                self._tokenizer = small_clip_tokenizer()
             else:
                 try:
                     with _quiet_transformers():
@@ -270,4 +270,4 @@ class Sam3VideoBackend(_ConceptMixin, TransformersVideoBackend):
         self._concepts = _ConceptModels(folder, self.device, model_image_size(model), seed)
 
 
-__all__ = ["Sam3ImageBackend", "Sam3VideoBackend", "test_tokenizer", "tiny_concept_config"]
+__all__ = ["Sam3ImageBackend", "Sam3VideoBackend", "small_clip_tokenizer", "tiny_concept_config"]

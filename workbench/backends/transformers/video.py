@@ -155,7 +155,22 @@ class TransformersVideoBackend:
     def _run_frame(self, frame_idx: int) -> FrameMasks:
         with torch.inference_mode():
             out = self.model(inference_session=self.session, frame_idx=frame_idx)
+        self._align_object_scores()
         return self._masks(out)
+
+    def _align_object_scores(self) -> None:
+        """Give stored object scores of mask prompts the decoder's ``(B, 1, 1)`` shape.
+
+        ``EdgeTamVideoModel`` (transformers 5.25.0) stores ``(B, 1)`` scores for a frame prompted
+        with a mask and ``(B, 1, 1)`` for one run through the decoder, then fails to concatenate
+        them when objects of both kinds share a frame. The values are unchanged."""
+        if self.info.extra.get("architecture") != "edgetam":
+            return
+        for per_obj in self.session.output_dict_per_obj.values():
+            for out in per_obj["cond_frame_outputs"].values():
+                scores = out.get("object_score_logits")
+                if isinstance(scores, torch.Tensor) and scores.dim() == 2:
+                    out["object_score_logits"] = scores[:, None]
 
     def _check(self, frame_idx, obj_id) -> tuple[int, int]:
         return check_frame_obj(frame_idx, obj_id, self.num_frames if self.session is not None else 0)
