@@ -19,7 +19,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from workbench.backends import (  # noqa: E402
+from workbench.backends import (
     ConceptPrompts,
     ImageBackend,
     MaskLogits,
@@ -29,17 +29,17 @@ from workbench.backends import (  # noqa: E402
     make_video_backend,
     supports,
 )
-from workbench.backends.registry import sha256_file  # noqa: E402
-from workbench.backends.transformers.concept import small_clip_tokenizer  # noqa: E402
-from workbench.errors import (  # noqa: E402
+from workbench.backends.registry import sha256_file
+from workbench.backends.transformers.concept import small_clip_tokenizer
+from workbench.errors import (
     BackendError,
     CheckpointMismatchError,
     CheckpointNotFoundError,
     ConfigError,
     PromptError,
 )
-from workbench.io.images import read_image, read_palette_mask  # noqa: E402
-from workbench.sessions.capabilities import supports_concepts  # noqa: E402
+from workbench.io.images import read_image, read_palette_mask
+from workbench.sessions.capabilities import supports_concepts
 
 pytestmark = pytest.mark.slow
 
@@ -157,7 +157,6 @@ def test_video_tracking_through_the_real_loading_path(model, ckpt_dir, frames, f
     assert backend.num_frames == 3 and backend.frame_size == (h, w)
     first = backend.add_mask(0, 1, first_mask)
     assert first.obj_ids == [1] and (first.masks[0] == first_mask).mean() > 0.98
-    ys, xs = np.nonzero(first_mask)
     backend.add_points(0, 2, [[20, 20]], [1])
     snap = backend.snapshot()
     tracked = list(backend.propagate_logits())

@@ -164,7 +164,7 @@ class TransformersVideoBackend:
         ``EdgeTamVideoModel`` (transformers 5.25.0) stores ``(B, 1)`` scores for a frame prompted
         with a mask and ``(B, 1, 1)`` for one run through the decoder, then fails to concatenate
         them when objects of both kinds share a frame. The values are unchanged."""
-        if self.info.extra.get("architecture") != "edgetam":
+        if self.info.extra.get("architecture") != "edgetam" or self.session is None:
             return
         for per_obj in self.session.output_dict_per_obj.values():
             for out in per_obj["cond_frame_outputs"].values():
