@@ -49,8 +49,10 @@ def test_checkpoints_list_shows_every_official_file(tmp_path, monkeypatch, capsy
     out = capsys.readouterr().out
     assert str(tmp_path) in out
     lines = [ln for ln in out.splitlines() if ".pt" in ln]
-    assert len(lines) == 11  # 8 SAM 2 / 2.1 and 3 SAM v1 (.pth) checkpoints: every registered family
+    assert len(lines) == 12  # 8 SAM 2 / 2.1, MedSAM2 and 3 SAM v1 (.pth) checkpoints
     assert sum(".pth" in ln for ln in lines) == 3
+    hf = [ln for ln in out.splitlines() if "model.safetensors" in ln]  # the transformers model folders
+    assert len(hf) == 11 and any("facebook/sam2.1-hiera-tiny/model.safetensors" in ln for ln in hf)
     assert any("sam2.1_hiera_tiny.pt" in ln and "present" in ln for ln in lines)
     assert any("sam2_hiera_large.pt" in ln and "missing" in ln for ln in lines)
 

@@ -126,6 +126,35 @@ class ImagePrediction:
 
 
 @dataclass
+class ConceptPrediction:
+    """Every instance of a text concept found in one image (SAM 3's "promptable concept
+    segmentation").
+
+    Attributes
+    ----------
+    text : str
+        The concept phrase, e.g. ``"yellow school bus"``.
+    masks : np.ndarray
+        ``(K, H, W)`` bool, one mask per instance, original image size (K may be 0).
+    boxes : np.ndarray
+        ``(K, 4)`` float32 XYXY pixels of the original image.
+    scores : np.ndarray
+        ``(K,)`` float32 detection scores in [0, 1], highest first.
+    untrained : bool
+        True when produced by random weights.
+    """
+
+    text: str
+    masks: np.ndarray
+    boxes: np.ndarray
+    scores: np.ndarray
+    untrained: bool = False
+
+    def __len__(self) -> int:
+        return int(self.masks.shape[0])
+
+
+@dataclass
 class FrameMasks:
     """Masks of every tracked object on one video frame.
 
@@ -267,6 +296,8 @@ class Detector(Protocol):
             Not an (H, W, 3) uint8 frame.
         ConfigError
             The ground-truth detector was given no (or an out-of-range) ``frame_idx``."""
+
+
 @dataclass(frozen=True)
 class MemoryTrace:
     """What fed a video model's prediction of one object on one frame (SAM 2's memory).

@@ -19,8 +19,9 @@ from workbench.errors import CheckpointNotFoundError, DownloadError, UnknownName
 
 
 def test_eight_official_checkpoints_with_official_names_configs_and_urls():
-    specs = registry.list_specs()
+    specs = [s for s in registry.list_specs() if s.family in ("sam2", "sam2.1")]
     assert len(specs) == 8 and len({s.name for s in specs}) == 8
+    assert [s.name for s in registry.list_specs()] == [*(s.name for s in specs), "medsam2_latest"]
     assert {(s.family, s.size) for s in specs} == {(f, z) for f in ("sam2", "sam2.1") for z in registry.SIZES}
     tiny21 = registry.get_spec("sam2.1_hiera_tiny")
     assert tiny21.config == "configs/sam2.1/sam2.1_hiera_t.yaml"
@@ -37,6 +38,42 @@ def test_eight_official_checkpoints_with_official_names_configs_and_urls():
         assert s.url.endswith("/" + s.filename) and s.filename == s.name + ".pt"
     with pytest.raises(dataclasses.FrozenInstanceError):
         tiny21.url = "x"  # type: ignore[misc]
+
+
+def test_medsam2_is_a_sam2_entry_with_its_official_file_and_512_px():
+    spec = registry.get_spec("medsam2")
+    assert spec is registry.MEDSAM2 and spec.backend == "sam2" and spec.family == "medsam2"
+    assert spec.filename == "MedSAM2_latest.pt" and spec.image_size == 512
+    assert spec.url == "https://huggingface.co/wanglab/MedSAM2/resolve/main/MedSAM2_latest.pt"
+    # MedSAM2's sam2.1_hiera_t512.yaml is SAM 2.1 tiny at 512 px: the package's tiny config is built at 512
+    assert spec.config == registry.get_spec("sam2.1_hiera_tiny").config
+    assert registry.get_spec("MedSAM2_latest.pt").name == "medsam2_latest"
+
+
+def test_transformers_entries_name_hugging_face_model_folders(tmp_path):
+    specs = registry.list_specs("transformers")
+    assert {s.architecture for s in specs} == set(registry.HF_ARCHITECTURES)
+    tiny = registry.get_spec("facebook/sam2.1-hiera-tiny", backend="transformers")
+    assert tiny.name == "hf_sam2.1_hiera_tiny" and tiny.filename == "facebook/sam2.1-hiera-tiny"
+    assert registry.get_spec("sam2.1_hiera_tiny", backend="transformers") is tiny  # the same model through transformers
+    assert registry.get_spec("sam2_hiera_b+", backend="transformers").filename == "facebook/sam2-hiera-base-plus"
+    assert registry.get_spec("edgetam", backend="transformers").filename == "yonigozlan/EdgeTAM-hf"
+    assert registry.get_spec("sam3", backend="transformers").architecture == "sam3"
+    assert registry.get_spec("sam3_tracker", backend="transformers").filename == "facebook/sam3"
+    # present only with config.json and model.safetensors in <dir>/<model id>/
+    folder = tmp_path / "facebook" / "sam2.1-hiera-tiny"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    assert registry.available_models(tmp_path, backend="transformers") == []
+    (folder / "model.safetensors").write_bytes(b"x")
+    assert registry.available_models(tmp_path, backend="transformers") == ["hf_sam2.1_hiera_tiny"]
+    assert registry.resolve_checkpoint("tiny", tmp_path, backend="transformers") == folder
+    row = next(r for r in registry.checkpoint_table(tmp_path, backend=None) if r["name"] == "hf_sam2.1_hiera_tiny")
+    assert row["present"] and row["size"] == 1 and row["file"].endswith("facebook/sam2.1-hiera-tiny/model.safetensors")
+    with pytest.raises(CheckpointNotFoundError, match="hf download facebook/sam2-hiera-small"):
+        registry.resolve_checkpoint("hf_sam2_hiera_small", tmp_path, backend="transformers")
+    with pytest.raises(DownloadError, match="hf download"):
+        registry.download_checkpoint("edgetam", tmp_path, backend="transformers")
 
 
 @pytest.mark.parametrize(
@@ -88,7 +125,7 @@ def test_resolve_uses_env_dir_and_reports_missing_files(tmp_path, monkeypatch):
     assert registry.resolve_checkpoint("sam2.1_hiera_t") == tmp_path / "sam2.1_hiera_tiny.pt"
     assert registry.available_models() == ["sam2.1_hiera_tiny", "sam2_hiera_large"]
     rows = {r["name"]: r for r in registry.checkpoint_table()}
-    assert len(rows) == 8
+    assert len(rows) == 9  # 8 SAM 2 / 2.1 and MedSAM2
     assert rows["sam2.1_hiera_tiny"]["present"] and rows["sam2.1_hiera_tiny"]["size"] == 5
     assert rows["sam2.1_hiera_tiny"]["file"] == str(tmp_path / "sam2.1_hiera_tiny.pt")
     assert not rows["sam2.1_hiera_large"]["present"] and rows["sam2.1_hiera_large"]["size"] is None

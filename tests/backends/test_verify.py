@@ -22,8 +22,11 @@ from workbench.errors import DownloadError, UnknownNameError
 
 
 def test_every_official_checkpoint_has_a_size_and_digest():
-    specs = registry.list_specs(backend=None)
+    every = registry.list_specs(backend=None)
+    specs = [s for s in every if s.filename in registry.OFFICIAL_FILES]
     assert len(specs) == 11 and {s.filename for s in specs} == set(registry.OFFICIAL_FILES)
+    # MedSAM2 and the transformers folders have no published digest: they are reported "unverified"
+    assert all(s.sha256 is None and s.size_bytes is None for s in every if s not in specs)
     for s in specs:
         size, digest = registry.OFFICIAL_FILES[s.filename]
         assert (s.size_bytes, s.sha256) == (size, digest)
@@ -56,7 +59,7 @@ def test_verify_reports_missing_truncated_foreign_and_official_files(tmp_path, m
         dataclasses.replace(small, size_bytes=9, sha256=hashlib.sha256(b"official?").hexdigest()),
     )
     checks = {c.name: c for c in verify_checkpoints(checkpoint_dir=folder)}
-    assert len(checks) == 11
+    assert len(checks) == len(registry.list_specs(backend=None))
     assert checks["sam2.1_hiera_tiny"].status == "size mismatch" and checks["sam2.1_hiera_tiny"].size_ok is False
     zeros = checks["sam2_hiera_tiny"]
     assert zeros.size_ok and zeros.sha256_ok is False and zeros.status == "sha256 mismatch" and not zeros.ok
@@ -110,12 +113,26 @@ def test_verify_command(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "sam2.1_hiera_tiny" in out and "size mismatch" in out and "download it again" in out
     assert hashlib.sha256(b"random weights").hexdigest() in out
-    assert "1 of 11 official checkpoints present" in out and "sam2_hiera_large" not in out
+    n = len(registry.list_specs(backend=None))
+    assert f"1 of {n} official checkpoints present" in out and "sam2_hiera_large" not in out
     args = _parser().parse_args(["checkpoints", "verify", "large", "--dir", str(tmp_path), "--size-only"])
     assert args.func(args) == 1 and "missing" in capsys.readouterr().out
     (tmp_path / "sam2.1_hiera_tiny.pt").unlink()
     args = _parser().parse_args(["checkpoints", "verify", "--dir", str(tmp_path)])
-    assert args.func(args) == 0 and "0 of 11" in capsys.readouterr().out
+    assert args.func(args) == 0 and f"0 of {n}" in capsys.readouterr().out
+
+
+def test_verify_covers_transformers_model_folders(tmp_path):
+    folder = tmp_path / "facebook" / "sam2.1-hiera-tiny"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"weights")
+    by_name, by_path = verify_checkpoints(["hf_sam2.1_hiera_tiny", str(folder)], tmp_path)
+    for check in (by_name, by_path):
+        assert check.name == "hf_sam2.1_hiera_tiny" and check.present and check.status == "unverified"
+        assert check.sha256 == hashlib.sha256(b"weights").hexdigest() and check.file.endswith("model.safetensors")
+    (folder / "config.json").unlink()  # a folder without its config is not a usable model
+    assert verify_checkpoints(["hf_sam2.1_hiera_tiny"], tmp_path)[0].status == "missing"
 
 
 def test_verify_does_not_import_torch(tmp_path):

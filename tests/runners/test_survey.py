@@ -442,8 +442,14 @@ def test_figures_and_notes_mark_untrained_rows(tiny_survey):
     notes = st.experiment_notes(reports_root=root)
     assert "SAM (v1) has no video predictor" in notes and "Missing checkpoints" in notes
     models = st.models_table(runs)
-    assert bool(models.loc["sam2/sam2.1_hiera_tiny (UNTRAINED)", "untrained"]) is True
+    assert models.loc["sam2/sam2.1_hiera_tiny (UNTRAINED)", "untrained"] == "UNTRAINED"
     assert models.loc["sam2/sam2.1_hiera_tiny (UNTRAINED)", "checkpoint_sha256"] == "untrained"
+    # each row names its model family; trained (here: weight-free) rows are not flagged
+    assert models.loc["sam2/sam2.1_hiera_tiny (UNTRAINED)", "family"] == "sam2.1"
+    classical = [m for m in models.index if m.startswith("classical/")]
+    assert classical and all(
+        models.loc[m, "family"] == "classical" and models.loc[m, "untrained"] == "" for m in classical
+    )
 
 
 # --------------------------------------------------------------------------- the whole suite

@@ -19,6 +19,7 @@ from __future__ import annotations
 from ..errors import ConfigError, UnknownNameError
 from .base import (
     CAPABILITIES,
+    ConceptPrompts,
     ImageBackend,
     MaskGenerator,
     MaskLogits,
@@ -29,22 +30,54 @@ from .base import (
     supports,
 )
 
-BACKENDS = ("sam2", "sam", "classical")
-"""Backend names accepted by the factories ("auto" picks sam2 when a checkpoint exists; "sam" is
-SAM v1 through ``segment-anything``, image only, never picked by "auto")."""
+BACKENDS = ("sam2", "sam", "transformers", "classical")
+"""Backend names accepted by the factories. "sam" is SAM v1 through ``segment-anything`` (image
+only); "transformers" runs SAM 2 / 2.1, EdgeTAM, the SAM 3 tracker and SAM 3 through Hugging
+Face ``transformers`` (:mod:`.transformers`).
+
+Rules of ``backend="auto"``, in order:
+
+1. a ``checkpoint`` given (a file or ``"random"``): ``"sam2"``;
+2. no ``model``: the first official SAM 2 checkpoint present in the checkpoint directory,
+   SAM 2.1 tiny → large, then SAM 2 tiny → large (MedSAM2, a medical fine-tune, is never
+   picked without being named);
+3. a ``model`` named: ``"sam2"`` when its official file is present, else ``"transformers"``
+   when its Hugging Face model folder is present (``"sam2.1_hiera_tiny"`` → the folder
+   ``facebook/sam2.1-hiera-tiny``; ``"edgetam"``, ``"sam3"`` … exist only there);
+4. otherwise ``"classical"`` (weight-free). "sam" is never picked by "auto"."""
+
+_AUTO_FAMILIES = ("sam2.1", "sam2")
+
+
+def _known(model: str, backend: str):
+    from .registry import get_spec
+
+    try:
+        return get_spec(model, backend=backend)
+    except UnknownNameError:
+        return None
 
 
 def _choose(backend: str, model: str | None, checkpoint: str | None) -> tuple[str, str | None]:
     if backend == "auto":
-        from .registry import available_models, get_spec
+        from .registry import is_present, list_specs
 
         if checkpoint is not None:
             return "sam2", model
-        present = available_models(backend="sam2")  # registry names, smallest SAM 2.1 model first
-        if model is None and present:
-            return "sam2", present[0]
-        if model is not None and get_spec(model, backend="sam2").name in present:
+        if model is None:
+            for spec in list_specs(backend="sam2"):
+                if spec.family in _AUTO_FAMILIES and is_present(spec):
+                    return "sam2", spec.name
+            return "classical", None
+        sam2, hf = _known(model, "sam2"), _known(model, "transformers")
+        if sam2 is None and hf is None:
+            from .registry import get_spec
+
+            get_spec(model, backend="sam2")  # raises with the list of names
+        if sam2 is not None and is_present(sam2):
             return "sam2", model
+        if hf is not None and is_present(hf):
+            return "transformers", hf.name
         return "classical", None
     if backend not in BACKENDS:
         raise UnknownNameError("backend", backend, [*BACKENDS, "auto"])
@@ -86,26 +119,33 @@ def make_image_backend(
     model: str | None = None,
     checkpoint: str | None = None,
     device: str = "auto",
-    image_size: int = 1024,
+    image_size: int | None = None,
     **kw,
 ) -> ImageBackend:
     """Build an image backend.
 
     Parameters
     ----------
-    backend : {"auto", "sam2", "sam", "classical"}
-        "auto" uses SAM 2 when a checkpoint for ``model`` (or any) is present, else classical;
-        "sam" is SAM v1 (:func:`workbench.backends.sam.factory.make_sam1_image_backend`).
+    backend : {"auto", "sam2", "sam", "transformers", "classical"}
+        "auto" follows the rules of :data:`BACKENDS` (SAM 2 when a checkpoint for ``model`` (or
+        any) is present, else classical); "sam" is SAM v1
+        (:func:`workbench.backends.sam.factory.make_sam1_image_backend`); "transformers" the
+        Hugging Face models (:func:`workbench.backends.transformers.make_transformers_image_backend`).
     model : str, optional
-        SAM 2 registry name (e.g. ``"sam2.1_hiera_tiny"``), or for "sam" a model type
-        (``"vit_b"`` default, ``"vit_l"``, ``"vit_h"``); ignored by classical.
+        SAM 2 registry name (e.g. ``"sam2.1_hiera_tiny"``, ``"medsam2"``), for "sam" a model type
+        (``"vit_b"`` default, ``"vit_l"``, ``"vit_h"``), for "transformers" a name or model id
+        (``"hf_sam2.1_hiera_tiny"``, ``"facebook/sam2.1-hiera-tiny"``, ``"edgetam"``,
+        ``"sam3_tracker"``, ``"sam3"``); ignored by classical.
     checkpoint : str, optional
-        None (resolve from ``$SAM2_CHECKPOINT_DIR``), a file path, or ``"random"`` (untrained).
+        None (resolve from ``$SAM2_CHECKPOINT_DIR``), a file path (for transformers a model
+        folder), or ``"random"`` (untrained).
     device : str
         Torch device for SAM / SAM 2: ``"auto"`` (default: CUDA when available, else CPU),
         ``"cpu"``, ``"cuda"``, ``"cuda:N"``; the chosen device is ``backend.info.device``.
-    image_size : int
-        SAM 2 input size in pixels (1024 official; smaller for tests).
+    image_size : int, optional
+        Model input size in pixels; None: the size the model was trained at
+        (:attr:`~workbench.backends.registry.ModelSpec.image_size`: 1024, MedSAM2 512, SAM 3
+        1008); smaller for tests.
     **kw
         Backend settings, e.g. ``precision`` (``"auto"`` default: bf16 autocast on CUDA GPUs
         that support it, fp32 otherwise; recorded in ``backend.info.extra["precision"]``).
@@ -123,7 +163,13 @@ def make_image_backend(
         from .sam.factory import make_sam1_image_backend
 
         return make_sam1_image_backend(
-            model=model or "vit_b", checkpoint=checkpoint, device=device, image_size=image_size, **kw
+            model=model or "vit_b", checkpoint=checkpoint, device=device, image_size=image_size or 1024, **kw
+        )
+    if name == "transformers":
+        from .transformers.factory import make_transformers_image_backend
+
+        return make_transformers_image_backend(
+            model=model or "hf_sam2.1_hiera_tiny", checkpoint=checkpoint, device=device, image_size=image_size, **kw
         )
     from .sam2.factory import make_sam2_image_backend
 
@@ -137,7 +183,7 @@ def make_video_backend(
     model: str | None = None,
     checkpoint: str | None = None,
     device: str = "auto",
-    image_size: int = 1024,
+    image_size: int | None = None,
     **kw,
 ) -> VideoBackend:
     """Build a video backend; parameters as :func:`make_image_backend`.
@@ -160,6 +206,16 @@ def make_video_backend(
         from .classical import make_classical_video_backend
 
         return make_classical_video_backend(**_classical_kw(_without_sam2_video_settings(kw, name)))
+    if name == "transformers":
+        from .transformers.factory import make_transformers_video_backend
+
+        return make_transformers_video_backend(
+            model=model or "hf_sam2.1_hiera_tiny",
+            checkpoint=checkpoint,
+            device=device,
+            image_size=image_size,
+            **_without_sam2_video_settings(kw, name),
+        )
     from .sam2.factory import make_sam2_video_backend
 
     return make_sam2_video_backend(
@@ -169,15 +225,19 @@ def make_video_backend(
 
 def available_backends(checkpoint_dir=None) -> list[tuple[str, str | None]]:
     """``(backend, model)`` pairs runnable here: classical always, SAM 2 for every
-    checkpoint present in the checkpoint directory."""
+    checkpoint present in the checkpoint directory, transformers for every model folder there."""
     from .registry import available_models
 
-    return [("classical", None)] + [("sam2", m) for m in available_models(checkpoint_dir, backend="sam2")]
+    pairs: list[tuple[str, str | None]] = [("classical", None)]
+    pairs += [("sam2", m) for m in available_models(checkpoint_dir, backend="sam2")]
+    pairs += [("transformers", m) for m in available_models(checkpoint_dir, backend="transformers")]
+    return pairs
 
 
 __all__ = [
     "BACKENDS",
     "CAPABILITIES",
+    "ConceptPrompts",
     "ImageBackend",
     "MaskGenerator",
     "MaskLogits",

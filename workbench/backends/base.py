@@ -8,15 +8,20 @@ it), :class:`MaskLogits` (propagation that also returns mask logits, ``propagate
 :class:`PolicySwitchable` (tracking policies) and :class:`MemoryIntrospection` (which memories
 fed a frame's prediction, ``memory_trace``). Which backend has which:
 
-============================  =============  =========  ==========  =======  =======  ======
-backend                       MaskGenerator  Snapshot.  MaskLogits  Policy.  Memory.  role
-============================  =============  =========  ==========  =======  =======  ======
-classical GrabCut (image)     yes            no         no          no       no       image
-classical flow (video)        no             yes        no          no       no       video
-SAM (v1) image                yes            no         no          no       no       image
-SAM 2 image                   yes            no         no          no       no       image
-SAM 2 video                   no             yes        yes         yes      yes      video
-============================  =============  =========  ==========  =======  =======  ======
+=============================  =============  =========  ==========  =======  =======  ======
+backend                        MaskGenerator  Snapshot.  MaskLogits  Policy.  Memory.  role
+=============================  =============  =========  ==========  =======  =======  ======
+classical GrabCut (image)      yes            no         no          no       no       image
+classical flow (video)         no             yes        no          no       no       video
+SAM (v1) image                 yes            no         no          no       no       image
+SAM 2 image                    yes            no         no          no       no       image
+SAM 2 video                    no             yes        yes         yes      yes      video
+transformers image             no             no         no          no       no       image
+transformers video             no             yes        yes         no       no       video
+=============================  =============  =========  ==========  =======  =======  ======
+
+:class:`ConceptPrompts` (text prompts that find every instance of a concept) is declared by the
+``transformers`` SAM 3 backends (``model="sam3"``) only.
 
 Only plain numpy values cross this boundary; torch stays inside the backends.
 Prompt names and conventions follow SAM 2's predictors (see :mod:`workbench.types`); every
@@ -32,7 +37,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ..types import FrameMasks, ImagePrediction, MemoryTrace, ModelInfo
+from ..types import ConceptPrediction, FrameMasks, ImagePrediction, MemoryTrace, ModelInfo
 
 
 @runtime_checkable
@@ -168,7 +173,26 @@ class MemoryIntrospection(Protocol):
         Raises ``BackendError`` before a video is loaded."""
 
 
-CAPABILITIES = (MaskGenerator, Snapshotable, MaskLogits, PolicySwitchable, MemoryIntrospection)
+@runtime_checkable
+class ConceptPrompts(Protocol):
+    """Capability: text concept prompts (SAM 3): a noun phrase finds every matching instance.
+
+    Mirrors ``transformers``' ``Sam3Model`` (image) and ``Sam3VideoModel`` (video)."""
+
+    def segment_concept(self, image: np.ndarray, text: str, threshold: float = 0.5) -> ConceptPrediction:
+        """Every instance of ``text`` in ``image`` (``(H, W, 3)`` uint8 RGB) with a score of at
+        least ``threshold``: masks, XYXY boxes and scores. Raises ``PromptError`` for an empty
+        phrase, ``DataError`` for a bad image, ``ConfigError`` for a threshold outside [0, 1]."""
+
+    def track_concept(
+        self, video: str | Path | Sequence[np.ndarray], text: str, max_frame_num_to_track: int | None = None
+    ) -> Iterator[FrameMasks]:
+        """Detect and track every instance of ``text`` through ``video`` from frame 0; one
+        :class:`FrameMasks` per frame, instances keep their ``obj_ids`` across frames and
+        ``object_scores`` holds their detection scores."""
+
+
+CAPABILITIES = (MaskGenerator, Snapshotable, MaskLogits, PolicySwitchable, MemoryIntrospection, ConceptPrompts)
 """The optional capabilities a backend may have (protocols, see :func:`supports`)."""
 
 _MEMBERS = {
@@ -177,6 +201,7 @@ _MEMBERS = {
     MaskLogits: ("propagate_logits",),
     PolicySwitchable: ("set_policy",),
     MemoryIntrospection: ("memory_trace",),
+    ConceptPrompts: ("segment_concept", "track_concept"),
 }
 
 
@@ -275,6 +300,7 @@ class VideoBackend(Snapshotable, Protocol):
 
 __all__ = [
     "CAPABILITIES",
+    "ConceptPrompts",
     "ImageBackend",
     "MaskGenerator",
     "MaskLogits",

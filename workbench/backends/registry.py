@@ -1,7 +1,9 @@
 """The official checkpoints of every model backend: names, configs, files, URLs, download.
 
-One table of :class:`ModelSpec` for all backends that load weights: ``"sam2"`` (SAM 2 and
-SAM 2.1) and ``"sam"`` (SAM v1); each spec says its :attr:`ModelSpec.backend`. One set of
+One table of :class:`ModelSpec` for all backends that load weights: ``"sam2"`` (SAM 2, SAM 2.1
+and MedSAM2, a SAM 2.1 fine-tune), ``"sam"`` (SAM v1) and ``"transformers"`` (SAM 2 / 2.1,
+EdgeTAM, SAM 3 tracker and SAM 3 through Hugging Face ``transformers``, loaded from a local
+model folder in the Hugging Face layout); each spec says its :attr:`ModelSpec.backend`. One set of
 functions takes that backend as a parameter (default ``"sam2"``, the workbench's main model):
 :func:`get_spec`, :func:`list_specs`, :func:`resolve_checkpoint`, :func:`available_models`,
 :func:`checkpoint_table`, :func:`download_checkpoint`. Each backend has its own aliases
@@ -14,7 +16,14 @@ chooser use this module without loading torch.
 Sources: SAM 2, the checkpoint table and download script of the reference implementation
 (https://github.com/facebookresearch/sam2, ``README.md`` and ``checkpoints/download_ckpts.sh``)
 and the config names of ``sam2.build_sam.HF_MODEL_ID_TO_FILENAMES`` (sam2 1.1.0); SAM v1, the
-"Model Checkpoints" section of https://github.com/facebookresearch/segment-anything (README.md).
+"Model Checkpoints" section of https://github.com/facebookresearch/segment-anything (README.md);
+MedSAM2, https://github.com/bowang-lab/MedSAM2 (``checkpoints/download_medsam2_models.py``: the
+file ``MedSAM2_latest.pt`` of the Hugging Face repository ``wanglab/MedSAM2``; its config
+``sam2/configs/sam2.1_hiera_t512.yaml`` is SAM 2.1 tiny at 512 px, differing from
+``sam2.1_hiera_t.yaml`` only in ``image_size`` and the memory attention's RoPE feature sizes, which
+sam2 derives from the input size anyway); the ``transformers`` models, the model ids their
+``transformers`` classes document (``facebook/sam2.1-hiera-tiny`` …, ``yonigozlan/EdgeTAM-hf``,
+``facebook/sam3``).
 Meta publishes no checksums; the sizes and SHA-256 digests in :data:`OFFICIAL_FILES` are those
 stated by public projects that pin the official files (sources at the table). Downloads from
 the official URL are checked against them; :func:`verify_checkpoints` checks files on disk.
@@ -37,11 +46,18 @@ from ..config import CHECKPOINT_DIR_ENV
 from ..config import checkpoint_dir as _default_checkpoint_dir
 from ..errors import CheckpointNotFoundError, DownloadError, UnknownNameError
 
-MODEL_BACKENDS = ("sam2", "sam")
+MODEL_BACKENDS = ("sam2", "sam", "transformers")
 """Backends whose models have official checkpoints (``ModelSpec.backend`` values)."""
 DEFAULT_BACKEND = "sam2"
-FAMILIES = ("sam2", "sam2.1")
-"""Releases of the ``"sam2"`` backend (``ModelSpec.family``; SAM v1 specs have family ``"sam"``)."""
+FAMILIES = ("sam2", "sam2.1", "medsam2")
+"""Releases of the ``"sam2"`` backend (``ModelSpec.family``; SAM v1 specs have family ``"sam"``,
+``transformers`` specs the family of the model they load: ``"sam2"``, ``"sam2.1"``,
+``"edgetam"``, ``"sam3"``)."""
+HF_ARCHITECTURES = ("sam2", "edgetam", "sam3_tracker", "sam3")
+"""Model architectures of the ``"transformers"`` backend (:attr:`ModelSpec.architecture`):
+``Sam2Model`` / ``Sam2VideoModel``, ``EdgeTamModel`` / ``EdgeTamVideoModel``,
+``Sam3TrackerModel`` / ``Sam3TrackerVideoModel`` (points, boxes, masks), and ``Sam3Model`` /
+``Sam3VideoModel`` (text concept prompts)."""
 SIZES = ("tiny", "small", "base_plus", "large")
 """Hiera sizes of the ``"sam2"`` backend."""
 SAM_MODELS = ("vit_b", "vit_l", "vit_h")
@@ -58,20 +74,28 @@ class ModelSpec:
     name : str
         Registry name, unique over all backends: ``"sam2.1_hiera_tiny"`` (SAM 2: the file name
         without ``.pt``), ``"sam_vit_b"`` (SAM).
-    backend : {"sam2", "sam"}
+    backend : {"sam2", "sam", "transformers"}
         The backend that loads it (``make_image_backend(backend, model=...)``).
-    family : {"sam2", "sam2.1", "sam"}
-        Release: SAM 2 (July 2024), SAM 2.1 (September 2024) or SAM v1 (April 2023).
+    family : {"sam2", "sam2.1", "medsam2", "sam", "edgetam", "sam3"}
+        Release: SAM 2 (July 2024), SAM 2.1 (September 2024), MedSAM2 (April 2025), SAM v1
+        (April 2023), EdgeTAM (2025), SAM 3 (November 2025).
     size : str
         SAM 2: Hiera image-encoder size (``"tiny"``, ``"small"``, ``"base_plus"``, ``"large"``);
         SAM: the model type (``"vit_b"``, ``"vit_l"``, ``"vit_h"``).
     config : str
         SAM 2: Hydra config name resolved inside the ``sam2`` package, e.g.
-        ``"configs/sam2.1/sam2.1_hiera_t.yaml"``; SAM: the model type.
+        ``"configs/sam2.1/sam2.1_hiera_t.yaml"``; SAM: the model type; transformers: the official
+        SAM 2 config of the same model for SAM 2 (what untrained models and
+        :func:`workbench.backends.transformers.convert.convert_sam2_checkpoint` build), else the
+        ``transformers`` model type (``"edgetam_video"``, ``"sam3_tracker_video"``, ``"sam3_video"``).
     filename : str
-        Official checkpoint file name, e.g. ``"sam2.1_hiera_tiny.pt"``, ``"sam_vit_b_01ec64.pth"``.
+        Official checkpoint file name, e.g. ``"sam2.1_hiera_tiny.pt"``, ``"sam_vit_b_01ec64.pth"``;
+        transformers: the model folder, relative to the checkpoint directory, named by the
+        Hugging Face model id (``"facebook/sam2.1-hiera-tiny"``), holding ``config.json`` and
+        ``model.safetensors``.
     url : str
-        Official download URL on ``dl.fbaipublicfiles.com``.
+        Official download URL (``dl.fbaipublicfiles.com``; MedSAM2 and transformers models:
+        ``huggingface.co``).
     size_bytes : int or None
         Official file size in bytes (:data:`OFFICIAL_FILES`); None when not known (then only
         ``Content-Length`` is checked).
@@ -88,6 +112,14 @@ class ModelSpec:
     url: str
     size_bytes: int | None = None
     sha256: str | None = None
+    image_size: int = 1024
+    architecture: str | None = None
+
+    @property
+    def weights_file(self) -> str:
+        """The file holding the weights, relative to the checkpoint directory: the checkpoint
+        file, or ``model.safetensors`` in a transformers model folder."""
+        return f"{self.filename}/model.safetensors" if self.backend == "transformers" else self.filename
 
     @property
     def factory_name(self) -> str:
@@ -165,10 +197,82 @@ def _make_sam_spec(model_type: str) -> ModelSpec:
     )
 
 
-# SAM 2.1 first (recommended by the authors), small to large within a family; then SAM v1.
+MEDSAM2 = ModelSpec(
+    name="medsam2_latest",
+    backend="sam2",
+    family="medsam2",
+    size="tiny",
+    config="configs/sam2.1/sam2.1_hiera_t.yaml",
+    filename="MedSAM2_latest.pt",
+    url="https://huggingface.co/wanglab/MedSAM2/resolve/main/MedSAM2_latest.pt",
+    image_size=512,
+)
+"""MedSAM2 (Ma et al. 2025, bowang-lab/MedSAM2): SAM 2.1 tiny fine-tuned on 3D medical images and
+videos, 512-pixel input; no published checksum."""
+
+_HF_SIZE = {"tiny": "tiny", "small": "small", "base_plus": "base-plus", "large": "large"}
+
+
+def _make_hf_sam2_spec(family: str, size: str) -> ModelSpec:
+    model_id = f"facebook/{family}-hiera-{_HF_SIZE[size]}"
+    return ModelSpec(
+        name=f"hf_{family}_hiera_{size}",
+        backend="transformers",
+        family=family,
+        size=size,
+        config=f"configs/{family}/{family}_hiera_{_CONFIG_LETTER[size]}.yaml",
+        filename=model_id,
+        url=f"https://huggingface.co/{model_id}",
+        architecture="sam2",
+    )
+
+
+_HF_OTHER = [
+    ModelSpec(
+        name="hf_edgetam",
+        backend="transformers",
+        family="edgetam",
+        size="repvit_m1",
+        config="edgetam_video",
+        filename="yonigozlan/EdgeTAM-hf",
+        url="https://huggingface.co/yonigozlan/EdgeTAM-hf",
+        architecture="edgetam",
+    ),
+    ModelSpec(
+        name="hf_sam3_tracker",
+        backend="transformers",
+        family="sam3",
+        size="vit_l",
+        config="sam3_tracker_video",
+        filename="facebook/sam3",
+        url="https://huggingface.co/facebook/sam3",
+        image_size=1008,
+        architecture="sam3_tracker",
+    ),
+    ModelSpec(
+        name="hf_sam3",
+        backend="transformers",
+        family="sam3",
+        size="vit_l",
+        config="sam3_video",
+        filename="facebook/sam3",
+        url="https://huggingface.co/facebook/sam3",
+        image_size=1008,
+        architecture="sam3",
+    ),
+]
+
+# SAM 2.1 first (recommended by the authors), small to large within a family; then MedSAM2,
+# SAM v1 and the transformers models.
 _SPECS: dict[str, ModelSpec] = {
     s.name: s
-    for s in [*(_make_spec(f, z) for f in ("sam2.1", "sam2") for z in SIZES), *(_make_sam_spec(t) for t in SAM_MODELS)]
+    for s in [
+        *(_make_spec(f, z) for f in ("sam2.1", "sam2") for z in SIZES),
+        MEDSAM2,
+        *(_make_sam_spec(t) for t in SAM_MODELS),
+        *(_make_hf_sam2_spec(f, z) for f in ("sam2.1", "sam2") for z in SIZES),
+        *_HF_OTHER,
+    ]
 }
 """Every official checkpoint by registry name (names are unique over all backends)."""
 
@@ -215,6 +319,8 @@ def _sam2_name(name: str) -> str | None:
     key = _normalise(name)
     if key in _SPECS and _SPECS[key].backend == "sam2":
         return key
+    if key in ("medsam2", "medsam2_latest", "medsam2_latest.pt"):
+        return MEDSAM2.name
     if key in _SIZE_ALIASES:
         return f"sam2.1_hiera_{_SIZE_ALIASES[key]}"
     m = re.fullmatch(r"(sam2(?:\.1)?)_hiera_(.+)", key)
@@ -234,7 +340,37 @@ def _sam_name(name: str) -> str | None:
     return f"sam_{_SAM_ALIASES[key]}" if key in _SAM_ALIASES else None
 
 
-_LOOKUP = {"sam2": ("model", _sam2_name), "sam": ("SAM model", _sam_name)}
+_HF_ALIASES = {
+    "edgetam": "hf_edgetam",
+    "edgetam_hf": "hf_edgetam",
+    "yonigozlan/edgetam_hf": "hf_edgetam",
+    "sam3_tracker": "hf_sam3_tracker",
+    "sam3": "hf_sam3",
+    "facebook/sam3": "hf_sam3",
+}
+
+
+def _hf_name(name: str) -> str | None:
+    """Registry name of a transformers model name or alias (see :func:`get_spec`), None when none matches."""
+    key = name.strip().lower().replace("-", "_")
+    if key in _SPECS and _SPECS[key].backend == "transformers":
+        return key
+    if key in _HF_ALIASES:
+        return _HF_ALIASES[key]
+    for spec in _SPECS.values():  # model ids, "facebook/sam2.1-hiera-tiny"
+        if spec.backend == "transformers" and key == spec.filename.lower().replace("-", "_"):
+            return spec.name if spec.architecture != "sam3" else "hf_sam3"
+    sam2 = _sam2_name(name)  # "sam2.1_hiera_tiny", "tiny" … name the same model through transformers
+    if sam2 is not None and f"hf_{sam2}" in _SPECS:
+        return f"hf_{sam2}"
+    return None
+
+
+_LOOKUP = {
+    "sam2": ("model", _sam2_name),
+    "sam": ("SAM model", _sam_name),
+    "transformers": ("transformers model", _hf_name),
+}
 """Per backend: the kind of name in error messages and the alias resolver."""
 
 
@@ -267,7 +403,12 @@ def get_spec(name: str | ModelSpec, backend: str | None = None) -> ModelSpec:
           official file name (``"sam_vit_b_01ec64.pth"``), the Hugging Face id
           (``"facebook/sam-vit-base"``) and ``"b"`` / ``"base"`` / ``"l"`` / ``"large"`` / ``"h"`` /
           ``"huge"``.
-    backend : {"sam2", "sam"}, optional
+        * ``"transformers"``: the registry name (``"hf_sam2.1_hiera_tiny"``, ``"hf_edgetam"``,
+          ``"hf_sam3_tracker"``, ``"hf_sam3"``), the Hugging Face model id
+          (``"facebook/sam2.1-hiera-tiny"``, ``"yonigozlan/EdgeTAM-hf"``, ``"facebook/sam3"``:
+          the concept model), ``"edgetam"``, ``"sam3_tracker"``, ``"sam3"``, and any SAM 2 name
+          above (``"sam2.1_hiera_tiny"``, ``"tiny"``: the same model through transformers).
+    backend : {"sam2", "sam", "transformers"}, optional
         Whose names to look up; default ``"sam2"``. With a ModelSpec, None accepts any backend.
 
     Raises
@@ -292,7 +433,8 @@ def get_spec(name: str | ModelSpec, backend: str | None = None) -> ModelSpec:
 
 def list_specs(backend: str | None = DEFAULT_BACKEND) -> list[ModelSpec]:
     """Official checkpoints of ``backend`` (None: of every backend): SAM 2.1 tiny → large, SAM 2
-    tiny → large, SAM vit_b, vit_l, vit_h.
+    tiny → large, MedSAM2, SAM vit_b, vit_l, vit_h, then the transformers models (SAM 2.1 and
+    SAM 2 tiny → large, EdgeTAM, SAM 3 tracker, SAM 3).
 
     Raises
     ------
@@ -309,6 +451,19 @@ def _dir(checkpoint_dir: str | Path | None) -> Path:
 
 
 def _missing_message(spec: ModelSpec, folder: Path) -> str:
+    if spec.backend == "transformers":
+        return (
+            f"Model folder {spec.filename} for {spec.name!r} not found in {folder} (it needs config.json and "
+            f"model.safetensors). Download it with `hf download {spec.filename} --local-dir "
+            f"{folder / spec.filename}` (needs internet and, for SAM 3, accepting its licence on the Hub)"
+            + (
+                ", or convert the official checkpoint with workbench.backends.transformers.convert_sam2_checkpoint"
+                if spec.architecture == "sam2"
+                else ""
+            )
+            + f". To use another folder, set {CHECKPOINT_DIR_ENV}. For a quick test without weights pass "
+            "checkpoint='random' (untrained, meaningless masks)."
+        )
     if spec.backend == "sam":
         return (
             f"SAM checkpoint {spec.filename} for model {spec.size!r} not found in {folder}. Fetch {spec.url} into "
@@ -350,9 +505,18 @@ def resolve_checkpoint(
     spec = get_spec(name, backend)
     folder = _dir(checkpoint_dir)
     path = folder / spec.filename
-    if path.is_file():
+    if is_present(spec, folder):
         return path
     raise CheckpointNotFoundError(_missing_message(spec, folder))
+
+
+def is_present(spec: ModelSpec, checkpoint_dir: str | Path | None = None) -> bool:
+    """Whether ``spec``'s checkpoint is in the checkpoint directory: its file, or for a
+    transformers model its folder with ``config.json`` and ``model.safetensors``."""
+    folder = _dir(checkpoint_dir)
+    if spec.backend == "transformers":
+        return (folder / spec.filename / "config.json").is_file() and (folder / spec.weights_file).is_file()
+    return (folder / spec.filename).is_file()
 
 
 def available_models(checkpoint_dir: str | Path | None = None, backend: str = DEFAULT_BACKEND) -> list[str]:
@@ -366,7 +530,7 @@ def available_models(checkpoint_dir: str | Path | None = None, backend: str = DE
         Unknown backend.
     """
     folder = _dir(checkpoint_dir)
-    return [s.factory_name for s in list_specs(_check_backend(backend)) if (folder / s.filename).is_file()]
+    return [s.factory_name for s in list_specs(_check_backend(backend)) if is_present(s, folder)]
 
 
 def checkpoint_table(checkpoint_dir: str | Path | None = None, backend: str | None = DEFAULT_BACKEND) -> list[dict]:
@@ -376,15 +540,16 @@ def checkpoint_table(checkpoint_dir: str | Path | None = None, backend: str | No
     Returns
     -------
     list of dict
-        Keys: ``name``, ``backend`` (``"sam2"``, ``"sam"``), ``family`` (release), ``file`` (path in the checkpoint folder), ``present`` (bool),
-        ``size`` (bytes on disk, None when absent), ``expected_size`` (official bytes or None),
-        ``url``.
+        Keys: ``name``, ``backend`` (``"sam2"``, ``"sam"``, ``"transformers"``), ``family``
+        (release), ``file`` (path in the checkpoint folder: the weights file, for transformers
+        ``<model id>/model.safetensors``), ``present`` (bool), ``size`` (bytes on disk, None when
+        absent), ``expected_size`` (official bytes or None), ``url``.
     """
     folder = _dir(checkpoint_dir)
     rows = []
     for s in list_specs(backend):
-        path = folder / s.filename
-        present = path.is_file()
+        path = folder / s.weights_file
+        present = is_present(s, folder)
         rows.append(
             {
                 "name": s.name,
@@ -473,6 +638,8 @@ def download_checkpoint(
     spec = get_spec(name, backend)
     folder = _dir(checkpoint_dir)
     target = folder / spec.filename
+    if spec.backend == "transformers":
+        raise DownloadError(_missing_message(spec, folder))
     if target.is_file() and not overwrite:
         return target
     official = url is None or url == spec.url
@@ -536,6 +703,8 @@ __all__ = [
     "DEFAULT_BACKEND",
     "DEFAULT_MODEL",
     "FAMILIES",
+    "HF_ARCHITECTURES",
+    "MEDSAM2",
     "MODEL_BACKENDS",
     "OFFICIAL_FILES",
     "SAM_MODELS",
@@ -545,6 +714,7 @@ __all__ = [
     "checkpoint_table",
     "download_checkpoint",
     "get_spec",
+    "is_present",
     "list_specs",
     "resolve_checkpoint",
     "sha256_file",

@@ -87,9 +87,17 @@ def _all_specs() -> list[registry.ModelSpec]:
 
 def _resolve(name: str) -> tuple[registry.ModelSpec, Path | None]:
     """Spec of a registry name / alias (looked up among the backends in
-    :data:`registry.MODEL_BACKENDS` order: SAM 2 first, then SAM v1) or of a checkpoint file
-    path named like an official file; the path when one was given."""
+    :data:`registry.MODEL_BACKENDS` order: SAM 2 first, then SAM v1, then transformers) or of a
+    checkpoint file path named like an official file; the path when one was given (for a
+    transformers model folder, its ``model.safetensors``)."""
     path = Path(str(name)).expanduser()
+    if path.is_dir() and (path / "model.safetensors").is_file():
+        for spec in _all_specs():
+            if spec.backend == "transformers" and path.as_posix().endswith(spec.filename):
+                return spec, path / "model.safetensors"
+        raise UnknownNameError(
+            "model folder", path.name, [s.filename for s in _all_specs() if s.backend == "transformers"]
+        )
     if path.is_file():
         for spec in _all_specs():
             if spec.filename == path.name:
@@ -112,8 +120,11 @@ def verify_checkpoints(
     ----------
     names : list of str, optional
         Registry names or aliases (``"sam2.1_hiera_tiny"``, ``"tiny"``, ``"sam_vit_b"``,
-        ``"vit_h"`` …), or paths to checkpoint files carrying an official file name. None: every
-        official checkpoint (SAM 2.1, SAM 2, then SAM v1), present or not.
+        ``"vit_h"``, ``"hf_sam2.1_hiera_tiny"`` …), or paths to checkpoint files carrying an
+        official file name (or transformers model folders named by their model id). None: every
+        registered checkpoint (SAM 2.1, SAM 2, MedSAM2, SAM v1, then the transformers model
+        folders, whose ``model.safetensors`` is checked and, with no published digest, reported
+        ``unverified`` with its own SHA-256), present or not.
     checkpoint_dir : str or Path, optional
         Folder of the checkpoints; default ``$SAM2_CHECKPOINT_DIR`` (see
         :func:`workbench.config.checkpoint_dir`).
@@ -135,8 +146,8 @@ def verify_checkpoints(
     targets = [(s, None) for s in _all_specs()] if names is None else [_resolve(n) for n in names]
     out = []
     for spec, given in targets:
-        path = given if given is not None else folder / spec.filename
-        present = path.is_file()
+        path = given if given is not None else folder / spec.weights_file
+        present = path.is_file() if given is not None else registry.is_present(spec, folder)
         size = path.stat().st_size if present else None
         digest = registry.sha256_file(path) if present and compute_sha256 else None
         out.append(

@@ -223,8 +223,10 @@ class BackendRequest:
         Torch device string: ``"auto"`` (default: CUDA when the worker has it, else CPU),
         ``"cpu"``, ``"cuda"``, ``"cuda:1"``; a CUDA device (or ``"auto"`` on a cluster with
         GPUs) makes Ray workers reserve a GPU. The run card records the device chosen.
-    image_size : int
-        Model input size in pixels (the longer side images are resized to); default 1024.
+    image_size : int or None
+        Model input size in pixels (the longer side images are resized to); default 1024; None:
+        the size the model was trained at (MedSAM2 512, SAM 3 1008; see
+        :attr:`workbench.backends.registry.ModelSpec.image_size`).
     precision : str
         ``"auto"`` (default: bf16 autocast on CUDA GPUs that support it, fp32 otherwise, as
         SAM 2's notebooks run), ``"fp32"`` or ``"bf16"`` (CUDA only). Ignored by classical.
@@ -234,7 +236,7 @@ class BackendRequest:
     model: str | None = None
     checkpoint: str | None = None
     device: str = "auto"
-    image_size: int = 1024
+    image_size: int | None = 1024
     precision: str = "auto"
 
     def __post_init__(self):
@@ -385,6 +387,15 @@ class ImageRunSpec(RunSpec):
         :func:`workbench.protocols.clicks.run_click_protocol`). Default ``"first"``.
     box_prompt : bool
         Also score one prompt with the ground-truth bounding box (XYXY pixels). Default True.
+    text_prompt : str or None
+        Also score one text concept prompt (the ``text`` prompt kind; backends with
+        :class:`~workbench.backends.base.ConceptPrompts`, i.e. SAM 3): the phrase, e.g.
+        ``"dog"``. Every image then gets ``text-IoU`` (the highest-scoring instance against the
+        ground truth, 0 when none is found), ``text-best-IoU`` (the best-matching instance) and
+        ``text-instances``; the run card's ``params`` record the phrase and threshold. None: no
+        text prompt (default).
+    text_threshold : float
+        Smallest detection score of a kept instance, in [0, 1]. Default 0.5.
     stop_at_iou : float or None
         Stop clicking an image once its IoU (0..1) reaches this (later IoUs carried forward);
         None: always ``max_clicks`` clicks.
@@ -409,7 +420,8 @@ class ImageRunSpec(RunSpec):
         Unknown ``dataset`` (the message lists :func:`image_datasets`), ``multimask`` mode or
         ``corruption``.
     ConfigError
-        ``severity`` not an integer 0..5, or given without a corruption.
+        ``severity`` not an integer 0..5, or given without a corruption; an empty
+        ``text_prompt`` or a ``text_threshold`` outside [0, 1].
     """
 
     kind: ClassVar[str] = "image"
@@ -421,6 +433,8 @@ class ImageRunSpec(RunSpec):
     max_clicks: int = 20
     multimask: str = "first"
     box_prompt: bool = True
+    text_prompt: str | None = None
+    text_threshold: float = 0.5
     stop_at_iou: float | None = None
     save_masks: bool = False
     overlay_clicks: int = 5
@@ -431,6 +445,12 @@ class ImageRunSpec(RunSpec):
     def __post_init__(self):
         super().__post_init__()
         corruption, severity = check_corruption(self.corruption, self.severity)
+        if self.text_prompt is not None and (not isinstance(self.text_prompt, str) or not self.text_prompt.strip()):
+            raise ConfigError(
+                f"text_prompt must be a non-empty noun phrase such as 'dog', or None; got {self.text_prompt!r}."
+            )
+        if not 0.0 <= float(self.text_threshold) <= 1.0:
+            raise ConfigError(f"text_threshold must lie in [0, 1] (a detection score); got {self.text_threshold!r}.")
         subset, max_clicks = _items(self.subset), _int(self.max_clicks)
         if self.smoke:
             subset = 5 if subset is None else subset
@@ -448,6 +468,8 @@ class ImageRunSpec(RunSpec):
             max_clicks=max_clicks,
             dataset=dataset,
             overlay_clicks=_int(self.overlay_clicks),
+            text_prompt=None if self.text_prompt is None else self.text_prompt.strip(),
+            text_threshold=float(self.text_threshold),
         )
 
 

@@ -99,7 +99,15 @@ class RunCard:
     versions: dict = field(
         default_factory=lambda: {
             d: _version(d)
-            for d in ("sam2-workbench", "sam2", "torch", "torchvision", "opencv-python-headless", "numpy")
+            for d in (
+                "sam2-workbench",
+                "sam2",
+                "torch",
+                "torchvision",
+                "transformers",
+                "opencv-python-headless",
+                "numpy",
+            )
         }
     )
     python: str = field(default_factory=platform.python_version)

@@ -69,7 +69,7 @@ class BackendSpec:
     model: str | None = None
     checkpoint: str | None = None
     device: str = "auto"
-    image_size: int = 1024
+    image_size: int | None = 1024
     precision: str = "auto"
     video_settings: SAM2VideoSettings | None = None
     settings: tuple[tuple[str, str], ...] = ()

@@ -99,6 +99,10 @@ def _assemble(spec: ImageRunSpec, run_dir: Path, card: RunCard, records: list[di
         summary["box-mIoU"] = float(table["box-IoU"].mean())
         summary["box-mDice"] = float(table["box-Dice"].mean())
         summary["box-mPA"] = float(table["box-PA"].mean())
+    if spec.text_prompt is not None:
+        summary["text-mIoU"] = float(table["text-IoU"].mean())
+        summary["text-best-mIoU"] = float(table["text-best-IoU"].mean())
+        summary["text-instances"] = float(table["text-instances"].mean())
     summary.update(
         {
             "images": len(records),

@@ -36,7 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..backends.base import ConceptPrompts, supports
 from ..backends.detectors import DetectorSpec, make_detector
+from ..errors import ConfigError
 from ..io.corruptions import corrupt, corrupt_frames
 from ..io.frames import FrameSource
 from ..io.images import write_palette_mask
@@ -417,6 +419,8 @@ class ImageTask:
     corruption: str | None = None
     severity: int = 0
     seed: int = 0
+    text_prompt: str | None = None
+    text_threshold: float = 0.5
 
     @classmethod
     def from_spec(cls, spec: ImageRunSpec, run_dir: str | Path) -> ImageTask:
@@ -433,7 +437,30 @@ class ImageTask:
             corruption=spec.corruption,
             severity=spec.severity,
             seed=spec.seed,
+            text_prompt=spec.text_prompt,
+            text_threshold=spec.text_threshold,
         )
+
+    def _text_result(self, backend, image, gt, ignore) -> dict:
+        """``text-IoU`` (highest-scoring instance), ``text-best-IoU`` (best-matching one) and
+        ``text-instances`` of the concept prompt ``text_prompt``.
+
+        Raises
+        ------
+        ConfigError
+            The backend takes no concept prompts."""
+        if not supports(backend, ConceptPrompts):
+            raise ConfigError(
+                f"text_prompt={self.text_prompt!r} needs a backend with text concept prompts "
+                "(backend='transformers', model='sam3'); this backend has none. Leave text_prompt unset."
+            )
+        found = backend.segment_concept(image, str(self.text_prompt), threshold=self.text_threshold)
+        ious = [float(iou(m, gt, ignore=ignore)) for m in found.masks]
+        return {
+            "text-IoU": ious[0] if ious else 0.0,
+            "text-best-IoU": max(ious, default=0.0),
+            "text-instances": len(found),
+        }
 
     def __call__(self, backend, item) -> dict:
         """Run the image ``item`` (an :class:`~workbench.io.datasets.ImageItem`) on ``backend``.
@@ -484,6 +511,8 @@ class ImageTask:
             result["box-IoU"] = float(iou(box_mask, gt, ignore=ignore))
             result["box-Dice"] = float(dice(box_mask, gt, ignore=ignore))
             result["box-PA"] = float(pixel_accuracy(box_mask, gt, ignore=ignore))
+        if self.text_prompt is not None:
+            result.update(self._text_result(backend, image, gt, ignore))
         if cseed is not None:
             result["corruption"] = {"kind": self.corruption, "severity": int(self.severity), "seed": cseed}
         lat = _floats(run.latencies_s)
@@ -529,6 +558,9 @@ def image_rows(records: list[dict], runs: list[ClickRun], task: ImageTask | Imag
             row["box-IoU"] = rec["result"]["box-IoU"]
             row["box-Dice"] = rec["result"]["box-Dice"]
             row["box-PA"] = rec["result"].get("box-PA", float("nan"))  # absent in runs made before it existed
+        if getattr(task, "text_prompt", None) is not None:
+            for key in ("text-IoU", "text-best-IoU", "text-instances"):
+                row[key] = rec["result"][key]
         row["latency_ms"] = rec["timing"]["latency_ms"]
         rows.append(row)
     return rows

@@ -51,7 +51,7 @@ from typing import ClassVar
 
 from ..backends import BACKENDS
 from ..backends.detectors.spec import DETECTOR_MODES, DetectorSpec
-from ..backends.registry import available_models, get_spec, list_specs
+from ..backends.registry import MODEL_BACKENDS, available_models, get_spec, is_present, list_specs
 from ..config import checkpoint_dir as default_checkpoint_dir
 from ..errors import ConfigError, UnknownNameError
 from ..io.corruptions import CORRUPTIONS
@@ -153,7 +153,7 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- models
-def survey_models(smoke: bool = False, checkpoint_dir: str | Path | None = None) -> list[dict]:
+def survey_models(smoke: bool = False, checkpoint_dir: str | Path | None = None, medical: bool = False) -> list[dict]:
     """The models the survey suite runs here.
 
     Parameters
@@ -161,30 +161,48 @@ def survey_models(smoke: bool = False, checkpoint_dir: str | Path | None = None)
     smoke : bool
         Smoke mode: one SAM 2 and one SAM model at most (the smallest checkpoint present),
         UNTRAINED (``checkpoint="random"``, ``image_size`` :data:`UNTRAINED_IMAGE_SIZE`) for a
-        family without any checkpoint.
+        family without any checkpoint; transformers model folders are used only when present.
     checkpoint_dir : path, optional
         Default ``$SAM2_CHECKPOINT_DIR``.
+    medical : bool
+        Also MedSAM2 (``MedSAM2_latest.pt``, 512 px) when present (the medical experiment).
 
     Returns
     -------
     list of dict
         ``{"backend", "model", "checkpoint", "image_size"}``: classical first, then SAM 2
-        (SAM 2.1 before SAM 2, small to large), then SAM (vit_b, vit_l, vit_h). Present
-        checkpoints run at 1024 px, ``checkpoint`` the file's path.
+        (SAM 2.1 before SAM 2, small to large; MedSAM2 with ``medical``), then SAM (vit_b,
+        vit_l, vit_h), then the transformers model folders present (SAM 2.1 / 2, EdgeTAM, SAM 3
+        tracker; smoke: the first one). Present checkpoints run at the model's own size (1024;
+        MedSAM2 512, SAM 3 1008), ``checkpoint`` the file's (folder's) path.
     """
     folder = Path(checkpoint_dir) if checkpoint_dir is not None else default_checkpoint_dir()
     models = [{"backend": "classical", "model": None, "checkpoint": None, "image_size": 1024}]
-    sam2 = [(m, get_spec(m).filename) for m in available_models(folder)]
-    sam1 = [(m, get_spec(m, backend="sam").filename) for m in available_models(folder, backend="sam")]
-    for backend, present, fallback in (("sam2", sam2, "sam2.1_hiera_tiny"), ("sam", sam1, "vit_b")):
+
+    def _present(backend: str) -> list[tuple[str, str, int]]:
+        out = []
+        for m in available_models(folder, backend=backend):
+            spec = get_spec(m, backend=backend)
+            if spec.family == "medsam2" and not medical:
+                continue
+            if spec.architecture == "sam3":  # the concept model: the same folder as the SAM 3 tracker
+                continue
+            out.append((m, spec.filename, spec.image_size))
+        return out
+
+    fallbacks = {"sam2": "sam2.1_hiera_tiny", "sam": "vit_b", "transformers": None}
+    for backend in ("sam2", "sam", "transformers"):
+        present = _present(backend)
+        fallback = fallbacks[backend]
         if smoke:
             present = present[:1]
-            if not present:
+            if not present and fallback is not None:
                 models.append(
                     {"backend": backend, "model": fallback, "checkpoint": "random", "image_size": UNTRAINED_IMAGE_SIZE}
                 )
         models += [
-            {"backend": backend, "model": m, "checkpoint": str(folder / f), "image_size": 1024} for m, f in present
+            {"backend": backend, "model": m, "checkpoint": str(folder / f), "image_size": size}
+            for m, f, size in present
         ]
     return models
 
@@ -198,9 +216,12 @@ def missing_checkpoints(checkpoint_dir: str | Path | None = None) -> list[dict]:
         ``{"backend", "model", "file", "folder"}``, one per missing file (registry order).
     """
     folder = Path(checkpoint_dir) if checkpoint_dir is not None else default_checkpoint_dir()
-    out = [{"backend": "sam2", "model": s.name, "file": s.filename} for s in list_specs()]
-    out += [{"backend": "sam", "model": s.size, "file": s.filename} for s in list_specs(backend="sam")]
-    return [{**m, "folder": str(folder)} for m in out if not (folder / m["file"]).is_file()]
+    specs = [*list_specs(), *list_specs(backend="sam")]
+    return [
+        {"backend": s.backend, "model": s.factory_name, "file": s.filename, "folder": str(folder)}
+        for s in specs
+        if not is_present(s, folder)
+    ]
 
 
 def normalise_models(models: Sequence[dict] | None, smoke: bool = False, device: str = "auto") -> list[dict]:
@@ -241,11 +262,21 @@ def normalise_models(models: Sequence[dict] | None, smoke: bool = False, device:
                 "backend": m["backend"],
                 "model": m.get("model"),
                 "checkpoint": m.get("checkpoint"),
-                "image_size": int(m.get("image_size") or 1024),
+                "image_size": int(m.get("image_size") or _native_size(m["backend"], m.get("model"))),
                 "device": m.get("device") or device,
             }
         )
     return out
+
+
+def _native_size(backend: str, model: str | None) -> int:
+    """Input size a registered model was trained at (MedSAM2 512, SAM 3 1008), else 1024."""
+    if backend in MODEL_BACKENDS and model is not None:
+        try:
+            return int(get_spec(model, backend=backend).image_size)
+        except UnknownNameError:
+            return 1024
+    return 1024
 
 
 def _sizes(smoke: bool, name: str, **given) -> dict:
@@ -654,9 +685,13 @@ def _bind(spec_cls: type, models, spec, options, settings: dict, caller: str):
     return bind_settings(spec_cls, spec, options, settings, caller)
 
 
-def _open(spec: SurveyExperimentSpec, options: ExecutionOptions) -> tuple[Experiment, list[dict], dict]:
-    """The experiment folder, the normalised models and the resolved sizes."""
-    models = normalise_models(spec.models, spec.smoke, spec.device)
+def _open(
+    spec: SurveyExperimentSpec, options: ExecutionOptions, medical: bool = False
+) -> tuple[Experiment, list[dict], dict]:
+    """The experiment folder, the normalised models (default :func:`survey_models`, with
+    MedSAM2 when ``medical``) and the resolved sizes."""
+    chosen = spec.models if spec.models is not None else survey_models(spec.smoke, medical=medical)
+    models = normalise_models(chosen, spec.smoke, spec.device)
     exp = Experiment(spec.name, spec.record(models), options, missing=missing_checkpoints())
     return exp, models, spec.sizes()
 
@@ -719,7 +754,7 @@ def medical_experiment(
     model. ``volumes=0`` skips the volumes.
     """
     spec, options = _bind(MedicalExperimentSpec, models, spec, options, settings, "medical_experiment")
-    exp, models, sz = _open(spec, options)
+    exp, models, sz = _open(spec, options, medical=True)
     for dataset in spec.datasets:
         for i, m in enumerate(models):
             exp.image(i, m, dataset, subset=sz["subset"], max_clicks=sz["n_clicks"], seed=spec.seed)

@@ -55,6 +55,7 @@ __all__ = [
     "LOWER_IS_BETTER",
     "VOLUME_METRICS",
     "VOS_METRICS",
+    "card_family",
     "collect_runs",
     "degradation_table",
     "detector_noise_table",
@@ -118,7 +119,7 @@ def collect_runs(
             owner[Path(rd).resolve()] = name
     runs = load_runs(dirs)
     if runs.empty:
-        return runs.assign(experiment=[], method=[], corruption=[], severity=[], checkpoint_sha256=[])
+        return runs.assign(experiment=[], method=[], corruption=[], severity=[], checkpoint_sha256=[], family=[])
     cards = [json.loads((Path(d) / "run_card.json").read_text()) for d in runs["dir"]]
     runs = runs.drop(columns=[c for c in ("severity",) if c in runs])  # numeric summary copy; the card is the source
     runs["experiment"] = [owner.get(Path(d).resolve(), "?") for d in runs["dir"]]
@@ -126,7 +127,15 @@ def collect_runs(
     runs["corruption"] = [c.get("params", {}).get("corruption") or "none" for c in cards]
     runs["severity"] = [int(c.get("params", {}).get("severity") or 0) for c in cards]
     runs["checkpoint_sha256"] = [c.get("checkpoint_sha256") for c in cards]
+    runs["family"] = [card_family(c) for c in cards]
     return runs
+
+
+def card_family(card: dict) -> str:
+    """Model family of a run card: the backend's ``family`` (``"sam2.1"``, ``"sam2"``,
+    ``"medsam2"``, ``"edgetam"``, ``"sam3"`` …), else the backend name (``"classical"``, ``"sam"``)."""
+    extra = card.get("backend_extra") or {}
+    return str(extra.get("family") or card.get("backend") or "?")
 
 
 def _select(
@@ -443,13 +452,15 @@ def degradation_table(
 
 # --------------------------------------------------------------------------- provenance
 def models_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per method: backend, model, checkpoint, sha256 (first 16 hex digits), image
-    size, device, untrained, number of runs (from the run cards)."""
+    """One row per method: backend, family, model, checkpoint, sha256 (first 16 hex digits),
+    image size, device, untrained (``"UNTRAINED"`` for random weights, else ``""``), number of
+    runs (from the run cards)."""
     if runs.empty:
         return pd.DataFrame()
     g = runs.groupby("method", sort=False)
     table = g.agg(
         backend=("backend", "first"),
+        family=("family", "first"),
         model=("model", "first"),
         checkpoint=("checkpoint", "first"),
         checkpoint_sha256=("checkpoint_sha256", lambda s: str(s.iloc[0])[:16]),
@@ -458,6 +469,7 @@ def models_table(runs: pd.DataFrame) -> pd.DataFrame:
         untrained=("untrained", "first"),
         runs=("run_id", "count"),
     )
+    table["untrained"] = ["UNTRAINED" if bool(u) else "" for u in table["untrained"]]
     return table
 
 

@@ -43,9 +43,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..backends.base import ImageBackend, VideoBackend
-from ..errors import PromptError
+from ..errors import ConfigError, PromptError
 from .actions import Action, AddObject, AddPoints, RecolorObject, Redo, RemoveObject, RenameObject, Undo
-from .capabilities import _supports_masks, backend_label, backend_name, backend_untrained
+from .capabilities import _supports_masks, backend_label, backend_name, backend_untrained, supports_concepts
 from .state import ImageState, ObjectTable, SessionObject, VideoState, check_color, default_color
 from .worker import Worker
 
@@ -446,6 +446,49 @@ class SessionBase:
         from ..backends.classical import classical_generate_masks
 
         return classical_generate_masks(image, **params)
+
+    # -- text concept prompts (SAM 3) -------------------------------------------------------------
+    @property
+    def takes_text(self) -> bool:
+        """True when the backend takes text concept prompts
+        (:class:`~workbench.backends.base.ConceptPrompts`): widgets show a text box only then."""
+        return supports_concepts(self.backend)
+
+    def find_concept(self, image: np.ndarray, text: str, threshold: float = 0.5) -> list[dict]:
+        """Every instance of the concept ``text`` in ``image`` (the session's image or a video
+        frame), as records in the "segment everything" format (``segmentation`` (H, W) bool,
+        ``area``, ``bbox`` XYWH, ``predicted_iou`` = the detection score, ``point_coords`` the
+        box centre, ``stability_score``, ``crop_box``), largest first, so they can be picked
+        into objects like generated masks.
+
+        Raises
+        ------
+        ConfigError
+            The backend takes no text prompts.
+        PromptError, DataError
+            Empty phrase, bad image.
+        """
+        if not supports_concepts(self.backend):
+            raise ConfigError(
+                f"{self.backend_label} takes no text prompts; text concept prompts need SAM 3 "
+                "(make_image_backend('transformers', 'sam3') or make_video_backend('transformers', 'sam3'))."
+            )
+        found = self.backend.segment_concept(image, text, threshold=threshold)
+        h, w = found.masks.shape[1:] if len(found) else image.shape[:2]
+        records = []
+        for mask, (x0, y0, x1, y1), score in zip(found.masks, found.boxes.tolist(), found.scores.tolist()):
+            records.append(
+                {
+                    "segmentation": mask,
+                    "area": int(mask.sum()),
+                    "bbox": [x0, y0, x1 - x0, y1 - y0],
+                    "predicted_iou": float(score),
+                    "point_coords": [[(x0 + x1) / 2, (y0 + y1) / 2]],
+                    "stability_score": float(score),
+                    "crop_box": [0, 0, int(w), int(h)],
+                }
+            )
+        return sorted(records, key=lambda r: -r["area"])
 
     @property
     def backend_label(self) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TypeGuard
 
-from ..backends.base import MaskGenerator, MemoryIntrospection, PolicySwitchable, Snapshotable, supports
+from ..backends.base import ConceptPrompts, MaskGenerator, MemoryIntrospection, PolicySwitchable, Snapshotable, supports
 from ..types import ModelInfo
 
 
@@ -30,6 +30,12 @@ def _supports_snapshots(backend: object) -> TypeGuard[Snapshotable]:
     """True when ``backend`` can copy and put back its model state (``snapshot()`` /
     ``restore(snapshot)``), which exact undo of a video session needs."""
     return supports(backend, Snapshotable)
+
+
+def supports_concepts(backend: object) -> TypeGuard[ConceptPrompts]:
+    """True when ``backend`` takes text concept prompts (SAM 3 through transformers:
+    ``segment_concept`` / ``track_concept``); widgets show a text box only then."""
+    return supports(backend, ConceptPrompts)
 
 
 def _low_res_size(backend) -> int:
@@ -117,4 +123,11 @@ def backend_info_json(backend) -> dict:
     }
 
 
-__all__ = ["backend_info_json", "backend_label", "backend_name", "backend_untrained", "backend_video_settings"]
+__all__ = [
+    "backend_info_json",
+    "backend_label",
+    "backend_name",
+    "backend_untrained",
+    "backend_video_settings",
+    "supports_concepts",
+]

@@ -53,7 +53,7 @@ def make_sam2_image_backend(
     model: str = "sam2.1_hiera_tiny",
     checkpoint: str | Path | None = None,
     device: str = "auto",
-    image_size: int = 1024,
+    image_size: int | None = None,
     **kw,
 ) -> SAM2ImageBackend:
     """Build a :class:`SAM2ImageBackend`.
@@ -67,8 +67,9 @@ def make_sam2_image_backend(
         (untrained weights: every prediction is flagged ``untrained``).
     device : str
         ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``.
-    image_size : int
-        Model input size in pixels (1024 official; a multiple of 32 >= 64).
+    image_size : int, optional
+        Model input size in pixels (a multiple of 32 >= 64); None: the model's own (1024
+        official, 512 for MedSAM2).
     **kw
         ``seed``, ``checkpoint_dir`` (model building); ``precision`` (``"auto"`` / ``"fp32"`` /
         ``"bf16"``), ``mask_threshold``, ``max_hole_area``, ``max_sprinkle_area`` (predictor).
@@ -87,7 +88,7 @@ def make_sam2_video_backend(
     model: str = "sam2.1_hiera_tiny",
     checkpoint: str | Path | None = None,
     device: str = "auto",
-    image_size: int = 1024,
+    image_size: int | None = None,
     **kw,
 ) -> SAM2VideoBackend:
     """Build a :class:`SAM2VideoBackend`; parameters as :func:`make_sam2_image_backend`, plus

@@ -165,7 +165,7 @@ def build_sam2_model(
     model: str = "sam2.1_hiera_tiny",
     checkpoint: str | Path | None = None,
     device: str | torch.device = "cpu",
-    image_size: int = 1024,
+    image_size: int | None = None,
     mode: str = "image",
     seed: int = 0,
     vos_optimized: bool = False,
@@ -183,9 +183,10 @@ def build_sam2_model(
         file; ``"random"``: untrained weights from ``torch.manual_seed(seed)``.
     device : str
         ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``.
-    image_size : int
-        Square input size in pixels (1024 official; must be a multiple of 32, >= 64). Set through
-        the Hydra override ``++model.image_size=N``.
+    image_size : int, optional
+        Square input size in pixels (must be a multiple of 32, >= 64); None: the model's own
+        (:attr:`ModelSpec.image_size`, 1024 official, 512 for MedSAM2). Set through the Hydra
+        override ``++model.image_size=N``.
     mode : {"image", "video"}
         ``"image"`` builds ``SAM2Base`` (for ``SAM2ImagePredictor``), ``"video"`` a
         ``SAM2VideoPredictor``.
@@ -217,7 +218,7 @@ def build_sam2_model(
         raise UnknownNameError("mode", mode, MODES)
     if vos_optimized and mode != "video":
         raise ConfigError("vos_optimized=True applies to mode='video' only.")
-    image_size = _check_image_size(image_size)
+    image_size = _check_image_size(spec.image_size if image_size is None else image_size)
     if not isinstance(apply_postprocessing, bool):
         raise ConfigError(f"apply_postprocessing must be True or False; got {apply_postprocessing!r}.")
     dev = resolve_device(device)

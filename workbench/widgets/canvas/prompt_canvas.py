@@ -206,6 +206,8 @@ class PromptCanvas(W.VBox):
         self.canvas.on_key_down(self._handler(self._on_key))
         self.canvas.on_client_ready(self._handler(lambda: self.refresh(image=True)))
         rows = [self._toolbar, self._viewbar, self.canvas, self.status, self.candidate_panel]
+        if self.concept_bar is not None:
+            rows.insert(2, self.concept_bar)
         super().__init__(rows + ([self.everything_panel] if self.everything_panel is not None else []))
         self.add_class("wb-prompt-canvas")  # CSS classes for browser tests
         self.canvas.add_class("wb-canvas")
@@ -242,6 +244,18 @@ class PromptCanvas(W.VBox):
         self.zoom_label = W.HTML()
         self.status = W.HTML()
         h = self._handler
+        # a text box for concept prompts only when the backend takes them (SAM 3)
+        self.concept_text: W.Text | None = None
+        self.concept_bar: W.HBox | None = None
+        if self.session.takes_text:
+            self.concept_text = W.Text(
+                placeholder="concept, e.g. dog", description="text", layout=W.Layout(width="260px")
+            )
+            self.concept_threshold = W.FloatSlider(0.5, min=0.0, max=1.0, step=0.05, description="score ≥")
+            self.concept_button = W.Button(description="find all", icon="search", layout=W.Layout(width="auto"))
+            self.concept_button.on_click(h(lambda _b: self.find_concept()))
+            self.concept_bar = W.HBox([self.concept_text, self.concept_threshold, self.concept_button])
+            self.concept_bar.add_class("wb-concept-bar")
         self.mode_buttons.observe(h(self._on_mode), "value")
         self.object_dropdown.observe(h(self._on_object), "value")
         self.add_object_button.on_click(h(lambda _b: self.add_object()))
@@ -623,6 +637,41 @@ class PromptCanvas(W.VBox):
             self.mode_buttons.value = "pick"
 
         return self._call("segmenting everything", run, then=store)
+
+    def find_concept(self, text: str | None = None, threshold: float | None = None):
+        """Text concept prompt (SAM 3 backends): find every instance of ``text`` (default: the
+        text box) scoring at least ``threshold`` (default: the slider) on the shown image or
+        frame. With the segment-everything panel the instances fill it and the canvas switches
+        to pick mode (clicking an instance makes it an object); without it (the video
+        annotator) every instance becomes a new object with its mask on the shown frame.
+
+        Raises
+        ------
+        ConfigError
+            The backend takes no text prompts (no text box is shown then).
+        PromptError
+            Empty text.
+        """
+        if self.concept_text is None:
+            raise ConfigError(f"{self.session.backend_label} takes no text prompts; use clicks or a box.")
+        phrase = self.concept_text.value if text is None else text
+        score = self.concept_threshold.value if threshold is None else threshold
+        image = np.array(self.target.image())
+        shape = self.target.shape
+        panel = self.everything_panel
+        if panel is not None:
+
+            def store(records):
+                panel.set_records(records, shape)
+                self.mode_buttons.value = "pick"
+
+            return self._call(f"finding {phrase!r}", self.session.find_concept, image, phrase, score, then=store)
+
+        def add_all() -> list[int]:
+            records = self.session.find_concept(image, phrase, score)
+            return [self.target.set_mask(r["segmentation"], f"{phrase} {i + 1}") for i, r in enumerate(records)]
+
+        return self._call(f"finding {phrase!r}", add_all)
 
     def pick(self, x: int, y: int):
         """Make the everything-mask under image pixel ``(x, y)`` a new object (or the active
