@@ -454,6 +454,7 @@ def test_survey_suite_smoke_end_to_end(tmp_path, data_dir):
         "2. Natural images",
         "3. Medical images",
         "4. Video",
+        "Detector prompts",
         "5. Robustness",
         "6. Run index",
         "UNTRAINED rows",
