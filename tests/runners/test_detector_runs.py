@@ -11,7 +11,7 @@ import pytest
 
 from workbench.errors import ConfigError, UnknownNameError
 from workbench.protocols.specs import DetectorSpec, VOSRunSpec, spec_from_dict
-from workbench.runners import read_run, resume_run, run_vos_benchmark, survey
+from workbench.runners import read_run, resume_run, run_vos_benchmark, survey, views
 from workbench.runners import survey_tables as st
 from workbench.runners.card import spec_from_card
 from workbench.runners.executors import BackendSpec
@@ -84,6 +84,7 @@ def test_detector_run_card_and_files(detector_run):
         assert "detect_s" in records[seq]["timing"]
     assert len(list((run_dir / "masks" / "dog").glob("*.png"))) == 5
     assert 0 <= summary["J&F-Mean"] <= 1
+    assert "| detector | gt: jitter 0.1 · miss 0.1 · fp 0.5 · detect_track, every 2 frames" in views.run_header(run_dir)
     # `workbench report --resume` hands the detector back to the VOS notebook
     kind, params = notebook_parameters(card)
     assert kind == "vos" and params["prompt"] == "detector" and params["detector"] == NOISY.to_dict()

@@ -475,6 +475,7 @@ def test_survey_suite_smoke_end_to_end(tmp_path, data_dir):
         "3. Medical images",
         "4. Video",
         "Interactive video: promptable video segmentation",
+        "Detector prompts",
         "5. Robustness",
         "6. Run index",
         "UNTRAINED rows",

@@ -44,12 +44,27 @@ def run_header(run_dir: str | Path) -> str:
             if card.get("backend_settings")
             else []
         ),
+        *([_detector_row(card["detector"])] if card.get("detector") else []),
         f"| dataset | {card['dataset']} ({len(card['items'])} items) |",
         f"| parameters | `{json.dumps(card.get('params', {}))}` |",
         f"| versions | {', '.join(f'{k} {v}' for k, v in card.get('versions', {}).items())} |",
         f"| git commit | `{card.get('git_commit')}` |",
     ]
     return "\n".join(lines)
+
+
+def _detector_row(d: dict) -> str:
+    """Table row of a detector-prompted run's detector (run card ``detector``)."""
+    mode = d.get("mode")
+    how = f"{mode}, every {d.get('detect_interval')} frames, new-object IoU < {d.get('iou_threshold')}"
+    if mode == "per_frame":
+        how = "per_frame (every frame's boxes alone)"
+    weights = (
+        f", weights `{d.get('weights')}` (sha256 `{str(d.get('weights_sha256'))[:16]}`)" if d.get("weights") else ""
+    )
+    return (
+        f"| detector | {d.get('kind')}: {d.get('noise_label')}{weights} · {how} · score ≥ {d.get('score_threshold')} |"
+    )
 
 
 def vos_tables(run_dir: str | Path) -> dict[str, pd.DataFrame]:
