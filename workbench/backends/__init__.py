@@ -3,10 +3,12 @@
 ``make_image_backend`` / ``make_video_backend`` build a backend by name; the model families are
 imported lazily, so the weight-free ``classical`` backend starts without loading torch.
 
-Layout: one package per family, :mod:`.sam2` (SAM 2 / 2.1), :mod:`.sam` (SAM v1) and
-:mod:`.classical` (weight-free), plus :mod:`.detectors` (object detectors whose boxes prompt the
-video models: torchvision, Ultralytics YOLO, ground truth), on top of family-neutral modules:
-:mod:`.base` (protocols and capabilities), :mod:`.validate` (the one image / prompt validator), :mod:`.registry` (the
+Layout: one package per family, :mod:`.sam2` (SAM 2 / 2.1, MedSAM2), :mod:`.sam` (SAM v1),
+:mod:`.transformers` (SAM 2, EdgeTAM, SAM 3 tracker and SAM 3 through Hugging Face
+``transformers``) and :mod:`.classical` (weight-free), plus :mod:`.detectors` (object detectors
+whose boxes prompt the video models: torchvision, Ultralytics YOLO, ground truth), on top of
+family-neutral modules: :mod:`.base` (protocols and capabilities), :mod:`.validate` (the one
+image / prompt validator), :mod:`.registry` (the
 official checkpoints of every family), :mod:`.loading` (devices, safe checkpoint loading) and
 :mod:`.verify` (checkpoint integrity). Families never import each other.
 

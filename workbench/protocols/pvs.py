@@ -1,8 +1,8 @@
 """Promptable video segmentation (PVS): SAM 2's interactive video protocol, offline and online.
 
 Source: Ravi et al., "SAM 2: Segment Anything in Images and Videos", arXiv 2408.00714 — §6.1
-(promptable video segmentation, Figure 5) and Appendix F.1 (details of the interactive offline
-and online evaluation). Meta released no code for it; this module follows the text, and every
+(promptable video segmentation) and Appendix F.1 (details of the interactive offline and online
+evaluation). Meta released no code for it; this module follows the text, and every
 choice the text leaves open is a documented parameter of :class:`PVSSettings`.
 
 A simulated annotator corrects a video object frame by frame:
@@ -23,8 +23,8 @@ A simulated annotator corrects a video object frame by frame:
   (IoU) of the current prediction, interact there and propagate through the whole video again
   with all interactions so far, until ``max_annotated_frames`` (N_frame = 8) frames are
   annotated. "Through the whole video" is forward from the earliest annotated frame to the last
-  frame, then backward from it to frame 0 when it is not frame 0 (an object appearing later),
-  as SAM 2's web demo tracks both ways from where the object was first prompted.
+  frame, then backward from it to frame 0 when it is not frame 0 (an object appearing later):
+  SAM 2's video predictor tracks one direction per call, and the two passes reach every frame.
 * **online** (one pass): interact on the object's first frame and track forward; the annotator
   stops at the first frame whose J falls below ``iou_threshold`` (the paper's 0.75), interacts
   there and tracking continues forward from that frame (earlier frames keep their masks), until
@@ -45,11 +45,11 @@ Choices where the paper is silent (parameters and behaviour, all documented here
   forward. The paper's summary number is the average of the curve over k = 1 .. 8
   (:attr:`PVSRun.average`).
 * Scoring: DAVIS J and F of every object's own mask (:func:`evaluate_vos_arrays`) on every
-  frame, as the DAVIS interactive benchmark (``davisinteractive``) scores all frames: no frame
-  is given as a ground-truth mask here (each annotated frame holds the model's answer to the
-  clicks), and the annotator may pick any frame, so leaving out the first and last frame as
-  the semi-supervised evaluations do (davis2017-evaluation, ``sav_benchmark.py``) would not
-  score some interactions; ``skip_first_last=True`` does it anyway. The video's numbers are
+  frame by default: no frame is given as a ground-truth mask here (each annotated frame holds
+  the model's answer to the clicks), and the annotator may pick any frame, so leaving out the
+  first and last frame as the semi-supervised evaluations do (davis2017-evaluation,
+  ``sav_benchmark.py``) would leave some interactions unscored; ``skip_first_last=True`` does
+  it anyway. The video's numbers are
   the mean over its objects, a dataset's the mean over all objects (DAVIS global statistics).
 * Several objects: each object is annotated and tracked on its own (the backend is reset
   between objects), as the paper does for videos with several objects; masks of different
