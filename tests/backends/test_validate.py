@@ -14,6 +14,7 @@ from PIL import Image
 
 from workbench.backends import (
     CAPABILITIES,
+    ConceptPrompts,
     MaskGenerator,
     MaskLogits,
     MemoryIntrospection,
@@ -305,7 +306,15 @@ def test_capabilities_are_declared_protocols():
     assert not supports(video, MaskLogits)
     assert not supports(video, PolicySwitchable)  # tracking policies are SAM 2's
     assert not supports(video, MemoryIntrospection)  # so is the memory trace
-    assert set(CAPABILITIES) == {MaskGenerator, Snapshotable, MaskLogits, PolicySwitchable, MemoryIntrospection}
+    assert not supports(video, ConceptPrompts)  # text concept prompts are SAM 3's
+    assert set(CAPABILITIES) == {
+        MaskGenerator,
+        Snapshotable,
+        MaskLogits,
+        PolicySwitchable,
+        MemoryIntrospection,
+        ConceptPrompts,
+    }
 
     class NotCallable:
         generate_masks = None

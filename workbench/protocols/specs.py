@@ -472,6 +472,15 @@ class ImageRunSpec(RunSpec):
             text_threshold=float(self.text_threshold),
         )
 
+    def params(self) -> dict:
+        """Run-card parameters; the concept-prompt fields only for text-prompted runs, so the
+        cards of click and box runs stay as they were."""
+        out = super().params()
+        if self.text_prompt is None:
+            out.pop("text_prompt", None)
+            out.pop("text_threshold", None)
+        return out
+
 
 @dataclass(frozen=True, kw_only=True)
 class VOSRunSpec(RunSpec):

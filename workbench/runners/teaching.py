@@ -28,6 +28,7 @@ from ..errors import ConfigError, DataError
 from ..io.datasets import load_davis
 from ..io.frames import FrameSource
 from ..metrics.image import iou
+from ..protocols.specs import BackendRequest
 from ..sessions import VideoSession
 from ..types import MemoryTrace
 
@@ -161,11 +162,8 @@ class MemoryWalkthrough:
 
 def memory_walkthrough(
     video: str = "blackswan",
+    backend: BackendRequest | None = None,
     *,
-    model: str = "sam2.1_hiera_tiny",
-    checkpoint: str | None = None,
-    image_size: int = 1024,
-    device: str = "auto",
     max_frames: int | None = 16,
     policies: Sequence[str] = TEACHING_POLICIES,
     policy_params: Mapping[str, Mapping] | None = None,
@@ -179,8 +177,10 @@ def memory_walkthrough(
     ----------
     video : str
         DAVIS sequence name (under ``data_root`` / ``$WORKBENCH_DATA_DIR``).
-    model, checkpoint, image_size, device
-        As :func:`workbench.backends.make_video_backend` (``checkpoint="random"``: UNTRAINED).
+    backend : BackendRequest, optional
+        The SAM 2 model: ``backend="sam2"`` with ``model``, ``checkpoint`` (``"random"``:
+        UNTRAINED), ``image_size``, ``device`` as :func:`workbench.backends.make_video_backend`
+        takes them. Default: SAM 2.1 tiny at 1024 px from ``$SAM2_CHECKPOINT_DIR``.
     max_frames : int or None
         Frames from the start (None: all).
     policies : sequence of str
@@ -204,8 +204,14 @@ def memory_walkthrough(
     DataError
         ``obj_id`` is not annotated on frame 0.
     ConfigError
-        No policy, or ``max_frames`` < 1.
+        No policy, ``max_frames`` < 1, or a backend other than ``"sam2"`` (only SAM 2 has
+        tracking policies and a memory to show).
     """
+    request = backend if backend is not None else BackendRequest(backend="sam2", model="sam2.1_hiera_tiny")
+    if request.backend != "sam2":
+        raise ConfigError(
+            f"The memory walkthrough needs a SAM 2 model (backend='sam2'); got backend={request.backend!r}."
+        )
     if not policies:
         raise ConfigError("Give at least one tracking policy, e.g. policies=['sam2', 'samurai', 'sam2long'].")
     if max_frames is not None and int(max_frames) < 1:
@@ -225,16 +231,16 @@ def memory_walkthrough(
     sessions: dict[str, VideoSession] = {}
     untrained, label = False, ""
     for policy in policies:
-        backend = make_video_backend(
+        video_backend = make_video_backend(
             "sam2",
-            model=model,
-            checkpoint=checkpoint,
-            device=device,
-            image_size=image_size,
+            model=request.model,
+            checkpoint=request.checkpoint,
+            device=request.device,
+            image_size=request.image_size,
             policy=policy,
             policy_params=dict(params.get(policy, {})),
         )
-        session = VideoSession(backend, frames, first_object=f"{video} #{obj_id}")
+        session = VideoSession(video_backend, frames, first_object=f"{video} #{obj_id}")
         session.set_mask(0, 1, first)
         session.propagate("forward")
         traces[policy] = tuple(session.memory_traces(1))
