@@ -54,7 +54,10 @@ Choices where the paper is silent (parameters and behaviour, all documented here
 * Several objects: each object is annotated and tracked on its own (the backend is reset
   between objects), as the paper does for videos with several objects; masks of different
   objects are not merged and may overlap. An object's first interaction is on the first frame
-  it appears on (frame 0 for DAVIS objects present from the start).
+  it appears on (frame 0 for DAVIS objects present from the start). Frames before it are scored
+  too, unlike the VOS protocol's ``prompt_frames`` rule: offline tracking reaches them backward
+  and a false positive there is an error the annotator may correct (an empty mask on an empty
+  ground truth scores J = F = 1).
 * Tracking policies (SAMURAI, SAM2Long) keep their state across the passes of one object, as
   in an interactive session (:mod:`workbench.backends.sam2.policies`); it is reset with each
   object.
