@@ -14,6 +14,7 @@ from PIL import Image
 
 from workbench.backends import (
     CAPABILITIES,
+    ConceptPrompts,
     MaskGenerator,
     MaskLogits,
     PolicySwitchable,
@@ -303,7 +304,8 @@ def test_capabilities_are_declared_protocols():
     assert supports(video, Snapshotable) and not supports(video, MaskGenerator)
     assert not supports(video, MaskLogits)
     assert not supports(video, PolicySwitchable)  # tracking policies are SAM 2's
-    assert set(CAPABILITIES) == {MaskGenerator, Snapshotable, MaskLogits, PolicySwitchable}
+    assert not supports(image, ConceptPrompts) and not supports(video, ConceptPrompts)  # text prompts are SAM 3's
+    assert set(CAPABILITIES) == {MaskGenerator, Snapshotable, MaskLogits, PolicySwitchable, ConceptPrompts}
 
     class NotCallable:
         generate_masks = None

@@ -430,6 +430,15 @@ class ImageRunSpec(RunSpec):
             text_threshold=float(self.text_threshold),
         )
 
+    def params(self) -> dict:
+        """As :meth:`RunSpec.params`; ``text_prompt`` and ``text_threshold`` only for runs with a
+        text prompt, so the cards of runs without one stay as they were."""
+        out = super().params()
+        if self.text_prompt is None:
+            out.pop("text_prompt", None)
+            out.pop("text_threshold", None)
+        return out
+
 
 @dataclass(frozen=True, kw_only=True)
 class VOSRunSpec(RunSpec):
