@@ -266,7 +266,8 @@ def test_survey_models_follow_the_checkpoints_present(tmp_path):
     assert full[1]["checkpoint"] == str(some / "sam2.1_hiera_small.pt") and full[1]["image_size"] == 1024
     assert [m["model"] for m in survey.survey_models(True, some)] == [None, "sam2.1_hiera_small", "vit_l"]
     missing = {m["file"] for m in survey.missing_checkpoints(some)}
-    assert len(missing) == 8 and "sam_vit_l_0b3195.pth" not in missing and "sam_vit_b_01ec64.pth" in missing
+    assert len(missing) == 9 and "sam_vit_l_0b3195.pth" not in missing and "sam_vit_b_01ec64.pth" in missing
+    assert "MedSAM2_latest.pt" in missing  # the sam2 family's medical fine-tune is listed too
     plan = survey.survey_plan(True, empty)
     assert [name for name, _ in plan] == list(survey.SURVEY_EXPERIMENTS)
     assert all(p == {"models": smoke, "smoke": True} for _, p in plan)
