@@ -129,6 +129,16 @@ def test_specs_are_normalised_when_made():
     assert ImageRunSpec(corruption="jpeg", severity=3).tag == "-jpeg3" and ImageRunSpec().tag == ""
 
 
+def test_text_prompt_params_only_for_text_runs():
+    text = ImageRunSpec(text_prompt=" dog ", text_threshold=0.3)
+    assert (
+        text.text_prompt == "dog" and text.params()["text_prompt"] == "dog" and text.params()["text_threshold"] == 0.3
+    )
+    assert "text_prompt" not in ImageRunSpec().params()
+    with pytest.raises(ConfigError, match=r"\[0, 1\]"):
+        ImageRunSpec(text_prompt="dog", text_threshold=1.5)
+
+
 def test_params_are_the_run_card_params_of_before():
     assert ImageRunSpec(subset=2, max_clicks=3).params() == {
         "max_clicks": 3,
