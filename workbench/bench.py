@@ -1,9 +1,11 @@
 """``workbench bench``: the workbench against the raw SAM 2 API, measured in the same run.
 
-Sections (``--only fps,click,memory,widget``), explained in ``benchmarks/README.md``: video
-propagation fps (VideoSession vs the raw ``SAM2VideoPredictor`` loop on ``bedroom``), click
+Sections (``--only fps,click,memory,widget,policies``), explained in ``benchmarks/README.md``:
+video propagation fps (VideoSession vs the raw ``SAM2VideoPredictor`` loop on ``bedroom``), click
 latency (ImageSession + overlay vs ``SAM2ImagePredictor.predict``), peak memory vs video length
-(fresh process per configuration) and the PromptCanvas widget's overhead.
+(fresh process per configuration), the PromptCanvas widget's overhead, and the tracking
+policies (fps of each against sam2's own in the same run, SAM2Long's cost per number of
+pathways, each policy's peak memory at two video lengths in a fresh process).
 
 Every figure is the median over repeats; every ratio is taken pair by pair (raw and workbench
 measured back to back, alternating order) and then its median reported. No timing is asserted.
@@ -57,6 +59,8 @@ GOALS = {
     "memory": "wb peak @long <= 1.3x @short; raw/wb @long >= 5x; masks identical",
     "widget": "overhead <= 15 ms (CPU)",
     "policies": "samurai <= 5% slower than sam2 (same run)",
+    "pathways": "cost(P) <= P/P0 x cost(P0) (at most linear)",
+    "policy_memory": "peak above model @long <= 1.3x @short",
 }
 PROMPT_XY = (210.0, 350.0)  # the click of sam2's tools/benchmark.py on bedroom
 BOX_XYXY = (600.0, 100.0, 900.0, 400.0)  # a second object for the memory runs
@@ -77,6 +81,10 @@ class BenchOptions:
     memory_frames: tuple[int, int] | None = None
     memory_image_size: int | None = None
     memory_track: int | None = None
+    pathways: tuple[int, ...] | None = None
+    policy_memory: bool = True
+    policy_memory_frames: tuple[int, int] | None = None
+    policy_memory_image_size: int | None = None
     only: tuple[str, ...] = SECTIONS
     smoke: bool = False
     threads: int | None = None
@@ -87,9 +95,16 @@ class BenchOptions:
     data_dir: str | None = None
 
     def resolved(self) -> ResolvedBenchOptions:
-        """Fill the defaults: 1024 px, all 200 frames, 5 repeats on CUDA; 256 px, 24 frames,
-        3 repeats, memory runs at 64 px on CPU; ``smoke``: 256 px, 3 frames, 1 repeat, 3 clicks,
-        memory 4 vs 8 frames.
+        """Fill the defaults.
+
+        CUDA: 1024 px, all 200 frames, 5 repeats; the memory runs track every frame at 1024 px.
+        CPU: 256 px, 24 frames, 3 repeats; the memory section at 512 px tracking 20 frames (at
+        that size the frames the raw API preloads dominate its memory, which is what the
+        "5x below raw" goal is about; the policy-memory runs track every frame); the
+        policy-memory runs at 128 px (the smallest size at which one frame's tracking tensors,
+        12 KB, kept for 2000 frames would show against the memory above the model).
+        Both: SAM2Long at 1, 2, 3, 4 pathways; memory and policy memory at 200 vs 2000 frames.
+        ``smoke``: 256 px, 3 frames, 1 repeat, 3 clicks, memory 4 vs 8 frames, pathways 1, 2.
 
         Raises
         ------
@@ -105,7 +120,16 @@ class BenchOptions:
         d: dict[str, Any]
         if self.smoke:
             d = dict(
-                image_size=256, repeats=1, frames=3, clicks=3, memory_frames=(4, 8), memory_image_size=256, warmup=False
+                image_size=256,
+                repeats=1,
+                frames=3,
+                clicks=3,
+                memory_frames=(4, 8),
+                memory_image_size=256,
+                pathways=(1, 2),
+                policy_memory_frames=(4, 8),
+                policy_memory_image_size=256,
+                warmup=False,
             )
         else:
             d = dict(
@@ -114,19 +138,33 @@ class BenchOptions:
                 frames=200 if gpu else 24,
                 clicks=30,
                 memory_frames=(200, 2000),
-                memory_image_size=None if gpu else 64,
+                memory_image_size=None if gpu else 512,
+                memory_track=None if gpu else 20,
+                pathways=(1, 2, 3, 4),
+                policy_memory_frames=(200, 2000),
+                policy_memory_image_size=None if gpu else 128,
                 warmup=True,
             )
         values: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(device=device, **{k: v if values[k] is None else values[k] for k, v in d.items()})
-        if values["memory_image_size"] is None:
-            values["memory_image_size"] = values["image_size"]
+        for k in ("memory_image_size", "policy_memory_image_size"):
+            if values[k] is None:
+                values[k] = values["image_size"]
+        values["pathways"] = tuple(sorted(set(values["pathways"])))
         o = ResolvedBenchOptions(**values)
         if min(o.repeats, o.frames, o.clicks) < 1 or len(o.memory_frames) != 2 or min(o.memory_frames) < 2:
             raise ConfigError(
                 f"repeats, frames and clicks must be >= 1 and --memory-frames two lengths >= 2; got "
                 f"repeats={o.repeats}, frames={o.frames}, clicks={o.clicks}, "
                 f"memory_frames={o.memory_frames}."
+            )
+        if not o.pathways or min(o.pathways) < 1:
+            raise ConfigError(f"--pathways must be numbers of pathways >= 1, e.g. 1,2,3,4; got {o.pathways}.")
+        pm = o.policy_memory_frames
+        if len(pm) != 2 or not 1 <= pm[0] < pm[1]:
+            raise ConfigError(
+                "--policy-memory-frames must be two lengths, the first >= 1 and smaller than the "
+                f"second (one run tracks the longer video and reads its peak at both), e.g. 200,2000; got {pm}."
             )
         return o
 
@@ -143,6 +181,9 @@ class ResolvedBenchOptions(BenchOptions):
     clicks: int = 0
     memory_frames: tuple[int, int] = (0, 0)
     memory_image_size: int = 0
+    pathways: tuple[int, ...] = ()
+    policy_memory_frames: tuple[int, int] = (0, 0)
+    policy_memory_image_size: int = 0
     warmup: bool = False
 
 
@@ -261,12 +302,46 @@ def bench_fps(o: ResolvedBenchOptions, model: str | None = None) -> dict:
 
 
 # -- policies -------------------------------------------------------------------------------------
+def _policy_configs(pathways: Sequence[int]) -> list[tuple[str, str, dict | None]]:
+    """``(label, policy, params)`` timed by :func:`bench_policies`: every policy of
+    ``POLICIES`` at its defaults (``"sam2long"``: the reference's 3 pathways), then SAM2Long at
+    each other number of pathways in ``pathways`` (``"sam2long P=1"``, ...)."""
+    from .backends.sam2.policies import POLICIES, SAM2LongParams
+
+    configs: list[tuple[str, str, dict | None]] = [(p, p, None) for p in POLICIES]
+    default = SAM2LongParams().num_pathway
+    configs += [(f"sam2long P={k}", "sam2long", {"num_pathway": k}) for k in pathways if k != default]
+    return configs
+
+
+def _pathway_label(k: int) -> str:
+    from .backends.sam2.policies import SAM2LongParams
+
+    return "sam2long" if k == SAM2LongParams().num_pathway else f"sam2long P={k}"
+
+
 def bench_policies(o: ResolvedBenchOptions) -> dict:
-    """Propagation fps of every tracking policy (``workbench.backends.sam2.policies.POLICIES``)
-    on the same weights and frames, in alternating order, each as a ratio to sam2's own policy
-    measured in the same repeat (CPU-time basis on CPU, wall time on CUDA)."""
+    """Every tracking policy against sam2's own, in one run.
+
+    * **fps**: propagation fps of every policy of ``workbench.backends.sam2.policies.POLICIES``
+      and of SAM2Long at each number of pathways in ``o.pathways``, on the same weights and
+      frames (``o.frames`` bedroom frames, ``o.image_size``), one click, in alternating order;
+      each as a ratio to sam2's own policy measured in the same repeat (CPU-time basis on CPU,
+      wall time on CUDA); the mask decoder's calls per tracked frame.
+    * **pathways**: SAM2Long's cost (time per frame) at ``P`` pathways over its cost at the
+      fewest pathways measured, ``P0``, per repeat then the median; at most linear when it is
+      ``<= P / P0``.
+    * **memory** (unless ``o.policy_memory`` is False): each policy at its defaults tracks a
+      ``o.policy_memory_frames[1]``-frame video (bedroom's frames repeated) in a fresh process
+      through the bounded-memory backend with lazy frames, at ``o.policy_memory_image_size``,
+      one object; the kernel's peak RSS is read after ``o.policy_memory_frames[0]`` tracked
+      frames and at the end (:func:`workbench.backends.sam2.reference.policy_memory_run`).
+      The goal is judged on the peak *above the model* (peak minus the RSS after building it),
+      i.e. on what the video and the policy add: at small sizes torch and the model dominate
+      the total and would hide growth.
+    """
     from .backends.sam2.policies import DEFAULT_POLICY, POLICIES
-    from .backends.sam2.reference import build_video_model
+    from .backends.sam2.reference import DecoderCalls, build_video_model
     from .backends.sam2.video import SAM2VideoBackend
     from .sessions import VideoSession
 
@@ -275,24 +350,29 @@ def bench_policies(o: ResolvedBenchOptions) -> dict:
     net, info = build_video_model(o.model, o.checkpoint, o.device, o.image_size, False)
     backend = SAM2VideoBackend(net, info, precision=o.precision, memory="bounded")
     session = VideoSession(backend, tmp.name)
-    names = list(POLICIES)
+    configs = _policy_configs(o.pathways)
+    labels = [c[0] for c in configs]
+    calls: dict[str, float] = {}
 
-    def run(policy: str, frames: int) -> tuple[float, float]:
-        backend.set_policy(policy)
+    def run(label: str, policy: str, params: dict | None, frames: int) -> tuple[float, float]:
+        backend.set_policy(policy, params)
         session.clear(all_objects=True)
         session.add_point(0, *PROMPT_XY, obj_id=1)
-        return _timed(lambda: len(session.propagate(max_frame_num_to_track=frames - 1).frames))
+        with DecoderCalls(backend.predictor) as dc:
+            fw, fc = _timed(lambda: len(session.propagate(max_frame_num_to_track=frames - 1).frames))
+        calls[label] = dc.calls / max(frames - 1, 1)
+        return fw, fc
 
     if o.warmup:
-        for p in names:
-            run(p, min(n, 4))
-    wall: dict[str, list[float]] = {p: [] for p in names}
-    cpu: dict[str, list[float]] = {p: [] for p in names}
+        for c in configs:
+            run(*c, min(n, 4))
+    wall: dict[str, list[float]] = {c: [] for c in labels}
+    cpu: dict[str, list[float]] = {c: [] for c in labels}
     for r in range(o.repeats):
-        for p in names if r % 2 == 0 else names[::-1]:
-            fw, fc = run(p, n)
-            wall[p].append(fw)
-            cpu[p].append(fc)
+        for c in configs if r % 2 == 0 else configs[::-1]:
+            fw, fc = run(*c, n)
+            wall[c[0]].append(fw)
+            cpu[c[0]].append(fc)
         _log(f"policies repeat {r + 1}/{o.repeats}: " + ", ".join(f"{p} {v[-1]:.2f}" for p, v in wall.items()))
     backend.set_policy(DEFAULT_POLICY)
     session.close()
@@ -301,16 +381,120 @@ def bench_policies(o: ResolvedBenchOptions) -> dict:
     out: dict[str, Any] = {
         "model": o.model,
         "frames": n,
+        "image_size": o.image_size,
         "basis": "wall" if basis is wall else "cpu_time",
         "policies": {},
     }
-    for p in names:
-        ratio = _median([a / b for a, b in zip(basis[p], basis[DEFAULT_POLICY])])
-        out["policies"][p] = {"fps": _median(wall[p]), "cpu_fps": _median(cpu[p]), "ratio": ratio}
+    for label, policy, params in configs:
+        ratio = _median([a / b for a, b in zip(basis[label], basis[DEFAULT_POLICY])])
+        out["policies"][label] = {
+            "policy": policy,
+            "params": params or {},
+            "fps": _median(wall[label]),
+            "cpu_fps": _median(cpu[label]),
+            "ratio": ratio,
+            "decoder_calls_per_frame": calls[label],
+        }
+    out["pathways"] = _pathway_rows(o.pathways, basis)
     samurai = out["policies"].get("samurai")
-    out["goal"] = GOALS["policies"]
-    out["met"] = None if samurai is None else bool(samurai["ratio"] >= 0.95)
+    judged = [v["met"] for v in out["pathways"].values() if v["met"] is not None]
+    out["goals"] = {
+        "samurai": {"goal": GOALS["policies"], "met": None if samurai is None else bool(samurai["ratio"] >= 0.95)},
+        "pathways": {"goal": GOALS["pathways"], "met": all(judged) if judged else None},
+    }
+    if o.policy_memory:
+        out["memory"] = _policy_memory(o, list(POLICIES))
+        out["goals"]["memory"] = {"goal": GOALS["policy_memory"], "met": out["memory"]["met"]}
+    mets = [g["met"] for g in out["goals"].values() if g["met"] is not None]
+    out["met"] = all(mets) if mets else None
     return out
+
+
+def _pathway_rows(pathways: Sequence[int], basis: Mapping[str, list[float]]) -> dict[str, dict]:
+    """SAM2Long's cost per number of pathways: ``cost`` (time per frame over sam2's),
+    ``cost_vs_min`` (over the fewest pathways measured, ``P0``), ``limit`` (``P / P0``),
+    ``per_pathway`` (``cost_vs_min / limit``: below 1 is sub-linear) and ``met`` (``cost_vs_min
+    <= limit``; None for ``P0``), each the median of per-repeat ratios."""
+    p0 = min(pathways)
+    base = basis[_pathway_label(p0)]
+    rows = {}
+    for k in pathways:  # string keys, as after a JSON round trip
+        t = basis[_pathway_label(k)]
+        vs_min = _median([b / a for a, b in zip(t, base)])
+        limit = k / p0
+        rows[str(k)] = {
+            "num_pathway": k,
+            "label": _pathway_label(k),
+            "cost": _median([s / a for a, s in zip(t, basis["sam2"])]),
+            "cost_vs_min": vs_min,
+            "limit": limit,
+            "per_pathway": vs_min / limit,
+            "met": None if k == p0 else bool(vs_min <= limit),
+        }
+    return rows
+
+
+def _slope(points: Sequence[Sequence[float]]) -> float:
+    """Least-squares slope of ``[(x, y), ...]`` (NaN with fewer than two distinct x)."""
+    a = np.asarray(points, float).reshape(-1, 2)
+    if len(np.unique(a[:, 0])) < 2:
+        return float("nan")
+    return float(np.polyfit(a[:, 0], a[:, 1], 1)[0])
+
+
+def _policy_memory(o: ResolvedBenchOptions, policies: list[str]) -> dict:
+    """Peak memory of each policy at ``o.policy_memory_frames`` (see :func:`bench_policies`)."""
+    short, long = o.policy_memory_frames
+    frames = _frame_folder(_bedroom(o), long)
+    tmp = tempfile.TemporaryDirectory(prefix="wb-bench-polmem-")
+    runs: dict[str, dict] = {}
+    for policy in policies:
+        spec = {
+            "kind": "policy_memory",
+            "policy": policy,
+            "policy_params": None,
+            "n": long,
+            "frames_dir": frames.name,
+            "model": o.model,
+            "checkpoint": o.checkpoint,
+            "device": o.device,
+            "image_size": o.policy_memory_image_size,
+            "precision": o.precision,
+            "threads": o.threads,
+            "checkpoints": [short],
+            "trace_every": max(long // 20, 1),
+        }
+        r = _child(spec, tmp.name, f"{policy}@{long}")
+        if len(r["at"]) != 2 or r["at"][0]["frames"] != short:
+            raise ConfigError(
+                f"policy memory run {policy}: expected readings at {short} and {long} frames; got {r['at']}."
+            )
+        a, b = r["at"]
+        r.update(
+            growth=b["video_rss_bytes"] / max(a["video_rss_bytes"], 1),
+            growth_total=b["peak_rss_bytes"] / max(a["peak_rss_bytes"], 1),
+            growth_state=b["state"]["total"] / max(a["state"]["total"], 1),
+            bytes_per_frame=(b["peak_rss_bytes"] - a["peak_rss_bytes"]) / (b["frames"] - a["frames"]),
+            rss_slope_bytes_per_frame=_slope([t for t in r["trace"] if t[0] >= short]),
+        )
+        if a.get("gpu"):
+            r["growth_gpu"] = b["gpu"]["peak_bytes"] / max(a["gpu"]["peak_bytes"], 1)
+        r["met"] = bool(r["growth"] <= 1.3)
+        runs[policy] = r
+        _log(
+            f"policy memory: {policy} peak above model {a['video_rss_bytes'] / 2**20:.0f} MB @{short} -> "
+            f"{b['video_rss_bytes'] / 2**20:.0f} MB @{long} (x{r['growth']:.2f}), {r['seconds']:.0f} s"
+        )
+    frames.cleanup()
+    tmp.cleanup()
+    return {
+        "image_size": o.policy_memory_image_size,
+        "frames": [short, long],
+        "objects": 1,
+        "runs": runs,
+        "goal": GOALS["policy_memory"],
+        "met": all(r["met"] for r in runs.values()),
+    }
 
 
 # -- click ----------------------------------------------------------------------------------------
@@ -434,11 +618,43 @@ def unavailable(reason: str) -> SectionFn:
 
 # -- memory ---------------------------------------------------------------------------------------
 def memory_child(spec: dict) -> dict:
-    """One memory configuration, run in a fresh process by :func:`bench_memory` (see
-    :func:`workbench.backends.sam2.reference.memory_run`)."""
-    from .backends.sam2.reference import memory_run
+    """One memory configuration, run in a fresh process by :func:`bench_memory`
+    (``spec["kind"] == "memory"``: :func:`workbench.backends.sam2.reference.memory_run`) or by
+    :func:`bench_policies` (``"policy_memory"``: :func:`~workbench.backends.sam2.reference.policy_memory_run`)."""
+    from .backends.sam2.reference import memory_run, policy_memory_run
 
+    if spec.get("kind") == "policy_memory":
+        return policy_memory_run(spec, PROMPT_XY)
     return memory_run(spec, PROMPT_XY, BOX_XYXY)
+
+
+def _child(spec: dict, folder: str, key: str) -> dict:
+    """Run one memory configuration (``spec["kind"]``: ``"memory"`` or ``"policy_memory"``)
+    in a fresh ``python -m workbench.bench --memory-child`` process; returns its result.
+
+    Raises
+    ------
+    ConfigError
+        The child failed (its stderr's tail is in the message).
+    """
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+        "TQDM_DISABLE": "1",  # sam2's per-frame progress bar
+    }
+    spec = {**spec, "result": f"{folder}/result.json"}
+    Path(f"{folder}/spec.json").write_text(json.dumps(spec))
+    _log(f"{spec['kind']}: {key} in a fresh process ...")
+    proc = subprocess.run(
+        [sys.executable, "-m", "workbench.bench", "--memory-child", f"{folder}/spec.json"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode:
+        raise ConfigError(f"memory run {key} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    return json.loads(Path(spec["result"]).read_text())
 
 
 def _same_masks(a: Path, b: Path) -> bool:
@@ -452,13 +668,12 @@ def bench_memory(o: ResolvedBenchOptions) -> dict:
     keep = min(200, short, o.memory_track or short)
     runs: dict[str, dict] = {}
     tmp = tempfile.TemporaryDirectory(prefix="wb-bench-mem-")
-    root = str(Path(__file__).resolve().parent.parent)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     for n in (short, long):
         frames = _frame_folder(_bedroom(o), n)
         for impl in ("raw", "workbench"):
             key = f"{impl}@{n}"
             spec = {
+                "kind": "memory",
                 "impl": impl,
                 "n": n,
                 "frames_dir": frames.name,
@@ -471,19 +686,8 @@ def bench_memory(o: ResolvedBenchOptions) -> dict:
                 "track": o.memory_track,
                 "keep_masks": keep,
                 "masks_out": f"{tmp.name}/{impl}_{n}.npz",
-                "result": f"{tmp.name}/{impl}_{n}.json",
             }
-            Path(f"{tmp.name}/spec.json").write_text(json.dumps(spec))
-            _log(f"memory: {key} in a fresh process ...")
-            proc = subprocess.run(
-                [sys.executable, "-m", "workbench.bench", "--memory-child", f"{tmp.name}/spec.json"],
-                env=env,
-                capture_output=True,
-                text=True,
-            )
-            if proc.returncode:
-                raise ConfigError(f"memory run {key} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
-            runs[key] = json.loads(Path(spec["result"]).read_text())
+            runs[key] = _child(spec, tmp.name, key)
             _log(f"memory: {key} peak RSS {runs[key]['peak_rss_bytes'] / 2**20:.0f} MB, {runs[key]['seconds']:.0f} s")
         frames.cleanup()
     same = {
@@ -585,8 +789,12 @@ _ARGS = (  # (flag, default, type or "flag", help)
     ("--frames", None, int, "frames tracked in the fps section (bedroom has 200)"),
     ("--clicks", None, int, "clicks timed in the click and widget sections"),
     ("--memory-frames", None, str, "two video lengths for the memory section, e.g. 200,2000"),
-    ("--memory-image-size", None, int, "input size of the memory runs (CPU default 64)"),
-    ("--memory-track", None, int, "frames tracked in each memory run (default all)"),
+    ("--memory-image-size", None, int, "input size of the memory runs (CPU default 512)"),
+    ("--memory-track", None, int, "frames tracked in each memory run (CPU default 20, GPU all)"),
+    ("--pathways", None, str, "SAM2Long numbers of pathways timed by the policies section (default 1,2,3,4)"),
+    ("--policy-memory-frames", None, str, "two video lengths of the per-policy memory runs (default 200,2000)"),
+    ("--policy-memory-image-size", None, int, "input size of the per-policy memory runs (CPU default 128)"),
+    ("--no-policy-memory", False, "flag", "skip the per-policy memory runs of the policies section"),
     ("--only", ",".join(SECTIONS), str, f"comma-separated sections ({','.join(SECTIONS)})"),
     ("--threads", None, int, "torch CPU threads"),
     ("--precision", "auto", str, "auto, fp32 or bf16 (CUDA only)"),
@@ -603,7 +811,8 @@ def add_bench_command(subparsers, sections: Callable[[], Mapping[str, SectionFn]
     function returning section overrides for :func:`run_bench`, called when the command runs
     (so the upper layer that supplies them is imported only then)."""
     p = subparsers.add_parser(
-        "bench", help="benchmark the workbench against the raw SAM 2 API (fps, click latency, memory, widget overhead)"
+        "bench",
+        help="benchmark the workbench against the raw SAM 2 API (fps, click latency, memory, widget overhead, tracking policies)",
     )
     for flag, default, kind, text in _ARGS:
         if kind == "flag":
@@ -613,16 +822,20 @@ def add_bench_command(subparsers, sections: Callable[[], Mapping[str, SectionFn]
     p.set_defaults(func=partial(_cmd_bench, sections=sections))
 
 
+def _ints(flag: str, value: str, example: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in value.split(","))
+    except ValueError as exc:
+        raise ConfigError(f"{flag} must be comma-separated integers like {example}; got {value!r}.") from exc
+
+
 def _cmd_bench(args, sections: Callable[[], Mapping[str, SectionFn]] | None = None) -> int:
     kw = {f[2:].replace("-", "_"): getattr(args, f[2:].replace("-", "_")) for f, *_ in _ARGS if f != "--gpu-suite"}
     kw["only"] = tuple(s for s in kw["only"].split(",") if s)
-    if kw["memory_frames"]:
-        try:
-            kw["memory_frames"] = tuple(int(v) for v in kw["memory_frames"].split(","))
-        except ValueError as exc:
-            raise ConfigError(
-                f"--memory-frames must be two integers like 200,2000; got {args.memory_frames!r}."
-            ) from exc
+    kw["policy_memory"] = not kw.pop("no_policy_memory")
+    for key, example in (("memory_frames", "200,2000"), ("policy_memory_frames", "200,2000"), ("pathways", "1,2,3,4")):
+        if kw[key]:
+            kw[key] = _ints("--" + key.replace("_", "-"), kw[key], example)
     o = BenchOptions(**kw)
     results = gpu_suite(o) if args.gpu_suite else run_bench(o, sections() if sections is not None else None)
     print(format_table(results))

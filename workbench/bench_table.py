@@ -66,7 +66,7 @@ def format_table(results: dict) -> str:
             rows.append(
                 (
                     "memory",
-                    f"{label} @{s} -> @{n}, size {mem['image_size']}",
+                    f"{label} @{s} -> @{n}, size {mem['image_size']}, {mem.get('tracked', 'all')} tracked",
                     f"{_mb(r[f'raw@{s}'][what])} -> {_mb(r[f'raw@{n}'][what])}",
                     f"{_mb(r[f'workbench@{s}'][what])} -> {_mb(r[f'workbench@{n}'][what])}",
                     f"wb x{mem['workbench_growth' + tag]:.2f}, raw/wb {mem['raw_over_workbench' + tag]:.1f}x",
@@ -104,18 +104,7 @@ def format_table(results: dict) -> str:
             else ("widget", "not available", "", "", w.get("reason", "")[:70], "", "")
         )
     if pol := results.get("policies"):
-        for name, p in pol["policies"].items():
-            rows.append(
-                (
-                    "policies",
-                    f"{name} fps, {pol['frames']} frames ({pol['basis']} ratio)",
-                    "",
-                    f"{p['fps']:.2f}",
-                    f"x{p['ratio']:.3f} vs sam2",
-                    pol["goal"] if name == "samurai" else "",
-                    yn[pol["met"]] if name == "samurai" else "",
-                )
-            )
+        rows += _policy_rows(pol, yn)
     for model, g in results.get("gpu_suite", {}).items():
         rows.append(
             (
@@ -131,6 +120,55 @@ def format_table(results: dict) -> str:
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(str(v).ljust(widths[i]) for i, v in enumerate(r)).rstrip() for r in rows]
     return "\n".join([*head, lines[0], "-" * len(lines[0]), *lines[1:]])
+
+
+def _policy_rows(pol: dict, yn: dict) -> list[tuple]:
+    """The policies section: fps per policy, SAM2Long's cost per number of pathways, peak
+    memory per policy at two video lengths."""
+    goals = pol.get("goals", {})
+    rows = []
+    for name, p in pol["policies"].items():
+        goal = goals.get("samurai", {}) if name == "samurai" else {}
+        rows.append(
+            (
+                "policies",
+                f"{name} fps, {pol['frames']} frames, {pol.get('image_size', '')} px ({pol['basis']} ratio)",
+                "",
+                f"{p['fps']:.2f}",
+                f"x{p['ratio']:.3f} vs sam2, {p.get('decoder_calls_per_frame', float('nan')):.2f} decoder calls/frame",
+                goal.get("goal", ""),
+                yn[goal.get("met")],
+            )
+        )
+    for k, w in pol.get("pathways", {}).items():
+        rows.append(
+            (
+                "policies",
+                f"  sam2long cost at {k} pathway{'s' if w['num_pathway'] != 1 else ''}",
+                "",
+                "",
+                f"x{w['cost_vs_min']:.2f} of the fewest (limit {w['limit']:g}), x{w['cost']:.2f} of sam2",
+                goals.get("pathways", {}).get("goal", "") if w["met"] is not None else "",
+                yn[w["met"]],
+            )
+        )
+    if mem := pol.get("memory"):
+        (s, n), size = mem["frames"], mem["image_size"]
+        for name, r in mem["runs"].items():
+            a, b = r["at"]
+            rows.append(
+                (
+                    "policies",
+                    f"{name} peak RSS MB @{s} -> @{n} frames, {size} px",
+                    "",
+                    f"{_mb(a['peak_rss_bytes'])} -> {_mb(b['peak_rss_bytes'])}",
+                    f"above model {_mb(a['video_rss_bytes'])} -> {_mb(b['video_rss_bytes'])}: x{r['growth']:.2f}; "
+                    f"RSS {r.get('rss_slope_bytes_per_frame', float('nan')) / 1024:+.1f} KB/frame",
+                    mem["goal"],
+                    yn[r["met"]],
+                )
+            )
+    return rows
 
 
 __all__ = ["UNTRAINED", "format_table"]

@@ -278,7 +278,116 @@ def memory_run(spec: dict, point_xy, box_xyxy) -> dict:
     }
 
 
+def policy_memory_run(spec: dict, point_xy) -> dict:
+    """Track every frame of ``spec["frames_dir"]`` with one object (a click at ``point_xy`` on
+    frame 0) through the bounded-memory backend with a tracking policy, and report memory after
+    ``spec["checkpoints"]`` tracked frames and at the end. Meant for a fresh process, where the
+    kernel's high-water mark is this configuration's peak.
+
+    ``spec``: ``frames_dir``, ``n``, ``model``, ``checkpoint``, ``device``, ``image_size``,
+    ``precision``, ``threads``, ``policy`` (a name of
+    :data:`~workbench.backends.sam2.policies.POLICIES`), ``policy_params`` (dict or None),
+    ``checkpoints`` (tracked-frame counts, e.g. ``[200]``), ``trace_every`` (current RSS sampled
+    every that many frames; 0: never). The backend is ``SAM2VideoBackend(memory="bounded",
+    lazy_frames=True)``, the same as the ``workbench`` side of :func:`memory_run`.
+
+    Returns
+    -------
+    dict
+        ``policy``, ``policy_params``, ``n``, ``frames_tracked``, ``seconds``,
+        ``model_rss_bytes`` (RSS after building the model), ``peak_since_model`` (whether the
+        peak counter could be reset after that), ``at``: one dict per checkpoint and one for the
+        end (``frames`` tracked so far, ``peak_rss_bytes`` = the high-water mark so far,
+        ``video_rss_bytes`` = that minus ``model_rss_bytes``, ``rss_bytes`` now, ``gpu``
+        (:func:`gpu_memory`, peak so far), ``state`` (:meth:`SAM2VideoBackend.memory_stats`:
+        tensors held in memory, spilled bytes), ``policy_state_bytes`` (pickled size of the
+        policy's plain-data state)), ``trace``: ``[frames, rss_bytes]`` samples.
+    """
+    import pickle
+
+    from .policies import installed_policy
+    from .video import SAM2VideoBackend
+
+    set_threads(spec.get("threads"))
+    net, info = build_video_model(spec["model"], spec["checkpoint"], spec["device"], spec["image_size"])
+    b = SAM2VideoBackend(net, info, precision=spec["precision"], memory="bounded", lazy_frames=True)
+    b.set_policy(spec["policy"], spec.get("policy_params"))
+    base, reset, t0 = _rss_now(), _reset_peak_rss(), time.perf_counter()
+    gpu_memory(spec["device"], reset=True)
+    checkpoints = {int(c) for c in spec.get("checkpoints", ())}
+    every = int(spec.get("trace_every") or 0)
+    at: list[dict] = []
+    trace: list[list[int]] = []
+
+    def snapshot(frames: int) -> dict:
+        peak = _peak_rss(reset)
+        policy = installed_policy(b.predictor)
+        return {
+            "frames": frames,
+            "peak_rss_bytes": peak,
+            "video_rss_bytes": max(peak - base, 0),
+            "rss_bytes": _rss_now(),
+            "gpu": gpu_memory(spec["device"]),
+            "state": b.memory_stats(),
+            "policy_state_bytes": 0 if policy is None else len(pickle.dumps(policy.policy_state())),
+        }
+
+    b.init_state(spec["frames_dir"])
+    b.add_points(0, 1, np.array([point_xy], np.float32), np.array([1]))
+    frames = 0
+    for _ in b.propagate():
+        frames += 1
+        if frames in checkpoints:
+            at.append(snapshot(frames))
+        if every and frames % every == 0:
+            trace.append([frames, _rss_now()])
+    at.append(snapshot(frames))
+    return {
+        "policy": b.policy_name,
+        "policy_params": dict(b.info.extra.get("policy_params") or {}),
+        "n": spec["n"],
+        "frames_tracked": frames,
+        "seconds": time.perf_counter() - t0,
+        "model_rss_bytes": base,
+        "peak_since_model": reset,
+        "at": at,
+        "trace": trace,
+    }
+
+
+class DecoderCalls:
+    """Counts calls of a SAM 2 predictor's mask decoder (``sam_mask_decoder`` forward) while
+    the ``with`` block runs: how many decoder runs a tracking policy needs per frame (sam2 and
+    SAMURAI one per object and frame; SAM2Long up to ``num_pathway``, pathways with the same
+    memory share one run).
+
+    Parameters
+    ----------
+    predictor : SAM2VideoPredictor
+        The built predictor (``SAM2VideoBackend.predictor``).
+    """
+
+    def __init__(self, predictor):
+        self.module = predictor.sam_mask_decoder
+        self.calls = 0
+        self._handle = None
+
+    def _hook(self, module, args, output) -> None:
+        self.calls += 1
+
+    def __enter__(self) -> DecoderCalls:
+        self.calls = 0
+        self._handle = self.module.register_forward_hook(self._hook)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._handle is not None:
+            self._handle.remove()
+            self._handle = None
+
+
 __all__ = [
+    "DecoderCalls",
     "RawImagePredictor",
     "RawVideoLoop",
     "VideoPrompt",
@@ -287,6 +396,7 @@ __all__ = [
     "gpu_memory",
     "image_pair",
     "memory_run",
+    "policy_memory_run",
     "runtime_info",
     "set_threads",
     "synchronize",
