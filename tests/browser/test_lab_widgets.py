@@ -240,7 +240,9 @@ def test_dashboard_plots(open_notebook, lab_root, screenshot_dir):
         plots.first.scroll_into_view_if_needed()
     finally:
         page.screenshot(path=str(screenshot_dir / "dashboard.png"))
-    assert n_figures == 6
+    from workbench.widgets.dashboard import FIGURES
+
+    assert n_figures == len(FIGURES) == 7  # every figure is drawn, the PVS curve included
     assert plots.count() >= n_figures
     legends = {t.strip() for t in page.locator(".js-plotly-plot .legendtext").all_text_contents()}
     for name in probe.eval("dash.runs['legend'].tolist()"):
