@@ -143,10 +143,19 @@ def pinned_attention_backends(predictor) -> list | None:
 
 
 # -- the predictor -----------------------------------------------------------------------------
-def _obj_id_of(inference_state: dict, output_dict) -> int:
+def find_obj_id(inference_state: dict, output_dict) -> int | None:
+    """The ``obj_id`` whose ``output_dict_per_obj`` entry is ``output_dict`` (the dict sam2 1.1.0
+    passes to a frame inference), or None when it belongs to no object."""
     for obj_idx, d in inference_state["output_dict_per_obj"].items():
         if d is output_dict:
             return int(inference_state["obj_idx_to_id"][obj_idx])
+    return None
+
+
+def _obj_id_of(inference_state: dict, output_dict) -> int:
+    obj_id = find_obj_id(inference_state, output_dict)
+    if obj_id is not None:
+        return obj_id
     raise BackendError(
         "Tracking policy: a frame inference ran on an output dict that belongs to no object "
         "of inference_state (sam2 1.1.0 passes output_dict_per_obj[obj_idx])."

@@ -51,7 +51,7 @@ from sam2.modeling.sam2_utils import select_closest_cond_frames
 
 from ....types import MemoryTrace
 from .base import FrameScores
-from .predictor import installed_policy
+from .predictor import find_obj_id, installed_policy
 
 TRACE_KEY = "workbench_memory_trace"
 """Key of a frame output's own memory record (plain data, see :meth:`MemoryReads.as_record`),
@@ -256,12 +256,7 @@ class MemoryTracer:
     # -- recording -------------------------------------------------------------------------------
     def _obj_id(self, output_dict) -> int | None:
         state = self.inference_state
-        if state is None:
-            return None
-        for obj_idx, d in state["output_dict_per_obj"].items():
-            if d is output_dict:
-                return int(state["obj_idx_to_id"][obj_idx])
-        return None
+        return None if state is None else find_obj_id(state, output_dict)
 
     def _prepare_memory_conditioned_features(
         self,
