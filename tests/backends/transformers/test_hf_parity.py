@@ -3,9 +3,10 @@
 No trained weights exist here, so both sides load one random SAM 2.1-tiny checkpoint in the
 official format, at 256 px: the official backend reads the ``.pt`` file, the transformers
 backend a Hugging Face model folder converted from that file by
-:func:`workbench.backends.transformers.convert_sam2_checkpoint`. (``transformers`` keeps its own
-``convert_sam2_to_hf.py`` in its source repository only; its PyPI wheel and sdist do not ship
-it, so it cannot be run offline.) The same prompts on a DAVIS frame, and the same first-frame
+:func:`workbench.backends.transformers.convert_sam2_checkpoint`, whose tensors are checked here
+to be, bit for bit, those that transformers' own ``convert_sam2_video_to_hf.py`` writes for this
+checkpoint (``tests/data/hf_conversion/reference.json``; the script is in transformers' source
+repository only, not in its wheel). The same prompts on a DAVIS frame, and the same first-frame
 masks of two objects propagated over DAVIS frames, must give masks with IoU >= 0.999 per frame
 and per object, and logits within the tolerances below (measured maximum differences are
 written to the test report). Random weights: every mask here is UNTRAINED.
@@ -13,6 +14,8 @@ written to the test report). Random weights: every mask here is UNTRAINED.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +23,8 @@ import pytest
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
+
+from safetensors.torch import load_file
 
 from workbench.backends.sam2 import build_sam2_model, make_sam2_image_backend, save_checkpoint
 from workbench.backends.sam2.video import SAM2VideoBackend
@@ -55,6 +60,13 @@ def checkpoints(tmp_path_factory) -> tuple[Path, Path]:
     hf = convert_sam2_checkpoint(
         pt, "configs/sam2.1/sam2.1_hiera_t.yaml", folder / "facebook" / "sam2.1-hiera-tiny", SIZE
     )
+    # the same weights that transformers' own conversion script writes (see the module docstring)
+    reference = json.loads((Path(__file__).parents[2] / "data/hf_conversion/reference.json").read_text())
+    written = load_file(hf / "model.safetensors")
+    assert sorted(written) == sorted(reference["tensors"])
+    for key, tensor in written.items():
+        digest = hashlib.sha256(tensor.contiguous().numpy().tobytes()).hexdigest()
+        assert digest == reference["tensors"][key]["sha256"], key
     return pt, hf
 
 

@@ -1,13 +1,21 @@
 """Official SAM 2 / 2.1 checkpoints → the Hugging Face layout of ``transformers``.
 
-``transformers`` ships its SAM 2 conversion script in its source repository only: the PyPI
-wheel and sdist of the pinned version (5.25.0) hold no ``convert_sam2_to_hf.py``, so it cannot be
-imported or run offline. This module is the workbench's own converter, written from the two
-models' parameter names and checked the strict way: the renamed state dict must have exactly
-the keys and shapes of a ``Sam2VideoModel`` built from the converted config (else
-:class:`~workbench.errors.CheckpointMismatchError`), and the parity test
-(``tests/backends/transformers/test_parity.py``) compares masks and logits with the official
-``sam2`` package on the same random weights.
+``transformers`` ships its SAM 2 conversion script (``convert_sam2_video_to_hf.py``) in its source
+repository only: the PyPI wheel and sdist of the pinned version (5.25.0) do not hold it, so it
+cannot be imported from the installed package. This module is the workbench's own converter,
+written from the two models' parameter names (it also reads the model sizes from the official
+Hydra config instead of a model name, so MedSAM2's 512-px config converts too). It is checked
+three ways:
+
+- strictly: the renamed state dict must have exactly the keys and shapes of a
+  ``Sam2VideoModel`` built from the converted config (else
+  :class:`~workbench.errors.CheckpointMismatchError`);
+- against transformers' own script: ``tests/data/hf_conversion/reference.json`` records the
+  tensors (SHA-256 each) and ``config.json`` that the script wrote for the golden random
+  SAM 2.1-tiny; this converter writes the same bits under the same names and the same config
+  (``tests/backends/transformers/test_hf_conversion_reference.py``);
+- against the official ``sam2`` package: same masks and logits on the same random weights
+  (``tests/backends/transformers/test_hf_parity.py``).
 
 The model config is read from the official Hydra config (``sam2/configs/...yaml``) of the
 checkpoint: Hiera sizes and attention windows, FPN channels, and the SAM 2.1 flags (spatial
