@@ -205,7 +205,7 @@ BAD = [
     (
         lambda: VOSRunSpec(prompt="scribble"),
         UnknownNameError,
-        "Unknown VOS prompt 'scribble'. Valid options: box, clicks1, clicks3, clicks5, detector, mask.",
+        "Unknown VOS prompt 'scribble'. Valid options: box, clicks1, clicks3, clicks5, detector, mask, text.",
     ),
     (lambda: VOSRunSpec(prompt="clicks", n_clicks=2), UnknownNameError, "Unknown VOS prompt 'clicks2'"),
     (lambda: VOSRunSpec(dataset="youtube"), UnknownNameError, "Unknown video dataset layout 'youtube'"),

@@ -26,7 +26,7 @@ with a detector instead of a person; both are modes of :func:`run_detector_seque
     resumes is tracked again, as SAM 2 does when asked to start there; its last result counts.
 
 Scoring against DAVIS ground truth. Detector-made objects carry no ground-truth id, so they are
-matched to the annotated objects before J and F (:func:`match_objects`): one-to-one, maximising
+matched to the annotated objects before J and F (:mod:`workbench.protocols.matching`): one-to-one, maximising
 the summed mask IoU (Hungarian algorithm, ``scipy.optimize.linear_sum_assignment``), where a
 predicted object is compared with each ground-truth object **on the first frame it appears on**
 (its creation frame); a pair needs IoU > 0. In ``detect_track`` mode the objects created on one
@@ -52,20 +52,16 @@ from ..backends.base import VideoBackend
 from ..backends.detectors import DetectorSpec
 from ..errors import DataError
 from ..io.frames import FrameSource
-from ..io.label_maps import merge_object_masks
-from ..metrics.boxes import mask_box, match_by_iou, unmatched_boxes
-from ..metrics.image import iou as mask_iou
+from ..metrics.boxes import mask_box, unmatched_boxes
 from ..metrics.vos_eval import evaluate_vos_arrays
 from ..types import Detections, Detector, FrameMasks
+from .matching import UNMATCHED_ID, match_created, match_objects, merged_ids, relabel
 from .vos import VOID_ID, VOSRun, first_appearances
 
 __all__ = ["DETECTOR_PROMPT", "UNMATCHED_ID", "DetectorVOSRun", "match_objects", "run_detector_sequence"]
 
 DETECTOR_PROMPT = "detector"
 """The ``prompt`` of a VOS run whose objects come from a detector (``VOSRunSpec.detector``)."""
-UNMATCHED_ID = 254
-"""Id given, in the predicted id maps, to the pixels of predicted objects that match no
-ground-truth object (DAVIS ids stay below it; 255 is void)."""
 
 
 @dataclass
@@ -107,49 +103,6 @@ class DetectorVOSRun(VOSRun):
         return sum(m["gt_id"] is None for m in self.matches)
 
 
-def match_objects(
-    pred_ids: np.ndarray, gt_ids: np.ndarray, objects: list[int], gt_objects: list[int]
-) -> tuple[dict[int, int], dict[int, float]]:
-    """Match predicted objects to ground-truth objects on one frame by mask IoU (Hungarian).
-
-    Parameters
-    ----------
-    pred_ids : (H, W) integer array
-        Predicted object ids on the frame (0 none).
-    gt_ids : (H, W) integer array
-        Ground-truth ids on the frame (0 background, 255 void: ignored in the IoU).
-    objects : list of int
-        Predicted ids to match (created on this frame).
-    gt_objects : list of int
-        Ground-truth ids that can be matched.
-
-    Returns
-    -------
-    (matched, ious)
-        ``matched``: predicted id -> ground-truth id; ``ious``: predicted id -> IoU of its pair
-        (matched ones only).
-    """
-    if not objects or not gt_objects:
-        return {}, {}
-    void = gt_ids == VOID_ID
-    table = np.array([[mask_iou(pred_ids == p, gt_ids == g, ignore=void) for g in gt_objects] for p in objects])
-    pairs = match_by_iou(table)
-    return {objects[r]: gt_objects[c] for r, c in pairs}, {objects[r]: float(table[r, c]) for r, c in pairs}
-
-
-def _merged(fm: FrameMasks, shape: tuple[int, int]) -> np.ndarray:
-    """Objects of one frame as an int32 id map, the lower id winning overlaps."""
-    return merge_object_masks(dict(zip(fm.obj_ids, fm.masks)), shape, np.int32)
-
-
-def _relabel(ids: np.ndarray, matched: dict[int, int]) -> np.ndarray:
-    """Predicted ids -> ground-truth ids (unmatched objects -> :data:`UNMATCHED_ID`), uint8."""
-    out = np.where(ids > 0, np.uint8(UNMATCHED_ID), np.uint8(0)).astype(np.uint8)
-    for p, g in matched.items():
-        out[ids == p] = g
-    return out
-
-
 class _Detect:
     """The detector on the sequence's frames, filtered by the spec, timed."""
 
@@ -184,10 +137,10 @@ def _per_frame(backend: VideoBackend, gt: np.ndarray, detect: _Detect, gt_object
         n += 1
         fm = fms[-1]  # every object of the frame
         _check_shape(fm, shape, sequence)
-        ids = _merged(fm, shape)
+        ids = merged_ids(fm, shape)
         present = [g for g in gt_objects if (gt[t] == g).any()]
         matched, ious = match_objects(ids, gt[t], list(range(1, len(det) + 1)), present)
-        pred[t] = _relabel(ids, matched)
+        pred[t] = relabel(ids, matched)
         matches += [
             {"obj_id": j, "frame": t, "gt_id": matched.get(j), "iou": ious.get(j, 0.0)} for j in range(1, len(det) + 1)
         ]
@@ -208,7 +161,7 @@ def _detect_track(backend: VideoBackend, gt: np.ndarray, detect: _Detect, spec: 
             fm = backend.add_box(t, obj_id, det.boxes[j])
             _check_shape(fm, shape, sequence)
             created[obj_id] = t
-            ids[t] = _merged(fm, shape)
+            ids[t] = merged_ids(fm, shape)
         if not created:
             continue
         end = stops[i + 1] if i + 1 < len(stops) else t_count - 1
@@ -216,7 +169,7 @@ def _detect_track(backend: VideoBackend, gt: np.ndarray, detect: _Detect, spec: 
         for fm in backend.propagate(start_frame_idx=t, max_frame_num_to_track=end - t):
             n += 1
             _check_shape(fm, shape, sequence)
-            ids[fm.frame_idx] = _merged(fm, shape)
+            ids[fm.frame_idx] = merged_ids(fm, shape)
         seconds += time.perf_counter() - start
     return ids, created, n, seconds
 
@@ -282,19 +235,7 @@ def run_detector_sequence(
         pred, matches, n, seconds = _per_frame(backend, gt, detect, gt_objects, sequence)
     else:
         ids, created, n, seconds = _detect_track(backend, gt, detect, spec, sequence)
-        matched: dict[int, int] = {}
-        ious: dict[int, float] = {}
-        for t in sorted(set(created.values())):  # objects are matched on their creation frame
-            born = [o for o, f in created.items() if f == t]
-            free = [g for g in gt_objects if g not in matched.values()]
-            m, i = match_objects(ids[t], gt[t], born, free)
-            matched.update(m)
-            ious.update(i)
-        pred = _relabel(ids, matched)
-        matches = [
-            {"obj_id": o, "frame": f, "gt_id": matched.get(o), "iou": ious.get(o, 0.0)} for o, f in created.items()
-        ]
-        prompt_frames = {g: created[o] for o, g in matched.items()}
+        pred, matches, prompt_frames = match_created(ids, gt, created, gt_objects)
     if source is not frames:
         source.close()
     evaluation = evaluate_vos_arrays(

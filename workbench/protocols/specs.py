@@ -43,6 +43,7 @@ from ..errors import ConfigError, UnknownNameError
 from ..io.corruptions import CORRUPTIONS, severity_parameter
 from ..io.datasets import IMAGE_SETS, SAMPLE_SET
 from .clicks import MULTIMASK_MODES
+from .concepts import TEXT_PROMPT
 from .detect import DETECTOR_PROMPT
 from .pvs import PVSSettings
 from .volumes import PROMPT_SLICES, VOLUME_PROMPTS
@@ -509,7 +510,10 @@ class VOSRunSpec(RunSpec):
         ``clicks5``); ``"clicks"`` is replaced by ``"clicks<n_clicks>"``. Default ``"mask"``.
         ``"detector"``: no annotation prompts; a detector's boxes do, as ``detector`` says
         (:mod:`workbench.protocols.detect`: per-frame boxes as YOLO-SAM2, or detect-then-track
-        as Det-SAM2; objects matched to the annotations before scoring).
+        as Det-SAM2; objects matched to the annotations before scoring). ``"text"``: no
+        annotation prompts; the noun phrase ``text_prompt`` does (SAM 3 concept tracking,
+        :mod:`workbench.protocols.concepts`; instances matched to the annotations before
+        scoring); needs a backend with text concept prompts.
     n_clicks : int
         Clicks per object of a ``clicks`` prompt (1, 3 or 5); set from the prompt name for
         ``clicks<k>`` prompts. Not stored in the run card ``params`` (the prompt holds it).
@@ -566,6 +570,9 @@ class VOSRunSpec(RunSpec):
         ground-truth detector without noise, detect-then-track); must be None with other
         prompts. Stored in the run card ``params`` (and the card's ``detector``) only for
         detector runs.
+    text_prompt : str or None
+        The noun phrase of ``prompt="text"``, e.g. ``"swan"`` (required with that prompt, None
+        with the others). Stored in the run card ``params`` only for text runs.
 
     The seven settings above are stored in the run card ``params`` only when they differ from
     their defaults, so cards of earlier runs still match (and resume).
@@ -579,7 +586,8 @@ class VOSRunSpec(RunSpec):
         ``severity`` not an integer 0..5, or given without a corruption; a bad video setting,
         or one other than the default for a backend other than ``sam2`` / ``auto``; a
         ``detector`` without ``prompt="detector"``, or that prompt with
-        ``track_objects_appearing_later`` or ``per_object_png``.
+        ``track_objects_appearing_later`` or ``per_object_png``; ``prompt="text"`` without a
+        ``text_prompt`` (or with those two modes), a ``text_prompt`` with another prompt.
     """
 
     kind: ClassVar[str] = "vos"
@@ -596,6 +604,7 @@ class VOSRunSpec(RunSpec):
         *VIDEO_FIELDS,
         *MODE_FIELDS,
         "detector",
+        "text_prompt",
     )
 
     dataset: str = "davis"
@@ -618,6 +627,7 @@ class VOSRunSpec(RunSpec):
     policy: str = "sam2"
     policy_params: dict | None = None
     detector: DetectorSpec | None = None
+    text_prompt: str | None = None
 
     def __post_init__(self):
         super().__post_init__()
@@ -638,19 +648,32 @@ class VOSRunSpec(RunSpec):
             max_frames = 8 if max_frames is None else max_frames
         if self.dataset != "davis":
             raise UnknownNameError("video dataset layout", self.dataset, ["davis"])
-        if prompt not in VOS_PROMPTS and prompt != DETECTOR_PROMPT:
-            raise UnknownNameError("VOS prompt", prompt, [*VOS_PROMPTS, DETECTOR_PROMPT])
+        if prompt not in (*VOS_PROMPTS, DETECTOR_PROMPT, TEXT_PROMPT):
+            raise UnknownNameError("VOS prompt", prompt, [*VOS_PROMPTS, DETECTOR_PROMPT, TEXT_PROMPT])
         if prompt.startswith("clicks"):
             n_clicks = int(prompt.removeprefix("clicks"))
         detector = DetectorSpec.from_value(self.detector)
-        if prompt == DETECTOR_PROMPT:
-            detector = DetectorSpec() if detector is None else detector
+        text = self.text_prompt
+        if prompt in (DETECTOR_PROMPT, TEXT_PROMPT):
             bad = [k for k in self.MODE_FIELDS if getattr(self, k)]
             if bad:
                 raise ConfigError(
-                    f"prompt='detector' makes its own objects from detections; {', '.join(bad)} apply to "
+                    f"prompt={prompt!r} makes its own objects; {', '.join(bad)} apply to "
                     "annotation prompts only. Leave them False."
                 )
+        if prompt == TEXT_PROMPT:
+            if not isinstance(text, str) or not text.strip():
+                raise ConfigError(
+                    f"prompt='text' needs text_prompt, a non-empty noun phrase such as 'swan'; got {text!r}."
+                )
+            text = text.strip()
+        elif text is not None:
+            raise ConfigError(
+                f"text_prompt= is the phrase of prompt='text'; this run prompts with {prompt!r}. "
+                "Set prompt='text' or leave text_prompt=None."
+            )
+        if prompt == DETECTOR_PROMPT:
+            detector = DetectorSpec() if detector is None else detector
         elif detector is not None:
             raise ConfigError(
                 f"detector= is the detector of prompt='detector'; this run prompts with {prompt!r}. "
@@ -659,6 +682,7 @@ class VOSRunSpec(RunSpec):
         _set(
             self,
             detector=detector,
+            text_prompt=text,
             corruption=corruption,
             severity=severity,
             prompt=prompt,
@@ -682,6 +706,8 @@ class VOSRunSpec(RunSpec):
         out.update({k: True for k in self.MODE_FIELDS if getattr(self, k)})
         if self.detector is not None:
             out["detector"] = self.detector.to_dict()
+        if self.text_prompt is not None:
+            out["text_prompt"] = self.text_prompt
         if not self.backend_settings():  # the policy only when not sam2's own with its defaults
             out.pop("policy", None)
             out.pop("policy_params", None)

@@ -46,6 +46,7 @@ from ..metrics.davis import global_accuracy
 from ..metrics.image import dice, iou, pixel_accuracy
 from ..metrics.vos_eval import VOSEvaluation, global_stats
 from ..protocols.clicks import ClickRun, run_click_protocol
+from ..protocols.concepts import TEXT_PROMPT, ConceptVOSRun, run_text_sequence
 from ..protocols.detect import DETECTOR_PROMPT, DetectorVOSRun, run_detector_sequence
 from ..protocols.specs import ImageRunSpec, VOSRunSpec, check_corruption, corruption_params
 from ..protocols.vos import VOSRun, run_vos_sequence
@@ -148,6 +149,9 @@ class VOSTask:
         cached per worker) and prompting mode (:func:`~workbench.protocols.detect.run_detector_sequence`).
         A ground-truth detector sees the same frames' annotations as the scoring (cut to
         ``max_frames``), never the corrupted frames' content.
+    text_prompt : str or None
+        With ``prompt="text"``: the noun phrase tracked by a concept-prompt backend
+        (:func:`~workbench.protocols.concepts.run_text_sequence`).
     """
 
     prompt: str
@@ -160,6 +164,7 @@ class VOSTask:
     track_objects_appearing_later: bool = False
     per_object_png: bool = False
     detector: DetectorSpec | None = None
+    text_prompt: str | None = None
 
     @classmethod
     def from_spec(cls, spec: VOSRunSpec, run_dir: str | Path) -> VOSTask:
@@ -175,6 +180,7 @@ class VOSTask:
             track_objects_appearing_later=spec.track_objects_appearing_later,
             per_object_png=spec.per_object_png,
             detector=spec.detector,
+            text_prompt=spec.text_prompt,
         )
 
     def __call__(self, backend, item) -> dict:
@@ -194,7 +200,9 @@ class VOSTask:
             corrupted runs add ``corruption`` (kind, severity, seed); detector runs add
             ``detector`` (``mode``, ``objects`` made, ``unmatched`` objects, ``detections``,
             ``detection_frames``, ``matches``: per object its creation frame, ground-truth id
-            or None, IoU) and ``prompt_frames``; ``timing``: ``propagate_s``, ``FPS``,
+            or None, IoU) and ``prompt_frames``; text runs add ``concept`` (``text``,
+            ``objects`` found, ``unmatched`` objects, ``matches`` as for detectors) and
+            ``prompt_frames``; ``timing``: ``propagate_s``, ``FPS``,
             ``item_wall_s``, ``worker_pid`` (detector runs: ``detect_s`` too).
 
         Raises
@@ -221,6 +229,8 @@ class VOSTask:
             spec = self.detector or DetectorSpec()
             detector = make_detector(spec, annotations=gt, key=item.name)
             run = run_detector_sequence(backend, frames, gt, detector, spec, sequence=item.name)
+        elif self.prompt == TEXT_PROMPT:
+            run = run_text_sequence(backend, frames, gt, str(self.text_prompt), sequence=item.name)
         else:
             run = run_vos_sequence(
                 backend,
@@ -252,7 +262,7 @@ class VOSTask:
         }
         if self.per_object_png:
             result["masks_layout"] = "per-object"
-        if self.track_objects_appearing_later or isinstance(run, DetectorVOSRun):
+        if self.track_objects_appearing_later or isinstance(run, (DetectorVOSRun, ConceptVOSRun)):
             result["prompt_frames"] = {str(k): int(v) for k, v in run.prompt_frames.items()}
         if isinstance(run, DetectorVOSRun):
             result["detector"] = {
@@ -261,15 +271,14 @@ class VOSTask:
                 "unmatched": run.unmatched,
                 "detections": run.detections,
                 "detection_frames": run.detection_frames,
-                "matches": [
-                    {
-                        "obj_id": int(m["obj_id"]),
-                        "frame": int(m["frame"]),
-                        "gt_id": None if m["gt_id"] is None else int(m["gt_id"]),
-                        "iou": float(m["iou"]),
-                    }
-                    for m in run.matches
-                ],
+                "matches": _matches_json(run.matches),
+            }
+        if isinstance(run, ConceptVOSRun):
+            result["concept"] = {
+                "text": run.text,
+                "objects": run.objects,
+                "unmatched": run.unmatched,
+                "matches": _matches_json(run.matches),
             }
         if cseed is not None:
             result["corruption"] = {"kind": self.corruption, "severity": int(self.severity), "seed": cseed}
@@ -282,6 +291,19 @@ class VOSTask:
         if isinstance(run, DetectorVOSRun):
             timing["detect_s"] = float(run.detect_seconds)
         return {"kind": "vos", "item": item.name, "result": result, "timing": timing}
+
+
+def _matches_json(matches: list[dict]) -> list[dict]:
+    """Predicted-object matches (:func:`~workbench.protocols.matching.match_created`) as JSON."""
+    return [
+        {
+            "obj_id": int(m["obj_id"]),
+            "frame": int(m["frame"]),
+            "gt_id": None if m["gt_id"] is None else int(m["gt_id"]),
+            "iou": float(m["iou"]),
+        }
+        for m in matches
+    ]
 
 
 def _global_accuracy(gt: np.ndarray, pred: np.ndarray) -> dict:

@@ -8,8 +8,9 @@ accuracy G, §4.3.2, pooled over the scored pixels), ``items.jsonl`` (one record
 :mod:`workbench.runners.items`), ``execution.json`` (sessions: executor, workers, wall time); detector-prompted runs
 (``prompt="detector"``) add to ``summary.json`` ``detector`` (its noise or model),
 ``detector_mode``, ``detected-objects`` (objects made from detections), ``false-objects`` (those
-matching no annotated object) and ``detections`` (boxes after the score threshold)
-and, with ``save_masks``, ``masks/<seq>/%05d.png`` palette PNGs (objects merged with the lower
+matching no annotated object) and ``detections`` (boxes after the score threshold); text-prompted
+runs (``prompt="text"``) add ``text_prompt``, ``concept-objects`` (instances found) and
+``false-objects``; and, with ``save_masks``, ``masks/<seq>/%05d.png`` palette PNGs (objects merged with the lower
 id on top, as SAM 2's ``tools/vos_inference.py``), or with ``per_object_png``
 ``masks/<seq>/<obj_id:03d>/%05d.png`` (0/1, one folder per object, the SA-V layout), that
 ``workbench eval vos`` re-scores (``--layout davis`` / ``per-object``).
@@ -73,6 +74,15 @@ def _assemble(spec: VOSRunSpec, run_dir: Path, card: RunCard, records: list[dict
                 "detected-objects": sum(d["objects"] for d in made),
                 "false-objects": sum(d["unmatched"] for d in made),
                 "detections": sum(d["detections"] for d in made),
+            }
+        )
+    if spec.text_prompt is not None:  # what the concept prompt found, over all sequences
+        found = [rec["result"]["concept"] for rec in records]
+        summary.update(
+            {
+                "text_prompt": spec.text_prompt,
+                "concept-objects": sum(c["objects"] for c in found),
+                "false-objects": sum(c["unmatched"] for c in found),
             }
         )
     write_json(run_dir / "summary.json", summary)
