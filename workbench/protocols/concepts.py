@@ -20,7 +20,7 @@ match nothing are false objects (:data:`~workbench.protocols.matching.UNMATCHED_
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import cast
 
 import numpy as np
@@ -29,8 +29,8 @@ from ..backends.base import ConceptPrompts, VideoBackend, supports
 from ..errors import ConfigError, DataError, PromptError
 from ..metrics.vos_eval import evaluate_vos_arrays
 from ..types import FrameMasks
-from .matching import match_created, merged_ids
-from .vos import VOID_ID, VOSRun, first_appearances
+from .matching import MatchedVOSRun, match_created, merged_ids
+from .vos import VOID_ID, first_appearances
 
 __all__ = ["TEXT_PROMPT", "ConceptVOSRun", "run_text_sequence"]
 
@@ -39,32 +39,20 @@ TEXT_PROMPT = "text"
 
 
 @dataclass
-class ConceptVOSRun(VOSRun):
-    """Result of one text-prompted sequence (:class:`~workbench.protocols.vos.VOSRun` plus what
-    the concept prompt found).
+class ConceptVOSRun(MatchedVOSRun):
+    """Result of one text-prompted sequence (:class:`~workbench.protocols.matching.MatchedVOSRun`
+    plus the phrase).
 
     Attributes
     ----------
     text : str
         The noun phrase.
-    matches : list of dict
-        One entry per tracked instance, in order of first appearance: ``obj_id`` (the model's
-        instance id), ``frame`` (first frame its mask is not empty, where it was matched), ``gt_id`` (the annotated object it stands
-        for, or None) and ``iou`` (mask IoU with that object on ``frame``; 0 when unmatched).
+
+    ``matches`` holds one entry per tracked instance, in order of first appearance, ``obj_id``
+    being the model's instance id and ``frame`` the first frame its mask is not empty.
     """
 
     text: str = ""
-    matches: list[dict] = field(default_factory=list)
-
-    @property
-    def objects(self) -> int:
-        """Instances the concept prompt found (over the whole sequence)."""
-        return len(self.matches)
-
-    @property
-    def unmatched(self) -> int:
-        """Instances that match no annotated object (false objects)."""
-        return sum(m["gt_id"] is None for m in self.matches)
 
 
 def run_text_sequence(backend: VideoBackend, frames, gt: np.ndarray, text: str, sequence: str = "") -> ConceptVOSRun:

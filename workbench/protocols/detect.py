@@ -44,7 +44,7 @@ the VOS protocol: on one frame the object created first wins a pixel (lower id).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -55,8 +55,8 @@ from ..io.frames import FrameSource
 from ..metrics.boxes import mask_box, unmatched_boxes
 from ..metrics.vos_eval import evaluate_vos_arrays
 from ..types import Detections, Detector, FrameMasks
-from .matching import UNMATCHED_ID, match_created, match_objects, merged_ids, relabel
-from .vos import VOID_ID, VOSRun, first_appearances
+from .matching import UNMATCHED_ID, MatchedVOSRun, match_created, match_objects, merged_ids, relabel
+from .vos import VOID_ID, first_appearances
 
 __all__ = ["DETECTOR_PROMPT", "UNMATCHED_ID", "DetectorVOSRun", "match_objects", "run_detector_sequence"]
 
@@ -65,42 +65,29 @@ DETECTOR_PROMPT = "detector"
 
 
 @dataclass
-class DetectorVOSRun(VOSRun):
-    """Result of one detector-prompted sequence (:class:`~workbench.protocols.vos.VOSRun` plus
-    what the detector did).
+class DetectorVOSRun(MatchedVOSRun):
+    """Result of one detector-prompted sequence (:class:`~workbench.protocols.matching.MatchedVOSRun`
+    plus what the detector did).
 
     Attributes
     ----------
     mode : str
         ``"detect_track"`` or ``"per_frame"``.
-    matches : list of dict
-        One entry per predicted object: ``obj_id`` (its id in the run; in ``per_frame`` mode
-        the index of its box on the frame, from 1), ``frame`` (where it was created and
-        matched), ``gt_id`` (the annotated object it stands for, or None) and ``iou`` (mask IoU
-        with that object on ``frame``; 0 when unmatched).
     detections : int
         Boxes that prompted or were tested (after the score threshold), all frames.
     detection_frames : int
         Frames the detector ran on.
     detect_seconds : float
         Wall time spent in the detector.
+
+    In ``matches``, ``obj_id`` is the object's id in the run (in ``per_frame`` mode the index
+    of its box on the frame, from 1).
     """
 
     mode: str = "detect_track"
-    matches: list[dict] = field(default_factory=list)
     detections: int = 0
     detection_frames: int = 0
     detect_seconds: float = 0.0
-
-    @property
-    def objects(self) -> int:
-        """Predicted objects made from detections."""
-        return len(self.matches)
-
-    @property
-    def unmatched(self) -> int:
-        """Predicted objects that match no annotated object (false objects)."""
-        return sum(m["gt_id"] is None for m in self.matches)
 
 
 class _Detect:

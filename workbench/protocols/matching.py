@@ -15,19 +15,47 @@ Predicted objects that match nothing keep their pixels as :data:`UNMATCHED_ID` i
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
 from ..io.label_maps import merge_object_masks
 from ..metrics.boxes import match_by_iou
 from ..metrics.image import iou as mask_iou
 from ..types import FrameMasks
-from .vos import VOID_ID
+from .vos import VOID_ID, VOSRun
 
-__all__ = ["UNMATCHED_ID", "VOID_ID", "match_created", "match_objects", "merged_ids", "relabel"]
+__all__ = ["UNMATCHED_ID", "MatchedVOSRun", "match_created", "match_objects", "merged_ids", "relabel"]
 
 UNMATCHED_ID = 254
 """Id given, in the predicted id maps, to the pixels of predicted objects that match no
 ground-truth object (DAVIS ids stay below it; 255 is void)."""
+
+
+@dataclass
+class MatchedVOSRun(VOSRun):
+    """A :class:`~workbench.protocols.vos.VOSRun` whose objects the run made itself (detector or
+    text prompts) and matched to the annotated ones.
+
+    Attributes
+    ----------
+    matches : list of dict
+        One entry per predicted object: ``obj_id``, ``frame`` (where it was created and
+        matched), ``gt_id`` (the annotated object it stands for, or None) and ``iou`` (mask IoU
+        with that object on ``frame``; 0 when unmatched); see :func:`match_created`.
+    """
+
+    matches: list[dict] = field(default_factory=list)
+
+    @property
+    def objects(self) -> int:
+        """Predicted objects the run made (over the whole sequence)."""
+        return len(self.matches)
+
+    @property
+    def unmatched(self) -> int:
+        """Predicted objects that match no annotated object (false objects)."""
+        return sum(m["gt_id"] is None for m in self.matches)
 
 
 def match_objects(

@@ -48,6 +48,7 @@ from ..metrics.vos_eval import VOSEvaluation, global_stats
 from ..protocols.clicks import ClickRun, run_click_protocol
 from ..protocols.concepts import TEXT_PROMPT, ConceptVOSRun, run_text_sequence
 from ..protocols.detect import DETECTOR_PROMPT, DetectorVOSRun, run_detector_sequence
+from ..protocols.matching import MatchedVOSRun
 from ..protocols.specs import ImageRunSpec, VOSRunSpec, check_corruption, corruption_params
 from ..protocols.vos import VOSRun, run_vos_sequence
 from ..types import Click
@@ -262,7 +263,7 @@ class VOSTask:
         }
         if self.per_object_png:
             result["masks_layout"] = "per-object"
-        if self.track_objects_appearing_later or isinstance(run, (DetectorVOSRun, ConceptVOSRun)):
+        if self.track_objects_appearing_later or isinstance(run, MatchedVOSRun):
             result["prompt_frames"] = {str(k): int(v) for k, v in run.prompt_frames.items()}
         if isinstance(run, DetectorVOSRun):
             result["detector"] = {
