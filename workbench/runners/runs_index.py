@@ -186,6 +186,26 @@ def _need(path: Path, row) -> bool:
     )
 
 
+def _tidy(run_dirs, kind: str, filename: str, read, columns: list[str]) -> pd.DataFrame:
+    """One table over runs: ``read(path, row)`` (a DataFrame, or None to skip) on the file
+    ``filename`` of every run of ``kind`` that has it (:func:`_need`), with the run columns
+    in front; an empty table with ``columns`` after the run columns when there is none."""
+    frames = []
+    for _, row in _runs_table(run_dirs).iterrows():
+        path = Path(row["dir"]) / filename
+        if row["kind"] != kind or not _need(path, row):
+            continue
+        table = read(path, row)
+        if table is None or table.empty:
+            continue
+        for k, v in reversed(_meta(row).items()):
+            table.insert(0, k, v)
+        frames.append(table)
+    if not frames:
+        return pd.DataFrame(columns=[*RUN_COLUMNS, *columns])
+    return pd.concat(frames, ignore_index=True)
+
+
 def load_vos_sequences(run_dirs) -> pd.DataFrame:
     """Per-object VOS results of every VOS run (``sequences.csv``), one row per (run, object).
 
@@ -207,22 +227,13 @@ def load_vos_sequences(run_dirs) -> pd.DataFrame:
     ResultsFormatError
         A finished VOS run has no ``sequences.csv``.
     """
-    frames = []
-    for _, row in _runs_table(run_dirs).iterrows():
-        path = Path(row["dir"]) / "sequences.csv"
-        if row["kind"] != "vos" or not _need(path, row):
-            continue
-        seq = pd.read_csv(path)
-        if seq.empty:
-            continue
-        seq = seq.rename(columns={"Sequence": "object"})
+
+    def read(path: Path, row) -> pd.DataFrame:
+        seq = pd.read_csv(path).rename(columns={"Sequence": "object"})
         seq["J&F-Mean"] = (seq["J-Mean"] + seq["F-Mean"]) / 2.0
-        for k, v in reversed(_meta(row).items()):
-            seq.insert(0, k, v)
-        frames.append(seq)
-    if not frames:
-        return pd.DataFrame(columns=[*RUN_COLUMNS, "object", "sequence", "J-Mean", "F-Mean", "J&F-Mean", "FPS"])
-    return pd.concat(frames, ignore_index=True)
+        return seq
+
+    return _tidy(run_dirs, "vos", "sequences.csv", read, ["object", "sequence", "J-Mean", "F-Mean", "J&F-Mean", "FPS"])
 
 
 def load_frame_curves(run_dirs) -> pd.DataFrame:
@@ -240,12 +251,10 @@ def load_frame_curves(run_dirs) -> pd.DataFrame:
     ResultsFormatError
         A finished VOS run has no ``per_frame.json``, or J and F lists differ in length.
     """
-    rows = []
-    for _, row in _runs_table(run_dirs).iterrows():
-        path = Path(row["dir"]) / "per_frame.json"
-        if row["kind"] != "vos" or not _need(path, row):
-            continue
-        meta = _meta(row)
+    columns = ["sequence", "obj_id", "object", "frame", "J", "F"]
+
+    def read(path: Path, row) -> pd.DataFrame:
+        rows = []
         for seq, objs in json.loads(path.read_text()).items():
             for obj_id, vals in objs.items():
                 j, f = vals.get("J", []), vals.get("F", [])
@@ -254,19 +263,13 @@ def load_frame_curves(run_dirs) -> pd.DataFrame:
                         f"{path}: {seq} object {obj_id} has {len(j)} J values but {len(f)} F "
                         "values; re-run the benchmark."
                     )
-                for i, (jv, fv) in enumerate(zip(j, f)):
-                    rows.append(
-                        {
-                            **meta,
-                            "sequence": seq,
-                            "obj_id": int(obj_id),
-                            "object": f"{seq}_{obj_id}",
-                            "frame": i + 1,
-                            "J": float(jv),
-                            "F": float(fv),
-                        }
-                    )
-    return pd.DataFrame(rows, columns=[*RUN_COLUMNS, "sequence", "obj_id", "object", "frame", "J", "F"])
+                rows += [
+                    (seq, int(obj_id), f"{seq}_{obj_id}", i + 1, float(jv), float(fv))
+                    for i, (jv, fv) in enumerate(zip(j, f))
+                ]
+        return pd.DataFrame(rows, columns=columns)
+
+    return _tidy(run_dirs, "vos", "per_frame.json", read, columns)
 
 
 def load_click_curves(run_dirs) -> pd.DataFrame:
@@ -283,18 +286,9 @@ def load_click_curves(run_dirs) -> pd.DataFrame:
     ResultsFormatError
         A finished image run has no ``click_curve.csv``.
     """
-    frames = []
-    for _, row in _runs_table(run_dirs).iterrows():
-        path = Path(row["dir"]) / "click_curve.csv"
-        if row["kind"] != "image" or not _need(path, row):
-            continue
-        curve = pd.read_csv(path)
-        for k, v in reversed(_meta(row).items()):
-            curve.insert(0, k, v)
-        frames.append(curve)
-    if not frames:
-        return pd.DataFrame(columns=[*RUN_COLUMNS, "clicks", "mIoU", "oracle-mIoU"])
-    return pd.concat(frames, ignore_index=True)
+    return _tidy(
+        run_dirs, "image", "click_curve.csv", lambda path, row: pd.read_csv(path), ["clicks", "mIoU", "oracle-mIoU"]
+    )
 
 
 def load_pvs_curves(run_dirs) -> pd.DataFrame:
@@ -312,19 +306,12 @@ def load_pvs_curves(run_dirs) -> pd.DataFrame:
     ResultsFormatError
         A finished PVS run has no ``pvs_curve.csv``.
     """
-    frames = []
-    for _, row in _runs_table(run_dirs).iterrows():
-        path = Path(row["dir"]) / "pvs_curve.csv"
-        if row["kind"] != "pvs" or not _need(path, row):
-            continue
+
+    def read(path: Path, row) -> pd.DataFrame:
         curve = pd.read_csv(path).drop(columns=["objects"], errors="ignore")
         curve.insert(0, "policy", row.get("policy") or "sam2")
         curve.insert(0, "mode", row.get("mode"))
-        for k, v in reversed(_meta(row).items()):
-            curve.insert(0, k, v)
-        frames.append(curve)
-    if not frames:
-        return pd.DataFrame(
-            columns=[*RUN_COLUMNS, "mode", "policy", "annotated_frames", "J-Mean", "F-Mean", "J&F-Mean"]
-        )
-    return pd.concat(frames, ignore_index=True)
+        return curve
+
+    columns = ["mode", "policy", "annotated_frames", "J-Mean", "F-Mean", "J&F-Mean"]
+    return _tidy(run_dirs, "pvs", "pvs_curve.csv", read, columns)
