@@ -106,7 +106,7 @@ def run_text_sequence(backend: VideoBackend, frames, gt: np.ndarray, text: str, 
     created: dict[int, int] = {}
     seen: set[int] = set()
     start = time.perf_counter()
-    for fm in sorted(cast(ConceptPrompts, backend).track_concept(frames, text.strip()), key=lambda f: f.frame_idx):
+    for fm in cast(ConceptPrompts, backend).track_concept(frames, text.strip()):  # frames 0, 1, ... in order
         t = int(fm.frame_idx)
         if not 0 <= t < gt.shape[0]:
             raise DataError(f"{sequence}: tracking yielded frame {t}, but there are {gt.shape[0]} annotations.")
@@ -114,9 +114,9 @@ def run_text_sequence(backend: VideoBackend, frames, gt: np.ndarray, text: str, 
             raise DataError(f"{sequence}: backend returned masks of size {fm.masks.shape[1:]}, GT is {tuple(shape)}.")
         seen.add(t)
         for obj_id, mask in zip(fm.obj_ids, fm.masks):
-            if mask.any() and int(obj_id) not in number:
-                number[int(obj_id)] = len(number) + 1
-                created[number[int(obj_id)]] = t
+            if mask.any():
+                k = number.setdefault(int(obj_id), len(number) + 1)
+                created[k] = min(created.get(k, t), t)
         kept = [(number[int(o)], m) for o, m in zip(fm.obj_ids, fm.masks) if int(o) in number]
         ids[t] = merged_ids(
             FrameMasks(t, [k for k, _ in kept], np.array([m for _, m in kept]).reshape(-1, *shape)), shape
