@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.bench import SECTIONS, BenchOptions, _child, _pathway_rows, add_bench_command, format_table
+from workbench.bench import FAMILIES, SECTIONS, BenchOptions, _child, _pathway_rows, add_bench_command, format_table
 from workbench.errors import ConfigError, UnknownNameError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,8 +144,19 @@ def test_smoke_run_writes_every_section_with_finite_ratios(smoke):
     assert set(pol["goals"]) == {"samurai", "pathways", "memory"}
     assert pol["met"] == all(g["met"] for g in pol["goals"].values())
 
+    fam = res["families"]
+    assert fam["frames"] == 3 and fam["basis"] == FAMILIES[0] and list(fam["families"]) == list(FAMILIES)
+    rows = fam["families"]
+    assert [r["backend"] for r in rows.values()] == ["sam2", "transformers", "transformers", "classical"]
+    assert [r["model"] for r in rows.values()][:3] == ["sam2.1_hiera_tiny", "hf_sam2.1_hiera_tiny", "hf_edgetam"]
+    assert rows[FAMILIES[0]]["ratio"] == 1.0 and rows[FAMILIES[0]]["precision"] == "fp32"
+    for r in rows.values():
+        assert len(r["runs_fps"]) == 1 and all(_finite(r[k]) and r[k] > 0 for k in ("fps", "cpu_fps", "ratio"))
+    assert all(r["untrained"] and r["image_size"] == 256 for r in list(rows.values())[:3])
+
     assert (
         "UNTRAINED WEIGHTS" in stdout
+        and "transformers:edgetam fps, 3 frames, 256 px, fp32 UNTRAINED" in stdout
         and "propagation fps" in stdout
         and "masks identical" in stdout
         and "samurai fps" in stdout
@@ -197,7 +208,7 @@ def test_command_line_options_and_defaults():
     assert (s.image_size, s.repeats, s.frames, s.warmup) == (256, 1, 5, False)
     assert (s.pathways, s.policy_memory_frames) == ((1, 2), (4, 8))
     assert BenchOptions(device="cpu", pathways=(4, 1, 2, 1)).resolved().pathways == (1, 2, 4)
-    with pytest.raises(UnknownNameError, match="click, fps, memory, policies, widget"):
+    with pytest.raises(UnknownNameError, match="click, families, fps, memory, policies, widget"):
         BenchOptions(device="cpu", only=("fps", "speed")).resolved()
     with pytest.raises(ConfigError, match="memory-frames"):
         BenchOptions(device="cpu", memory_frames=(1, 10)).resolved()
@@ -205,6 +216,13 @@ def test_command_line_options_and_defaults():
         BenchOptions(device="cpu", policy_memory_frames=(2000, 200)).resolved()
     with pytest.raises(ConfigError, match="pathways"):
         BenchOptions(device="cpu", pathways=(0, 2)).resolved()
+    assert o.families == FAMILIES and FAMILIES[0] == "sam2:sam2.1_hiera_tiny"
+    with pytest.raises(ConfigError, match="families"):
+        BenchOptions(device="cpu", families=()).resolved()
+    with pytest.raises(ConfigError, match="families"):
+        BenchOptions(device="cpu", families=(":edgetam",)).resolved()
+    args = parser.parse_args(["bench", "--families", "sam2:sam2.1_hiera_tiny,transformers:edgetam"])
+    assert args.families == "sam2:sam2.1_hiera_tiny,transformers:edgetam"
 
 
 def test_pathway_cost_is_judged_against_linear_growth():

@@ -1,11 +1,14 @@
 """``workbench bench``: the workbench against the raw SAM 2 API, measured in the same run.
 
-Sections (``--only fps,click,memory,widget,policies``), explained in ``benchmarks/README.md``:
+Sections (``--only fps,click,memory,widget,policies,families``), explained in ``benchmarks/README.md``:
 video propagation fps (VideoSession vs the raw ``SAM2VideoPredictor`` loop on ``bedroom``), click
 latency (ImageSession + overlay vs ``SAM2ImagePredictor.predict``), peak memory vs video length
 (fresh process per configuration), the PromptCanvas widget's overhead, and the tracking
 policies (fps of each against sam2's own in the same run, SAM2Long's cost per number of
-pathways, each policy's peak memory at two video lengths in a fresh process).
+pathways, each policy's peak memory at two video lengths in a fresh process), and the model
+families side by side (the same click tracked through the same frames by each family's video
+backend in a VideoSession: official ``sam2``, SAM 2.1 and EdgeTAM through ``transformers``, the
+classical baseline).
 
 Every figure is the median over repeats; every ratio is taken pair by pair (raw and workbench
 measured back to back, alternating order) and then its median reported. No timing is asserted.
@@ -45,7 +48,11 @@ from .errors import ConfigError, DatasetNotFoundError, UnknownNameError
 if TYPE_CHECKING:
     from .sessions import ImageSession
 
-SECTIONS = ("fps", "click", "memory", "widget", "policies")
+SECTIONS = ("fps", "click", "memory", "widget", "policies", "families")
+FAMILIES = ("sam2:sam2.1_hiera_tiny", "transformers:hf_sam2.1_hiera_tiny", "transformers:edgetam", "classical")
+"""Default video backends of the families section, ``backend[:model]`` (the first is the basis of
+the ratios). SAM 3 (``transformers:sam3_tracker``) is left out by default: without its model
+folder it is built from a small test config, whose speed says nothing about SAM 3."""
 PUBLISHED_A100_FPS = {
     "sam2.1_hiera_tiny": 91.2,
     "sam2.1_hiera_small": 84.8,
@@ -61,6 +68,7 @@ GOALS = {
     "policies": "samurai <= 5% slower than sam2 (same run)",
     "pathways": "cost(P) <= P/P0 x cost(P0) (at most linear)",
     "policy_memory": "peak above model @long <= 1.3x @short",
+    "families": "none (a comparison: fps of each family / the first)",
 }
 PROMPT_XY = (210.0, 350.0)  # the click of sam2's tools/benchmark.py on bedroom
 BOX_XYXY = (600.0, 100.0, 900.0, 400.0)  # a second object for the memory runs
@@ -85,6 +93,7 @@ class BenchOptions:
     policy_memory: bool = True
     policy_memory_frames: tuple[int, int] | None = None
     policy_memory_image_size: int | None = None
+    families: tuple[str, ...] = FAMILIES
     only: tuple[str, ...] = SECTIONS
     smoke: bool = False
     threads: int | None = None
@@ -157,6 +166,10 @@ class BenchOptions:
                 f"repeats, frames and clicks must be >= 1 and --memory-frames two lengths >= 2; got "
                 f"repeats={o.repeats}, frames={o.frames}, clicks={o.clicks}, "
                 f"memory_frames={o.memory_frames}."
+            )
+        if not o.families or any(not f.partition(":")[0] for f in o.families):
+            raise ConfigError(
+                f"--families must be backend[:model] entries, e.g. sam2:sam2.1_hiera_tiny,transformers:edgetam; got {o.families}."
             )
         if not o.pathways or min(o.pathways) < 1:
             raise ConfigError(f"--pathways must be numbers of pathways >= 1, e.g. 1,2,3,4; got {o.pathways}.")
@@ -299,6 +312,79 @@ def bench_fps(o: ResolvedBenchOptions, model: str | None = None) -> dict:
     out["goal"] = GOALS["fps"]
     out["met"] = bool(out["ratio" if out["goal_basis"] == "wall" else "ratio_cpu"] >= 0.97)
     return out
+
+
+# -- families -------------------------------------------------------------------------------------
+def bench_families(o: ResolvedBenchOptions) -> dict:
+    """Propagation fps of each model family (``o.families``) through the same VideoSession,
+    the same click on frame 0 and the same ``o.frames`` bedroom frames; ratios to the first
+    family taken repeat by repeat (order alternating). Untrained weights (``checkpoint``
+    ``"random"``) unless the bench runs with a checkpoint: then every family loads its own file or
+    model folder from the checkpoint directory. ``sam2`` runs at ``o.precision``; the
+    ``transformers`` models run in float32 only (``precision`` in each row)."""
+    from .backends import make_video_backend
+    from .sessions import VideoSession
+
+    n = min(o.frames, len(list(_bedroom(o).glob("*.jpg"))))
+    tmp = _frame_folder(_bedroom(o), n)
+    sessions: dict[str, VideoSession] = {}
+    rows: dict[str, dict[str, Any]] = {}
+    for entry in o.families:
+        name, _, model = entry.partition(":")
+        kw: dict[str, Any] = {}
+        if name != "classical":
+            precision = "fp32"
+            if name == "sam2":  # what "auto" means for sam2: bf16 autocast on CUDA, float32 on CPU
+                precision = (
+                    ("bf16" if o.device.startswith("cuda") else "fp32") if o.precision == "auto" else o.precision
+                )
+            kw = dict(
+                checkpoint="random" if o.checkpoint == "random" else None,
+                device=o.device,
+                image_size=o.image_size,
+                precision=precision,
+            )
+        backend = make_video_backend(name, model or None, **kw)
+        info = backend.info
+        sessions[entry] = VideoSession(backend, tmp.name)
+        rows[entry] = {
+            "backend": info.backend,
+            "model": info.model,
+            "image_size": info.image_size,
+            "untrained": bool(info.untrained),
+            "precision": kw.get("precision", "fp32") if name != "classical" else "-",
+        }
+
+    def run(k: str, frames: int) -> tuple[float, float]:
+        s = sessions[k]
+        s.clear(all_objects=True)
+        s.add_point(0, *PROMPT_XY, obj_id=1)
+        return _timed(lambda: len(s.propagate(max_frame_num_to_track=frames - 1).frames))
+
+    for k in sessions if o.warmup else ():
+        run(k, min(n, 4))
+    wall: dict[str, list[float]] = {k: [] for k in sessions}
+    cpu: dict[str, list[float]] = {k: [] for k in sessions}
+    for r in range(o.repeats):
+        for k in list(sessions) if r % 2 == 0 else list(sessions)[::-1]:
+            fw, fc = run(k, n)
+            wall[k].append(fw)
+            cpu[k].append(fc)
+        _log(f"families repeat {r + 1}/{o.repeats}: " + ", ".join(f"{k} {v[-1]:.2f}" for k, v in wall.items()))
+    for s in sessions.values():
+        s.close()
+    tmp.cleanup()
+    basis = o.families[0]
+    for k, row in rows.items():
+        row.update(
+            runs_fps=wall[k],
+            runs_cpu_fps=cpu[k],
+            fps=_median(wall[k]),
+            cpu_fps=_median(cpu[k]),
+            ratio=_median([a / b for a, b in zip(wall[k], wall[basis])]),
+            ratio_cpu=_median([a / b for a, b in zip(cpu[k], cpu[basis])]),
+        )
+    return {"frames": n, "objects": 1, "prompt_xy": list(PROMPT_XY), "basis": basis, "families": rows}
 
 
 # -- policies -------------------------------------------------------------------------------------
@@ -747,6 +833,7 @@ def run_bench(options: BenchOptions, sections: Mapping[str, SectionFn] | None = 
         "memory": bench_memory,
         "widget": bench_widget,
         "policies": bench_policies,
+        "families": bench_families,
         **(sections or {}),
     }
     for name in SECTIONS:
@@ -795,6 +882,7 @@ _ARGS = (  # (flag, default, type or "flag", help)
     ("--policy-memory-frames", None, str, "two video lengths of the per-policy memory runs (default 200,2000)"),
     ("--policy-memory-image-size", None, int, "input size of the per-policy memory runs (CPU default 128)"),
     ("--no-policy-memory", False, "flag", "skip the per-policy memory runs of the policies section"),
+    ("--families", ",".join(FAMILIES), str, "backend[:model] entries of the families section, the first the basis"),
     ("--only", ",".join(SECTIONS), str, f"comma-separated sections ({','.join(SECTIONS)})"),
     ("--threads", None, int, "torch CPU threads"),
     ("--precision", "auto", str, "auto, fp32 or bf16 (CUDA only)"),
@@ -812,7 +900,7 @@ def add_bench_command(subparsers, sections: Callable[[], Mapping[str, SectionFn]
     (so the upper layer that supplies them is imported only then)."""
     p = subparsers.add_parser(
         "bench",
-        help="benchmark the workbench against the raw SAM 2 API (fps, click latency, memory, widget overhead, tracking policies)",
+        help="benchmark the workbench against the raw SAM 2 API (fps, click latency, memory, widget overhead, tracking policies, model families)",
     )
     for flag, default, kind, text in _ARGS:
         if kind == "flag":
@@ -832,6 +920,7 @@ def _ints(flag: str, value: str, example: str) -> tuple[int, ...]:
 def _cmd_bench(args, sections: Callable[[], Mapping[str, SectionFn]] | None = None) -> int:
     kw = {f[2:].replace("-", "_"): getattr(args, f[2:].replace("-", "_")) for f, *_ in _ARGS if f != "--gpu-suite"}
     kw["only"] = tuple(s for s in kw["only"].split(",") if s)
+    kw["families"] = tuple(s.strip() for s in kw["families"].split(",") if s.strip())
     kw["policy_memory"] = not kw.pop("no_policy_memory")
     for key, example in (("memory_frames", "200,2000"), ("policy_memory_frames", "200,2000"), ("pathways", "1,2,3,4")):
         if kw[key]:

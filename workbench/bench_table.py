@@ -105,6 +105,20 @@ def format_table(results: dict) -> str:
         )
     if pol := results.get("policies"):
         rows += _policy_rows(pol, yn)
+    if fam := results.get("families"):
+        for entry, r in fam["families"].items():
+            rows.append(
+                (
+                    "families",
+                    f"{entry} fps, {fam['frames']} frames, {r['image_size'] or 'frame-size'} px, {r['precision']}"
+                    + (" UNTRAINED" if r["untrained"] else ""),
+                    "",
+                    f"{r['fps']:.2f}",
+                    f"x{r['ratio']:.3f} (CPU time x{r['ratio_cpu']:.3f}) vs {fam['basis']}",
+                    "",
+                    "",
+                )
+            )
     for model, g in results.get("gpu_suite", {}).items():
         rows.append(
             (
