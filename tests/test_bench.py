@@ -152,6 +152,7 @@ def test_smoke_run_writes_every_section_with_finite_ratios(smoke):
     assert rows[FAMILIES[0]]["ratio"] == 1.0 and rows[FAMILIES[0]]["precision"] == "fp32"
     for r in rows.values():
         assert len(r["runs_fps"]) == 1 and all(_finite(r[k]) and r[k] > 0 for k in ("fps", "cpu_fps", "ratio"))
+        assert _finite(r["set_image_ms"]) and 0 < r["click_ms"]["p50"] <= r["click_ms"]["p95"]
     assert all(r["untrained"] and r["image_size"] == 256 for r in list(rows.values())[:3])
 
     assert (

@@ -315,20 +315,42 @@ def bench_fps(o: ResolvedBenchOptions, model: str | None = None) -> dict:
 
 
 # -- families -------------------------------------------------------------------------------------
+def _family_clicks(o: ResolvedBenchOptions, backend, image: np.ndarray) -> dict[str, Any]:
+    """One family's image backend in an ImageSession on bedroom's first frame: the time to set
+    the image (the embedding, once) and the latency of ``o.clicks`` single clicks (each undone)."""
+    from .sessions import ImageSession
+
+    t0 = time.perf_counter()
+    s = ImageSession(backend, image)
+    set_image_ms = (time.perf_counter() - t0) * 1000.0
+    times: list[float] = []
+    for i in range(o.clicks + (1 if o.warmup else 0)):
+        x, y = CLICKS_XY[i % len(CLICKS_XY)]
+        t0 = time.perf_counter()
+        s.add_point(x, y)
+        if i or not o.warmup:
+            times.append((time.perf_counter() - t0) * 1000.0)
+        s.undo()
+    return {"set_image_ms": set_image_ms, "click_ms": _q(times)}
+
+
 def bench_families(o: ResolvedBenchOptions) -> dict:
     """Propagation fps of each model family (``o.families``) through the same VideoSession,
     the same click on frame 0 and the same ``o.frames`` bedroom frames; ratios to the first
-    family taken repeat by repeat (order alternating). Untrained weights (``checkpoint``
+    family taken repeat by repeat (order alternating). Then each family's image backend: the
+    time to set bedroom's first frame and the latency of ``o.clicks`` clicks (ImageSession). Untrained weights (``checkpoint``
     ``"random"``) unless the bench runs with a checkpoint: then every family loads its own file or
     model folder from the checkpoint directory. ``sam2`` runs at ``o.precision``; the
     ``transformers`` models run in float32 only (``precision`` in each row)."""
-    from .backends import make_video_backend
+    from .backends import make_image_backend, make_video_backend
+    from .io.images import read_image
     from .sessions import VideoSession
 
     n = min(o.frames, len(list(_bedroom(o).glob("*.jpg"))))
     tmp = _frame_folder(_bedroom(o), n)
     sessions: dict[str, VideoSession] = {}
     rows: dict[str, dict[str, Any]] = {}
+    built: dict[str, tuple[str, str | None, dict[str, Any]]] = {}
     for entry in o.families:
         name, _, model = entry.partition(":")
         kw: dict[str, Any] = {}
@@ -344,6 +366,7 @@ def bench_families(o: ResolvedBenchOptions) -> dict:
                 image_size=o.image_size,
                 precision=precision,
             )
+        built[entry] = (name, model or None, kw)
         backend = make_video_backend(name, model or None, **kw)
         info = backend.info
         sessions[entry] = VideoSession(backend, tmp.name)
@@ -374,6 +397,9 @@ def bench_families(o: ResolvedBenchOptions) -> dict:
     for s in sessions.values():
         s.close()
     tmp.cleanup()
+    image = read_image(sorted(_bedroom(o).glob("*.jpg"))[0])
+    for entry, (name, model, kw) in built.items():
+        rows[entry].update(_family_clicks(o, make_image_backend(name, model, **kw), image))
     basis = o.families[0]
     for k, row in rows.items():
         row.update(

@@ -119,6 +119,17 @@ def format_table(results: dict) -> str:
                     "",
                 )
             )
+            rows.append(
+                (
+                    "families",
+                    "  click p50/p95 ms; set image ms",
+                    "",
+                    f"{_p(r['click_ms'])}; {r['set_image_ms']:.0f}",
+                    "",
+                    "",
+                    "",
+                )
+            )
     for model, g in results.get("gpu_suite", {}).items():
         rows.append(
             (
