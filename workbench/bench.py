@@ -398,8 +398,8 @@ def bench_families(o: ResolvedBenchOptions) -> dict:
         s.close()
     tmp.cleanup()
     image = read_image(sorted(_bedroom(o).glob("*.jpg"))[0])
-    for entry, (name, model, kw) in built.items():
-        rows[entry].update(_family_clicks(o, make_image_backend(name, model, **kw), image))
+    for entry, (kind, model_name, kw) in built.items():
+        rows[entry].update(_family_clicks(o, make_image_backend(kind, model_name, **kw), image))
     basis = o.families[0]
     for k, row in rows.items():
         row.update(
