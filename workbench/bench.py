@@ -246,6 +246,25 @@ def _timed(fn: Callable[[], int]) -> tuple[float, float]:
     return k / (time.perf_counter() - w), k / max(time.process_time() - c, 1e-9)
 
 
+def _alternating(
+    o: ResolvedBenchOptions, keys: Sequence[str], run: Callable[[str, int], tuple[float, float]], n: int, what: str
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Time ``run(key, n)`` (fps by wall and CPU time) for every key, ``o.repeats`` times in
+    alternating order (forward, then backward), after a 4-frame warm-up of each when
+    ``o.warmup``; returns ``(wall, cpu)``: key -> fps per repeat."""
+    for k in keys if o.warmup else ():
+        run(k, min(n, 4))
+    wall: dict[str, list[float]] = {k: [] for k in keys}
+    cpu: dict[str, list[float]] = {k: [] for k in keys}
+    for r in range(o.repeats):
+        for k in keys if r % 2 == 0 else keys[::-1]:
+            fw, fc = run(k, n)
+            wall[k].append(fw)
+            cpu[k].append(fc)
+        _log(f"{what} repeat {r + 1}/{o.repeats}: " + ", ".join(f"{k} {v[-1]:.2f}" for k, v in wall.items()))
+    return wall, cpu
+
+
 def _log(msg: str) -> None:
     sys.stderr.write(f"[bench] {msg}\n")
     sys.stderr.flush()
@@ -278,16 +297,7 @@ def bench_fps(o: ResolvedBenchOptions, model: str | None = None) -> dict:
         s.add_point(0, *PROMPT_XY, obj_id=1)
         return _timed(lambda: len(s.propagate(max_frame_num_to_track=frames - 1).frames))
 
-    for k in ("raw", *sessions) if o.warmup else ():
-        run(k, min(n, 4))
-    runs: dict[str, list[float]] = {k: [] for k in ("raw", *sessions)}
-    cpu: dict[str, list[float]] = {k: [] for k in ("raw", *sessions)}
-    for r in range(o.repeats):
-        for k in ["raw", *sessions] if r % 2 == 0 else [*sessions, "raw"]:
-            fw, fc = run(k, n)
-            runs[k].append(fw)
-            cpu[k].append(fc)
-        _log(f"fps {model} repeat {r + 1}/{o.repeats}: " + ", ".join(f"{k} {v[-1]:.2f}" for k, v in runs.items()))
+    runs, cpu = _alternating(o, ["raw", *sessions], run, n, f"fps {model}")
     for s in sessions.values():
         s.close()
     tmp.cleanup()
@@ -384,16 +394,7 @@ def bench_families(o: ResolvedBenchOptions) -> dict:
         s.add_point(0, *PROMPT_XY, obj_id=1)
         return _timed(lambda: len(s.propagate(max_frame_num_to_track=frames - 1).frames))
 
-    for k in sessions if o.warmup else ():
-        run(k, min(n, 4))
-    wall: dict[str, list[float]] = {k: [] for k in sessions}
-    cpu: dict[str, list[float]] = {k: [] for k in sessions}
-    for r in range(o.repeats):
-        for k in list(sessions) if r % 2 == 0 else list(sessions)[::-1]:
-            fw, fc = run(k, n)
-            wall[k].append(fw)
-            cpu[k].append(fc)
-        _log(f"families repeat {r + 1}/{o.repeats}: " + ", ".join(f"{k} {v[-1]:.2f}" for k, v in wall.items()))
+    wall, cpu = _alternating(o, list(sessions), run, n, "families")
     for s in sessions.values():
         s.close()
     tmp.cleanup()
@@ -466,7 +467,10 @@ def bench_policies(o: ResolvedBenchOptions) -> dict:
     labels = [c[0] for c in configs]
     calls: dict[str, float] = {}
 
-    def run(label: str, policy: str, params: dict | None, frames: int) -> tuple[float, float]:
+    by_label = {c[0]: c for c in configs}
+
+    def run(label: str, frames: int) -> tuple[float, float]:
+        _, policy, params = by_label[label]
         backend.set_policy(policy, params)
         session.clear(all_objects=True)
         session.add_point(0, *PROMPT_XY, obj_id=1)
@@ -475,17 +479,7 @@ def bench_policies(o: ResolvedBenchOptions) -> dict:
         calls[label] = dc.calls / max(frames - 1, 1)
         return fw, fc
 
-    if o.warmup:
-        for c in configs:
-            run(*c, min(n, 4))
-    wall: dict[str, list[float]] = {c: [] for c in labels}
-    cpu: dict[str, list[float]] = {c: [] for c in labels}
-    for r in range(o.repeats):
-        for c in configs if r % 2 == 0 else configs[::-1]:
-            fw, fc = run(*c, n)
-            wall[c[0]].append(fw)
-            cpu[c[0]].append(fc)
-        _log(f"policies repeat {r + 1}/{o.repeats}: " + ", ".join(f"{p} {v[-1]:.2f}" for p, v in wall.items()))
+    wall, cpu = _alternating(o, labels, run, n, "policies")
     backend.set_policy(DEFAULT_POLICY)
     session.close()
     tmp.cleanup()
