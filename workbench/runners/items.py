@@ -212,12 +212,8 @@ class VOSTask:
             Frame/annotation mismatch (see :func:`run_vos_sequence`).
         """
         t0 = time.perf_counter()
-        gt = item.load_annotations()
-        frames = item.frames_dir
-        if self.max_frames is not None and self.max_frames < gt.shape[0]:
-            src = FrameSource(item.frames_dir)
-            frames = [src[i] for i in range(self.max_frames)]
-            gt = gt[: self.max_frames]
+        clip, gt = load_clip(item, self.max_frames)
+        frames: Path | list[np.ndarray] | np.ndarray = clip
         cseed = None
         if self.corruption is not None:
             if not isinstance(frames, list):
@@ -292,6 +288,24 @@ class VOSTask:
         if isinstance(run, DetectorVOSRun):
             timing["detect_s"] = float(run.detect_seconds)
         return {"kind": "vos", "item": item.name, "result": result, "timing": timing}
+
+
+def load_clip(item, max_frames: int | None) -> tuple[Path | list[np.ndarray], np.ndarray]:
+    """A DAVIS-format sequence (:class:`~workbench.io.datasets.VideoItem`) cut to its first
+    ``max_frames`` frames (None: all): ``(frames, gt)``, frames as the item's JPEG folder when
+    the whole sequence is used, else the first ``max_frames`` decoded ``(H, W, 3)`` uint8 frames;
+    ``gt`` the ``(T, H, W)`` uint8 ground-truth ids of those frames.
+
+    Raises
+    ------
+    DataError
+        No annotations, or annotations that do not match the frames.
+    """
+    gt = item.load_annotations()
+    if max_frames is None or max_frames >= gt.shape[0]:
+        return item.frames_dir, gt
+    src = FrameSource(item.frames_dir)
+    return [src[i] for i in range(max_frames)], gt[:max_frames]
 
 
 def _matches_json(matches: list[dict]) -> list[dict]:

@@ -38,11 +38,10 @@ import numpy as np
 import pandas as pd
 
 from ..io.datasets import load_davis
-from ..io.frames import FrameSource
 from ..protocols.pvs import PVSSettings, run_pvs_sequence
 from ..protocols.specs import PVSRunSpec
 from .card import RunCard, write_json
-from .items import _clicks_json, _floats, write_object_masks
+from .items import _clicks_json, _floats, load_clip, write_object_masks
 from .options import ExecutionOptions, bind_settings
 from .runlog import RunPlan, run_items
 
@@ -95,12 +94,7 @@ class PVSTask:
             Frame/annotation mismatch, no object, too few frames (see :func:`run_pvs_sequence`).
         """
         t0 = time.perf_counter()
-        gt = item.load_annotations()
-        frames = item.frames_dir
-        if self.max_frames is not None and self.max_frames < gt.shape[0]:
-            src = FrameSource(item.frames_dir)
-            frames = [src[i] for i in range(self.max_frames)]
-            gt = gt[: self.max_frames]
+        frames, gt = load_clip(item, self.max_frames)
         run = run_pvs_sequence(backend, frames, gt, self.settings, item.name)
         masks = None
         if self.save_masks:

@@ -15,9 +15,7 @@ model is loaded.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from ..lazy import lazy_getattr
 from .settings import MEMORY_PRESETS, SAM2VideoSettings, video_settings
 
 _LAZY = {
@@ -32,14 +30,7 @@ _LAZY = {
     "SAM2VideoBackend": ".video",
 }
 
-
-def __getattr__(name: str) -> Any:
-    """Import the torch-backed names on first use (PEP 562)."""
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY)  # torch-backed names imported on first use
 
 
 __all__ = [

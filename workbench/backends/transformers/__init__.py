@@ -15,8 +15,7 @@ load on first use of a name below.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ..lazy import lazy_getattr
 
 _LAZY = {
     "ARCHITECTURES": ".loading",
@@ -30,14 +29,7 @@ _LAZY = {
     "make_transformers_video_backend": ".factory",
 }
 
-
-def __getattr__(name: str) -> Any:
-    """Import the torch-backed names on first use (PEP 562)."""
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY)  # torch-backed names imported on first use
 
 
 __all__ = sorted(_LAZY)
