@@ -27,9 +27,9 @@ import numpy as np
 
 from ..backends.base import ConceptPrompts, VideoBackend, supports
 from ..errors import ConfigError, DataError, PromptError
+from ..io.label_maps import merge_object_masks
 from ..metrics.vos_eval import evaluate_vos_arrays
-from ..types import FrameMasks
-from .matching import MatchedVOSRun, match_created, merged_ids
+from .matching import MatchedVOSRun, match_created
 from .vos import VOID_ID, first_appearances
 
 __all__ = ["TEXT_PROMPT", "ConceptVOSRun", "run_text_sequence"]
@@ -117,10 +117,8 @@ def run_text_sequence(backend: VideoBackend, frames, gt: np.ndarray, text: str, 
             if mask.any():
                 k = number.setdefault(int(obj_id), len(number) + 1)
                 created[k] = min(created.get(k, t), t)
-        kept = [(number[int(o)], m) for o, m in zip(fm.obj_ids, fm.masks) if int(o) in number]
-        ids[t] = merged_ids(
-            FrameMasks(t, [k for k, _ in kept], np.array([m for _, m in kept]).reshape(-1, *shape)), shape
-        )
+        kept = {number[int(o)]: m for o, m in zip(fm.obj_ids, fm.masks) if int(o) in number}
+        ids[t] = merge_object_masks(kept, shape, np.int32)  # the lower number wins overlaps
     seconds = time.perf_counter() - start
     if len(seen) != gt.shape[0]:
         raise DataError(f"{sequence}: tracking covered {len(seen)} frames, but there are {gt.shape[0]} annotations.")
