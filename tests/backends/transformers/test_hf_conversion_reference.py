@@ -18,63 +18,43 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+from safetensors.torch import load_file
+
 from workbench.backends.loading import safe_torch_load
 from workbench.backends.transformers import convert_sam2_checkpoint, convert_state_dict
 
-REFERENCE = Path(__file__).parents[2] / "data" / "hf_conversion"
 CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"
 
 
-def _reference() -> dict:
-    return json.loads((REFERENCE / "reference.json").read_text())
-
-
-def _load_recipe():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("make_reference", REFERENCE / "make_reference.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _digest(tensor) -> str:
-    import hashlib
-
-    return hashlib.sha256(tensor.contiguous().numpy().tobytes()).hexdigest()
-
-
-def test_renamed_state_dict_is_the_reference_tensor_for_tensor(golden_sam2_checkpoint: Path) -> None:
-    reference = _reference()["tensors"]
+def test_renamed_state_dict_is_the_reference_tensor_for_tensor(
+    golden_sam2_checkpoint: Path, hf_recipe, hf_reference: dict
+) -> None:
     ours = convert_state_dict(safe_torch_load(golden_sam2_checkpoint)["model"])
-    assert sorted(ours) == sorted(reference)
-    for key, value in ours.items():
-        assert _digest(value) == reference[key]["sha256"], key
-        assert list(value.shape) == reference[key]["shape"], key
+    assert hf_recipe.tensor_digests(ours) == hf_reference["tensors"]
 
 
-def test_converted_folder_matches_the_reference_files(golden_sam2_checkpoint: Path, tmp_path: Path) -> None:
-    reference = _reference()
+def test_converted_folder_matches_the_reference_files(
+    golden_sam2_checkpoint: Path, tmp_path: Path, hf_recipe, hf_reference: dict
+) -> None:
     out = convert_sam2_checkpoint(golden_sam2_checkpoint, CONFIG, tmp_path / "sam2.1-hiera-tiny")
     # transformers' script also saves the processor (processor_config.json); the workbench's
     # backends build their own pre-processing, so only the model files are compared
-    assert {"config.json", "model.safetensors"} <= set(reference["files"])
-    assert _load_recipe().tensor_digests(out / "model.safetensors") == reference["tensors"]
+    assert {"config.json", "model.safetensors"} <= set(hf_reference["files"])
+    assert hf_recipe.tensor_digests(load_file(out / "model.safetensors")) == hf_reference["tensors"]
     config = json.loads((out / "config.json").read_text())
-    for skip in ("transformers_version",):
-        config.pop(skip, None)
-        reference["config"].pop(skip, None)
-    assert config == reference["config"]
+    skip = "transformers_version"
+    assert {k: v for k, v in config.items() if k != skip} == {
+        k: v for k, v in hf_reference["config"].items() if k != skip
+    }
 
 
-def test_a_changed_tensor_is_caught(golden_sam2_checkpoint: Path) -> None:
+def test_a_changed_tensor_is_caught(golden_sam2_checkpoint: Path, hf_recipe, hf_reference: dict) -> None:
     """The comparison above can fail: one perturbed weight changes its digest."""
     state = safe_torch_load(golden_sam2_checkpoint)["model"]
     key = "sam_mask_decoder.iou_prediction_head.layers.0.weight"
     state[key] = state[key].clone()
     state[key][0, 0] += 1e-6
-    ours = convert_state_dict(state)
-    reference = _reference()["tensors"]
-    changed = [k for k, v in ours.items() if _digest(v) != reference[k]["sha256"]]
+    ours = hf_recipe.tensor_digests(convert_state_dict(state))
+    reference = hf_reference["tensors"]
+    changed = [k for k, d in ours.items() if d["sha256"] != reference[k]["sha256"]]
     assert changed == ["mask_decoder.iou_prediction_head.proj_in.weight"]

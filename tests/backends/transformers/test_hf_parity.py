@@ -14,8 +14,6 @@ written to the test report). Random weights: every mask here is UNTRAINED.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +50,7 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @pytest.fixture(scope="module")
-def checkpoints(tmp_path_factory) -> tuple[Path, Path]:
+def checkpoints(tmp_path_factory, hf_recipe, hf_reference: dict) -> tuple[Path, Path]:
     """(official ``.pt``, converted Hugging Face folder) of one random SAM 2.1-tiny."""
     folder = tmp_path_factory.mktemp("hf_parity")
     net, _ = build_sam2_model("sam2.1_hiera_tiny", checkpoint="random", image_size=SIZE, mode="video", seed=0)
@@ -61,12 +59,7 @@ def checkpoints(tmp_path_factory) -> tuple[Path, Path]:
         pt, "configs/sam2.1/sam2.1_hiera_t.yaml", folder / "facebook" / "sam2.1-hiera-tiny", SIZE
     )
     # the same weights that transformers' own conversion script writes (see the module docstring)
-    reference = json.loads((Path(__file__).parents[2] / "data/hf_conversion/reference.json").read_text())
-    written = load_file(hf / "model.safetensors")
-    assert sorted(written) == sorted(reference["tensors"])
-    for key, tensor in written.items():
-        digest = hashlib.sha256(tensor.contiguous().numpy().tobytes()).hexdigest()
-        assert digest == reference["tensors"][key]["sha256"], key
+    assert hf_recipe.tensor_digests(load_file(hf / "model.safetensors")) == hf_reference["tensors"]
     return pt, hf
 
 

@@ -19,27 +19,31 @@ import importlib.util
 import json
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 HERE = Path(__file__).resolve().parent
 
 
-def tensor_digests(path: Path) -> dict[str, dict[str, object]]:
-    """SHA-256 (bytes of the C-contiguous tensor), dtype and shape of every tensor of a safetensors file."""
-    from safetensors.torch import load_file
-
+def tensor_digests(tensors: Mapping[str, torch.Tensor]) -> dict[str, dict[str, object]]:
+    """SHA-256 (bytes of the C-contiguous tensor), dtype and shape of every tensor, by name."""
     return {
         key: {
             "sha256": hashlib.sha256(t.contiguous().numpy().tobytes()).hexdigest(),
             "dtype": str(t.dtype).removeprefix("torch."),
             "shape": list(t.shape),
         }
-        for key, t in sorted(load_file(path).items())
+        for key, t in sorted(tensors.items())
     }
 
 
 def main(script: str, commit: str) -> None:
     import transformers
+    from safetensors.torch import load_file
 
     from workbench.backends.sam2 import build_sam2_model, save_checkpoint
 
@@ -69,7 +73,7 @@ def main(script: str, commit: str) -> None:
             "model_name": "sam2.1_hiera_tiny",
             "files": sorted(p.name for p in out.iterdir()),
             "config": config,
-            "tensors": tensor_digests(out / "model.safetensors"),
+            "tensors": tensor_digests(load_file(out / "model.safetensors")),
         }
     (HERE / "reference.json").write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
 
