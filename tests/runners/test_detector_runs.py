@@ -40,21 +40,22 @@ def test_detector_prompt_settings_are_checked_and_round_trip():
         VOSRunSpec(prompt="detector", detector="gt")
 
 
+RUN = dict(
+    backend="classical",
+    sequences=["blackswan", "dog"],
+    max_frames=5,
+    prompt="detector",
+    detector=NOISY,
+    save_masks=True,
+    progress=False,
+)
+"""The detector-prompted run of these tests (data and run folders added per test)."""
+
+
 @pytest.fixture(scope="module")
 def detector_run(tmp_path_factory, davis_dir):
     root = tmp_path_factory.mktemp("det")
-    run_dir = run_vos_benchmark(
-        backend="classical",
-        data_root=davis_dir,
-        sequences=["blackswan", "dog"],
-        max_frames=5,
-        prompt="detector",
-        detector=NOISY,
-        save_masks=True,
-        reports_root=root,
-        run_id="noisy",
-        progress=False,
-    )
+    run_dir = run_vos_benchmark(data_root=davis_dir, reports_root=root, run_id="noisy", **RUN)
     return root, run_dir
 
 
@@ -93,17 +94,7 @@ def test_detector_run_card_and_files(detector_run):
 @pytest.mark.slow
 def test_interrupted_detector_run_resumes_to_the_uninterrupted_files(detector_run, davis_dir, monkeypatch):
     root, reference = detector_run
-    kw = dict(
-        backend="classical",
-        data_root=davis_dir,
-        sequences=["blackswan", "dog"],
-        max_frames=5,
-        prompt="detector",
-        detector=NOISY,
-        save_masks=True,
-        reports_root=root,
-        progress=False,
-    )
+    kw = dict(data_root=davis_dir, reports_root=root, **RUN)
     build = BackendSpec.build
 
     class Interrupting:
